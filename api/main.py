@@ -1,0 +1,44 @@
+"""api.main: create_app(settings) and its lifespan; `uvicorn --factory api.main:create_app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import __version__
+from api.db import create_pool
+from api.errors import install_error_handlers
+from api.migrate import head_revision
+from api.routers import health
+from api.settings import Settings
+
+log = logging.getLogger("onemap")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; settings are read here (from the environment when not given)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(settings)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="onemap",
+        version=__version__,
+        summary="City safety risk one map: layers, analysis, tiles and dynamic risk grading",
+        root_path=settings.root_path,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.migration_head = head_revision(settings)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

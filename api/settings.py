@@ -1,0 +1,74 @@
+"""api.settings: configuration from the environment (ONEMAP_*), read when the app is made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = PROJECT_ROOT / ".data"
+DEFAULT_DATABASE_URL = "postgresql://onemap@127.0.0.1:55432/onemap"
+
+
+def project_database_url() -> str:
+    """The URL `make demo` set up (.data/database_url), else the local-cluster default."""
+    stamp = STATE_DIR / "database_url"
+    if stamp.is_file():
+        url = stamp.read_text(encoding="utf-8").strip()
+        if url:
+            return url
+    return DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment; one instance per app."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=project_database_url,
+        description="PostgreSQL/PostGIS URL (postgresql://user@host:port/db)",
+    )
+    db_pool_min: int = Field(2, ge=1)
+    db_pool_max: int = Field(10, ge=1)
+    statement_timeout_ms: int = Field(
+        15_000, ge=100, description="every request's queries run under this timeout"
+    )
+    redis_url: str | None = None
+    root_path: str = ""
+    data_dir: Path = STATE_DIR
+    environment: str = Field("development", description="development | test | production")
+    secret_key: str = Field(
+        "onemap-development-secret-change-me",
+        description="signs login tokens; must be set outside development",
+    )
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    max_zip_entries: int = Field(64, ge=1)
+    max_unzipped_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    city_bbox: tuple[float, float, float, float] = Field(
+        (107.0, 33.3, 110.0, 34.9),
+        description="lon/lat box around the city; imported coordinates outside are rejected",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_scheme(cls, v: str) -> str:
+        """Accept postgres://, postgresql+asyncpg://, ... and keep postgresql://."""
+        for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgres://"):
+            if v.startswith(prefix):
+                return "postgresql://" + v[len(prefix) :]
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_default_secret_in_production(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
+        if info.data.get("environment") == "production" and v.startswith("onemap-development"):
+            raise ValueError("ONEMAP_SECRET_KEY must be set in production")
+        return v
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The same database for SQLAlchemy's asyncpg dialect."""
+        return "postgresql+asyncpg://" + self.database_url.removeprefix("postgresql://")

@@ -1,0 +1,199 @@
+"""Test fixtures: real PostGIS, the real migration chain, the real demo city.
+
+Databases (all on the server `scripts/db-up` prepared, names prefixed per checkout):
+- `<prefix>_empty`: migrated to head, no rows; the template of `empty_db`.
+- `<prefix>_demo`: migrated and loaded with the Xi'an demo city; template of `demo_db`.
+- `demo_ro`: a clone of the demo for read-only tests, shared by the session.
+Writers get their own clone (`empty_db`, `demo_db`), dropped afterwards, so
+no test sees another's rows and no test wipes a shared table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.main import create_app
+from api.migrate import upgrade_async
+from api.settings import PROJECT_ROOT, Settings
+from tests import dbutil
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def _digest(*paths: Path) -> str:
+    """Content hash of the files that shape a template database."""
+    h = hashlib.sha256()
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for p in files:
+            if "__pycache__" in p.parts:
+                continue
+            h.update(str(p.relative_to(PROJECT_ROOT)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+async def _stamp(url: str) -> str | None:
+    try:
+        conn = await asyncpg.connect(url)
+    except (asyncpg.InvalidCatalogNameError, OSError):
+        return None
+    try:
+        return await conn.fetchval(
+            "SELECT value->>'digest' FROM onemap_meta WHERE key = 'test_template'"
+        )
+    except asyncpg.UndefinedTableError:
+        return None
+    finally:
+        await conn.close()
+
+
+async def _set_stamp(url: str, digest: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO onemap_meta (key, value) VALUES ('test_template', jsonb_build_object("
+            "'digest', $1::text)) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            digest,
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The project's database server (ONEMAP_DATABASE_URL or .data/database_url)."""
+    return Settings(environment="test")
+
+
+@pytest.fixture(scope="session")
+async def admin(base_settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A maintenance connection for creating and dropping test databases."""
+    conn = await dbutil.admin_connect(base_settings.database_url)
+    yield conn
+    await conn.close()
+
+
+async def _template(
+    admin: asyncpg.Connection,
+    base: Settings,
+    name: str,
+    digest: str,
+    parent: str | None,
+    fill: Callable[[Settings], object] | None,
+) -> str:
+    """Create (or reuse, when its digest matches) a template database."""
+    settings = dbutil.settings_for(base, name)
+    if await _stamp(settings.database_url) == digest:
+        return name
+    await dbutil.create_database(admin, name, parent)
+    if parent is None:
+        await upgrade_async(settings)
+    if fill is not None:
+        result = fill(settings)
+        if hasattr(result, "__await__"):
+            await result
+    await _set_stamp(settings.database_url, digest)
+    return name
+
+
+@pytest.fixture(scope="session")
+async def empty_template(admin: asyncpg.Connection, base_settings: Settings) -> str:
+    """A database migrated to head with no rows."""
+    digest = _digest(PROJECT_ROOT / "db")
+    return await _template(admin, base_settings, f"{dbutil.prefix()}_empty", digest, None, None)
+
+
+@pytest.fixture(scope="session")
+async def demo_template(
+    admin: asyncpg.Connection, base_settings: Settings, empty_template: str
+) -> str:
+    """A migrated database loaded with the Xi'an demo city (built through the import path)."""
+    from geodata.build import load_demo
+
+    digest = _digest(PROJECT_ROOT / "db", PROJECT_ROOT / "geodata", PROJECT_ROOT / "api")
+    return await _template(
+        admin, base_settings, f"{dbutil.prefix()}_demo", digest, empty_template, load_demo
+    )
+
+
+@asynccontextmanager
+async def _clone(
+    admin: asyncpg.Connection, base: Settings, template: str, kind: str
+) -> AsyncIterator[Settings]:
+    name = dbutil.next_name(kind)
+    await dbutil.create_database(admin, name, template)
+    try:
+        yield dbutil.settings_for(base, name)
+    finally:
+        await dbutil.drop_database(admin, name)
+
+
+@pytest.fixture
+async def empty_db(
+    admin: asyncpg.Connection, base_settings: Settings, empty_template: str
+) -> AsyncIterator[Settings]:
+    """Settings for a fresh migrated database of this test's own."""
+    async with _clone(admin, base_settings, empty_template, "e") as settings:
+        yield settings
+
+
+@pytest.fixture
+async def demo_db(
+    admin: asyncpg.Connection, base_settings: Settings, demo_template: str
+) -> AsyncIterator[Settings]:
+    """Settings for a fresh copy of the demo city, this test's own to change."""
+    async with _clone(admin, base_settings, demo_template, "d") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="session")
+async def demo_ro(
+    admin: asyncpg.Connection, base_settings: Settings, demo_template: str
+) -> AsyncIterator[Settings]:
+    """Settings for a demo-city copy shared by read-only tests: never write to it."""
+    async with _clone(admin, base_settings, demo_template, "ro") as settings:
+        yield settings
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app with its lifespan running (pool open)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to an in-process app on `settings`' database."""
+    async with running_app(settings) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers or {}
+        ) as client:
+            yield client
+
+
+@pytest.fixture
+def client_factory() -> ClientFactory:
+    """`async with client_factory(settings) as client:` for tests that need several."""
+    return app_client
+
+
+@pytest.fixture
+async def db_conn(empty_db: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to this test's own empty database."""
+    conn = await asyncpg.connect(empty_db.database_url)
+    yield conn
+    await conn.close()

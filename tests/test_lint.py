@@ -8,7 +8,6 @@ import sys
 from api.settings import PROJECT_ROOT
 
 
-
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
 

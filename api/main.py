@@ -13,7 +13,7 @@ from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
-from api.routers import admin, auth, health
+from api.routers import admin, auth, health, imports
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(imports.router)
     return app

@@ -25,7 +25,8 @@ from api.importer.readers import RawTable
 from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
 from api.layers import CODE_LINKS, ChildTable, Field, Layer
 
-Problem = tuple[NDArray[np.bool_], str, str]  # rows, field, reason
+#: rows, field, reason (or a reason per row index, for reasons that name another row)
+Problem = tuple[NDArray[np.bool_], str, "str | dict[int, str]"]
 #: columns a file may carry that are not attributes (never reported as ignored)
 _QUIET = frozenset({"fid", "ogc_fid", "objectid", "id"})
 
@@ -235,19 +236,9 @@ def check(
 
     geoms: G.Geoms | None = None
     needs_repair = np.zeros(n, dtype=bool)
+    key_fields = ["code"] if isinstance(target, Layer) else [target.parent_code, *target.key]
+    problems += _duplicate_problems(raw, plan, key_fields, n)
     if isinstance(target, Layer):
-        if "code" in values:
-            dup, first = _duplicates(values["code"].values, values["code"].nulls)
-            if dup.any():
-                for row in np.flatnonzero(dup)[:MAX_REPORTED_ERRORS]:
-                    problems.append(
-                        (_one(n, row), "code", f"duplicate code (first in row {first[row] + 1})")
-                    )
-                extra = np.flatnonzero(dup)[MAX_REPORTED_ERRORS:]
-                if len(extra):
-                    mask = np.zeros(n, dtype=bool)
-                    mask[extra] = True
-                    problems.append((mask, "code", "duplicate code"))
         geoms, geo_problems = _geometry(raw, target, crs, bbox)
         problems += geo_problems
         needs_repair = G.invalid(geoms)
@@ -269,10 +260,26 @@ def _lookup(keys: pa.Array, table: dict[str, Any]) -> tuple[NDArray[Any], NDArra
     return looked, found
 
 
-def _one(n: int, row: int) -> NDArray[np.bool_]:
-    mask = np.zeros(n, dtype=bool)
-    mask[row] = True
-    return mask
+def _duplicate_problems(raw: RawTable, plan: Plan, key_fields: list[str], n: int) -> list[Problem]:
+    """Rows repeating an earlier row's key (code; parent code + key for child tables)."""
+    if not all(k in plan.fields for k in key_fields):
+        return []
+    parts = [C.to_text(raw.columns[plan.fields[k]]) for k in key_fields]
+    nulls = np.zeros(n, dtype=bool)
+    for p in parts:
+        nulls |= p.nulls
+    keys = parts[0].values
+    if len(parts) > 1:
+        keys = pc.binary_join_element_wise(
+            *[p.values for p in parts], pa.scalar("\x1f", pa.large_string())
+        )
+    dup, first = _duplicates(keys, nulls)
+    if not dup.any():
+        return []
+    name = ",".join(key_fields)
+    rows = np.flatnonzero(dup)[:MAX_REPORTED_ERRORS]
+    reasons = {int(r): f"duplicate {name} (first in row {first[r] + 1})" for r in rows}
+    return [(dup, name, reasons)]
 
 
 def _geometry(
@@ -355,7 +362,8 @@ def errors_of(problems: list[Problem], rows: NDArray[np.int64]) -> list[RowError
     out: list[RowError] = []
     for mask, fld, reason in problems:
         for i in np.flatnonzero(mask)[:MAX_REPORTED_ERRORS]:
-            out.append(row_error(int(rows[i]), fld, reason))
+            text = reason if isinstance(reason, str) else reason.get(int(i), "duplicate")
+            out.append(row_error(int(rows[i]), fld, text))
     out.sort(key=lambda e: (e["row"], e["field"]))
     return out[:MAX_REPORTED_ERRORS]
 

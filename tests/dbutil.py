@@ -38,7 +38,8 @@ async def drop_database(admin: asyncpg.Connection, name: str) -> None:
     """Drop a test database, ending any session still on it."""
     await admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        # not autovacuum's workers (superuser): DROP DATABASE stops those itself
+        "WHERE datname = $1 AND pid <> pg_backend_pid() AND usename = current_user",
         name,
     )
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -833,3 +833,59 @@ async def test_local_times_dates_and_district_names(empty_db: Settings, tmp_path
             "r": "2024-05-02 10:30",
         },
     ]
+
+
+TRUTH = [(108.9423, 34.2610), (109.0127, 34.3402)]
+
+
+def _in_crs(crs: str) -> list[tuple[float, float]]:
+    """The TRUTH points written in `crs`."""
+    xs = np.array([p[0] for p in TRUTH])
+    ys = np.array([p[1] for p in TRUTH])
+    if crs == "gcj02":
+        xs, ys = wgs84_to_gcj02(xs, ys)
+    elif crs == "bd09":
+        xs, ys = wgs84_to_bd09(xs, ys)
+    elif crs == "EPSG:4545":
+        xs, ys = pyproj.Transformer.from_crs(4326, 4545, always_xy=True).transform(xs, ys)
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:4545", "gcj02", "bd09"])
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shapefile_zip", "csv"])
+async def test_every_format_in_every_crs(
+    empty_db: Settings, tmp_path: Path, fmt: str, crs: str
+) -> None:
+    """Each format x each CRS lands the same two points at the same place (1e-8 degree).
+
+    GeoPackage and Shapefile declare EPSG:4326/4545 themselves; GCJ-02 and BD-09, which no
+    file can declare, and everything in GeoJSON/CSV are given as `crs`.
+    """
+    pts = _in_crs(crs)
+    records = [{"code": f"P{i}", "name": f"点{i}", "kind": "radio"} for i in range(len(pts))]
+    geoms = [shapely.Point(p) for p in pts]
+    declared = crs if crs.startswith("EPSG") else "EPSG:4326"
+    given: str | None = crs
+    if fmt == "geojson":
+        path = F.geojson(
+            tmp_path / "p.geojson", [F.feature(r, g) for r, g in zip(records, geoms, strict=True)]
+        )
+    elif fmt == "gpkg":
+        path = F.gpkg(tmp_path / "p.gpkg", records, geoms, crs=declared)
+        given = None if crs.startswith("EPSG") else crs
+    elif fmt == "shapefile_zip":
+        path = F.shapefile_zip(tmp_path / "p.zip", records, geoms, crs=declared)
+        given = None if crs.startswith("EPSG") else crs
+    else:
+        rows = [
+            [r["code"], r["name"], r["kind"], x, y] for r, (x, y) in zip(records, pts, strict=True)
+        ]
+        path = F.csv_file(tmp_path / "p.csv", ["code", "name", "kind", "x", "y"], rows)
+    result = await run(empty_db, path, "broadcasts", crs=given)
+    assert (result.inserted, result.rejected, result.format) == (2, 0, fmt)
+    stored = await fetch(
+        empty_db, "SELECT code, name, ST_X(geom) x, ST_Y(geom) y FROM broadcasts ORDER BY code"
+    )
+    assert [(r["code"], r["name"]) for r in stored] == [("P0", "点0"), ("P1", "点1")]
+    for r, (x, y) in zip(stored, TRUTH, strict=True):
+        assert abs(r["x"] - x) < 1e-8 and abs(r["y"] - y) < 1e-8, (r, x, y)

@@ -176,7 +176,8 @@ async def import_file(
     try:
         async with conn.transaction():
             await conn.execute(
-                "SELECT set_config('statement_timeout', $1, true)",
+                "SELECT set_config('statement_timeout', $1, true), "
+                "set_config('work_mem', '128MB', true)",
                 str(settings.import_statement_timeout_ms),
             )
             loaded = await load(

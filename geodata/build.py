@@ -12,19 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.db import connect
+from api.settings import Settings
 from geodata import districts as districts_mod
 from geodata import events, hazards, lifelines, monitoring, resources, risk_units
 from geodata.context import SYNTHETIC, Context, Feature
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
 from geodata.sampling import Sampler
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20230610
 META_KEY = "demo"
@@ -201,8 +209,110 @@ def ensure_built(
     return paths, manifest
 
 
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
+def _rich_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
 
 
-def _now() -> float:
-    return time.perf_counter()
+async def demo_stamp(conn: asyncpg.Connection) -> dict[str, Any] | None:
+    """What onemap_meta says about the loaded demo (None: never loaded)."""
+    raw = await conn.fetchval("SELECT value::text FROM onemap_meta WHERE key = $1", META_KEY)
+    return None if raw is None else dict(json.loads(raw))
+
+
+async def load_demo(
+    settings: Settings,
+    *,
+    out_dir: Path | None = None,
+    seed: int = DEFAULT_SEED,
+    as_of: date | None = None,
+    show_progress: bool = True,
+) -> None:
+    """Build (or reuse) the demo files and load them through the importer, once.
+
+    Migrates nothing: the database must be at head. Skipped when onemap_meta
+    already records this dataset (same recipe, or same file digest).
+    """
+    out_dir = out_dir or settings.data_dir / "demo"
+    as_of = as_of or default_as_of()
+    started = time.perf_counter()
+    async with connect(settings) as conn:
+        stamp = await demo_stamp(conn)
+        if stamp and stamp.get("recipe") == recipe(seed, as_of):
+            log.info("demo already loaded (recipe %s)", stamp["recipe"])
+            return
+        paths, manifest = ensure_built(out_dir, seed, as_of)
+        if stamp and stamp.get("digest") == manifest["digest"]:
+            await _write_stamp(conn, manifest, stamp.get("seconds"))
+            return
+        progress = _rich_progress() if show_progress else None
+        async with conn.transaction():
+            if progress is not None:
+                progress.start()
+            try:
+                for part in PARTS:
+                    await _load_part(
+                        conn,
+                        settings,
+                        part,
+                        paths[part.layer],
+                        int(manifest["counts"][part.layer]),
+                        progress,
+                    )
+            finally:
+                if progress is not None:
+                    progress.stop()
+            await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
+    log.info("demo loaded in %.1f s", time.perf_counter() - started)
+
+
+async def _load_part(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    part: Part,
+    path: Path,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """Import one file of the dataset, failing on the first bad row."""
+    from api.importer import import_file
+
+    task = progress.add_task(part.layer, total=total) if progress is not None else None
+
+    def advance(done: int, *_: object) -> None:
+        if progress is not None and task is not None:
+            progress.update(task, completed=min(done, total))
+
+    result = await import_file(
+        conn,
+        path,
+        part.layer,
+        settings=settings,
+        source=part.source,
+        on_error="fail",
+        progress=advance,
+    )
+    if progress is not None and task is not None:
+        progress.update(task, completed=total)
+    rejected = getattr(result, "rejected", 0)
+    if rejected:
+        raise RuntimeError(f"demo import of {part.layer} rejected {rejected} rows")
+
+
+async def _write_stamp(
+    conn: asyncpg.Connection, manifest: dict[str, Any], seconds: float | None
+) -> None:
+    value = {k: manifest[k] for k in ("recipe", "digest", "seed", "as_of", "counts")}
+    value["seconds"] = seconds
+    await conn.execute(
+        "INSERT INTO onemap_meta (key, value, updated_at) VALUES ($1, $2::jsonb, now()) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+        META_KEY,
+        value,  # the connection's jsonb codec encodes it
+    )

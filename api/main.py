@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import __version__
+from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
-from api.routers import health
+from api.routers import admin, auth, health
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -25,9 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings)
+        app.state.key_cache = KeyCache()
+        await app.state.key_cache.listen(settings)
         try:
             yield
         finally:
+            await app.state.key_cache.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -41,4 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migration_head = head_revision(settings)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(admin.router)
     return app

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
         "onemap-development-secret-change-me",
         description="signs login tokens; must be set outside development",
     )
+    token_ttl_s: int = Field(3600, ge=60, le=86400, description="lifetime of login tokens")
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1024)
     max_zip_entries: int = Field(64, ge=1)
     max_unzipped_bytes: int = Field(1024 * 1024 * 1024, ge=1024)

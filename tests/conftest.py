@@ -20,6 +20,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.auth.keys import create_key
+from api.auth.roles import Role
 from api.main import create_app
 from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
@@ -183,6 +185,25 @@ async def app_client(
             transport=transport, base_url="http://testserver", headers=headers or {}
         ) as client:
             yield client
+
+
+async def role_headers(settings: Settings) -> dict[str, dict[str, str]]:
+    """One API key per role in that database: {"viewer": {"X-API-Key": ...}, ...}."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        headers = {}
+        for role in Role:
+            key, _ = await create_key(conn, f"test-{role.value}", role, "tests")
+            headers[role.value] = {"X-API-Key": key}
+        return headers
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def demo_ro_headers(demo_ro: Settings) -> dict[str, dict[str, str]]:
+    """API-key headers per role for the shared read-only demo database."""
+    return await role_headers(demo_ro)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 from api.layers import LAYERS
+from api.migrate import head_revision
 from api.settings import Settings
 from tests.conftest import app_client
 
@@ -129,7 +130,7 @@ async def test_health_and_ready(empty_db: Settings) -> None:
         r = await client.get("/readyz")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert body["migration"] == body["migration_head"] == "0001_store"
+        assert body["migration"] == body["migration_head"] == head_revision(empty_db)
         assert body["postgis"].startswith("3.")
 
 

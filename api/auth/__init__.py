@@ -1,0 +1,1 @@
+"""api.auth: roles and permissions, API keys, passwords, bearer tokens, the request's principal."""

@@ -1,0 +1,143 @@
+"""api.auth.principal: who is calling: a key or a bearer token, checked once per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import asyncpg
+from starlette.requests import HTTPConnection
+
+from api.auth.keys import KEY_PREFIX, lookup_key, split_key
+from api.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from api.auth.tokens import read_token
+from api.errors import Unauthorized
+from api.settings import Settings
+
+log = logging.getLogger("onemap.auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: a person (logged in) or a system (API key), with a role."""
+
+    name: str
+    kind: Literal["user", "key"]
+    role: Role
+    permissions: frozenset[Permission] = field(default=frozenset())
+
+    @classmethod
+    def of(cls, name: str, kind: Literal["user", "key"], role: Role) -> Principal:
+        """A principal with its role's permissions."""
+        return cls(name, kind, role, ROLE_PERMISSIONS[role])
+
+
+class KeyCache:
+    """Valid keys seen recently, so a tile request does not cost a database round trip.
+
+    Entries live `ttl_s` seconds; a revocation anywhere (NOTIFY onemap_auth_changed
+    from the api_keys trigger) evicts the key in every process at once.
+    """
+
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._listener: asyncpg.Connection | None = None
+
+    def get(self, key: str) -> Principal | None:
+        """A cached principal for the key, if fresh."""
+        hit = self._entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        """Remember a valid key."""
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl_s, principal)
+
+    def evict_prefix(self, prefix: str) -> None:
+        """Forget every cached key with this prefix."""
+        for key in [k for k in self._entries if split_key(k) == prefix]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._entries.clear()
+
+    async def listen(self, settings: Settings) -> None:
+        """Subscribe to revocations; without a listener the TTL bounds staleness."""
+        try:
+            self._listener = await asyncpg.connect(
+                settings.database_url, server_settings={"application_name": "onemap-auth"}
+            )
+            await self._listener.add_listener("onemap_auth_changed", self._on_notify)
+            self._listener.add_termination_listener(lambda _c: self.clear())
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("auth listener unavailable (%s): keys are re-checked every %ss",
+                        exc, self.ttl_s)  # fmt: skip
+            self.ttl_s = min(self.ttl_s, 5.0)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.evict_prefix(payload)
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            with_timeout = asyncio.wait_for(self._listener.close(), 2)
+            try:
+                await with_timeout
+            except (TimeoutError, OSError, asyncpg.PostgresError):
+                self._listener.terminate()
+            self._listener = None
+
+
+def credential(conn: HTTPConnection) -> str | None:
+    """The credential the request carries: X-API-Key, or Authorization: Bearer."""
+    key = conn.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = conn.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        raise Unauthorized("use 'Authorization: Bearer <token or key>' or 'X-API-Key: <key>'")
+    return None
+
+
+async def authenticate(conn: HTTPConnection) -> Principal:
+    """The request's principal; Unauthorized (401) without a valid credential."""
+    cached = getattr(conn.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = credential(conn)
+    if token is None:
+        raise Unauthorized(
+            "this endpoint needs a credential: log in at POST /auth/token and send "
+            "'Authorization: Bearer <token>', or send an API key as 'X-API-Key: <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    state = conn.app.state
+    if token.startswith(KEY_PREFIX):
+        cache: KeyCache = state.key_cache
+        principal = cache.get(token)
+        if principal is None:
+            async with state.pool.acquire() as db:
+                found = await lookup_key(db, token)
+            if found is None:
+                raise Unauthorized(
+                    "the API key is not valid or has been revoked",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            principal = Principal.of(found[0], "key", found[1])
+            cache.put(token, principal)
+    else:
+        username, role = read_token(state.settings.secret_key, token)
+        principal = Principal.of(username, "user", role)
+    conn.state.principal = principal
+    return principal

@@ -1,0 +1,50 @@
+"""api.deps: Annotated dependencies, so route signatures read like sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+
+from api.auth.principal import Principal, authenticate
+from api.auth.roles import Permission
+from api.errors import Forbidden
+from api.settings import Settings
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    """The app's asyncpg pool."""
+    return request.app.state.pool
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that admits callers whose role grants `permission` (401/403 otherwise)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if permission not in principal.permissions:
+            raise Forbidden(
+                f"the {principal.role.value} role may not do this (it needs "
+                f"the '{permission.value}' permission)"
+            )
+        return principal
+
+    dependency.__name__ = f"require_{permission.value}"
+    return dependency
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Reader = Annotated[Principal, Depends(require(Permission.read))]
+Analyst = Annotated[Principal, Depends(require(Permission.analyse))]
+Editor = Annotated[Principal, Depends(require(Permission.edit))]
+HazardReporter = Annotated[Principal, Depends(require(Permission.hazards))]
+Integrator = Annotated[Principal, Depends(require(Permission.ingest))]
+Admin = Annotated[Principal, Depends(require(Permission.admin))]

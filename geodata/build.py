@@ -285,9 +285,14 @@ async def _load_part(
 
     task = progress.add_task(part.layer, total=total) if progress is not None else None
 
-    def advance(done: int, *_: object) -> None:
-        if progress is not None and task is not None:
-            progress.update(task, completed=min(done, total))
+    def advance(stage: str, done: int, of: int) -> None:
+        """The importer's stages: read and validate (0..1), then load (rows)."""
+        if progress is None or task is None:
+            return
+        if stage == "load" and of:
+            progress.update(task, description=part.layer, completed=total * done // of)
+        else:
+            progress.update(task, description=f"{part.layer} ({stage})")
 
     result = await import_file(
         conn,
@@ -299,10 +304,10 @@ async def _load_part(
         progress=advance,
     )
     if progress is not None and task is not None:
-        progress.update(task, completed=total)
-    rejected = getattr(result, "rejected", 0)
-    if rejected:
-        raise RuntimeError(f"demo import of {part.layer} rejected {rejected} rows")
+        progress.update(task, description=part.layer, completed=total)
+    if result.rejected:
+        raise RuntimeError(f"demo import of {part.layer} rejected {result.rejected} rows")
+    log.debug("%s: %s", part.layer, result.as_json())
 
 
 async def _write_stamp(

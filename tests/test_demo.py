@@ -260,7 +260,7 @@ async def _snapshot(conn: asyncpg.Connection) -> dict[str, object]:
 
 
 async def test_second_load_changes_nothing(demo_db: Settings) -> None:
-    """load_demo on a loaded database is a no-op, by stamp and by content (re-import)."""
+    """load_demo on a loaded database changes nothing: by stamp, by digest, by re-import."""
     conn = await asyncpg.connect(demo_db.database_url)
     try:
         before = await _snapshot(conn)
@@ -269,6 +269,11 @@ async def test_second_load_changes_nothing(demo_db: Settings) -> None:
         assert await _snapshot(conn) == before
         # forget the recipe: the files' digest still matches, nothing is imported
         await conn.execute("UPDATE onemap_meta SET value = value - 'recipe' WHERE key = 'demo'")
+        await load_demo(demo_db, show_progress=False)
+        assert await _snapshot(conn) == before
+        assert (await demo_stamp(conn) or {})["digest"] == (stamp or {})["digest"]
+        # no stamp at all: everything is imported again, and every row upserts as unchanged
+        await conn.execute("DELETE FROM onemap_meta WHERE key = 'demo'")
         await load_demo(demo_db, show_progress=False)
         assert await _snapshot(conn) == before
         assert (await demo_stamp(conn) or {})["digest"] == (stamp or {})["digest"]

@@ -269,6 +269,9 @@ async def load_demo(
                 if progress is not None:
                     progress.stop()
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
+        # fresh statistics for the planner (and no autovacuum rush on copies of this database)
+        for part in PARTS:
+            await conn.execute(f"ANALYZE {part.layer}")  # names from the fixed PARTS table
     log.info("demo loaded in %.1f s", time.perf_counter() - started)
 
 

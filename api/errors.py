@@ -116,6 +116,15 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(TimeoutError)
+    async def _client_timeout(request: Request, exc: TimeoutError) -> JSONResponse:
+        return problem(
+            503,
+            "Query timed out",
+            "the query ran past its time limit and was cancelled; narrow it and retry",
+            headers={"Retry-After": "5"},
+        )
+
     @app.exception_handler(OSError)
     async def _db_down(request: Request, exc: OSError) -> JSONResponse:
         log.warning("database unreachable: %s", exc)

@@ -6,14 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import __version__
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
-from api.routers import admin, auth, health
+from api.params import reject_unknown_query_params
+from api.routers import admin, analysis, auth, health, layers, ogc, risk_units, stats
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="City safety risk one map: layers, analysis, tiles and dynamic risk grading",
         root_path=settings.root_path,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_params)],
     )
     app.state.settings = settings
     app.state.migration_head = head_revision(settings)
@@ -47,4 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(layers.router)
+    app.include_router(risk_units.router)
+    app.include_router(stats.router)
+    app.include_router(analysis.router)
+    app.include_router(ogc.router)
     return app

@@ -1,0 +1,24 @@
+"""api.analysis.coverage: per district, residents within D metres of a shelter; places each."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from api.analysis.models import CoverageIn
+from api.analysis.run import check_cap, fetch_text
+from api.settings import Settings
+from api.sqlfiles import load
+
+
+async def run(conn: asyncpg.Connection, body: CoverageIn, settings: Settings) -> str:
+    """Coverage per district as a GeoJSON FeatureCollection (text) with a citywide summary."""
+    check_cap(
+        body.distance_m, settings.analysis_max_radius_m, "distance_m", "analysis_max_radius_m"
+    )
+    text = await fetch_text(
+        conn,
+        load("analysis/sql/coverage.sql"),
+        [body.distance_m, body.districts, body.include_geometry],
+    )
+    assert text is not None
+    return text

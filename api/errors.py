@@ -82,7 +82,8 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        errors.append({"field": ".".join(loc), "message": err.get("msg", "invalid")})
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append({"field": ".".join(loc), "message": message})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return detail, errors

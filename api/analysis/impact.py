@@ -30,17 +30,21 @@ def statement() -> str:
 async def run(conn: asyncpg.Connection, body: ImpactIn, settings: Settings) -> str:
     """The impact analysis as a GeoJSON FeatureCollection (text) with a `summary` member."""
     check_cap(body.radius_m, settings.analysis_max_radius_m, "radius_m", "analysis_max_radius_m")
-    for name, value in (
-        ("shelters_max", body.shelters_max),
-        ("teams_k", body.teams_k),
-        ("depots_k", body.depots_k),
+    counts = []
+    for name, value, default in (
+        ("shelters_max", body.shelters_max, 20),
+        ("teams_k", body.teams_k, 5),
+        ("depots_k", body.depots_k, 5),
     ):
+        if value is None:
+            value = min(default, settings.analysis_max_k)
         check_cap(value, settings.analysis_max_k, name, "analysis_max_k")
+        counts.append(value)
     geom = await resolve(conn, body, settings)
     if body.radius_m <= 0 and not geom.is_areal:
         raise BadRequest("radius_m must be above 0 unless the hazard is a polygon")
     cap = settings.analysis_max_features
-    args = [geom.wkb, body.radius_m, cap, body.shelters_max, body.teams_k, body.depots_k]
+    args = [geom.wkb, body.radius_m, cap, *counts]
     text = await fetch_text(conn, statement(), args)
     if text is None:
         raise too_many(cap)

@@ -131,10 +131,15 @@ class ImpactIn(Located):
 
     radius_m: Distance = 0
     shelters_max: Annotated[
-        int, Field(ge=0, description="most shelters to propose (nearest first)")
-    ] = 20
-    teams_k: Annotated[int, Field(ge=0, description="nearest rescue teams")] = 5
-    depots_k: Annotated[int, Field(ge=0, description="nearest reserve depots")] = 5
+        int | None,
+        Field(ge=0, description="most shelters to propose, nearest first (default 20, or k cap)"),
+    ] = None
+    teams_k: Annotated[
+        int | None, Field(ge=0, description="nearest rescue teams (default 5)")
+    ] = None
+    depots_k: Annotated[
+        int | None, Field(ge=0, description="nearest reserve depots (default 5)")
+    ] = None
 
 
 class CoverageIn(Body):

@@ -198,7 +198,7 @@ class FeatureQuery:
     def _ordered(self, stmt: Select[Any]) -> Select[Any]:
         for name, desc in self.order:
             c = self.col(name)
-            stmt = stmt.order_by(c.desc() if desc else c.asc())
+            stmt = stmt.order_by(c.desc().nulls_last() if desc else c.asc().nulls_last())
         return stmt.order_by(self.col("id")).limit(self.limit).offset(self.offset)
 
     def geojson_stmt(self) -> Select[Any]:

@@ -13,7 +13,7 @@
 | `<field>=v` | field equals v (commas are part of v) |
 | `<field>.in=a,b` | field is one of a, b |
 | `<field>.gte=v`, `.gt`, `.lte`, `.lt` | ranges on numbers, dates, timestamps |
-| `sort=f1,-f2` | order by f1 ascending, then f2 descending (then id) |
+| `sort=f1,-f2` | order by f1 ascending, then f2 descending (then id); nulls last |
 | `limit`, `offset` | the page; `links` carry next/prev |
 | `f=geojson` or `f=csv` | the format |
 """

@@ -1,5 +1,5 @@
 -- /analysis/impact: a hazard at a point or feature with a radius, or a polygon (radius >= 0).
--- $1 hazard geometry (WKB, EPSG:4326)   $2 radius (m)   $3 result cap
+-- $1 hazard geometry (WKB, EPSG:4326)   $2 radius (m)   $3 result cap (units + sites)
 -- $4 most shelters to propose   $5 nearest rescue teams   $6 nearest reserve depots
 --
 -- zone:       the hazard grown by the radius on the spheroid (a 128-gon round a point)
@@ -44,7 +44,7 @@ WITH q AS MATERIALIZED (
       FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m,
                    t."capacity" - t."occupied" AS free
               FROM shelters t, q,
-                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) AS d
+                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) + 0.01 AS d
                       FROM shelter_cand c, q) r
              WHERE t."geom" && onemap_expand_m(q.g, r.d)
                AND ST_DWithin(t."geom"::geography, q.gg, r.d)
@@ -59,7 +59,7 @@ WITH q AS MATERIALIZED (
     SELECT x.*, row_number() OVER (ORDER BY x.distance_m, x."code") AS rank
       FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
               FROM rescue_teams t, q,
-                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) AS d
+                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) + 0.01 AS d
                       FROM team_cand c, q) r
              WHERE t."geom" && onemap_expand_m(q.g, r.d)
                AND ST_DWithin(t."geom"::geography, q.gg, r.d)
@@ -71,7 +71,7 @@ WITH q AS MATERIALIZED (
     SELECT x.*, row_number() OVER (ORDER BY x.distance_m, x."code") AS rank
       FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
               FROM reserve_depots t, q,
-                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) AS d
+                   (SELECT max(ST_Distance(c."geom"::geography, q.gg)) + 0.01 AS d
                       FROM depot_cand c, q) r
              WHERE t."geom" && onemap_expand_m(q.g, r.d)
                AND ST_DWithin(t."geom"::geography, q.gg, r.d)
@@ -127,7 +127,7 @@ WITH q AS MATERIALIZED (
                    'distance_m', round(x.distance_m::numeric, 2), {{depot_props}}))
       FROM depots x
 )
-SELECT CASE WHEN (SELECT count(*) FROM units) > $3 OR (SELECT count(*) FROM sites) > $3
+SELECT CASE WHEN (SELECT count(*) FROM units) + (SELECT count(*) FROM sites) > $3
     THEN NULL ELSE json_build_object(
     'type', 'FeatureCollection',
     'summary', json_build_object(

@@ -6,7 +6,8 @@
 -- 1. cand:  the k nearest in degrees (index KNN); the largest of their distances
 --           in metres, `reach`, bounds the true k nearest (k features lie within it);
 -- 2. hits:  everything within `reach` metres (box prefilter on the index), ordered
---           by its distance on the spheroid, the first k.
+--           by its distance on the spheroid, the first k. (reach gets 1 cm more: ST_DWithin
+--           at exactly ST_Distance can say false; a wider reach only adds candidates.)
 WITH q AS MATERIALIZED (
     SELECT g, g::geography AS gg FROM (SELECT ST_GeomFromWKB($1, 4326) AS g) s
 ), cand AS (
@@ -15,7 +16,7 @@ WITH q AS MATERIALIZED (
      ORDER BY t."geom" <-> (SELECT g FROM q)
      LIMIT $2
 ), reach AS (
-    SELECT max(ST_Distance(c."geom"::geography, q.gg)) AS d FROM cand c, q
+    SELECT max(ST_Distance(c."geom"::geography, q.gg)) + 0.01 AS d FROM cand c, q
 ), hits AS (
     SELECT x.*, row_number() OVER (ORDER BY x.distance_m, x."code") AS rank
       FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m

@@ -1,6 +1,6 @@
-"""tests.city: the small hand-made city of tests/fixtures/queries_city.sql, shared by read-only tests.
+"""tests.city: the hand-made city of tests/fixtures/queries_city.sql for exact query tests.
 
-Import the fixtures into a test module (`from tests.city import city_db, city_headers`).
+Its fixtures (`city_db`, `city_headers`) are registered by tests/conftest.py (pytest_plugins).
 Distances from O = (108.9 E, 34.25 N) are hand-computed from the WGS84 radii of
 curvature (see `meridian_arc` and `parallel_arc`).
 """
@@ -15,10 +15,9 @@ import pytest
 
 from api.settings import PROJECT_ROOT, Settings
 from tests import dbutil
-from tests.conftest import role_headers
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "queries_city.sql"
-O = (108.9, 34.25)
+O = (108.9, 34.25)  # noqa: E741 - the origin
 
 # WGS84
 A = 6378137.0
@@ -74,4 +73,6 @@ async def city_db(
 @pytest.fixture(scope="session")
 async def city_headers(city_db: Settings) -> dict[str, dict[str, str]]:
     """API-key headers per role for the fixture city."""
+    from tests.conftest import role_headers
+
     return await role_headers(city_db)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from api.settings import Settings
-from tests.city import O, city_db, city_headers, meridian_arc, parallel_arc  # noqa: F401
+from tests.city import O, meridian_arc, parallel_arc
 from tests.conftest import app_client
 
 N_001 = meridian_arc(34.25, 34.26)  # 1109.27 m: 0.01 deg north of O

@@ -11,7 +11,7 @@ import pytest
 
 from api.settings import Settings
 from tests import dbutil
-from tests.city import O, city_db, city_headers, load_city  # noqa: F401
+from tests.city import O, load_city
 from tests.conftest import app_client, role_headers
 
 SQUARE = [[108.9, 34.25], [108.91, 34.25], [108.91, 34.26], [108.9, 34.26], [108.9, 34.25]]

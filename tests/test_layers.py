@@ -1,4 +1,4 @@
-"""Classified risk queries on the fixture city: catalogue, feature pages, one unit, district stats."""
+"""Classified risk queries on the fixture city: catalogue, features, one unit, district stats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from api.settings import Settings
-from tests.city import city_db, city_headers, load_city  # noqa: F401
+from tests.city import load_city
 from tests.conftest import app_client, role_headers
 
 

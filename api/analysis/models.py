@@ -134,9 +134,9 @@ class ImpactIn(Located):
         int | None,
         Field(ge=0, description="most shelters to propose, nearest first (default 20, or k cap)"),
     ] = None
-    teams_k: Annotated[
-        int | None, Field(ge=0, description="nearest rescue teams (default 5)")
-    ] = None
+    teams_k: Annotated[int | None, Field(ge=0, description="nearest rescue teams (default 5)")] = (
+        None
+    )
     depots_k: Annotated[
         int | None, Field(ge=0, description="nearest reserve depots (default 5)")
     ] = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.layers import LAYERS, Field
+from api.layers import LAYERS, Field, Layer
 
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
 
@@ -20,6 +20,30 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "date": {"type": "string", "format": "date"},
     "timestamp": {"type": "string", "format": "date-time"},
 }
+
+
+def feature_schema(layer: Layer, schema_id: str) -> dict[str, Any]:
+    """A JSON Schema of the layer's GeoJSON features: each property typed."""
+    props: dict[str, Any] = {}
+    for f in layer.all_fields:
+        item = dict(_SCHEMA[f.type])
+        item["description"] = f.description
+        if f.choices:
+            item["enum"] = list(f.choices)
+        props[f.name] = item
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": schema_id,
+        "title": f"{layer.title} {layer.title_zh}",
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": {"type": "object"},
+            "properties": {"type": "object", "properties": props},
+        },
+    }
 
 
 def _field_param(f: Field) -> dict[str, Any]:

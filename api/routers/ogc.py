@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import PoolDep, Reader, SettingsDep
 from api.errors import NotFound
 from api.layers import LAYERS, Layer
-from api.ogc.openapi import OAS30, openapi_document
+from api.ogc.openapi import OAS30, feature_schema, openapi_document
 from api.params import OPEN_QUERY
 from api.queries import features
 from api.queries.catalogue import LayerStats
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 
 JSON = "application/json"
 GEOJSON = "application/geo+json"
+SCHEMA = "application/schema+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -52,6 +53,12 @@ def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
         "links": [
             {"rel": "self", "type": JSON, "title": "this collection", "href": href},
             {"rel": "items", "type": GEOJSON, "title": "its features", "href": f"{href}/items"},
+            {
+                "rel": "describedBy",
+                "type": SCHEMA,
+                "title": "JSON Schema of its features",
+                "href": f"{href}/schema",
+            },
         ],
     }
     extent: dict[str, Any] = {}
@@ -160,6 +167,22 @@ async def collection(
     async with pool.acquire() as conn:
         stats = await catalogue(request).stats(conn)
     return _json(_collection(layer, stats[layer.name], _base(request)))
+
+
+@router.get(
+    "/collections/{collectionId}/schema",
+    operation_id="ogcSchema",
+    summary="JSON Schema of a collection's features (typed properties)",
+)
+async def schema(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
+    request: Request,
+    who: Reader,
+    f: Format = None,
+) -> Response:
+    """Each property with its JSON type (and date/date-time format), so clients type columns."""
+    layer = _collection_layer(collectionId)
+    return _json(feature_schema(layer, f"{_base(request)}/collections/{layer.name}/schema"), SCHEMA)
 
 
 @router.get(

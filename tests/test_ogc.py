@@ -177,9 +177,7 @@ async def test_unknown_parameters_on_open_routes(city_db: Settings) -> None:
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs gdal-bin (ogrinfo)")
-def test_gdal_reads_the_service(
-    city_db: Settings, city_headers: dict[str, dict[str, str]]
-) -> None:
+def test_gdal_reads_the_service(city_db: Settings, city_headers: dict[str, dict[str, str]]) -> None:
     """Debian's ogrinfo (OAPIF driver) lists the layers and reads features within a bbox."""
     key = city_headers["viewer"]["X-API-Key"]
     with live_server(city_db) as base:

@@ -10,17 +10,40 @@ WITH d AS (
     SELECT "code", "name", "adcode", "population" AS census_population, "geom"
       FROM districts
      WHERE $2::text[] IS NULL OR "code" = ANY($2::text[])
+), c AS (
+    SELECT c.id, c."district", c."population", c."geom"
+      FROM population_cells c JOIN d ON d."code" = c."district"
+), near AS (
+    -- (cell, shelter) candidates: the shelter within the cell's box grown by $1 m (GiST)
+    SELECT c.id AS cell, s.id AS shelter
+      FROM c JOIN shelters s ON s."geom" && onemap_expand_m(c."geom", $1)
+), buffers AS MATERIALIZED (
+    -- each candidate shelter's geodesic buffer, computed once
+    SELECT s.id, ST_Buffer(s."geom"::geography, $1, 'quad_segs=16')::geometry AS zone
+      FROM shelters s WHERE s.id IN (SELECT shelter FROM near)
+), pairs AS (
+    -- the pairs whose buffer reaches the cell
+    SELECT n.cell, n.shelter
+      FROM near n JOIN c ON c.id = n.cell JOIN buffers b ON b.id = n.shelter
+     WHERE b.zone && c."geom" AND ST_Intersects(b.zone, c."geom")
+), full_cover AS (
+    -- cells one buffer covers alone need no union
+    SELECT p.cell, bool_or(ST_CoveredBy(c."geom", b.zone)) AS covered
+      FROM pairs p JOIN c ON c.id = p.cell JOIN buffers b ON b.id = p.shelter
+     GROUP BY p.cell
+), partial AS (
+    SELECT p.cell, ST_Union(b.zone) AS zone
+      FROM pairs p JOIN buffers b ON b.id = p.shelter
+     WHERE p.cell IN (SELECT cell FROM full_cover WHERE NOT covered)
+     GROUP BY p.cell
 ), cells AS (
-    SELECT c."district",
-           c."population" AS people,
-           coalesce((SELECT onemap_population_in(
-                                c."geom", c."population",
-                                ST_Union(ST_Buffer(s."geom"::geography, $1, 'quad_segs=16')::geometry))
-                       FROM shelters s
-                      WHERE s."geom" && onemap_expand_m(c."geom", $1)
-                        AND ST_DWithin(s."geom"::geography, c."geom"::geography, $1)), 0) AS covered
-      FROM population_cells c
-      JOIN d ON d."code" = c."district"
+    SELECT c."district", c."population" AS people,
+           CASE WHEN f.covered THEN c."population"::float8
+                WHEN z.zone IS NULL THEN 0.0
+                ELSE onemap_population_in(c."geom", c."population", z.zone) END AS covered
+      FROM c
+      LEFT JOIN full_cover f ON f.cell = c.id
+      LEFT JOIN partial z ON z.cell = c.id
 ), pop AS (
     SELECT "district", sum(people) AS people, sum(covered) AS covered FROM cells GROUP BY 1
 ), places AS (

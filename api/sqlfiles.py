@@ -23,6 +23,16 @@ def load(relpath: str) -> str:
 
 
 def render(relpath: str, **parts: str) -> str:
+    """The template with every double-braced name replaced (cached per distinct parts)."""
+    return _render(relpath, tuple(sorted(parts.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _render(relpath: str, items: tuple[tuple[str, str], ...]) -> str:
+    return _substitute(relpath, dict(items))
+
+
+def _substitute(relpath: str, parts: dict[str, str]) -> str:
     """The template with every double-braced name replaced by parts[name] (all must be given).
 
     Placeholders in `--` comments are not allowed (they would be replaced too).

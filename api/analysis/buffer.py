@@ -7,7 +7,7 @@ import asyncpg
 from api.analysis import parts
 from api.analysis.filters import Params, where_sql
 from api.analysis.models import BufferIn
-from api.analysis.run import check_cap, fetch_text, layer_or_400, resolve, too_many
+from api.analysis.run import Statement, check_cap, execute, layer_or_400, resolve
 from api.errors import BadRequest
 from api.layers import LAYERS
 from api.settings import Settings
@@ -35,8 +35,8 @@ def statement(layers: list[str], filters: dict[str, str]) -> str:
     return render("analysis/sql/buffer.sql", hits=hits)
 
 
-async def run(conn: asyncpg.Connection, body: BufferIn, settings: Settings) -> str:
-    """The buffer's GeoJSON FeatureCollection, as text."""
+async def plan(conn: asyncpg.Connection, body: BufferIn, settings: Settings) -> Statement:
+    """Check the request and make its statement."""
     check_cap(
         body.distance_m, settings.analysis_max_radius_m, "distance_m", "analysis_max_radius_m"
     )
@@ -55,7 +55,9 @@ async def run(conn: asyncpg.Connection, body: BufferIn, settings: Settings) -> s
         layer.name: where_sql(layer, "t", where.get(layer.name), params, f"where.{layer.name}")
         for layer in layers
     }
-    text = await fetch_text(conn, statement(names, filters), params.values)
-    if text is None:
-        raise too_many(cap)
-    return text
+    return Statement(statement(names, filters), params.values, cap)
+
+
+async def run(conn: asyncpg.Connection, body: BufferIn, settings: Settings) -> str:
+    """The buffer's GeoJSON FeatureCollection, as text."""
+    return await execute(conn, await plan(conn, body, settings))

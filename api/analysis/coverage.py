@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from api.analysis.models import CoverageIn
-from api.analysis.run import check_cap, fetch_text
+from api.analysis.run import Statement, check_cap, execute
 from api.settings import Settings
 from api.sqlfiles import load
 
@@ -15,10 +15,7 @@ async def run(conn: asyncpg.Connection, body: CoverageIn, settings: Settings) ->
     check_cap(
         body.distance_m, settings.analysis_max_radius_m, "distance_m", "analysis_max_radius_m"
     )
-    text = await fetch_text(
-        conn,
-        load("analysis/sql/coverage.sql"),
-        [body.distance_m, body.districts, body.include_geometry],
+    stmt = Statement(
+        load("analysis/sql/coverage.sql"), [body.distance_m, body.districts, body.include_geometry]
     )
-    assert text is not None
-    return text
+    return await execute(conn, stmt)

@@ -8,6 +8,7 @@ short rings, self-intersections; too many vertices is a 413 naming the cap.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,4 +168,5 @@ def parse_geometry(obj: Any, max_vertices: int) -> InputGeometry:
 def point(lon: float, lat: float) -> InputGeometry:
     """A checked point from lon/lat."""
     _position([lon, lat], "point")
-    return InputGeometry(shapely.to_wkb(shapely.Point(lon, lat)), "Point", 1, False)
+    # little-endian WKB Point: byte order 1, type 1, x, y
+    return InputGeometry(struct.pack("<BIdd", 1, 1, lon, lat), "Point", 1, False)

@@ -8,7 +8,7 @@ import asyncpg
 
 from api.analysis import parts
 from api.analysis.models import ImpactIn
-from api.analysis.run import check_cap, fetch_text, resolve, too_many
+from api.analysis.run import Statement, check_cap, execute, resolve
 from api.errors import BadRequest
 from api.settings import Settings
 from api.sqlfiles import render
@@ -27,8 +27,8 @@ def statement() -> str:
     )
 
 
-async def run(conn: asyncpg.Connection, body: ImpactIn, settings: Settings) -> str:
-    """The impact analysis as a GeoJSON FeatureCollection (text) with a `summary` member."""
+async def plan(conn: asyncpg.Connection, body: ImpactIn, settings: Settings) -> Statement:
+    """Check the request and make its statement."""
     check_cap(body.radius_m, settings.analysis_max_radius_m, "radius_m", "analysis_max_radius_m")
     counts = []
     for name, value, default in (
@@ -45,7 +45,9 @@ async def run(conn: asyncpg.Connection, body: ImpactIn, settings: Settings) -> s
         raise BadRequest("radius_m must be above 0 unless the hazard is a polygon")
     cap = settings.analysis_max_features
     args = [geom.wkb, body.radius_m, cap, *counts]
-    text = await fetch_text(conn, statement(), args)
-    if text is None:
-        raise too_many(cap)
-    return text
+    return Statement(statement(), args, cap)
+
+
+async def run(conn: asyncpg.Connection, body: ImpactIn, settings: Settings) -> str:
+    """The impact analysis as a GeoJSON FeatureCollection (text) with a `summary` member."""
+    return await execute(conn, await plan(conn, body, settings))

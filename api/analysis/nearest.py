@@ -7,7 +7,7 @@ import asyncpg
 from api.analysis import parts
 from api.analysis.filters import Params, class_sql, where_sql
 from api.analysis.models import NearestIn
-from api.analysis.run import check_cap, fetch_text, layer_or_400, resolve
+from api.analysis.run import Statement, check_cap, execute, layer_or_400, resolve
 from api.errors import BadRequest
 from api.layers import Layer
 from api.settings import Settings
@@ -50,8 +50,8 @@ def filters_sql(layer: Layer, body: NearestIn, params: Params) -> str:
     return sql
 
 
-async def run(conn: asyncpg.Connection, body: NearestIn, settings: Settings) -> str:
-    """The k nearest as a GeoJSON FeatureCollection (text), nearest first."""
+async def plan(conn: asyncpg.Connection, body: NearestIn, settings: Settings) -> Statement:
+    """Check the request and make its statement."""
     check_cap(body.k, settings.analysis_max_k, "k", "analysis_max_k")
     if body.max_distance_m is not None:
         check_cap(
@@ -73,6 +73,9 @@ async def run(conn: asyncpg.Connection, body: NearestIn, settings: Settings) -> 
         filters=filters,
         within=within,
     )
-    text = await fetch_text(conn, sql, params.values)
-    assert text is not None
-    return text
+    return Statement(sql, params.values)
+
+
+async def run(conn: asyncpg.Connection, body: NearestIn, settings: Settings) -> str:
+    """The k nearest as a GeoJSON FeatureCollection (text), nearest first."""
+    return await execute(conn, await plan(conn, body, settings))

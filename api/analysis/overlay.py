@@ -8,15 +8,15 @@ from api.analysis import parts
 from api.analysis.filters import Params, class_sql, where_sql
 from api.analysis.geometry import parse_geometry
 from api.analysis.models import OverlayIn
-from api.analysis.run import fetch_text, layer_or_400, too_many
+from api.analysis.run import Statement, execute, layer_or_400
 from api.settings import Settings
 from api.sqlfiles import render
 
 PREDICATES = {"intersects": 'ST_Intersects(t."geom", {g})', "within": 'ST_CoveredBy(t."geom", {g})'}
 
 
-async def run(conn: asyncpg.Connection, body: OverlayIn, settings: Settings) -> str:
-    """The overlay as a GeoJSON FeatureCollection (text) with counts by level, category, overlay."""
+async def plan(body: OverlayIn, settings: Settings) -> Statement:
+    """Check the request and make its statement."""
     layer = layer_or_400(body.layer)
     cap = settings.analysis_max_features if body.return_features else None
     params = Params(cap)
@@ -55,8 +55,9 @@ async def run(conn: asyncpg.Connection, body: OverlayIn, settings: Settings) -> 
         category=parts.category_expr(layer),
         props=parts.props(layer.name),
     )
-    text = await fetch_text(conn, sql, params.values)
-    if text is None:
-        assert cap is not None
-        raise too_many(cap)
-    return text
+    return Statement(sql, params.values, cap)
+
+
+async def run(conn: asyncpg.Connection, body: OverlayIn, settings: Settings) -> str:
+    """The overlay as a GeoJSON FeatureCollection (text) with counts by level, category, overlay."""
+    return await execute(conn, await plan(body, settings))

@@ -24,11 +24,20 @@ EXTRA_PROPS: dict[str, str] = {
 ANALYSIS_LAYERS: tuple[str, ...] = tuple(LAYERS)
 
 
+#: record-keeping fields analyses leave out (formatting timestamps is a quarter of a
+#: 1 km buffer's time); feature pages, OGC items and /risk-units/{code} keep them
+BOOKKEEPING = frozenset({"source", "created_at", "updated_at"})
+
+
 @functools.cache
-def props(layer_name: str, alias: str = "x") -> str:
+def props(layer_name: str, alias: str = "x", *, bookkeeping: bool = False) -> str:
     """`'code', x."code", ...`: json_build_object arguments for a layer's fields and extras."""
     layer = LAYERS[layer_name]
-    parts = [f"{literal(f.name)}, {alias}.{ident(f.name)}" for f in layer.all_fields]
+    parts = [
+        f"{literal(f.name)}, {alias}.{ident(f.name)}"
+        for f in layer.all_fields
+        if bookkeeping or f.name not in BOOKKEEPING
+    ]
     extra = EXTRA_PROPS.get(layer.name)
     if extra:
         parts.append(extra.replace("x.", f"{alias}."))

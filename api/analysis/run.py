@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -76,7 +77,25 @@ async def resolve(conn: asyncpg.Connection, body: Located, settings: Settings) -
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One analysis, ready to run: its SQL, its bound values and its result cap (if any)."""
+
+    sql: str
+    args: list[Any]
+    cap: int | None = None
+
+
 async def fetch_text(conn: asyncpg.Connection, sql: str, args: list[Any]) -> str | None:
     """Run one analysis statement that returns its whole answer as JSON text."""
     with geometry_errors():
         return await conn.fetchval(sql, *args)
+
+
+async def execute(conn: asyncpg.Connection, stmt: Statement) -> str:
+    """Run a planned analysis; NULL from a capped statement means past the cap (400)."""
+    text = await fetch_text(conn, stmt.sql, stmt.args)
+    if text is None:
+        assert stmt.cap is not None
+        raise too_many(stmt.cap)
+    return text

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/risk-units", tags=["risk units"])
 
 @functools.cache
 def _statement() -> str:
-    return render("queries/sql/risk_unit.sql", props=parts.props("risk_units"))
+    return render("queries/sql/risk_unit.sql", props=parts.props("risk_units", bookkeeping=True))
 
 
 @router.get(

@@ -8,7 +8,7 @@ WITH q AS MATERIALIZED (
 ), hits AS (
 {{hits}}
 ), capped AS (
-    SELECT * FROM hits ORDER BY distance_m, layer, code LIMIT $3 + 1
+    SELECT * FROM hits LIMIT $3 + 1  -- all of them, or one past the cap (order: below)
 ), counts AS (
     SELECT layer, sum(n)::bigint AS total,
            coalesce(json_object_agg(level, n ORDER BY level) FILTER (WHERE level IS NOT NULL),

@@ -3,5 +3,6 @@ SELECT {{layer}}::text AS layer, x."code" AS code, {{level}} AS level, x.distanc
                          {{props}}) AS props
   FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
           FROM {{table}} t, q
-         WHERE t."geom" && q.box
-           AND ST_DWithin(t."geom"::geography, q.gg, $2){{filters}}) x
+         WHERE t."geom" && q.box{{filters}}
+        OFFSET 0) x  -- not flattened: one spheroid distance a candidate, then the test
+ WHERE x.distance_m <= $2

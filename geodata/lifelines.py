@@ -95,7 +95,8 @@ def generate(ctx: Context) -> list[Feature]:
             home = next((d for d in districts if d.inner.contains(mid)), None)
             if home is None:
                 continue
-            clipped = _line_parts(shapely.intersection(piece, home.inner))
+            inside = home.inner.contains(piece)
+            clipped = _line_parts(piece if inside else shapely.intersection(piece, home.inner))
             if clipped is None:
                 continue
             made += 1

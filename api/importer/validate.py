@@ -143,15 +143,27 @@ def _convert(f: Field, arr: pa.Array, db_type: str, tz: str) -> C.Typed:
 def _duplicates(
     codes: pa.Array, nulls: NDArray[np.bool_]
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Rows whose code already appeared earlier in the file, and that first row (0-based)."""
+    """Rows whose key already appeared earlier in the file, and that first row (0-based).
+
+    By a stable sort (Arrow's string hashing is several times slower for 10^6 codes).
+    """
     n = len(codes)
-    present = ~nulls
-    if pc.count_distinct(codes).as_py() == int(present.sum()):
-        return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
-    values = np.asarray(codes.fill_null("").to_numpy(zero_copy_only=False), dtype=object)
-    _, first, inverse = np.unique(values, return_index=True, return_inverse=True)
-    first_row = first[inverse]
-    dup = present & (first_row != np.arange(n))
+    dup = np.zeros(n, dtype=bool)
+    first_row = np.zeros(n, dtype=np.int64)
+    if n < 2:
+        return dup, first_row
+    order = np.asarray(pc.array_sort_indices(codes, null_placement="at_end"), dtype=np.int64)
+    ordered = codes.take(pa.array(order))
+    same = pc.equal(ordered.slice(1), ordered.slice(0, n - 1)).fill_null(False)
+    same_np = np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    if not same_np.any():
+        return dup, first_row
+    starts = np.concatenate([[True], ~same_np])
+    run_first = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    repeated = ~starts
+    dup[order[repeated]] = True
+    first_row[order[repeated]] = order[run_first[repeated]]
+    dup &= ~nulls
     return dup, first_row
 
 

@@ -89,13 +89,29 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     return detail, errors
 
 
+def domain_response(exc: OnemapError) -> JSONResponse:
+    """The problem document of a domain error."""
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None)
+    return problem(exc.status, exc.title, exc.detail, headers=headers, **extra)
+
+
+def timeout_response() -> JSONResponse:
+    """The 503 of a query cancelled by the statement timeout."""
+    return problem(
+        503,
+        "Query timed out",
+        "the query ran past the statement timeout and was cancelled; narrow it and retry",
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as problem+json: domain errors, bad input (400), HTTP errors, the rest."""
 
     @app.exception_handler(OnemapError)
     async def _domain(request: Request, exc: OnemapError) -> JSONResponse:
-        headers = exc.extra.pop("headers", None)
-        return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,12 +126,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(asyncpg.QueryCanceledError)
     async def _timeout(request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
-        return problem(
-            503,
-            "Query timed out",
-            "the query ran past the statement timeout and was cancelled; narrow it and retry",
-            headers={"Retry-After": "5"},
-        )
+        return timeout_response()
 
     @app.exception_handler(TimeoutError)
     async def _client_timeout(request: Request, exc: TimeoutError) -> JSONResponse:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import __version__
+from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(analysis.router)
     app.include_router(ogc.router)
+    app.add_middleware(AnalysisFastPath)
     return app

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     analysis_max_features: int = Field(
         5_000, ge=1, description="most features an analysis returns (400 past it: narrow it)"
     )
+    analysis_fast_path: bool = Field(
+        True, description="serve well-formed analysis requests without the route machinery"
+    )
     analysis_max_body_bytes: int = Field(
         2_000_000, ge=1024, description="largest analysis request body (413 past it)"
     )

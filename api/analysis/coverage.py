@@ -10,12 +10,16 @@ from api.settings import Settings
 from api.sqlfiles import load
 
 
-async def run(conn: asyncpg.Connection, body: CoverageIn, settings: Settings) -> str:
-    """Coverage per district as a GeoJSON FeatureCollection (text) with a citywide summary."""
+def plan(body: CoverageIn, settings: Settings) -> Statement:
+    """Check the request and make its statement."""
     check_cap(
         body.distance_m, settings.analysis_max_radius_m, "distance_m", "analysis_max_radius_m"
     )
-    stmt = Statement(
+    return Statement(
         load("analysis/sql/coverage.sql"), [body.distance_m, body.districts, body.include_geometry]
     )
-    return await execute(conn, stmt)
+
+
+async def run(conn: asyncpg.Connection, body: CoverageIn, settings: Settings) -> str:
+    """Coverage per district as a GeoJSON FeatureCollection (text) with a citywide summary."""
+    return await execute(conn, plan(body, settings))

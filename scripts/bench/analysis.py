@@ -34,7 +34,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import uvloop
-from rich.console import Console
 from rich.progress import Progress
 
 from api.analysis import buffer, impact, nearest
@@ -46,10 +45,12 @@ from api.db import create_pool
 from api.main import create_app
 from api.migrate import current_revision, head_revision, upgrade_async
 from api.settings import Settings
+from scripts.bench import Context, Row, console
 
 HERE = Path(__file__).resolve().parent
+SAMPLES, WARMUP, UNITS = 400, 40, 1_000_000
 CITY_SQL = HERE / "analysis_city.sql"
-console = Console(stderr=True)
+
 
 #: the three analyses: path, request body for a point, the model and the planner
 OPS: dict[str, tuple[str, Callable[[tuple[float, float]], dict[str, Any]], Any, Any]] = {
@@ -340,9 +341,10 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-async def run(samples: int, units: int, only: str | None, warmup: int) -> list[Result]:
+async def measure_all(
+    base: Settings, samples: int, units: int, only: str | None, warmup: int
+) -> list[Result]:
     """Build (or reuse) the datasets and measure."""
-    base = Settings()
     results: list[Result] = []
     if only in (None, "demo"):
         digest = hashlib.sha256(b"demo").hexdigest()[:16]
@@ -356,16 +358,38 @@ async def run(samples: int, units: int, only: str | None, warmup: int) -> list[R
     return results
 
 
+async def run(ctx: Context) -> list[Row]:
+    """The `analysis` section of `python -m scripts.bench`: rows of its table."""
+    results = await measure_all(ctx.settings, SAMPLES, UNITS, None, WARMUP)
+    rows = []
+    for r in results:
+        a50, a95 = r.pct(r.api, 0.5), r.pct(r.api, 0.95)
+        r50, r95 = r.pct(r.raw, 0.5), r.pct(r.raw, 0.95)
+        goal = "≤ 1.2× raw (ratio ≥ 0.83)"
+        if r.op == "buffer 1 km" and r.dataset.startswith("synthetic"):
+            goal += f"; p50 < 50 ms: {'met' if a50 < 50 else 'NOT met'}"
+        rows.append(
+            Row(
+                what=f"{r.op}, {r.dataset} (~{statistics.mean(r.features):.0f} features)",
+                ours=f"API p50 {a50:.2f} / p95 {a95:.2f} ms",
+                reference=f"raw SQL p50 {r50:.2f} / p95 {r95:.2f} ms",
+                ratio=f"{r50 / a50:.2f} / {r95 / a95:.2f}",
+                goal=goal,
+            )
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis benchmark and print its Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=200, help="request points per analysis")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed requests first")
-    parser.add_argument("--units", type=int, default=1_000_000, help="synthetic risk units")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="points per analysis")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed requests first")
+    parser.add_argument("--units", type=int, default=UNITS, help="synthetic risk units")
     parser.add_argument("--only", choices=("demo", "1m"), help="one dataset")
     args = parser.parse_args(argv)
     # the event loop uvicorn serves with (uvicorn[standard] installs uvloop)
-    results = uvloop.run(run(args.samples, args.units, args.only, args.warmup))
+    results = uvloop.run(measure_all(Settings(), args.samples, args.units, args.only, args.warmup))
     sys.stdout.write(table(results) + "\n")
     return 0
 

@@ -128,6 +128,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _timeout(request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
         return timeout_response()
 
+    @app.exception_handler(asyncpg.DataError)
+    async def _bad_value(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # SQLSTATE class 22 (and asyncpg's own argument encoding): a value the request sent
+        log.info("data error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem(
+            400,
+            "Bad request",
+            "a value in the request is out of range or not valid for its field",
+        )
+
     @app.exception_handler(TimeoutError)
     async def _client_timeout(request: Request, exc: TimeoutError) -> JSONResponse:
         return problem(

@@ -139,6 +139,14 @@ async def test_nan_and_infinity_are_400(
         ),
         ({"point": O, "distance_m": 10, "extra": 1}, "extra: Extra inputs are not permitted"),
         ({"point": O, "distance_m": 10, "layers": ["nope"]}, "layers: unknown layer 'nope'"),
+        (
+            {"point": O, "distance_m": 10, "layers": ["risk\u0000units"]},
+            "text values may not contain NUL characters",
+        ),
+        (
+            {"point": O, "distance_m": 10, "where": {"vulnerable_sites": {"occupants": 2**70}}},
+            f"where.vulnerable_sites.occupants: {2**70} is out of range",
+        ),
     ],
 )
 async def test_bad_distances_and_bodies_are_400(

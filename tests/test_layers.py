@@ -172,6 +172,8 @@ async def test_feature_csv(city_db: Settings, city_headers: dict[str, dict[str, 
         ("level=x", "level: layer shelters has no level"),
         ("f=xml", "query.f: Input should be 'geojson' or 'csv'"),
         ("capacity=1&capacity=2", "query parameter 'capacity' is given more than once"),
+        ("capacity=" + "9" * 30, "capacity: '" + "9" * 30 + "' is out of range"),
+        ("name=a%00b", "query parameter 'name' contains a NUL character"),
     ],
 )
 async def test_bad_feature_parameters_are_400(

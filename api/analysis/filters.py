@@ -51,6 +51,8 @@ def coerce(field: Field, value: Any, where: str) -> Any:
         case "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadRequest(f"{name}: expected an integer, got {value!r}")
+            if not -(2**63) <= value < 2**63:
+                raise BadRequest(f"{name}: {value} is out of range")
             return value
         case "float":
             if isinstance(value, bool) or not isinstance(value, int | float):

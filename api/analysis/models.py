@@ -10,10 +10,29 @@ LayerName = Annotated[str, Field(min_length=1, max_length=64, examples=["risk_un
 Where = dict[str, Any | list[Any]]
 
 
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text values may not contain NUL characters")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k)
+            _no_nul(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _no_nul(v)
+
+
 class Body(BaseModel):
-    """Base of the request bodies: no unknown members, no NaN or infinity."""
+    """Base of the request bodies: no unknown members, no NaN or infinity, no NUL in text."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_without_nul(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
 
 
 class FeatureRef(Body):
@@ -51,6 +70,7 @@ class Located(Body):
 
 
 Distance = Annotated[float, Field(ge=0, description="metres", examples=[500])]
+INT32 = 2**31 - 1
 Levels = Annotated[
     list[str] | None,
     Field(description="levels (layers with a level field: risk units low/general/large/major)"),
@@ -113,13 +133,15 @@ class NearestIn(Located):
     """The k nearest features of a layer, with optional filters."""
 
     layer: LayerName
-    k: Annotated[int, Field(ge=1, examples=[5])] = 5
+    k: Annotated[int, Field(ge=1, le=INT32, examples=[5])] = 5
     max_distance_m: Annotated[float | None, Field(ge=0, description="metres")] = None
     min_free_capacity: Annotated[
-        int | None, Field(ge=0, description="shelters: capacity - occupied >= this")
+        int | None, Field(ge=0, le=INT32, description="shelters: capacity - occupied >= this")
     ] = None
     item: Annotated[str | None, Field(description="reserve depots: holding this item type")] = None
-    min_quantity: Annotated[int | None, Field(ge=0, description="... at least this many")] = None
+    min_quantity: Annotated[
+        int | None, Field(ge=0, le=INT32, description="... at least this many")
+    ] = None
     speciality: Annotated[str | None, Field(description="rescue teams of this speciality")] = None
     categories: list[str] | None = None
     levels: Levels = None
@@ -132,13 +154,13 @@ class ImpactIn(Located):
     radius_m: Distance = 0
     shelters_max: Annotated[
         int | None,
-        Field(ge=0, description="most shelters to propose, nearest first (default 20, or k cap)"),
+        Field(ge=0, le=INT32, description="most shelters to propose (default 20, or the k cap)"),
     ] = None
     teams_k: Annotated[int | None, Field(ge=0, description="nearest rescue teams (default 5)")] = (
         None
     )
     depots_k: Annotated[
-        int | None, Field(ge=0, description="nearest reserve depots (default 5)")
+        int | None, Field(ge=0, le=INT32, description="nearest reserve depots (default 5)")
     ] = None
 
 

@@ -50,7 +50,7 @@ def geometry_errors() -> Iterator[None]:
     """PostGIS/GEOS failures on a geometry are the caller's input: 400, never the SQL or a 500."""
     try:
         yield
-    except (asyncpg.DataError, asyncpg.InternalServerError) as exc:
+    except asyncpg.InternalServerError as exc:  # GEOS/liblwgeom; out-of-range values: DataError
         raise BadRequest(
             "PostGIS could not process the geometry; check that it is valid WGS84 lon/lat",
             reason=type(exc).__name__,

@@ -54,6 +54,9 @@ SA_TYPES: dict[str, TypeEngine[Any]] = {
     "timestamp": DateTime(timezone=True),
 }
 
+#: the range of the integers a filter may compare with
+INT64 = (-(2**63), 2**63 - 1)
+
 #: decimal places of coordinates in GeoJSON output (1e-7 degree is about 1 cm)
 COORD_DIGITS = 7
 
@@ -70,12 +73,17 @@ def table_of(layer_name: str) -> TableClause:
 
 def typed_value(fld: Field, raw: str, name: str) -> Any:
     """A query-string value as the field's type (400 naming the parameter when it is not)."""
+    if "\x00" in raw:
+        raise BadRequest(f"{name}: the value contains a NUL character")
     match fld.type:
         case "int":
             try:
-                return int(raw)
+                value = int(raw)
             except ValueError:
                 raise BadRequest(f"{name}: {raw!r} is not an integer") from None
+            if not INT64[0] <= value <= INT64[1]:
+                raise BadRequest(f"{name}: {raw!r} is out of range")
+            return value
         case "float":
             return parse_float(name, raw)
         case "bool":

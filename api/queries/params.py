@@ -36,8 +36,11 @@ OPERATORS = ("in", "gte", "gt", "lte", "lt")
 
 def _once(qp: QueryParams) -> None:
     for key in qp:
-        if len(qp.getlist(key)) > 1:
+        values = qp.getlist(key)
+        if len(values) > 1:
             raise BadRequest(f"query parameter {key!r} is given more than once")
+        if "\x00" in key or "\x00" in values[0]:
+            raise BadRequest(f"query parameter {key!r} contains a NUL character")
 
 
 def _split(raw: str) -> list[str]:

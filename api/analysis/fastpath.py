@@ -95,18 +95,19 @@ class AnalysisFastPath:
             return
         failed: Any = None
         text = ""
-        async with state.pool.acquire() as conn:
-            try:
-                stmt = await planner(conn, parsed, settings)
-            except Exception:  # noqa: BLE001 - a bad layer, a cap, a missing feature, ...
-                failed = _Fallback()
-            else:
+        try:
+            async with state.pool.acquire() as conn:
                 try:
-                    text = await execute(conn, stmt)
-                except (OnemapError, asyncpg.QueryCanceledError) as exc:
-                    failed = exc
-                except Exception:  # noqa: BLE001 - the database is down, ...: the route maps it
+                    stmt = await planner(conn, parsed, settings)
+                except Exception:  # noqa: BLE001 - a bad layer, a cap, a missing feature, ...
                     failed = _Fallback()
+                else:
+                    try:
+                        text = await execute(conn, stmt)
+                    except (OnemapError, asyncpg.QueryCanceledError) as exc:
+                        failed = exc
+        except Exception:  # noqa: BLE001 - no connection, a broken one: the route maps it
+            failed = _Fallback()
         if isinstance(failed, _Fallback):
             await self.app(scope, replay, send)
             return

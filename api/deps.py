@@ -14,13 +14,13 @@ from api.errors import Forbidden
 from api.settings import Settings
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
-    """The app's asyncpg pool."""
+async def get_pool(request: Request) -> asyncpg.Pool:
+    """The app's asyncpg pool (async: a plain def would cost a threadpool hop per request)."""
     return request.app.state.pool
 
 
-def get_settings(request: Request) -> Settings:
-    """The app's settings."""
+async def get_settings(request: Request) -> Settings:
+    """The app's settings (async for the same reason)."""
     return request.app.state.settings
 
 

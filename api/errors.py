@@ -82,10 +82,28 @@ def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str,
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        errors.append({"field": ".".join(loc), "message": err.get("msg", "invalid")})
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append({"field": ".".join(loc), "message": message})
     first = errors[0] if errors else {"field": "", "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return detail, errors
+
+
+def domain_response(exc: OnemapError) -> JSONResponse:
+    """The problem document of a domain error."""
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None)
+    return problem(exc.status, exc.title, exc.detail, headers=headers, **extra)
+
+
+def timeout_response() -> JSONResponse:
+    """The 503 of a query cancelled by the statement timeout."""
+    return problem(
+        503,
+        "Query timed out",
+        "the query ran past the statement timeout and was cancelled; narrow it and retry",
+        headers={"Retry-After": "5"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -93,8 +111,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OnemapError)
     async def _domain(request: Request, exc: OnemapError) -> JSONResponse:
-        headers = exc.extra.pop("headers", None)
-        return problem(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -109,10 +126,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(asyncpg.QueryCanceledError)
     async def _timeout(request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
+        return timeout_response()
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _bad_value(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # SQLSTATE class 22 (and asyncpg's own argument encoding): a value the request sent
+        log.info("data error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem(
+            400,
+            "Bad request",
+            "a value in the request is out of range or not valid for its field",
+        )
+
+    @app.exception_handler(TimeoutError)
+    async def _client_timeout(request: Request, exc: TimeoutError) -> JSONResponse:
         return problem(
             503,
             "Query timed out",
-            "the query ran past the statement timeout and was cancelled; narrow it and retry",
+            "the query ran past its time limit and was cancelled; narrow it and retry",
             headers={"Retry-After": "5"},
         )
 

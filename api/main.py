@@ -6,14 +6,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import __version__
+from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
-from api.routers import admin, auth, health, imports
+from api.params import reject_unknown_query_params
+from api.routers import admin, analysis, auth, health, imports, layers, ogc, risk_units, stats
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="City safety risk one map: layers, analysis, tiles and dynamic risk grading",
         root_path=settings.root_path,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_params)],
     )
     app.state.settings = settings
     app.state.migration_head = head_revision(settings)
@@ -48,4 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(imports.router)
+    app.include_router(layers.router)
+    app.include_router(risk_units.router)
+    app.include_router(stats.router)
+    app.include_router(analysis.router)
+    app.include_router(ogc.router)
+    app.add_middleware(AnalysisFastPath)
     return app

@@ -64,6 +64,28 @@ class Settings(BaseSettings):
         (107.0, 33.3, 110.0, 34.9),
         description="lon/lat box around the city; imported coordinates outside are rejected",
     )
+    # ---- queries and analysis: every cap is named in the 400/413 that enforces it
+    features_default_limit: int = Field(100, ge=1, description="/layers/{layer}/features page")
+    features_max_limit: int = Field(10_000, ge=1, description="largest `limit` of a features page")
+    ogc_default_limit: int = Field(10, ge=1, description="OGC items page when no limit is given")
+    ogc_max_limit: int = Field(10_000, ge=1, description="largest OGC items `limit`")
+    max_offset: int = Field(1_000_000, ge=0, description="largest `offset` of a page")
+    analysis_max_radius_m: float = Field(
+        50_000.0, gt=0, description="largest distance/radius an analysis accepts, metres"
+    )
+    analysis_max_k: int = Field(100, ge=1, description="largest k of a nearest query")
+    analysis_max_vertices: int = Field(
+        10_000, ge=4, description="most vertices of an input geometry (413 past it)"
+    )
+    analysis_max_features: int = Field(
+        5_000, ge=1, description="most features an analysis returns (400 past it: narrow it)"
+    )
+    analysis_fast_path: bool = Field(
+        True, description="serve well-formed analysis requests without the route machinery"
+    )
+    analysis_max_body_bytes: int = Field(
+        2_000_000, ge=1024, description="largest analysis request body (413 past it)"
+    )
 
     @field_validator("database_url")
     @classmethod

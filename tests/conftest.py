@@ -29,6 +29,9 @@ from tests import dbutil
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
+# Fixture modules of the capabilities (session databases with their own small fixtures).
+pytest_plugins = ("tests.city",)
+
 
 def _digest(*paths: Path) -> str:
     """Content hash of the files that shape a template database."""

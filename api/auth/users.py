@@ -33,6 +33,27 @@ async def create_user(
         raise Conflict(f"a user named {username!r} already exists") from exc
 
 
+#: The demo users `make demo` creates, one per role: (username, role, password).
+#: Documented in docs/api.md; never created when ONEMAP_ENVIRONMENT=production.
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = tuple(
+    (role.value, role, f"{role.value}-demo") for role in Role
+)
+
+
+async def ensure_demo_users(conn: asyncpg.Connection) -> list[tuple[str, Role, str, bool]]:
+    """Create the demo users that are missing; (username, role, password, created) for each.
+
+    An existing user of that name is left alone (its password may have been changed).
+    """
+    out = []
+    for username, role, password in DEMO_USERS:
+        exists = await conn.fetchval("SELECT true FROM users WHERE username = $1", username)
+        if not exists:
+            await create_user(conn, username, password, role, f"Demo {role.value}")
+        out.append((username, role, password, not exists))
+    return out
+
+
 async def check_login(conn: asyncpg.Connection, username: str, password: str) -> Role | None:
     """The role of an active user whose password matches; None otherwise."""
     row = await conn.fetchrow(

@@ -11,7 +11,7 @@ from rich.table import Table
 from api import audit
 from api.auth.keys import create_key, list_keys, revoke_key
 from api.auth.roles import Role
-from api.auth.users import create_user
+from api.auth.users import create_user, ensure_demo_users
 from api.cli import app
 from api.db import connect
 from api.errors import OnemapError
@@ -100,3 +100,39 @@ def users_create(
     except OnemapError as exc:
         raise _fail(exc) from exc
     err.print(f"user {username} ({role.value}) ready")
+
+
+def demo_users(
+    settings: Settings, console: Console, base_url: str = "http://127.0.0.1:8000"
+) -> None:
+    """Create the missing demo users (one per role) and print how to log in with them."""
+    if settings.environment == "production":
+        console.print("[yellow]production: no demo users are created[/yellow]")
+        return
+
+    async def run() -> list[tuple[str, Role, str, bool]]:
+        async with connect(settings) as conn, conn.transaction():
+            users = await ensure_demo_users(conn)
+            made = [u[0] for u in users if u[3]]
+            if made:
+                await audit.record(conn, "cli", "users.create_demo", "users", made)
+            return users
+
+    users = asyncio.run(run())
+    table = Table("username", "password", "role", "", title="demo users (log in with these)")
+    for username, role, password, created in users:
+        table.add_row(username, password, role.value, "new" if created else "existing")
+    console.print(table)
+    console.print(
+        f"Log in on the map at {base_url}/ or get a token:\n"
+        f"  curl -s -X POST {base_url}/auth/token -H 'content-type: application/json' "
+        """-d '{"username": "analyst", "password": "analyst-demo"}'\n"""
+        "then send it as 'Authorization: Bearer <access_token>'. "
+        "Users that were already there keep their passwords."
+    )
+
+
+@users_app.command("demo")
+def users_demo() -> None:
+    """Create one demo user per role (documented passwords), only those missing."""
+    demo_users(Settings(), err)

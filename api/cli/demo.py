@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from api.cli import app
+from api.cli.access import demo_users
 from api.db import connect
 from api.migrate import current_revision, head_revision, upgrade
 from api.settings import Settings
@@ -76,4 +77,5 @@ def up() -> None:
     started = time.perf_counter()
     upgrade(settings)
     asyncio.run(_load(settings))
+    demo_users(settings, err)
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

@@ -1,0 +1,1 @@
+"""api.queries: classified risk queries: the layer catalogue, feature pages, units, statistics."""

@@ -1,0 +1,257 @@
+"""api.routers.ogc: OGC API - Features Part 1 Core (GeoJSON, OpenAPI 3.0) under /ogc."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.deps import PoolDep, Reader, SettingsDep
+from api.errors import NotFound
+from api.layers import LAYERS, Layer
+from api.ogc.openapi import OAS30, feature_schema, openapi_document
+from api.params import OPEN_QUERY
+from api.queries import features
+from api.queries.catalogue import LayerStats
+from api.queries.params import ogc_query
+from api.routers.layers import catalogue, check_page, collection_bytes, page_links
+
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+SCHEMA = "application/schema+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+
+Format = Annotated[Literal["json"] | None, Query(description="output format: json")]
+
+
+def _base(request: Request) -> str:
+    """The absolute URL of /ogc as the client sees it."""
+    return str(request.url_for("ogcLanding")).rstrip("/")
+
+
+def _json(body: Any, media: str = JSON) -> Response:
+    return Response(orjson.dumps(body), media_type=media)
+
+
+def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
+    href = f"{base}/collections/{layer.name}"
+    out: dict[str, Any] = {
+        "id": layer.name,
+        "title": f"{layer.title} {layer.title_zh}",
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "links": [
+            {"rel": "self", "type": JSON, "title": "this collection", "href": href},
+            {"rel": "items", "type": GEOJSON, "title": "its features", "href": f"{href}/items"},
+            {
+                "rel": "describedBy",
+                "type": SCHEMA,
+                "title": "JSON Schema of its features",
+                "href": f"{href}/schema",
+            },
+        ],
+    }
+    extent: dict[str, Any] = {}
+    if stats.extent:
+        extent["spatial"] = {"bbox": [list(stats.extent)], "crs": CRS84}
+    if stats.time_min is not None:
+        extent["temporal"] = {
+            "interval": [
+                [stats.time_min.isoformat(), stats.time_max and stats.time_max.isoformat()]
+            ],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    if extent:
+        out["extent"] = extent
+    return out
+
+
+def _collection_layer(collection_id: str) -> Layer:
+    layer = LAYERS.get(collection_id)
+    if layer is None:
+        raise NotFound(f"no collection {collection_id!r}; see /ogc/collections")
+    return layer
+
+
+@router.get(
+    "", name="ogcLanding", operation_id="ogcLanding", summary="OGC API Features landing page"
+)
+async def landing(request: Request, who: Reader, f: Format = None) -> Response:
+    """Links to the API definition, the conformance classes and the collections."""
+    base = _base(request)
+    return _json(
+        {
+            "title": "onemap: city safety risk layers",
+            "description": "Risk units, hazard sources, monitoring, shelters, depots, teams and "
+            "more, as OGC API Features (GeoJSON, CRS84).",
+            "links": [
+                {"rel": "self", "type": JSON, "title": "this document", "href": base},
+                {
+                    "rel": "service-desc",
+                    "type": OAS30,
+                    "title": "the API definition (OpenAPI 3.0)",
+                    "href": f"{base}/api",
+                },
+                {
+                    "rel": "service-doc",
+                    "type": "text/html",
+                    "title": "the API documentation",
+                    "href": str(request.url_for("swagger_ui_html")),
+                },
+                {
+                    "rel": "conformance",
+                    "type": JSON,
+                    "title": "conformance classes",
+                    "href": f"{base}/conformance",
+                },
+                {
+                    "rel": "data",
+                    "type": JSON,
+                    "title": "collections",
+                    "href": f"{base}/collections",
+                },
+            ],
+        }
+    )
+
+
+@router.get("/api", operation_id="ogcApi", summary="The OpenAPI 3.0 definition of /ogc")
+async def api_definition(
+    request: Request, who: Reader, settings: SettingsDep, f: Format = None
+) -> Response:
+    """OpenAPI 3.0 (application/vnd.oai.openapi+json;version=3.0)."""
+    doc = openapi_document(_base(request), settings.ogc_max_limit, settings.ogc_default_limit)
+    return _json(doc, OAS30)
+
+
+@router.get("/conformance", operation_id="ogcConformance", summary="Conformance classes")
+async def conformance(who: Reader, f: Format = None) -> Response:
+    """Core, GeoJSON and OpenAPI 3.0."""
+    return _json({"conformsTo": CONFORMANCE})
+
+
+@router.get("/collections", operation_id="ogcCollections", summary="The collections")
+async def collections(request: Request, who: Reader, pool: PoolDep, f: Format = None) -> Response:
+    """One collection per layer, with its extent."""
+    base = _base(request)
+    async with pool.acquire() as conn:
+        stats = await catalogue(request).stats(conn)
+    return _json(
+        {
+            "links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"}],
+            "collections": [_collection(lyr, stats[n], base) for n, lyr in LAYERS.items()],
+        }
+    )
+
+
+@router.get("/collections/{collectionId}", operation_id="ogcCollection", summary="One collection")
+async def collection(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803 - OGC's name
+    request: Request,
+    who: Reader,
+    pool: PoolDep,
+    f: Format = None,
+) -> Response:
+    """The collection's description and links."""
+    layer = _collection_layer(collectionId)
+    async with pool.acquire() as conn:
+        stats = await catalogue(request).stats(conn)
+    return _json(_collection(layer, stats[layer.name], _base(request)))
+
+
+@router.get(
+    "/collections/{collectionId}/schema",
+    operation_id="ogcSchema",
+    summary="JSON Schema of a collection's features (typed properties)",
+)
+async def schema(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
+    request: Request,
+    who: Reader,
+    f: Format = None,
+) -> Response:
+    """Each property with its JSON type (and date/date-time format), so clients type columns."""
+    layer = _collection_layer(collectionId)
+    return _json(feature_schema(layer, f"{_base(request)}/collections/{layer.name}/schema"), SCHEMA)
+
+
+@router.get(
+    "/collections/{collectionId}/items",
+    operation_id="ogcItems",
+    summary="Features of a collection (bbox, datetime, property=value, limit/offset)",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}}},
+    openapi_extra={OPEN_QUERY: "property=value for any property of the collection"},
+)
+async def items(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
+    request: Request,
+    who: Reader,
+    pool: PoolDep,
+    settings: SettingsDep,
+    bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat")] = None,
+    datetime_: Annotated[str | None, Query(alias="datetime", description="RFC 3339")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    f: Format = None,
+) -> Response:
+    """A page of GeoJSON features with numberMatched, numberReturned and next links."""
+    layer = _collection_layer(collectionId)
+    size = limit or settings.ogc_default_limit
+    check_page(size, offset, settings.ogc_max_limit, settings, "ogc_max_limit")
+    query = ogc_query(layer, request.query_params, size, offset)
+    async with pool.acquire() as conn:
+        matched = await features.count(conn, query)
+        texts = await features.page_geojson(conn, query)
+    base = _base(request)
+    links = page_links(request.url, size, offset, len(texts), matched, GEOJSON)
+    links.append({"rel": "collection", "type": JSON, "href": f"{base}/collections/{layer.name}"})
+    head = {
+        "numberMatched": matched,
+        "numberReturned": len(texts),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    return Response(collection_bytes(head, texts), media_type=GEOJSON)
+
+
+@router.get(
+    "/collections/{collectionId}/items/{featureId}",
+    operation_id="ogcFeature",
+    summary="One feature, by its code",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}}},
+)
+async def feature(
+    collectionId: Annotated[str, Path()],  # noqa: N803
+    featureId: Annotated[str, Path(max_length=200)],  # noqa: N803
+    request: Request,
+    who: Reader,
+    pool: PoolDep,
+    f: Format = None,
+) -> Response:
+    """The feature with its self and collection links."""
+    layer = _collection_layer(collectionId)
+    query = features.FeatureQuery(layer, limit=1)
+    query.conditions.append(query.col("code") == featureId)
+    async with pool.acquire() as conn:
+        texts = await features.page_geojson(conn, query)
+    if not texts:
+        raise NotFound(f"no feature {featureId!r} in collection {layer.name}")
+    base = _base(request)
+    links = [
+        {"rel": "self", "type": GEOJSON, "href": str(request.url)},
+        {"rel": "collection", "type": JSON, "href": f"{base}/collections/{layer.name}"},
+    ]
+    body = texts[0].encode()[:-1] + b',"links":' + orjson.dumps(links) + b"}"
+    return Response(body, media_type=GEOJSON)

@@ -1,0 +1,398 @@
+"""scripts.bench.analysis: buffer, nearest and impact through the API against the same SQL raw.
+
+For each dataset (the Xi'an demo city; a 1,000,000-unit synthetic city) and each
+analysis, the same request points are run two ways in this one process, interleaved:
+
+- api: the whole ASGI app called in-process (routing, unknown-parameter check, API-key
+  auth, body validation, SQL, response), as a request from a client costs the server;
+- raw: the statement and arguments the API runs for that request, through asyncpg on a
+  connection from a pool of the same settings (`conn.fetchval(sql, *args)`).
+
+The report gives p50 and p95 of each and their ratio (api / raw). The databases are
+scratch databases on the project's server, built once and reused while their stamp
+matches: `<db>_bench_demo` (migrated, demo loaded) and `<db>_bench_1m` (migrated,
+synthetic city from analysis_city.sql).
+
+    python -m scripts.bench.analysis [--samples 200] [--units 1000000] [--only demo|1m]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import uvloop
+from rich.progress import Progress
+
+from api.analysis import buffer, impact, nearest
+from api.analysis.models import BufferIn, ImpactIn, NearestIn
+from api.analysis.run import Statement
+from api.auth.keys import create_key
+from api.auth.roles import Role
+from api.db import create_pool
+from api.main import create_app
+from api.migrate import current_revision, head_revision, upgrade_async
+from api.settings import Settings
+from scripts.bench import Context, Row, console
+
+HERE = Path(__file__).resolve().parent
+SAMPLES, WARMUP, UNITS = 400, 40, 1_000_000
+CITY_SQL = HERE / "analysis_city.sql"
+
+
+#: the three analyses: path, request body for a point, the model and the planner
+OPS: dict[str, tuple[str, Callable[[tuple[float, float]], dict[str, Any]], Any, Any]] = {
+    "buffer 1 km": (
+        "/analysis/buffer",
+        lambda p: {"point": list(p), "distance_m": 1000, "layers": ["risk_units"]},
+        BufferIn,
+        buffer.plan,
+    ),
+    "nearest 10 shelters": (
+        "/analysis/nearest",
+        lambda p: {"point": list(p), "layer": "shelters", "k": 10, "min_free_capacity": 100},
+        NearestIn,
+        nearest.plan,
+    ),
+    "impact 1 km": (
+        "/analysis/impact",
+        lambda p: {"point": list(p), "radius_m": 1000},
+        ImpactIn,
+        impact.plan,
+    ),
+}
+
+
+@dataclass
+class Result:
+    """Timings of one analysis on one dataset, in milliseconds."""
+
+    dataset: str
+    op: str
+    api: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    features: list[int] = field(default_factory=list)
+
+    @staticmethod
+    def pct(values: list[float], q: float) -> float:
+        """The q-quantile (0..1), nearest rank."""
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+    def row(self) -> list[str]:
+        """A table row: p50/p95 api, raw and their ratios."""
+        a50, a95 = self.pct(self.api, 0.5), self.pct(self.api, 0.95)
+        r50, r95 = self.pct(self.raw, 0.5), self.pct(self.raw, 0.95)
+        return [
+            self.dataset,
+            self.op,
+            f"{statistics.mean(self.features):.0f}",
+            f"{a50:.2f}",
+            f"{a95:.2f}",
+            f"{r50:.2f}",
+            f"{r95:.2f}",
+            f"{a50 / r50:.2f}x",
+            f"{a95 / r95:.2f}x",
+        ]
+
+
+HEADER = [
+    "dataset",
+    "analysis",
+    "features",
+    "api p50 ms",
+    "api p95 ms",
+    "raw p50 ms",
+    "raw p95 ms",
+    "p50 ratio",
+    "p95 ratio",
+]
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def _stamp(settings: Settings) -> str | None:
+    try:
+        conn = await asyncpg.connect(settings.database_url)
+    except (asyncpg.InvalidCatalogNameError, OSError):
+        return None
+    try:
+        return await conn.fetchval(
+            "SELECT value->>'digest' FROM onemap_meta WHERE key = 'bench_analysis'"
+        )
+    except asyncpg.UndefinedTableError:
+        return None
+    finally:
+        await conn.close()
+
+
+async def scratch_database(
+    base: Settings, suffix: str, digest: str, fill: Callable[[Settings], Awaitable[None]]
+) -> Settings:
+    """A migrated scratch database, filled once; reused while `digest` is unchanged."""
+    name = f"{urlsplit(base.database_url).path.lstrip('/') or 'onemap'}_bench_{suffix}"
+    settings = Settings(database_url=_with_db(base.database_url, name), environment="test")
+    if await _stamp(settings) == digest:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            at_head = await current_revision(conn) == head_revision(settings)
+        finally:
+            await conn.close()
+        if at_head:
+            return settings
+    admin = await asyncpg.connect(_with_db(base.database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    await upgrade_async(settings)
+    await fill(settings)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO onemap_meta (key, value) VALUES ('bench_analysis', "
+            "jsonb_build_object('digest', $1::text)) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value",
+            digest,
+        )
+    finally:
+        await conn.close()
+    return settings
+
+
+async def fill_demo(settings: Settings) -> None:
+    """Load the Xi'an demo city."""
+    from geodata.build import load_demo
+
+    await load_demo(settings)
+
+
+def fill_synthetic(units: int) -> Callable[[Settings], Awaitable[None]]:
+    """Generate the synthetic city (analysis_city.sql) with `units` risk units."""
+
+    async def fill(settings: Settings) -> None:
+        statements = [s for s in CITY_SQL.read_text(encoding="utf-8").split("\n\n") if s.strip()]
+        conn = await asyncpg.connect(settings.database_url, command_timeout=None)
+        try:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("synthetic city", total=len(statements))
+                for stmt in statements:
+                    code = "\n".join(
+                        line for line in stmt.splitlines() if not line.lstrip().startswith("--")
+                    )
+                    if not code.strip():
+                        progress.advance(task)
+                        continue
+                    args = [units] if "$1" in code else []
+                    await conn.execute(code, *args)
+                    progress.advance(task)
+        finally:
+            await conn.close()
+
+    return fill
+
+
+async def demo_points(settings: Settings, n: int) -> list[tuple[float, float]]:
+    """n request points: risk units of the demo picked by a hash of their code."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y "
+            "FROM risk_units ORDER BY md5(code) LIMIT $1",
+            n,
+        )
+    finally:
+        await conn.close()
+    return [(r["x"], r["y"]) for r in rows]
+
+
+def synthetic_points(n: int) -> list[tuple[float, float]]:
+    """n request points uniform over the inner 80 km of the synthetic square."""
+    rng = random.Random(2024)
+    return [
+        (108.40 + 1.087 * rng.uniform(0.1, 0.9), 33.80 + 0.90 * rng.uniform(0.1, 0.9))
+        for _ in range(n)
+    ]
+
+
+class AsgiCaller:
+    """Call an ASGI app in-process with a JSON POST; returns (status, body)."""
+
+    def __init__(self, app: Any, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """One request through the whole app."""
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                *self.headers,
+                (b"host", b"bench"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("bench", 80),
+            "state": {},
+        }
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, b"".join(chunks)
+
+
+async def measure(
+    name: str, settings: Settings, points: list[tuple[float, float]], warmup: int
+) -> list[Result]:
+    """Every analysis on one dataset: api and raw, interleaved, after a warm-up."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        key, _ = await create_key(conn, f"bench-{time.time_ns()}", Role.analyst, "bench")
+    finally:
+        await conn.close()
+    app = create_app(settings)
+    results = []
+    async with app.router.lifespan_context(app):
+        caller = AsgiCaller(app, {"X-API-Key": key})
+        raw_pool = await create_pool(settings)
+        try:
+            for op, (path, make, model, planner) in OPS.items():
+                result = Result(name, op)
+                bodies = [json.dumps(make(p)).encode() for p in points]
+                statements: list[Statement] = []
+                async with raw_pool.acquire() as c:
+                    for p in points:
+                        statements.append(await planner(c, model(**make(p)), settings))
+                with Progress(console=console, transient=True) as progress:
+                    task = progress.add_task(f"{name}: {op}", total=warmup + len(points))
+                    for i in range(warmup + len(points)):
+                        j = i % len(points)
+                        api_first = i % 2 == 0
+                        for which in ("api", "raw") if api_first else ("raw", "api"):
+                            t0 = time.perf_counter_ns()
+                            if which == "api":
+                                status, out = await caller.post(path, bodies[j])
+                                dt = (time.perf_counter_ns() - t0) / 1e6
+                                if status != 200:
+                                    raise RuntimeError(f"{op}: HTTP {status}: {out[:300]!r}")
+                                if i >= warmup:
+                                    result.api.append(dt)
+                                    result.features.append(out.count(b'"Feature"'))
+                            else:
+                                stmt = statements[j]
+                                async with raw_pool.acquire() as c:
+                                    await c.fetchval(stmt.sql, *stmt.args)
+                                dt = (time.perf_counter_ns() - t0) / 1e6
+                                if i >= warmup:
+                                    result.raw.append(dt)
+                        progress.advance(task)
+                results.append(result)
+        finally:
+            await raw_pool.close()
+    return results
+
+
+def table(results: list[Result]) -> str:
+    """The results as a Markdown table."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r.row()) + " |" for r in results]
+    return "\n".join(lines)
+
+
+async def measure_all(
+    base: Settings, samples: int, units: int, only: str | None, warmup: int
+) -> list[Result]:
+    """Build (or reuse) the datasets and measure."""
+    results: list[Result] = []
+    if only in (None, "demo"):
+        digest = hashlib.sha256(b"demo").hexdigest()[:16]
+        demo = await scratch_database(base, "demo", digest, fill_demo)
+        results += await measure("demo", demo, await demo_points(demo, samples), warmup)
+    if only in (None, "1m"):
+        digest = hashlib.sha256(CITY_SQL.read_bytes() + str(units).encode()).hexdigest()[:16]
+        synthetic = await scratch_database(base, "1m", digest, fill_synthetic(units))
+        label = f"synthetic {units:,}"
+        results += await measure(label, synthetic, synthetic_points(samples), warmup)
+    return results
+
+
+async def run(ctx: Context) -> list[Row]:
+    """The `analysis` section of `python -m scripts.bench`: rows of its table."""
+    results = await measure_all(ctx.settings, SAMPLES, UNITS, None, WARMUP)
+    rows = []
+    for r in results:
+        a50, a95 = r.pct(r.api, 0.5), r.pct(r.api, 0.95)
+        r50, r95 = r.pct(r.raw, 0.5), r.pct(r.raw, 0.95)
+        goal = "≤ 1.2× raw (ratio ≥ 0.83)"
+        if r.op == "buffer 1 km" and r.dataset.startswith("synthetic"):
+            goal += f"; p50 < 50 ms: {'met' if a50 < 50 else 'NOT met'}"
+        rows.append(
+            Row(
+                what=f"{r.op}, {r.dataset} (~{statistics.mean(r.features):.0f} features)",
+                ours=f"API p50 {a50:.2f} / p95 {a95:.2f} ms",
+                reference=f"raw SQL p50 {r50:.2f} / p95 {r95:.2f} ms",
+                ratio=f"{r50 / a50:.2f} / {r95 / a95:.2f}",
+                goal=goal,
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the analysis benchmark and print its Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="points per analysis")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed requests first")
+    parser.add_argument("--units", type=int, default=UNITS, help="synthetic risk units")
+    parser.add_argument("--only", choices=("demo", "1m"), help="one dataset")
+    args = parser.parse_args(argv)
+    # the event loop uvicorn serves with (uvicorn[standard] installs uvloop)
+    results = uvloop.run(measure_all(Settings(), args.samples, args.units, args.only, args.warmup))
+    sys.stdout.write(table(results) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,6 +15,8 @@ from api.errors import install_error_handlers
 from api.migrate import head_revision
 from api.routers import admin, auth, health
 from api.settings import Settings
+from api.tiles.router import router as tiles_router
+from api.tiles.service import TileService
 
 log = logging.getLogger("onemap")
 
@@ -28,9 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings)
         app.state.key_cache = KeyCache()
         await app.state.key_cache.listen(settings)
+        app.state.tiles = TileService(settings, app.state.pool)
+        await app.state.tiles.start()
         try:
             yield
         finally:
+            await app.state.tiles.close()
             await app.state.key_cache.close()
             await app.state.pool.close()
 
@@ -47,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(tiles_router)
     return app

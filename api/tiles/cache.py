@@ -98,11 +98,11 @@ class RedisCache:
         if self._down_until > time.monotonic():
             return None
         try:
-            value: bytes | None = await self._redis.get(self.key(key))
+            value = await self._redis.get(self.key(key))
         except Exception as exc:  # noqa: BLE001 - a cache must never fail a tile
             self._trip(exc)
             return None
-        return value
+        return value if isinstance(value, bytes) else None
 
     async def put(self, key: tuple[Any, ...], tile: Tile) -> None:
         """Store the tile (its gzip encoding, an empty value for an empty tile)."""

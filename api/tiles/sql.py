@@ -110,7 +110,10 @@ def layer_sql(spec: TileSpec, first_param: int, opts: TileOptions) -> str:
         "cells": CLUSTER_CELLS,
     }
     if spec.layer.geometry in ("line", "area"):
-        geom = f"CASE WHEN $1 < {SIMPLIFY_BELOW} THEN ST_Simplify(f.geom, b.unit_deg / 2) ELSE f.geom END"
+        geom = (
+            f"CASE WHEN $1 < {SIMPLIFY_BELOW} THEN ST_Simplify(f.geom, b.unit_deg / 2) "
+            "ELSE f.geom END"
+        )
     else:
         geom = "f.geom"
     props = "".join(f", f.{_ident(p)}" for p in spec.properties)

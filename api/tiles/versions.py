@@ -93,13 +93,13 @@ class LayerVersions:
         await self._reload()
         return tuple(self._tokens.get(n, "0") for n in names)
 
-    async def wait_changed(self, layer: str, old: str, timeout: float = 5.0) -> str:
-        """Wait until this process has seen the layer's version move past `old`."""
+    async def wait_changed(self, layer: str, old: str) -> str:
+        """Wait until this process has seen the layer's version move past `old` (caller bounds)."""
 
         def moved() -> bool:
             return layer not in self._stale and self._tokens.get(layer, "0") != old
 
-        async with asyncio.timeout(timeout), self._changed:
+        async with self._changed:
             await self._changed.wait_for(moved)
         return self._tokens[layer]
 

@@ -13,6 +13,8 @@ from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
+from api.raster.router import install_raster
+from api.raster.surface import rebuild_risk_surface
 from api.routers import admin, auth, health
 from api.settings import Settings
 from api.tiles.router import router as tiles_router
@@ -53,4 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(tiles_router)
+    install_raster(app)
+
+    async def rebuild_surface_after_regrade(*_args: object, **_kwargs: object) -> None:
+        """Grading calls this after each full regrade: the risk surface follows the levels."""
+        await rebuild_risk_surface(app.state.pool, settings)
+
+    hooks = getattr(app.state, "after_full_regrade", None)
+    if hooks is None:
+        hooks = app.state.after_full_regrade = []
+    hooks.append(rebuild_surface_after_regrade)
     return app

@@ -80,18 +80,22 @@ class MemoryCache:
 class RedisCache:
     """Tiles shared by every process through Redis; errors disable it for a while."""
 
-    def __init__(self, url: str, ttl_s: int) -> None:
+    def __init__(self, url: str, ttl_s: int, namespace: str) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.ttl_s = ttl_s
+        #: the database's identity: two databases never share entries
+        self.namespace = namespace
         self._down_until = 0.0
 
-    @staticmethod
-    def key(key: tuple[Any, ...]) -> str:
+    def key(self, key: tuple[Any, ...]) -> str:
         """The Redis key of a cache key."""
         layers, tokens, filters, z, x, y, bucket = key
-        return f"onemap:tile:{','.join(layers)}:{','.join(tokens)}:{filters}:{bucket}:{z}/{x}/{y}"
+        return (
+            f"onemap:tile:{self.namespace}:{','.join(layers)}:{','.join(tokens)}:"
+            f"{filters}:{bucket}:{z}/{x}/{y}"
+        )
 
     async def get(self, key: tuple[Any, ...]) -> bytes | None:
         """The tile bytes (gzip), or None when absent or Redis is unavailable."""

@@ -22,12 +22,13 @@ log = logging.getLogger("onemap.tiles")
 Key = tuple[Any, ...]
 
 
-def _code_epoch(opts: TileOptions) -> bytes:
-    """What besides the data shapes a tile: the SQL templates and the options."""
+def _code_epoch(opts: TileOptions, database_url: str) -> bytes:
+    """What besides the versions shapes a tile: SQL templates, options, which database."""
     h = hashlib.blake2b(digest_size=8)
     for sql in sorted(Path(__file__).parent.glob("*.sql")):
         h.update(sql.read_bytes())
     h.update(repr(opts).encode())
+    h.update(database_url.encode())
     return h.digest()
 
 
@@ -40,14 +41,14 @@ class TileService:
         self.options = TileOptions(buffer=settings.tile_buffer, limit=settings.tile_max_features)
         self.max_zoom = settings.tile_max_zoom
         self.memory = MemoryCache(settings.tile_cache_mb * 1024 * 1024)
+        self._epoch = _code_epoch(self.options, settings.database_url)
         self.redis = (
-            RedisCache(settings.redis_url, settings.tile_cache_ttl_s)
+            RedisCache(settings.redis_url, settings.tile_cache_ttl_s, self._epoch.hex())
             if settings.redis_url and settings.tile_cache_mb > 0
             else None
         )
         self.versions = LayerVersions(pool, settings.database_url)
         self.versions.on_change.append(self.memory.drop_layer)
-        self._epoch = _code_epoch(self.options)
         self.queries = 0
 
     async def start(self) -> None:

@@ -143,7 +143,7 @@ async def test_points_cluster_at_low_zoom(tiles_db: Settings) -> None:
         cells.setdefault((math.floor(mx / cell), math.floor(my / cell)), []).append(
             r["current_level"]
         )
-    expected = Counter()
+    expected: Counter[tuple[int, str | None]] = Counter()
     for levels in cells.values():
         ranked = [LEVELS.index(lv) for lv in levels if lv is not None]
         expected[(len(levels), LEVELS[max(ranked)] if ranked else None)] += 1

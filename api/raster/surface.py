@@ -126,11 +126,11 @@ async def rebuild_risk_surface(pool: asyncpg.Pool, settings: Settings) -> Path:
     ys = np.array([r["y"] for r in rows], dtype="float64")
     ws = np.array([LEVEL_WEIGHTS[r["level"]] for r in rows], dtype="float64")
     tags = {
-        "onemap:surface": "risk density: Gaussian kernel of risk units weighted by level",
-        "onemap:weights": LEVEL_WEIGHTS,
-        "onemap:bandwidth_m": BANDWIDTH_M,
-        "onemap:units": len(rows),
-        "onemap:built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "onemap_surface": "risk density: Gaussian kernel of risk units weighted by level",
+        "onemap_weights": LEVEL_WEIGHTS,
+        "onemap_bandwidth_m": BANDWIDTH_M,
+        "onemap_units": len(rows),
+        "onemap_built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
     def build() -> Path:

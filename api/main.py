@@ -17,6 +17,7 @@ from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
 from api.routers import admin, auth, health
 from api.settings import Settings
+from api.tiles.fastpath import TileFastPath
 from api.tiles.router import router as tiles_router
 from api.tiles.service import TileService
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(tiles_router)
     install_raster(app)
+    app.add_middleware(TileFastPath)
 
     async def rebuild_surface_after_regrade(*_args: object, **_kwargs: object) -> None:
         """Grading calls this after each full regrade: the risk surface follows the levels."""

@@ -46,6 +46,7 @@ def serve(
     port: int = typer.Option(8000, help="port"),
     workers: int = typer.Option(1, help="worker processes"),
     access_log: bool = typer.Option(True, help="log every request"),
+    loop: str = typer.Option("auto", help="event loop: auto (uvloop when installed), asyncio"),
 ) -> None:
     """Serve the API and the map on http://HOST:PORT."""
     config = NoDelayConfig(
@@ -58,5 +59,6 @@ def serve(
         forwarded_allow_ips="127.0.0.1",
         log_level="info",
         access_log=access_log,
+        loop=loop,
     )
     run_server(config)

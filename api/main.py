@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings)
         app.state.key_cache = KeyCache()
         await app.state.key_cache.listen(settings)
-        app.state.tiles = TileService(settings, app.state.pool)
+        app.state.tiles = TileService(settings)
         await app.state.tiles.start()
         try:
             yield

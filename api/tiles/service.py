@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from api.db import create_pool
 from api.settings import Settings
 from api.tiles.cache import MemoryCache, RedisCache, Tile, ungzip
 from api.tiles.request import FilterKey
@@ -32,12 +33,21 @@ def _code_epoch(opts: TileOptions, database_url: str) -> bytes:
     return h.digest()
 
 
-class TileService:
-    """Everything a tile request needs, made once per app in the lifespan."""
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset for tile connections: nothing to undo (one read-only prepared statement)."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+
+class TileService:
+    """Everything a tile request needs, made once per app in the lifespan.
+
+    Tiles use their own pool: asyncpg's default release runs a reset query
+    (a second round trip per tile); tile connections only ever run the
+    prepared tile statements, so they skip it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool = pool
+        self.pool: asyncpg.Pool = None  # opened by start()
         self.options = TileOptions(buffer=settings.tile_buffer, limit=settings.tile_max_features)
         self.max_zoom = settings.tile_max_zoom
         self.memory = MemoryCache(settings.tile_cache_mb * 1024 * 1024)
@@ -47,19 +57,26 @@ class TileService:
             if settings.redis_url and settings.tile_cache_mb > 0
             else None
         )
-        self.versions = LayerVersions(pool, settings.database_url)
-        self.versions.on_change.append(self.memory.drop_layer)
+        self.versions: LayerVersions = None  # type: ignore[assignment]  # made by start()
         self.queries = 0
 
     async def start(self) -> None:
-        """Load layer versions and start listening for changes."""
+        """Open the tile pool, load layer versions and start listening for changes."""
+        self.pool = await create_pool(
+            self.settings, min_size=1, max_size=self.settings.db_pool_max, reset=_keep_session
+        )
+        self.versions = LayerVersions(self.pool, self.settings.database_url)
+        self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()
 
     async def close(self) -> None:
-        """Stop listening; close Redis."""
-        await self.versions.close()
+        """Stop listening; close Redis and the pool."""
+        if self.versions is not None:
+            await self.versions.close()
         if self.redis is not None:
             await self.redis.close()
+        if self.pool is not None:
+            await self.pool.close()
 
     async def key(
         self, layers: tuple[str, ...], filters: FilterKey, z: int, x: int, y: int

@@ -23,11 +23,11 @@ import math
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from api.auth.keys import create_key
 from api.auth.roles import Role
 from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
-from api.tiles.spec import SPECS
+from api.tiles.spec import SPECS, composite_layers
 from api.tiles.sql import TileOptions, statement
 from scripts.bench.loadgen import Run, hammer
 
@@ -297,32 +297,53 @@ async def raw_sql(
 
 @dataclass
 class Measure:
-    """Best-of-rounds throughput and CPU per request of one system on one workload."""
+    """Requests, wall seconds and server CPU summed over every chunk a system ran."""
 
-    rates: list[float] = field(default_factory=list)
-    cpu_ms: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
+    requests: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
-        """The best round (least disturbed by other work on a shared machine)."""
-        return max(self.rates) if self.rates else float("nan")
+        """Requests per second over all its chunks."""
+        return self.requests / self.seconds if self.seconds else float("nan")
 
     @property
     def cpu(self) -> float:
-        """Median server CPU per request in ms (NaN when not measured)."""
-        return statistics.median(self.cpu_ms) if self.cpu_ms else float("nan")
+        """Server CPU per request in ms (NaN when not measured)."""
+        return 1000 * self.cpu_s / self.requests if self.requests and self.cpu_s else float("nan")
+
+    def add(self, run: Run, cpu_s: float) -> None:
+        """Account one chunk."""
+        self.requests += run.requests
+        self.seconds += run.seconds
+        self.cpu_s += cpu_s
+        self.statuses.update(run.statuses)
 
 
-async def measured(server: Server | None, coro_factory, measure: Measure) -> None:  # type: ignore[no-untyped-def]
-    """Run one round, noting rate and the server's CPU per request."""
-    before = server.cpu if server else 0.0
-    run: Run = await coro_factory()
-    after = server.cpu if server else 0.0
-    measure.rates.append(run.rate)
-    if server:
-        measure.cpu_ms.append(1000 * (after - before) / max(run.requests, 1))
-    measure.statuses = dict(run.statuses)
+Chunk = Sequence[tuple[int, int, int]]
+System = tuple[str, Server | None, Callable[[Chunk], Awaitable[Run]]]
+
+
+async def interleave(
+    systems: Sequence[System], tiles: Chunk, rounds: int, chunks: int = 6
+) -> dict[str, Measure]:
+    """Run every system over the tiles in small chunks, alternating (and rotating the order),
+    so that whatever else the machine does at a moment weighs on all of them alike."""
+    out = {name: Measure() for name, _s, _f in systems}
+    size = math.ceil(len(tiles) / chunks)
+    parts = [tiles[i : i + size] for i in range(0, len(tiles), size)]
+    step = 0
+    for _ in range(rounds):
+        for part in parts:
+            order = list(systems[step % len(systems) :]) + list(systems[: step % len(systems)])
+            step += 1
+            for name, server, fn in order:
+                before = server.cpu if server else 0.0
+                run = await fn(part)
+                out[name].add(run, (server.cpu - before) if server else 0.0)
+    return out
 
 
 def fmt(v: float) -> str:
@@ -330,6 +351,17 @@ def fmt(v: float) -> str:
     if math.isnan(v):
         return "—"
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
+
+
+async def composite_raw(pool: asyncpg.Pool, tiles: Chunk, conc: int, opts: TileOptions) -> Run:
+    """The composite through asyncpg: one statement per zoom band (as the app runs it)."""
+    total = Run()
+    for z in sorted({t[0] for t in tiles}):
+        r = await raw_sql(pool, composite_layers(z), [t for t in tiles if t[0] == z], conc, opts)
+        total.requests += r.requests
+        total.seconds += r.seconds
+        total.statuses.update(r.statuses)
+    return total
 
 
 async def bench(base: Settings, rounds: int, quick: bool) -> str:
@@ -347,97 +379,94 @@ async def bench(base: Settings, rounds: int, quick: bool) -> str:
         await conn.close()
     auth = {"X-API-Key": key}
     pool = await asyncpg.create_pool(settings.database_url, min_size=4, max_size=4)
-    results: dict[tuple[str, int, str], Measure] = {}
-    lines: list[str] = []
+    results: dict[tuple[str, int], dict[str, Measure]] = {}
     try:
         with onemap_server(settings, cache_mb=0) as app, tipg_server(settings, opts) as tipg:
-            # warm both (catalogue, plans, shared buffers) on a throwaway pass
-            for layer in LAYERS:
-                await hammer(HOST, app.port, app_paths(layer, tiles[:60]), 4, auth)
-                await hammer(HOST, tipg.port, tipg_paths(layer, tiles[:60]), 4)
-                await raw_sql(pool, (layer,), tiles[:60], 4, opts)
+            await _warm(app, tipg, pool, tiles, auth, opts)
             for target in (*LAYERS, "onemap"):
-                layers = (target,) if target != "onemap" else None
                 for conc in (1, 4):
-                    for _ in range(rounds):
-                        m = results.setdefault((target, conc, "raw"), Measure())
-                        if layers is None:
-                            from api.tiles.spec import composite_layers
-
-                            # the composite's statement differs by zoom band: group by zoom
-                            async def composite_raw(conc: int = conc) -> Run:
-                                total = Run()
-                                for z in range(10, 16):
-                                    part = [t for t in tiles if t[0] == z]
-                                    r = await raw_sql(pool, composite_layers(z), part, conc, opts)
-                                    total.requests += r.requests
-                                    total.seconds += r.seconds
-                                    total.statuses.update(r.statuses)
-                                return total
-
-                            await measured(None, composite_raw, m)
-                        else:
-                            await measured(
-                                None,
-                                lambda la=layers, c=conc: raw_sql(pool, la, tiles, c, opts),
-                                m,
-                            )
-                        await measured(
-                            app,
-                            lambda t=target, c=conc: hammer(
-                                HOST, app.port, app_paths(t, tiles), c, auth, MAX_SECONDS
-                            ),
-                            results.setdefault((target, conc, "onemap"), Measure()),
+                    systems: list[System] = [
+                        ("onemap", app, lambda ch, t=target, c=conc: hammer(
+                            HOST, app.port, app_paths(t, ch), c, auth, MAX_SECONDS)),
+                    ]  # fmt: skip
+                    if target == "onemap":
+                        systems.append(
+                            ("raw", None, lambda ch, c=conc: composite_raw(pool, ch, c, opts))
                         )
-                        if layers is not None:
-                            await measured(
-                                tipg,
-                                lambda t=target, c=conc: hammer(
-                                    HOST, tipg.port, tipg_paths(t, tiles), c, None, MAX_SECONDS
-                                ),
-                                results.setdefault((target, conc, "tipg"), Measure()),
-                            )
-        lines += _throughput_table(results)
-
-        # cache hits against the bare route, on the same app build
-        with onemap_server(settings, cache_mb=256) as cached:
-            hit_paths = app_paths("risk_units", tiles) + app_paths("onemap", tiles)
-            await hammer(HOST, cached.port, hit_paths, 4, auth, MAX_SECONDS)  # fill the cache
-            hit, bare = Measure(), Measure()
-            for _ in range(rounds):
-                await measured(
-                    cached, lambda: hammer(HOST, cached.port, hit_paths, 4, auth, MAX_SECONDS), hit
-                )
-                await measured(
-                    cached,
-                    lambda: hammer(HOST, cached.port, ["/healthz"] * len(hit_paths), 4, None),
-                    bare,
-                )
-        # more workers
-        scale: dict[int, Measure] = {1: results[("risk_units", 4, "onemap")]}
-        with onemap_server(settings, cache_mb=0, workers=2) as two:
-            scale[2] = Measure()
-            for _ in range(rounds):
-                await measured(
-                    two,
-                    lambda: hammer(HOST, two.port, app_paths("risk_units", tiles), 4, auth),
-                    scale[2],
-                )
-        nagle = await _nagle(settings)
-        lines += _other_tables(hit, bare, scale, nagle)
+                    else:
+                        systems.append(("raw", None, lambda ch, t=target, c=conc: raw_sql(
+                            pool, (t,), ch, c, opts)))  # fmt: skip
+                        systems.append(("tipg", tipg, lambda ch, t=target, c=conc: hammer(
+                            HOST, tipg.port, tipg_paths(t, ch), c, None, MAX_SECONDS)))  # fmt: skip
+                    results[(target, conc)] = await interleave(systems, tiles, rounds)
+        hit, scale, nagle = await _serving(settings, tiles, auth, rounds, results)
     finally:
         await pool.close()
+    zooms = ", ".join(f"{sum(1 for t in tiles if t[0] == z)}×z{z}" for z in range(10, 16))
     head = [
-        f"Tiles: {len(tiles)} distinct tiles z10–z15 over central Xi'an "
-        f"({', '.join(f'{sum(1 for t in tiles if t[0] == z)}×z{z}' for z in range(10, 16))}); "
-        f"best of {rounds} interleaved rounds; tiles/s; 2-core machine shared with PostgreSQL "
-        f"and the load generator; bench took {time.perf_counter() - t0:.0f} s.",
+        f"{len(tiles)} distinct tiles z10–z15 over central Xi'an ({zooms}); {rounds} rounds, "
+        "each system alternating with the others every 100 tiles; tiles/s over all rounds; "
+        "uncached; 2-core machine shared with PostgreSQL, the load generator and other work; "
+        f"bench took {time.perf_counter() - t0:.0f} s.",
         "",
     ]
-    return "\n".join(head + lines)
+    return "\n".join(head + _throughput_table(results) + _other_tables(hit, scale, nagle))
 
 
-def _throughput_table(results: dict[tuple[str, int, str], Measure]) -> list[str]:
+async def _warm(
+    app: Server, tipg: Server, pool: asyncpg.Pool, tiles: Chunk, auth: dict[str, str],
+    opts: TileOptions,
+) -> None:  # fmt: skip
+    """One throwaway pass: catalogues, prepared plans, shared buffers."""
+    for layer in LAYERS:
+        await hammer(HOST, app.port, app_paths(layer, tiles[:100]), 4, auth)
+        await hammer(HOST, tipg.port, tipg_paths(layer, tiles[:100]), 4)
+        await raw_sql(pool, (layer,), tiles[:100], 4, opts)
+
+
+async def _serving(
+    settings: Settings,
+    tiles: Chunk,
+    auth: dict[str, str],
+    rounds: int,
+    results: dict[tuple[str, int], dict[str, Measure]],
+) -> tuple[dict[str, Measure], dict[str, Measure], dict[str, float]]:
+    """Cache hits against the bare route; one worker against two; the Nagle check."""
+    hit_tiles = [t for t in tiles] * 2
+    with onemap_server(settings, cache_mb=256) as one:
+        for target in ("risk_units", "onemap"):  # fill the cache
+            await hammer(HOST, one.port, app_paths(target, tiles), 4, auth, MAX_SECONDS)
+        hit = await interleave(
+            [
+                ("hit", one, lambda ch: hammer(
+                    HOST, one.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
+                ("bare", one, lambda ch: hammer(
+                    HOST, one.port, ["/healthz"] * len(ch), 4, None, MAX_SECONDS)),
+            ],
+            hit_tiles,
+            rounds,
+        )  # fmt: skip
+    scale: dict[str, Measure] = {}
+    with onemap_server(settings, cache_mb=0, workers=2) as two:
+        await hammer(HOST, two.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
+        with onemap_server(settings, cache_mb=0) as one:
+            await hammer(HOST, one.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
+            runs = await interleave(
+                [
+                    ("1", one, lambda ch: hammer(
+                        HOST, one.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
+                    ("2", two, lambda ch: hammer(
+                        HOST, two.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
+                ],
+                tiles,
+                rounds,
+            )  # fmt: skip
+            scale.update(runs)
+    nagle = await _nagle(settings)
+    return hit, scale, nagle
+
+
+def _throughput_table(results: dict[tuple[str, int], dict[str, Measure]]) -> list[str]:
     lines = [
         "| tiles | conc. | raw SQL | onemap | tipg | onemap / tipg | onemap / raw "
         "| onemap CPU ms/tile | tipg CPU ms/tile |",
@@ -445,9 +474,8 @@ def _throughput_table(results: dict[tuple[str, int, str], Measure]) -> list[str]
     ]
     for target in (*LAYERS, "onemap"):
         for conc in (1, 4):
-            raw = results[(target, conc, "raw")]
-            app = results[(target, conc, "onemap")]
-            tipg = results.get((target, conc, "tipg"), Measure())
+            m = results[(target, conc)]
+            raw, app, tipg = m["raw"], m["onemap"], m.get("tipg", Measure())
             lines.append(
                 f"| {LABELS[target]} | {conc} | {fmt(raw.rate)} | {fmt(app.rate)} | "
                 f"{fmt(tipg.rate)} | {fmt(app.rate / tipg.rate)}× | {fmt(app.rate / raw.rate)}× "
@@ -457,19 +485,20 @@ def _throughput_table(results: dict[tuple[str, int, str], Measure]) -> list[str]
 
 
 def _other_tables(
-    hit: Measure, bare: Measure, scale: dict[int, Measure], nagle: dict[str, float]
+    hit: dict[str, Measure], scale: dict[str, Measure], nagle: dict[str, float]
 ) -> list[str]:
+    h, b, one, two = hit["hit"], hit["bare"], scale["1"], scale["2"]
     return [
         "",
-        "| cache hit (risk units + composite, conc. 4) | bare route /healthz | ratio |",
+        "| cache hit, risk-unit tiles, conc. 4 | bare route /healthz, conc. 4 | hit / bare |",
         "|---:|---:|---:|",
-        f"| {fmt(hit.rate)} req/s ({hit.cpu:.2f} ms CPU) | {fmt(bare.rate)} req/s "
-        f"({bare.cpu:.2f} ms CPU) | {fmt(hit.rate / bare.rate)}× |",
+        f"| {fmt(h.rate)} req/s ({h.cpu:.2f} ms CPU) | {fmt(b.rate)} req/s "
+        f"({b.cpu:.2f} ms CPU) | {fmt(h.rate / b.rate)}× |",
         "",
-        "| risk-unit tiles, uncached, conc. 4 | 1 worker | 2 workers | ratio |",
+        "| risk-unit tiles, uncached, conc. 4 | 1 worker | 2 workers | 2 / 1 |",
         "|---|---:|---:|---:|",
-        f"| tiles/s | {fmt(scale[1].rate)} | {fmt(scale[2].rate)} | "
-        f"{fmt(scale[2].rate / scale[1].rate)}× |",
+        f"| tiles/s (server CPU ms/tile) | {fmt(one.rate)} ({one.cpu:.2f}) | "
+        f"{fmt(two.rate)} ({two.cpu:.2f}) | {fmt(two.rate / one.rate)}× |",
         "",
         "| keep-alive /healthz, conc. 1, two workers | mean latency |",
         "|---|---:|",
@@ -502,7 +531,7 @@ async def _nagle(settings: Settings) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: print the markdown report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (best kept)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds over the tiles")
     parser.add_argument("--quick", action="store_true", help="120 tiles instead of 600")
     args = parser.parse_args(argv)
     report = asyncio.run(bench(Settings(), args.rounds, args.quick))

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1024)
     max_zip_entries: int = Field(64, ge=1)
     max_unzipped_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    import_timezone: str = Field(
+        "Asia/Shanghai", description="time zone of imported date-times written without an offset"
+    )
+    import_bulk_min_rows: int = Field(
+        10_000,
+        ge=1,
+        description="an import of at least this many rows into an empty layer loads in bulk "
+        "(indexes and foreign keys rebuilt after the load)",
+    )
+    import_statement_timeout_ms: int = Field(
+        30 * 60 * 1000, ge=1000, description="statement timeout inside an import's transaction"
+    )
     city_bbox: tuple[float, float, float, float] = Field(
         (107.0, 33.3, 110.0, 34.9),
         description="lon/lat box around the city; imported coordinates outside are rejected",

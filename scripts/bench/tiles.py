@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
 from api.tiles.spec import SPECS, composite_layers
 from api.tiles.sql import TileOptions, statement
+from scripts.bench import Context, Row, console
 from scripts.bench.loadgen import Run, hammer
 
 BENCH_DB = "onemap_bench_tiles"
@@ -364,8 +365,8 @@ async def composite_raw(pool: asyncpg.Pool, tiles: Chunk, conc: int, opts: TileO
     return total
 
 
-async def bench(base: Settings, rounds: int, quick: bool) -> str:
-    """Run every comparison; the markdown report."""
+async def bench(base: Settings, rounds: int, quick: bool) -> dict[str, object]:
+    """Run every comparison: the measures and the markdown report."""
     t0 = time.perf_counter()
     settings = await ensure_database(base)
     opts = TileOptions(buffer=settings.tile_buffer, limit=settings.tile_max_features)
@@ -385,19 +386,7 @@ async def bench(base: Settings, rounds: int, quick: bool) -> str:
             await _warm(app, tipg, pool, tiles, auth, opts)
             for target in (*LAYERS, "onemap"):
                 for conc in (1, 4):
-                    systems: list[System] = [
-                        ("onemap", app, lambda ch, t=target, c=conc: hammer(
-                            HOST, app.port, app_paths(t, ch), c, auth, MAX_SECONDS)),
-                    ]  # fmt: skip
-                    if target == "onemap":
-                        systems.append(
-                            ("raw", None, lambda ch, c=conc: composite_raw(pool, ch, c, opts))
-                        )
-                    else:
-                        systems.append(("raw", None, lambda ch, t=target, c=conc: raw_sql(
-                            pool, (t,), ch, c, opts)))  # fmt: skip
-                        systems.append(("tipg", tipg, lambda ch, t=target, c=conc: hammer(
-                            HOST, tipg.port, tipg_paths(t, ch), c, None, MAX_SECONDS)))  # fmt: skip
+                    systems = _systems(app, tipg, pool, target, conc, auth, opts)
                     results[(target, conc)] = await interleave(systems, tiles, rounds)
         hit, scale, nagle = await _serving(settings, tiles, auth, rounds, results)
     finally:
@@ -410,7 +399,47 @@ async def bench(base: Settings, rounds: int, quick: bool) -> str:
         f"bench took {time.perf_counter() - t0:.0f} s.",
         "",
     ]
-    return "\n".join(head + _throughput_table(results) + _other_tables(hit, scale, nagle))
+    markdown = "\n".join(head + _throughput_table(results) + _other_tables(hit, scale, nagle))
+    return {"markdown": markdown, "results": results, "hit": hit, "scale": scale, "nagle": nagle}
+
+
+def _systems(
+    app: Server,
+    tipg: Server,
+    pool: asyncpg.Pool,
+    target: str,
+    conc: int,
+    auth: dict[str, str],
+    opts: TileOptions,
+) -> list[System]:
+    """onemap, the raw SQL and (per layer) tipg on one workload."""
+
+    def onemap(ch: Chunk) -> Awaitable[Run]:
+        return hammer(HOST, app.port, app_paths(target, ch), conc, auth, MAX_SECONDS)
+
+    def raw(ch: Chunk) -> Awaitable[Run]:
+        if target == "onemap":
+            return composite_raw(pool, ch, conc, opts)
+        return raw_sql(pool, (target,), ch, conc, opts)
+
+    def tipg_run(ch: Chunk) -> Awaitable[Run]:
+        return hammer(HOST, tipg.port, tipg_paths(target, ch), conc, None, MAX_SECONDS)
+
+    systems: list[System] = [("onemap", app, onemap), ("raw", None, raw)]
+    if target != "onemap":
+        systems.append(("tipg", tipg, tipg_run))
+    return systems
+
+
+def _tiles_on(
+    server: Server, target: str, auth: dict[str, str]
+) -> Callable[[Chunk], Awaitable[Run]]:
+    """A chunk runner against one server (conc. 4)."""
+
+    def run_chunk(ch: Chunk) -> Awaitable[Run]:
+        return hammer(HOST, server.port, app_paths(target, ch), 4, auth, MAX_SECONDS)
+
+    return run_chunk
 
 
 async def _warm(
@@ -438,8 +467,7 @@ async def _serving(
             await hammer(HOST, one.port, app_paths(target, tiles), 4, auth, MAX_SECONDS)
         hit = await interleave(
             [
-                ("hit", one, lambda ch: hammer(
-                    HOST, one.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
+                ("hit", one, _tiles_on(one, "risk_units", auth)),
                 ("bare", one, lambda ch: hammer(
                     HOST, one.port, ["/healthz"] * len(ch), 4, None, MAX_SECONDS)),
             ],
@@ -453,15 +481,28 @@ async def _serving(
             await hammer(HOST, one.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
             runs = await interleave(
                 [
-                    ("1", one, lambda ch: hammer(
-                        HOST, one.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
-                    ("2", two, lambda ch: hammer(
-                        HOST, two.port, app_paths("risk_units", ch), 4, auth, MAX_SECONDS)),
+                    ("1", one, _tiles_on(one, "risk_units", auth)),
+                    ("2", two, _tiles_on(two, "risk_units", auth)),
                 ],
                 tiles,
                 rounds,
             )  # fmt: skip
             scale.update(runs)
+    with (
+        onemap_server(settings, cache_mb=256, workers=2) as two,
+        onemap_server(settings, cache_mb=256) as one,
+    ):
+        for server in (one, two, two):  # each worker fills its own cache
+            await hammer(HOST, server.port, app_paths("risk_units", tiles), 4, auth)
+        runs = await interleave(
+                [
+                    ("hit1", one, _tiles_on(one, "risk_units", auth)),
+                    ("hit2", two, _tiles_on(two, "risk_units", auth)),
+                ],
+                hit_tiles,
+                rounds,
+            )  # fmt: skip
+        scale.update(runs)
     nagle = await _nagle(settings)
     return hit, scale, nagle
 
@@ -495,10 +536,13 @@ def _other_tables(
         f"| {fmt(h.rate)} req/s ({h.cpu:.2f} ms CPU) | {fmt(b.rate)} req/s "
         f"({b.cpu:.2f} ms CPU) | {fmt(h.rate / b.rate)}× |",
         "",
-        "| risk-unit tiles, uncached, conc. 4 | 1 worker | 2 workers | 2 / 1 |",
+        "| risk-unit tiles, conc. 4 | 1 worker | 2 workers | 2 / 1 |",
         "|---|---:|---:|---:|",
         f"| tiles/s (server CPU ms/tile) | {fmt(one.rate)} ({one.cpu:.2f}) | "
         f"{fmt(two.rate)} ({two.cpu:.2f}) | {fmt(two.rate / one.rate)}× |",
+        f"| cache hits/s (server CPU ms/hit) | {fmt(scale['hit1'].rate)} "
+        f"({scale['hit1'].cpu:.2f}) | {fmt(scale['hit2'].rate)} ({scale['hit2'].cpu:.2f}) | "
+        f"{fmt(scale['hit2'].rate / scale['hit1'].rate)}× |",
         "",
         "| keep-alive /healthz, conc. 1, two workers | mean latency |",
         "|---|---:|",
@@ -535,12 +579,55 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="120 tiles instead of 600")
     args = parser.parse_args(argv)
     report = asyncio.run(bench(Settings(), args.rounds, args.quick))
-    sys.stdout.write(report + "\n")
+    sys.stdout.write(str(report["markdown"]) + "\n")
 
 
-def sections() -> Iterator[tuple[str, object]]:
-    """For the bench harness: (title, callable returning the markdown)."""
-    yield "Tiles", lambda: asyncio.run(bench(Settings(), 2, False))
+def _rows(report: dict[str, object]) -> list[Row]:
+    """The harness table's rows (goals from the issue's Performance section)."""
+    results: dict[tuple[str, int], dict[str, Measure]] = report["results"]  # type: ignore[assignment]
+    hit: dict[str, Measure] = report["hit"]  # type: ignore[assignment]
+    scale: dict[str, Measure] = report["scale"]  # type: ignore[assignment]
+    rows = []
+    for layer in ("risk_units", "monitoring_points"):
+        m = results[(layer, 4)]
+        rows.append(Row(
+            f"tiles, {LABELS[layer]}, conc. 4, uncached",
+            f"{fmt(m['onemap'].rate)}/s ({m['onemap'].cpu:.2f} ms CPU/tile)",
+            f"tipg {fmt(m['tipg'].rate)}/s ({m['tipg'].cpu:.2f} ms CPU/tile)",
+            f"{fmt(m['onemap'].rate / m['tipg'].rate)}×",
+            "≥ 4× tipg, ≤ ~1 ms CPU/tile",
+        ))  # fmt: skip
+    for target in ("population_cells", "onemap"):
+        m = results[(target, 4)]
+        rows.append(Row(
+            f"tiles, {LABELS[target]}, conc. 4, uncached",
+            f"{fmt(m['onemap'].rate)}/s",
+            f"raw prepared SQL {fmt(m['raw'].rate)}/s",
+            f"{fmt(m['onemap'].rate / m['raw'].rate)}×",
+            "≥ 0.9× raw SQL" if target != "onemap" else "—",
+        ))  # fmt: skip
+    rows.append(Row(
+        "tile cache hit, conc. 4",
+        f"{fmt(hit['hit'].rate)}/s",
+        f"bare route /healthz {fmt(hit['bare'].rate)}/s",
+        f"{fmt(hit['hit'].rate / hit['bare'].rate)}×",
+        "≥ 0.8× the bare route",
+    ))  # fmt: skip
+    rows.append(Row(
+        "risk-unit tiles, 2 workers, conc. 4, uncached",
+        f"{fmt(scale['2'].rate)}/s",
+        f"1 worker {fmt(scale['1'].rate)}/s",
+        f"{fmt(scale['2'].rate / scale['1'].rate)}×",
+        "> 1 (more workers scale)",
+    ))  # fmt: skip
+    return rows
+
+
+async def run(ctx: Context) -> list[Row]:
+    """The harness's entry: run the tile bench, print its full tables, return summary rows."""
+    report = await bench(ctx.settings, ctx.repeat, quick=False)
+    console.print(report["markdown"])
+    return _rows(report)
 
 
 if __name__ == "__main__":

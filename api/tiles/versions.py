@@ -130,7 +130,11 @@ class LayerVersions:
             self._listening = False
             return
         self._listener = conn
-        await self._reload()
+        try:
+            await self._reload()
+        except asyncpg.PostgresError as exc:  # e.g. not migrated yet: /readyz says so
+            log.warning("layer versions unreadable (%s): versions read per request", exc)
+            return
         self._listening = True
 
     async def _keep_listening(self) -> None:
@@ -138,6 +142,10 @@ class LayerVersions:
         while True:
             await asyncio.sleep(delay)
             if self._listener is not None and not self._listener.is_closed():
+                if not self._listening:  # listening, but the versions were unreadable
+                    with contextlib.suppress(OSError, asyncpg.PostgresError):
+                        await self._reload()
+                        self._listening = True
                 delay = 1.0
                 continue
             self._listening = False

@@ -40,7 +40,7 @@ from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
 from api.tiles.spec import SPECS, composite_layers
 from api.tiles.sql import TileOptions, statement
-from scripts.bench import Context, Row, console
+from scripts.bench import Context, Row
 from scripts.bench.loadgen import Run, hammer
 
 BENCH_DB = "onemap_bench_tiles"
@@ -626,7 +626,7 @@ def _rows(report: dict[str, object]) -> list[Row]:
 async def run(ctx: Context) -> list[Row]:
     """The harness's entry: run the tile bench, print its full tables, return summary rows."""
     report = await bench(ctx.settings, ctx.repeat, quick=False)
-    console.print(report["markdown"])
+    sys.stderr.write(f"{report['markdown']}\n\n")
     return _rows(report)
 
 

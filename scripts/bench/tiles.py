@@ -492,8 +492,9 @@ async def _serving(
         onemap_server(settings, cache_mb=256, workers=2) as two,
         onemap_server(settings, cache_mb=256) as one,
     ):
-        for server in (one, two, two):  # each worker fills its own cache
-            await hammer(HOST, server.port, app_paths("risk_units", tiles), 4, auth)
+        # each worker fills its own cache: many short connections, so both get a share
+        for server in (one, *[two] * 6):
+            await hammer(HOST, server.port, app_paths("risk_units", tiles), 16, auth)
         runs = await interleave(
                 [
                     ("hit1", one, _tiles_on(one, "risk_units", auth)),

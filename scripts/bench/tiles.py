@@ -347,6 +347,16 @@ async def interleave(
     return out
 
 
+def fmt_x(v: float) -> str:
+    """A ratio for the table."""
+    return "—" if math.isnan(v) else f"{fmt(v)}×"
+
+
+def fmt_ms(v: float) -> str:
+    """Milliseconds for the table."""
+    return "—" if math.isnan(v) else f"{v:.2f}"
+
+
 def fmt(v: float) -> str:
     """A rate or a ratio for the table."""
     if math.isnan(v):
@@ -520,8 +530,8 @@ def _throughput_table(results: dict[tuple[str, int], dict[str, Measure]]) -> lis
             raw, app, tipg = m["raw"], m["onemap"], m.get("tipg", Measure())
             lines.append(
                 f"| {LABELS[target]} | {conc} | {fmt(raw.rate)} | {fmt(app.rate)} | "
-                f"{fmt(tipg.rate)} | {fmt(app.rate / tipg.rate)}× | {fmt(app.rate / raw.rate)}× "
-                f"| {app.cpu:.2f} | {tipg.cpu:.2f} |"
+                f"{fmt(tipg.rate)} | {fmt_x(app.rate / tipg.rate)} | {fmt_x(app.rate / raw.rate)} "
+                f"| {fmt_ms(app.cpu)} | {fmt_ms(tipg.cpu)} |"
             )
     return lines
 

@@ -15,8 +15,13 @@ from api.db import create_pool
 from api.errors import install_error_handlers
 from api.migrate import head_revision
 from api.params import reject_unknown_query_params
+from api.raster.router import install_raster
+from api.raster.surface import rebuild_risk_surface
 from api.routers import admin, analysis, auth, health, imports, layers, ogc, risk_units, stats
 from api.settings import Settings
+from api.tiles.fastpath import TileFastPath
+from api.tiles.router import router as tiles_router
+from api.tiles.service import TileService
 
 log = logging.getLogger("onemap")
 
@@ -30,9 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings)
         app.state.key_cache = KeyCache()
         await app.state.key_cache.listen(settings)
+        app.state.tiles = TileService(settings)
+        await app.state.tiles.start()
         try:
             yield
         finally:
+            await app.state.tiles.close()
             await app.state.key_cache.close()
             await app.state.pool.close()
 
@@ -57,4 +65,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(ogc.router)
     app.add_middleware(AnalysisFastPath)
+    app.include_router(tiles_router)
+    install_raster(app)
+    app.add_middleware(TileFastPath)
+
+    async def rebuild_surface_after_regrade(*_args: object, **_kwargs: object) -> None:
+        """Grading calls this after each full regrade: the risk surface follows the levels."""
+        await rebuild_risk_surface(app.state.pool, settings)
+
+    hooks = getattr(app.state, "after_full_regrade", None)
+    if hooks is None:
+        hooks = app.state.after_full_regrade = []
+    hooks.append(rebuild_surface_after_regrade)
     return app

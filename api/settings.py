@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         15_000, ge=100, description="every request's queries run under this timeout"
     )
-    redis_url: str | None = None
+    redis_url: str | None = Field(None, description="redis://... shares finished tiles")
+    tile_max_zoom: int = Field(22, ge=0, le=24, description="highest zoom a tile is served at")
+    tile_buffer: int = Field(256, ge=0, le=1024, description="MVT buffer in tile units (of 4096)")
+    tile_max_features: int = Field(10_000, ge=1, description="feature cap per layer per tile")
+    tile_cache_mb: int = Field(128, ge=0, description="in-process tile cache; 0 disables caching")
+    tile_cache_ttl_s: int = Field(86_400, ge=1, description="lifetime of a tile in Redis")
     root_path: str = ""
     data_dir: Path = STATE_DIR
     environment: str = Field("development", description="development | test | production")

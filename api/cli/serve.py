@@ -1,11 +1,43 @@
-"""api.cli.serve: `onemap serve` runs the API with uvicorn."""
+"""api.cli.serve: `onemap serve` runs the API with uvicorn (workers keep TCP_NODELAY)."""
 
 from __future__ import annotations
 
+import socket
+
 import typer
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from api.cli import app
+
+
+class NoDelayConfig(uvicorn.Config):
+    """uvicorn's Config, but the shared listening socket says it is TCP.
+
+    With `--workers N` uvicorn binds the socket in the supervisor with
+    `proto` 0; accepted sockets inherit it and the event loop only sets
+    TCP_NODELAY when `proto == IPPROTO_TCP`, so Nagle's algorithm meets the
+    client's delayed ACK and every reused connection waits ~40 ms
+    (Kludex/uvicorn#3149). Re-opening the descriptor lets the kernel report
+    the real protocol.
+    """
+
+    def bind_socket(self) -> socket.socket:
+        """Bind as uvicorn does, then re-wrap the descriptor with its true protocol."""
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, sock.detach())
+            tcp.set_inheritable(True)
+            return tcp
+        return sock
+
+
+def run_server(config: NoDelayConfig) -> None:
+    """Serve with one process, or with a supervisor and `config.workers` processes."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
 
 
 @app.command("serve")
@@ -13,9 +45,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     port: int = typer.Option(8000, help="port"),
     workers: int = typer.Option(1, help="worker processes"),
+    access_log: bool = typer.Option(True, help="log every request"),
+    loop: str = typer.Option("auto", help="event loop: auto (uvloop when installed), asyncio"),
 ) -> None:
     """Serve the API and the map on http://HOST:PORT."""
-    uvicorn.run(
+    config = NoDelayConfig(
         "api.main:create_app",
         factory=True,
         host=host,
@@ -24,4 +58,7 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         log_level="info",
+        access_log=access_log,
+        loop=loop,
     )
+    run_server(config)

@@ -1,0 +1,1 @@
+"""api.raster: raster surfaces (the risk density, an imported population grid) through titiler."""

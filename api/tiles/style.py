@@ -1,0 +1,214 @@
+"""api.tiles.style: the MapLibre style of the one map (GRADING.md's four colours)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.codes import LEVEL_COLOURS
+from api.tiles.spec import SPECS
+
+#: the four risk colours (GRADING.md: major red, large orange, general yellow, low blue)
+COLOUR_HEX = {"red": "#e53935", "orange": "#fb8c00", "yellow": "#fdd835", "blue": "#1e88e5"}
+LEVEL_HEX = {level: COLOUR_HEX[colour] for level, colour in LEVEL_COLOURS.items()}
+#: alarm levels 1..4 (1 highest, red) and GB 18218 grades 一级..四级
+RANK_HEX = {
+    1: COLOUR_HEX["red"],
+    2: COLOUR_HEX["orange"],
+    3: COLOUR_HEX["yellow"],
+    4: COLOUR_HEX["blue"],
+}
+GREY = "#9e9e9e"
+
+#: the raster surfaces and the query that renders them
+RISK_SURFACE_QUERY = "colormap_name=onemap_risk&rescale=0,1"
+POPULATION_QUERY = "colormap_name=onemap_population&rescale=0,2000"
+
+
+def _match(prop: str, colours: dict[Any, str]) -> list[Any]:
+    expr: list[Any] = ["match", ["get", prop]]
+    for value, colour in colours.items():
+        expr += [value, colour]
+    return [*expr, GREY]
+
+
+def _radius_by_count(base: float) -> list[Any]:
+    return [
+        "case",
+        ["has", "count"],
+        ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, base, 30, base * 5],
+        base,
+    ]
+
+
+def _points(
+    name: str, colour: Any, radius: float, stroke: str = "#ffffff", minzoom: int | None = None
+) -> dict[str, Any]:
+    spec = SPECS[name]
+    layer: dict[str, Any] = {
+        "id": f"{name}-points",
+        "type": "circle",
+        "source": "onemap",
+        "source-layer": name,
+        "filter": ["==", ["geometry-type"], "Point"],
+        "minzoom": spec.composite_minzoom if minzoom is None else minzoom,
+        "paint": {
+            "circle-color": colour,
+            "circle-radius": _radius_by_count(radius),
+            "circle-stroke-color": stroke,
+            "circle-stroke-width": 1,
+            "circle-opacity": 0.9,
+        },
+    }
+    return layer
+
+
+def _base(base_url: str, max_zoom: int) -> dict[str, Any]:
+    raster = "/raster/{name}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?{query}"
+    return {
+        "version": 8,
+        "name": "onemap",
+        "metadata": {"onemap:levels": LEVEL_HEX},
+        "center": [108.942, 34.261],
+        "zoom": 10,
+        "sources": {
+            "onemap": {"type": "vector", "url": f"{base_url}/tiles/onemap/tilejson.json"},
+            "risk_surface": {
+                "type": "raster",
+                "tiles": [base_url + raster.format(name="risk", query=RISK_SURFACE_QUERY)],
+                "tileSize": 256,
+                "minzoom": 0,
+                "maxzoom": 16,
+            },
+            "population": {
+                "type": "raster",
+                "tiles": [base_url + raster.format(name="population", query=POPULATION_QUERY)],
+                "tileSize": 256,
+                "minzoom": 0,
+                "maxzoom": 16,
+            },
+        },
+        "layers": [],
+    }
+
+
+def style_document(base_url: str, max_zoom: int) -> dict[str, Any]:
+    """MapLibre GL style v8: every source, every layer, risk in four colours."""
+    doc = _base(base_url, max_zoom)
+    level = _match("current_level", LEVEL_HEX)
+    doc["layers"] = [
+        {"id": "background", "type": "background", "paint": {"background-color": "#f4f3ef"}},
+        {
+            "id": "population",
+            "type": "raster",
+            "source": "population",
+            "layout": {"visibility": "none"},
+            "paint": {"raster-opacity": 0.6},
+        },
+        {
+            "id": "districts-fill",
+            "type": "fill",
+            "source": "onemap",
+            "source-layer": "districts",
+            "paint": {"fill-color": "#ffffff", "fill-opacity": 0.4},
+        },
+        {
+            "id": "risk-surface",
+            "type": "raster",
+            "source": "risk_surface",
+            "maxzoom": 14,
+            "paint": {"raster-opacity": 0.65, "raster-fade-duration": 0},
+        },
+        {
+            "id": "districts-line",
+            "type": "line",
+            "source": "onemap",
+            "source-layer": "districts",
+            "paint": {"line-color": "#5d4037", "line-width": 1.2},
+        },
+        {
+            "id": "weather_warnings-fill",
+            "type": "fill",
+            "source": "onemap",
+            "source-layer": "weather_warnings",
+            "paint": {"fill-color": _match("colour", COLOUR_HEX), "fill-opacity": 0.25},
+        },
+        {
+            "id": "special_periods-line",
+            "type": "line",
+            "source": "onemap",
+            "source-layer": "special_periods",
+            "minzoom": 8,
+            "paint": {"line-color": "#6a1b9a", "line-width": 2, "line-dasharray": [2, 2]},
+        },
+        {
+            "id": "lifelines-line",
+            "type": "line",
+            "source": "onemap",
+            "source-layer": "lifelines",
+            "minzoom": 12,
+            "paint": {
+                "line-color": _match(
+                    "kind",
+                    {
+                        "gas": "#ff7043",
+                        "water": "#29b6f6",
+                        "drainage": "#8d6e63",
+                        "heat": "#ef5350",
+                        "power": "#ab47bc",
+                    },
+                ),
+                "line-width": 1.5,
+            },
+        },
+        {
+            "id": "risk_units-areas",
+            "type": "fill",
+            "source": "onemap",
+            "source-layer": "risk_units",
+            "filter": ["==", ["geometry-type"], "Polygon"],
+            "paint": {"fill-color": level, "fill-opacity": 0.5, "fill-outline-color": "#424242"},
+        },
+        {
+            "id": "hazard_sources-areas",
+            "type": "line",
+            "source": "onemap",
+            "source-layer": "hazard_sources",
+            "filter": ["==", ["geometry-type"], "Polygon"],
+            "minzoom": 10,
+            "paint": {"line-color": _match("gb_grade", RANK_HEX), "line-width": 2},
+        },
+        {
+            "id": "shelters-areas",
+            "type": "fill",
+            "source": "onemap",
+            "source-layer": "shelters",
+            "filter": ["==", ["geometry-type"], "Polygon"],
+            "minzoom": 12,
+            "paint": {"fill-color": "#43a047", "fill-opacity": 0.35},
+        },
+        _points("monitoring_points", "#546e7a", 2.5),
+        _points("vulnerable_sites", "#8e24aa", 3.5),
+        _points("broadcasts", "#78909c", 2),
+        _points("reserve_depots", "#2e7d32", 4),
+        _points("capacity_enterprises", "#00897b", 4),
+        _points("rescue_teams", "#1565c0", 4),
+        _points("shelters", "#43a047", 4),
+        _points(
+            "hidden_hazards",
+            _match(
+                "severity",
+                {
+                    "major": COLOUR_HEX["red"],
+                    "large": COLOUR_HEX["orange"],
+                    "general": COLOUR_HEX["yellow"],
+                },
+            ),
+            4,
+            stroke="#212121",
+        ),  # fmt: skip
+        _points("accidents", "#000000", 4),
+        _points("hazard_sources", _match("gb_grade", RANK_HEX), 5, stroke="#212121"),
+        _points("risk_units", level, 5),
+        _points("alarms", _match("level", RANK_HEX), 6, stroke="#b71c1c"),
+    ]
+    return doc

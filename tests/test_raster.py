@@ -87,7 +87,9 @@ async def test_risk_tile_through_titiler(raster_db: Settings) -> None:
     assert alpha.max() > 0  # the centre is covered
     assert info.json()["crs"].endswith("EPSG/0/3857")
     assert outside.status_code == 404
-    assert probe.json() == info.json()  # no caller-supplied path ever reaches the reader
+    # no caller-supplied path ever reaches the reader: `url` is not a parameter here
+    assert probe.status_code == 400
+    assert probe.json()["unknown"] == ["url"]
     assert risk_surface_path(raster_db).is_file()
 
 

@@ -247,6 +247,8 @@ async def test_status_codes_without_touching_the_database(tiles_db: Settings) ->
             "/tiles/risk_units/3/0/0.mvt?category=volcano",
             "/tiles/population_cells/3/0/0.mvt?level=major",
             "/tiles/risk_units/3/0/0.mvt?district=x%27%3B%20drop",
+            "/tiles/risk_units/3/0/0.mvt?levle=major",
+            "/tiles/risk_units/tilejson.json?colour=red",
         ):
             r = await client.get(path)
             assert r.status_code == 400, path

@@ -62,11 +62,25 @@ def _values(raw: Sequence[str], kind: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+#: the query parameters tile and TileJSON requests accept
+FILTER_NAMES = ("category", "district", "level")
+
+
 def parse_filters(query: Mapping[str, Any]) -> FilterKey:
-    """level / category / district values (repeated or comma-separated), normalised."""
+    """level / category / district values (repeated or comma-separated), normalised.
+
+    Any other query parameter is a 400, as everywhere in the API.
+    """
+    unknown = sorted(set(query.keys()) - set(FILTER_NAMES))
+    if unknown:
+        raise BadRequest(
+            f"unknown query parameter(s): {', '.join(unknown)}; this endpoint accepts: "
+            f"{', '.join(FILTER_NAMES)}",
+            unknown=unknown,
+        )
     out = []
     getlist = getattr(query, "getlist", None)
-    for kind in ("category", "district", "level"):
+    for kind in FILTER_NAMES:
         raw = getlist(kind) if getlist is not None else query.get(kind)
         if isinstance(raw, str):
             raw = [raw]

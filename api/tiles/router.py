@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from api.auth.principal import authenticate
 from api.auth.roles import Permission
 from api.errors import Forbidden
+from api.params import OPEN_QUERY
 from api.tiles.request import bind_filters, parse_filters, parse_zxy, resolve_layers
 from api.tiles.service import TileService
 from api.tiles.style import style_document
@@ -112,7 +113,7 @@ async def serve_tile(request: Request, layers_name: str, z: str, x: str, y: str)
     "/tiles/{layers}/{z}/{x}/{y}.mvt",
     operation_id="getTile",
     summary="A Mapbox vector tile of one layer, several, or the composite `onemap`",
-    openapi_extra=_TILE_DOC,
+    openapi_extra={**_TILE_DOC, OPEN_QUERY: "category, district, level (parse_filters)"},
     response_class=Response,
 )
 async def get_tile(request: Request) -> Response:
@@ -125,7 +126,7 @@ async def get_tile(request: Request) -> Response:
     "/tiles/{layers}/tilejson.json",
     operation_id="getTileJSON",
     summary="TileJSON 3.0 for a layer, several, or the composite `onemap`",
-    openapi_extra={"parameters": _FILTER_DOCS},
+    openapi_extra={"parameters": _FILTER_DOCS, OPEN_QUERY: "category, district, level"},
 )
 async def get_tilejson(layers: str, request: Request) -> JSONResponse:
     """The tile URL template (filters carried along), vector_layers, zooms and bounds."""

@@ -12,8 +12,9 @@ from api import __version__
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
+from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
-from api.routers import admin, auth, health
+from api.routers import admin, auth, grading, health, unit_grades
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -28,9 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = await create_pool(settings)
         app.state.key_cache = KeyCache()
         await app.state.key_cache.listen(settings)
+        app.state.grading = GradingService(app.state.pool, settings, app.state.after_full_regrade)
+        await app.state.grading.start()
         try:
             yield
         finally:
+            await app.state.grading.close()
             await app.state.key_cache.close()
             await app.state.pool.close()
 
@@ -43,8 +47,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.migration_head = head_revision(settings)
+    # Called with the RegradeResult after every full regrade (API, CLI-less schedule): the
+    # tiles' raster risk surface rebuild attaches here.
+    hooks: list[AfterFullRegrade] = []
+    app.state.after_full_regrade = hooks
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(grading.router)
+    app.include_router(unit_grades.router)
     return app

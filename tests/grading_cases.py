@@ -27,9 +27,10 @@ def alarm(id_: str, point: str, level: int, since: datetime = AS_OF, **kw: objec
 
 
 EXAMPLE_A_UNIT = model.Unit("gas", "general", None, "compliant", 8000, False, code="A")
+REPORTED = AS_OF - timedelta(days=3)
 EXAMPLE_A_EVENTS = model.Events(
     alarms=(alarm("a1", "p1", 2, AS_OF - timedelta(hours=1)),),
-    hidden_hazards=(model.HiddenHazard("h1", "general", date(2026, 6, 30)),),
+    hidden_hazards=(model.HiddenHazard("h1", "general", date(2026, 6, 30), since=REPORTED),),
 )
 EXAMPLE_A2_EVENTS = model.Events(
     alarms=(
@@ -37,7 +38,7 @@ EXAMPLE_A2_EVENTS = model.Events(
         alarm("a1b", "p1", 1, AS_OF - timedelta(minutes=10)),
         alarm("a2", "p2", 3, AS_OF - timedelta(minutes=5)),
     ),
-    hidden_hazards=(model.HiddenHazard("h1", "general", date(2026, 6, 30)),),
+    hidden_hazards=(model.HiddenHazard("h1", "general", date(2026, 6, 30), since=REPORTED),),
 )
 # B: GB 18218 三级 (R = 35.2) -> H 4; 25,000 people and a hospital -> E 5; grade 2 -> G 0.9
 EXAMPLE_B_UNIT = model.Unit(
@@ -45,8 +46,10 @@ EXAMPLE_B_UNIT = model.Unit(
     vulnerable_sites=("hospital-1",),
 )  # fmt: skip
 EXAMPLE_B_EVENTS = model.Events(
-    hidden_hazards=(model.HiddenHazard("hm", "major", date(2026, 9, 30)),),
-    weather_warnings=(model.WeatherWarning("heat-1", "heat", "orange"),),
+    hidden_hazards=(model.HiddenHazard("hm", "major", date(2026, 9, 30), since=REPORTED),),
+    weather_warnings=(
+        model.WeatherWarning("heat-1", "heat", "orange", REPORTED, AS_OF + timedelta(days=1)),
+    ),
     special_periods=(
         model.SpecialPeriod("national-day", AS_OF - timedelta(days=1), AS_OF + timedelta(days=6)),
     ),

@@ -356,9 +356,11 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
     # alarms: the highest level (max, not sum), then each further alarming point
     alarms = []
     for a in events.alarms:
+        if not _active(a.since, a.until, t0, t1):
+            continue
         if a.false_alarm:
             ignored.append({"type": "alarm", "id": a.id, "reason": "confirmed false alarm"})
-        elif _active(a.since, a.until, t0, t1):
+        else:
             alarms.append(a)
     top_alarm: int | None = None
     if alarms:

@@ -55,6 +55,8 @@ class Layer:
     #: the field OGC `datetime` and "since" filters apply to
     time_field: str = "updated_at"
     extra: dict[str, str] = field(default_factory=dict)
+    #: False for layers only the service writes (alarms come from readings, not files)
+    importable: bool = True
 
     @property
     def field_map(self) -> dict[str, Field]:
@@ -215,6 +217,7 @@ LAYERS: dict[str, Layer] = {
             description="Monitoring alarms, one row per level period",
             level_field="level",
             time_field="started_at",
+            importable=False,
         ),
         Layer(
             "hidden_hazards",
@@ -416,3 +419,105 @@ LAYERS: dict[str, Layer] = {
 def get_layer(name: str) -> Layer | None:
     """The layer of that name, or None: the only way a table name reaches SQL."""
     return LAYERS.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildTable:
+    """A non-spatial table whose rows belong to one feature of a parent layer.
+
+    Files name the parent by its `code` (column `parent_code`); the importer
+    resolves it to the parent's id (column `parent_id`). A row is identified by
+    the parent and `key`, so re-importing a file updates rather than duplicates.
+    """
+
+    name: str
+    title: str
+    title_zh: str
+    parent: str
+    parent_id: str
+    parent_code: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    description: str = ""
+
+    @property
+    def field_map(self) -> dict[str, Field]:
+        """Fields by name (the parent code included)."""
+        return {f.name: f for f in self.all_fields}
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        """The parent's code, then the table's own fields."""
+        parent = Field(self.parent_code, "text", f"code of the {self.parent} row", required=True)
+        return (parent, *self.fields)
+
+
+CHILD_TABLES: dict[str, ChildTable] = {
+    table.name: table
+    for table in (
+        ChildTable(
+            "depot_stock",
+            "Depot stock",
+            "储备物资",
+            "reserve_depots",
+            "depot_id",
+            "depot_code",
+            ("item_type",),
+            (
+                _f("item_type", "text", "kind of item", required=True),
+                _f("quantity", "int", "items held", required=True, minimum=0),
+                _f("unit", "text", "unit of the quantity"),
+            ),
+            description="What each emergency reserve depot holds",
+        ),
+        ChildTable(
+            "hazard_substances",
+            "Hazard substances",
+            "危险物质",
+            "hazard_sources",
+            "hazard_source_id",
+            "hazard_source_code",
+            ("substance",),
+            (
+                _f("substance", "text", "substance name", required=True),
+                _f("cas", "text", "CAS number"),
+                _f("category", "text", "GB 18218 category"),
+                _f("q_tonnes", "float", "quantity present (t)", required=True, minimum=0),
+                _f("threshold_tonnes", "float", "GB 18218 threshold Q (t)", required=True),
+                _f("beta", "float", "GB 18218 correction β", required=True),
+            ),
+            description="Substances of a major hazard source (GB 18218 q, Q and β)",
+        ),
+        ChildTable(
+            "enterprise_capacity",
+            "Enterprise capacity",
+            "产能",
+            "capacity_enterprises",
+            "enterprise_id",
+            "enterprise_code",
+            ("item_type",),
+            (
+                _f("item_type", "text", "kind of item", required=True),
+                _f("quantity", "int", "items it can supply", required=True, minimum=0),
+                _f("unit", "text", "unit of the quantity"),
+            ),
+            description="What each capacity-guarantee enterprise can supply",
+        ),
+    )
+}
+
+#: id columns that files give as the referenced feature's code: column -> (file column, layer)
+CODE_LINKS: dict[str, tuple[str, str]] = {"risk_unit_id": ("risk_unit_code", "risk_units")}
+
+
+def get_child_table(name: str) -> ChildTable | None:
+    """The child table of that name, or None (the allow-list for non-spatial imports)."""
+    return CHILD_TABLES.get(name)
+
+
+def import_target(name: str) -> Layer | ChildTable | None:
+    """What `onemap import --layer NAME` writes to: an importable layer or a child table."""
+    layer = LAYERS.get(name)
+    if layer is not None:
+        return layer if layer.importable else None
+    return CHILD_TABLES.get(name)

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay, doubled each time")
     sse_heartbeat_s: float = Field(15.0, gt=0)
+    import_timezone: str = Field(
+        "Asia/Shanghai", description="time zone of imported date-times written without an offset"
+    )
+    import_bulk_min_rows: int = Field(
+        10_000,
+        ge=1,
+        description="an import of at least this many rows into an empty layer loads in bulk "
+        "(indexes and foreign keys rebuilt after the load)",
+    )
+    import_statement_timeout_ms: int = Field(
+        30 * 60 * 1000, ge=1000, description="statement timeout inside an import's transaction"
+    )
     city_bbox: tuple[float, float, float, float] = Field(
         (107.0, 33.3, 110.0, 34.9),
         description="lon/lat box around the city; imported coordinates outside are rejected",

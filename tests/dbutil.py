@@ -35,10 +35,14 @@ async def admin_connect(base_url: str) -> asyncpg.Connection:
 
 
 async def drop_database(admin: asyncpg.Connection, name: str) -> None:
-    """Drop a test database, ending any session still on it."""
+    """Drop a test database, ending any session still on it.
+
+    Only client sessions are terminated (a non-superuser may not end autovacuum
+    workers); DROP DATABASE itself asks autovacuum to leave.
+    """
     await admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        "WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
         name,
     )
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -14,4 +14,5 @@ app = typer.Typer(
 # Each module registers its commands on `app` (or a sub-app) when imported.
 from api.cli import access as _access  # noqa: E402,F401
 from api.cli import db as _db  # noqa: E402,F401
+from api.cli import demo as _demo  # noqa: E402,F401
 from api.cli import serve as _serve  # noqa: E402,F401

@@ -1,0 +1,79 @@
+"""api.cli.demo: `onemap demo build|load|up`: the Xi'an demo city."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.cli import app
+from api.db import connect
+from api.migrate import current_revision, head_revision, upgrade
+from api.settings import Settings
+
+demo_app = typer.Typer(help="The Xi'an demo city (geodata/).", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+err = Console(stderr=True)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
+@demo_app.command("build")
+def build(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output directory (default .data/demo)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (default: the project's)")] = None,
+) -> None:
+    """Write the demo dataset (GeoJSON + CSV) without loading it."""
+    from geodata.build import DEFAULT_SEED, build_demo
+
+    out_dir = out or Settings().data_dir / "demo"
+    started = time.perf_counter()
+    with err.status("building the demo city"):
+        paths = build_demo(out_dir, seed if seed is not None else DEFAULT_SEED)
+    for layer, path in paths.items():
+        err.print(f"  {layer:<22} {path}")
+    err.print(f"[green]built[/green] {len(paths)} files in {time.perf_counter() - started:.1f} s")
+
+
+async def _load(settings: Settings) -> None:
+    from geodata.build import load_demo
+
+    await load_demo(settings)
+
+
+@demo_app.command("load")
+def load() -> None:
+    """Load the demo into the migrated database (skipped when already loaded)."""
+    _logging()
+    settings = Settings()
+
+    async def _check() -> str | None:
+        async with connect(settings) as conn:
+            return await current_revision(conn)
+
+    if asyncio.run(_check()) != head_revision(settings):
+        err.print("[red]the database is not at head[/red]: run `onemap db migrate` first")
+        raise typer.Exit(1)
+    started = time.perf_counter()
+    asyncio.run(_load(settings))
+    err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")
+
+
+@demo_app.command("up")
+def up() -> None:
+    """Migrate to head, then load the demo if it is not loaded yet (a no-op the second time)."""
+    _logging()
+    settings = Settings()
+    started = time.perf_counter()
+    upgrade(settings)
+    asyncio.run(_load(settings))
+    err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

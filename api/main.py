@@ -14,7 +14,7 @@ from api.db import create_pool
 from api.errors import install_error_handlers
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
-from api.routers import admin, auth, grading, health, unit_grades
+from api.routers import admin, auth, grading, health, monitoring, unit_grades
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(grading.router)
     app.include_router(unit_grades.router)
+    app.include_router(monitoring.router)
     return app

@@ -46,6 +46,7 @@ class RegradeResult:
     units: int
     written: int
     changed: list[dict[str, Any]] = field(default_factory=list)
+    changed_ids: list[int] = field(default_factory=list)
     exposure_refreshed: int = 0
     seconds: float = 0.0
     mismatches: int = 0
@@ -167,13 +168,9 @@ async def _record_changes(
             r0s.append(float(row["r0"]))
             texts.append(json.dumps(explanation, ensure_ascii=False))
             result.changed.append(
-                {
-                    "code": row["code"],
-                    "from": row["prev"],
-                    "to": row["level"],
-                    "r": float(row["r"]),
-                }  # fmt: skip
+                {"code": row["code"], "from": row["prev"], "to": row["level"], "r": float(row["r"])}
             )
+            result.changed_ids.append(row["id"])
         await conn.execute(
             "INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, "
             "param_version, explanation) "

@@ -14,7 +14,18 @@ from api.db import create_pool
 from api.errors import install_error_handlers
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
-from api.routers import admin, auth, grading, health, monitoring, unit_grades
+from api.routers import (
+    accidents,
+    admin,
+    auth,
+    grading,
+    health,
+    hidden_hazards,
+    monitoring,
+    special_periods,
+    unit_grades,
+    weather_warnings,
+)
 from api.settings import Settings
 
 log = logging.getLogger("onemap")
@@ -58,4 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grading.router)
     app.include_router(unit_grades.router)
     app.include_router(monitoring.router)
+    app.include_router(hidden_hazards.router)
+    app.include_router(weather_warnings.router)
+    app.include_router(special_periods.router)
+    app.include_router(accidents.router)
     return app

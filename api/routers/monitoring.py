@@ -12,26 +12,10 @@ from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.events import readings
-from api.grading.engine import RegradeResult
-from api.grading.service import GradingService, utcnow
+from api.events.common import regrade_after
+from api.grading.service import utcnow
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
-
-
-def regrade_summary(result: RegradeResult | None, unit_ids: set[int]) -> dict[str, Any]:
-    """The part of an event response that tells what the regrade of these units did."""
-    if result is None:
-        return {"units": len(unit_ids), "done": not unit_ids, "level_changes": []}
-    # the worker may have coalesced other callers' units into the same regrade
-    mine = [c for c, uid in zip(result.changed, result.changed_ids, strict=True) if uid in unit_ids]
-    return {"units": len(unit_ids), "done": True, "level_changes": mine[:100]}
-
-
-async def regrade_after(request: Request, unit_ids: set[int]) -> dict[str, Any]:
-    """Regrade the units an event touched (waits up to grading_wait_s for the worker)."""
-    svc: GradingService = request.app.state.grading
-    result = await svc.regrade_units(unit_ids) if unit_ids else None
-    return regrade_summary(result, unit_ids)
 
 
 @router.post(

@@ -12,12 +12,15 @@ from api import __version__
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
+from api.events.stream import GradeStream
+from api.events.webhooks import WebhookDispatcher
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
 from api.routers import (
     accidents,
     admin,
     auth,
+    grade_events,
     grading,
     health,
     hidden_hazards,
@@ -25,6 +28,7 @@ from api.routers import (
     special_periods,
     unit_grades,
     weather_warnings,
+    webhooks,
 )
 from api.settings import Settings
 
@@ -42,9 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.key_cache.listen(settings)
         app.state.grading = GradingService(app.state.pool, settings, app.state.after_full_regrade)
         await app.state.grading.start()
+        app.state.grade_stream = GradeStream(settings, app.state.pool)
+        app.state.webhooks = WebhookDispatcher(settings, app.state.pool)
+        app.state.grade_stream.on_change(app.state.webhooks.wake)
+        await app.state.grade_stream.start()
+        await app.state.webhooks.start()
         try:
             yield
         finally:
+            await app.state.webhooks.close()
+            await app.state.grade_stream.close()
             await app.state.grading.close()
             await app.state.key_cache.close()
             await app.state.pool.close()
@@ -73,4 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(weather_warnings.router)
     app.include_router(special_periods.router)
     app.include_router(accidents.router)
+    app.include_router(grade_events.router)
+    app.include_router(webhooks.router)
     return app

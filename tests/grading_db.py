@@ -133,3 +133,25 @@ async def write_noise(conn: asyncpg.Connection) -> None:
         "VALUES ('no-unit', 'x', 'major', $1, 'SRID=4326;POINT(100 30)')",
         AS_OF - timedelta(days=1),
     )  # fmt: skip
+
+
+GAS_UNIT_SQL = """
+INSERT INTO risk_units (code, name, category, registered_level, geom)
+VALUES ('GAS1', 'regulator station', 'gas', 'low', 'SRID=4326;POINT(108.9 34.2)');
+INSERT INTO monitoring_points (code, name, risk_unit_id, kind, domain, direction,
+    threshold_l4, threshold_l3, threshold_l2, threshold_l1, expected_interval_s, geom)
+SELECT 'CH4-1', 'methane 1', id, 'gas_concentration', 'lifeline', 'above',
+       5, 10, 20, 50, 60, geom FROM risk_units
+UNION ALL
+SELECT 'P-1', 'pressure 1', id, 'gas_pipe_pressure', 'lifeline', 'below',
+       0.30, 0.25, 0.20, 0.15, 300, geom FROM risk_units;
+"""
+
+
+async def seed_gas_unit(database_url: str) -> None:
+    """One gas unit (registered low) with a methane point (above) and a pressure point (below)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(GAS_UNIT_SQL)
+    finally:
+        await conn.close()

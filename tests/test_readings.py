@@ -11,6 +11,7 @@ import pytest
 from api.events.alarms import OpenAlarm, alarm_code, transitions
 from api.settings import Settings
 from tests.conftest import app_client, role_headers
+from tests.grading_db import seed_gas_unit
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 T0 = NOW - timedelta(hours=2)
@@ -22,24 +23,8 @@ def ts(minutes: float) -> str:
 
 
 async def seed(settings: Settings) -> None:
-    """One gas unit (registered low) with two points: methane (above) and pressure (below)."""
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        await conn.execute(
-            """
-            INSERT INTO risk_units (code, name, category, registered_level, geom)
-            VALUES ('GAS1', 'regulator station', 'gas', 'low', 'SRID=4326;POINT(108.9 34.2)');
-            INSERT INTO monitoring_points (code, name, risk_unit_id, kind, domain, direction,
-                threshold_l4, threshold_l3, threshold_l2, threshold_l1, expected_interval_s, geom)
-            SELECT 'CH4-1', 'methane 1', id, 'gas_concentration', 'lifeline', 'above',
-                   5, 10, 20, 50, 60, geom FROM risk_units
-            UNION ALL
-            SELECT 'P-1', 'pressure 1', id, 'gas_pipe_pressure', 'lifeline', 'below',
-                   0.30, 0.25, 0.20, 0.15, 300, geom FROM risk_units;
-            """
-        )
-    finally:
-        await conn.close()
+    """The gas unit GAS1 with points CH4-1 and P-1."""
+    await seed_gas_unit(settings.database_url)
 
 
 def body(*rows: tuple[str, float, float]) -> dict[str, Any]:

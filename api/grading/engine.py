@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -34,6 +34,13 @@ log = logging.getLogger("onemap.grading")
 
 #: units explained (loaded and graded by the model) per round trip
 EXPLAIN_CHUNK = 2000
+
+#: progress(phase, done, total) for long regrades (the CLI's progress bar)
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(phase: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass(slots=True)
@@ -98,15 +105,28 @@ async def regrade(
     *,
     trigger: str = "manual",
     actor: str | None = None,
+    progress: Progress | None = None,
+    statement_timeout_ms: int = 600_000,
 ) -> RegradeResult:
-    """Grade all units (unit_ids None) or some, write what changed, record level changes."""
+    """Grade all units (unit_ids None) or some, write what changed, record level changes.
+
+    The transaction raises its own statement timeout (a full regrade of a big city
+    outlasts a request's), and waits for any other regrade to finish first.
+    """
+    report = progress or _noop
     started = time.perf_counter()
     started_at = datetime.now(as_of.tzinfo)
     kind: Literal["full", "units"] = "full" if unit_ids is None else "units"
     params_json = json.dumps(params.to_json())
     async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
+        )
         await conn.execute("SELECT pg_advisory_xact_lock($1)", REGRADE_LOCK)
+        report("exposure", 0, 1)
         refreshed = await refresh_exposure(conn, params, unit_ids)
+        report("exposure", 1, 1)
+        report("grade", 0, 1)
         if unit_ids is None:
             rows = await conn.fetch(sqlfiles.apply("all"), params_json, as_of)
             units = await conn.fetchval("SELECT count(*) FROM risk_units")
@@ -114,11 +134,12 @@ async def regrade(
             ids = sorted(set(unit_ids))
             rows = await conn.fetch(sqlfiles.apply("units"), params_json, as_of, ids)
             units = len(ids)
+        report("grade", 1, 1)
         changed_rows = [r for r in rows if r["level_changed"]]
         result = RegradeResult(kind, as_of, params.version, units, len(rows),
                                exposure_refreshed=refreshed)  # fmt: skip
         if changed_rows:
-            await _record_changes(conn, params, as_of, changed_rows, result)
+            await _record_changes(conn, params, as_of, changed_rows, result, report)
         result.seconds = time.perf_counter() - started
         if kind == "full":
             await conn.execute(
@@ -137,9 +158,11 @@ async def _record_changes(
     as_of: datetime,
     rows: Sequence[asyncpg.Record],
     result: RegradeResult,
+    report: Progress = _noop,
 ) -> None:
     """Explain each level change with the pure model and append it to grade_history."""
     for start in range(0, len(rows), EXPLAIN_CHUNK):
+        report("explain", start, len(rows))
         chunk = rows[start : start + EXPLAIN_CHUNK]
         loaded = await loader.load_units(conn, [r["id"] for r in chunk], as_of, params)
         ids: list[int] = []
@@ -179,6 +202,7 @@ async def _record_changes(
             "$8::text[]) AS u(id, f, t, r, r0, x)",
             as_of, params.version, ids, froms, tos, rs, r0s, texts,
         )  # fmt: skip
+    report("explain", len(rows), len(rows))
 
 
 async def score_only(

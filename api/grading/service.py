@@ -126,13 +126,18 @@ class GradingService:
     # ------------------------------------------------------------ full
 
     async def regrade_all(
-        self, *, trigger: str = "manual", actor: str | None = None, as_of: datetime | None = None
+        self,
+        *,
+        trigger: str = "manual",
+        actor: str | None = None,
+        as_of: datetime | None = None,
+        progress: engine.Progress | None = None,
     ) -> RegradeResult:
         """The full regrade, then the after-full-regrade hooks."""
         async with self.pool.acquire() as conn:
             params = await store.active_params(conn)
-            result = await engine.regrade(conn, params, as_of or utcnow(), None,
-                                          trigger=trigger, actor=actor)  # fmt: skip
+            result = await engine.regrade(conn, params, as_of or utcnow(), None, trigger=trigger,
+                                          actor=actor, progress=progress)  # fmt: skip
         await self.run_hooks(result)
         return result
 
@@ -158,7 +163,7 @@ class GradingService:
                 log.exception("scheduled regrade failed")
 
     async def scheduled_tick(self) -> RegradeResult | None:
-        """Run the full regrade if it is due and no other process is running the schedule."""
+        """Run the full regrade (and reading-partition upkeep) if due, in one process only."""
         interval = self.settings.grading_interval_s
         async with self.pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", store.SCHEDULER_LOCK):
@@ -171,6 +176,9 @@ class GradingService:
                 )
                 if not due:
                     return None
+                from api.events.maintenance import maintain_readings
+
+                await maintain_readings(conn, self.settings.readings_retention_days)
                 params = await store.active_params(conn)
                 result = await engine.regrade(conn, params, utcnow(), None, trigger="schedule")
             finally:

@@ -145,3 +145,23 @@ END $$;
 CREATE TRIGGER grade_history_inserted
     AFTER INSERT ON grade_history REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION onemap_grade_history_inserted();
+
+-- Retention: drop the day partitions of readings that end on or before `before`.
+CREATE OR REPLACE FUNCTION onemap_drop_reading_partitions(before date) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    part record;
+    dropped integer := 0;
+BEGIN
+    FOR part IN
+        SELECT c.relname
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'readings'::regclass
+           AND c.relname ~ '^readings_[0-9]{8}$'
+           AND to_date(substr(c.relname, 10), 'YYYYMMDD') + 1 <= before
+    LOOP
+        EXECUTE format('DROP TABLE %I', part.relname);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END $$;

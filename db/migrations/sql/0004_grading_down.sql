@@ -1,3 +1,4 @@
+DROP FUNCTION IF EXISTS onemap_drop_reading_partitions(date);
 DROP TRIGGER IF EXISTS grade_history_inserted ON grade_history;
 DROP FUNCTION IF EXISTS onemap_grade_history_inserted();
 DROP TABLE IF EXISTS webhook_attempts, webhook_deliveries, webhooks, grading_runs,

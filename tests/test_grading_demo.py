@@ -58,8 +58,12 @@ async def test_full_regrade_of_the_demo_city(demo_db: Settings) -> None:
         first = await engine.regrade(conn, params, as_of, trigger="test")
         assert (first.units, len(first.changed), first.mismatches) == (3176, 3176, 0)
         stored = Counter(
-            {r["current_level"]: r["n"] for r in await conn.fetch(
-                "SELECT current_level, count(*) AS n FROM risk_units GROUP BY 1")}  # fmt: skip
+            {
+                r["current_level"]: r["n"]
+                for r in await conn.fetch(
+                    "SELECT current_level, count(*) AS n FROM risk_units GROUP BY 1"
+                )
+            }  # fmt: skip
         )
         assert stored == Counter(c["to"] for c in first.changed)
         (n, explained) = await conn.fetchrow(

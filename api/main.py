@@ -24,6 +24,7 @@ from api.routers import (
     grading,
     health,
     hidden_hazards,
+    imports,
     monitoring,
     special_periods,
     unit_grades,
@@ -86,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accidents.router)
     app.include_router(grade_events.router)
     app.include_router(webhooks.router)
+    app.include_router(imports.router)
     return app

@@ -42,7 +42,8 @@ async def drop_database(admin: asyncpg.Connection, name: str) -> None:
     """
     await admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        "WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+        "AND usename = current_user",
         name,
     )
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -83,9 +83,7 @@ class GradeStream:
         """Remember where history stands and start listening."""
         try:
             async with self.pool.acquire() as conn:
-                self.last_id = await conn.fetchval(
-                    "SELECT coalesce(max(id), 0) FROM grade_history"
-                )
+                self.last_id = await conn.fetchval("SELECT coalesce(max(id), 0) FROM grade_history")
         except asyncpg.UndefinedTableError:  # not migrated yet (/readyz reports it)
             log.warning("grade_history missing: run `onemap db migrate`")
         self._task = asyncio.create_task(self._run(), name="grade-stream")

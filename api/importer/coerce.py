@@ -7,6 +7,7 @@ Blank strings are missing values.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -217,6 +218,9 @@ def to_date(arr: pa.Array | pa.ChunkedArray) -> Typed:
     """Dates (YYYY-MM-DD, YYYY/MM/DD, or date types): days since 1970-01-01."""
     a = normalise(arr)
     nulls = _nulls(a)
+    if _is_stringy(a.type):
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            a = pc.cast(a, pa.date32())
     if pa.types.is_date32(a.type):
         return Typed(
             a.fill_null(0).cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64),
@@ -236,6 +240,14 @@ def to_timestamp(arr: pa.Array | pa.ChunkedArray, tz: str) -> Typed:
             a = pc.assume_timezone(a, tz, ambiguous="earliest", nonexistent="earliest")
         us = a.cast(pa.timestamp("us", "UTC")).cast(pa.int64()).fill_null(0)
         return Typed(us.to_numpy(zero_copy_only=False).astype(np.int64), nulls, [])
+    if _is_stringy(a.type):
+        # vectorised when the column is uniformly naive, or uniformly with offsets
+        for target in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
+            try:
+                parsed = pc.cast(a, target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            return to_timestamp(parsed, tz)
     zone = ZoneInfo(tz)
 
     def parse(v: Any) -> int:

@@ -173,25 +173,34 @@ async def import_file(
     if len(prepared.rows) == 0:
         return result
 
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT set_config('statement_timeout', $1, true)",
-            str(settings.import_statement_timeout_ms),
-        )
-        loaded = await load(
-            conn,
-            target,
-            info,
-            prepared,
-            source=source,
-            skip_invalid=on_error == "skip",
-            bulk_min_rows=settings.import_bulk_min_rows,
-            progress=report,
-        )
-        if loaded.db_rejected and on_error == "fail":
-            result.rejected = loaded.db_rejected
-            result.errors = loaded.db_errors
-            raise _rejected(result, loaded.db_errors)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('statement_timeout', $1, true), "
+                "set_config('work_mem', '128MB', true)",
+                str(settings.import_statement_timeout_ms),
+            )
+            loaded = await load(
+                conn,
+                target,
+                info,
+                prepared,
+                source=source,
+                skip_invalid=on_error == "skip",
+                bulk_min_rows=settings.import_bulk_min_rows,
+                progress=report,
+            )
+            if loaded.db_rejected and on_error == "fail":
+                result.rejected = loaded.db_rejected
+                result.errors = loaded.db_errors
+                raise _rejected(result, loaded.db_errors)
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        # rows were checked against the registry and the table's CHECKs; this is a race
+        # (e.g. a district deleted meanwhile) or a rule only the database knows
+        name = getattr(exc, "constraint_name", None) or type(exc).__name__
+        raise BadRequest(
+            f"the database refused the import ({name}); nothing was imported"
+        ) from None
     result.rejected += loaded.db_rejected
     result.errors = sorted(result.errors + loaded.db_errors, key=lambda e: (e["row"], e["field"]))
     result.inserted = loaded.inserted

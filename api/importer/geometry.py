@@ -60,6 +60,7 @@ class Geoms:
     shapes: NDArray[np.object_] | None = None
     #: rows whose geometry was present but could not be parsed
     unparsable: NDArray[np.bool_] | None = None
+    unparsable_reason: str = "unreadable geometry"
 
     @property
     def is_points(self) -> bool:
@@ -75,6 +76,7 @@ class Geoms:
             None if self.y is None else self.y[keep],
             None if self.shapes is None else self.shapes[keep],
             None if self.unparsable is None else self.unparsable[keep],
+            self.unparsable_reason,
         )
 
 
@@ -141,13 +143,15 @@ def conform(g: Geoms, kind: str, nullable: bool) -> tuple[Geoms, Bad]:
     """Check types against the layer, promote to its stored types, drop Z; the rejected rows."""
     bad: Bad = []
     if g.unparsable is not None and g.unparsable.any():
-        bad.append((g.unparsable, "unreadable geometry"))
+        bad.append((g.unparsable, g.unparsable_reason))
     if not nullable and g.missing.any():
         bad.append((g.missing, "geometry is missing"))
     want = ACCEPTS[kind]
     if g.is_points:
         assert g.x is not None and g.y is not None
         empty = ~g.missing & np.isnan(g.x) & np.isnan(g.y)
+        if g.unparsable is not None:
+            empty &= ~g.unparsable
         if empty.any():
             bad.append((empty, "empty geometry"))
         if POINT not in want:
@@ -213,7 +217,7 @@ def to_wgs84(g: Geoms, crs: Crs) -> Geoms:
 
 def _hint(x: float, y: float, bbox: tuple[float, float, float, float]) -> str:
     x0, y0, x1, y1 = bbox
-    if abs(x) > 180 or abs(y) > 90:
+    if abs(x) > 1000 or abs(y) > 1000:
         return "; these look like projected metres: give the file's CRS (e.g. --crs EPSG:4545)"
     if x0 <= y <= x1 and y0 <= x <= y1:
         return "; lon and lat look swapped"

@@ -245,7 +245,8 @@ def read_csv(path: Path) -> RawTable:
             if "finite" in reason:
                 unparsable &= ~mask
                 x = np.where(mask, np.inf, x)
-        geoms = G.Geoms(n, missing, x, y, unparsable=unparsable)
+        reason = f"{lon_col}/{lat_col} is not a number"
+        geoms = G.Geoms(n, missing, x, y, unparsable=unparsable, unparsable_reason=reason)
         return RawTable("csv", n, columns, geoms, geometry_columns=[lon_col, lat_col])
     if wkt_col:
         raw = columns.pop(wkt_col).to_numpy(zero_copy_only=False)

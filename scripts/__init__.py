@@ -1,0 +1,1 @@
+"""scripts: set-up helpers and the benchmark harness (`python -m scripts.bench`)."""

@@ -1,0 +1,82 @@
+"""scripts.bench: benchmarks, each against a reference run in the same process and database.
+
+Each section is a module with `async def run(ctx: Context) -> list[Row]`;
+`python -m scripts.bench` runs them all and prints one markdown table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from api.migrate import upgrade_async
+from api.settings import Settings
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the table: what was measured, ours, the reference, their ratio, the goal."""
+
+    what: str
+    ours: str
+    reference: str
+    ratio: str
+    goal: str
+
+
+@dataclass(slots=True)
+class Context:
+    """What every section gets: the project's settings and how many times to repeat a run."""
+
+    settings: Settings
+    repeat: int
+
+
+@contextlib.contextmanager
+def timer() -> Iterator[list[float]]:
+    """`with timer() as t: ...` then t[0] is the elapsed wall time in seconds."""
+    out: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out.append(time.perf_counter() - start)
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL with another database name."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(settings: Settings, label: str) -> AsyncIterator[Settings]:
+    """A database of its own on the project's server, migrated to head, dropped afterwards."""
+    import asyncpg
+
+    name = f"onemap_bench_{label}_{os.getpid()}"
+    admin = await asyncpg.connect(with_database(settings.database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        scratch = settings.model_copy(
+            update={"database_url": with_database(settings.database_url, name)}
+        )
+        await upgrade_async(scratch)
+        yield scratch
+    finally:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND usename = current_user AND pid <> pg_backend_pid()",
+            name,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.close()

@@ -13,11 +13,34 @@ from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
+from api.events.stream import GradeStream
+from api.events.webhooks import WebhookDispatcher
+from api.grading.engine import RegradeResult
+from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
 from api.params import reject_unknown_query_params
 from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
-from api.routers import admin, analysis, auth, health, imports, layers, ogc, risk_units, stats
+from api.routers import (
+    accidents,
+    admin,
+    analysis,
+    auth,
+    grade_events,
+    grading,
+    health,
+    hidden_hazards,
+    imports,
+    layers,
+    monitoring,
+    ogc,
+    risk_units,
+    special_periods,
+    stats,
+    unit_grades,
+    weather_warnings,
+    webhooks,
+)
 from api.settings import Settings
 from api.tiles.fastpath import TileFastPath
 from api.tiles.router import router as tiles_router
@@ -32,17 +55,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings)
-        app.state.key_cache = KeyCache()
-        await app.state.key_cache.listen(settings)
-        app.state.tiles = TileService(settings)
-        await app.state.tiles.start()
+        state = app.state
+        state.pool = await create_pool(settings)
+        state.key_cache = KeyCache()
+        await state.key_cache.listen(settings)
+        state.tiles = TileService(settings)
+        await state.tiles.start()
+        state.grading = GradingService(state.pool, settings, state.after_full_regrade)
+        await state.grading.start()
+        state.grade_stream = GradeStream(settings, state.pool)
+        state.webhooks = WebhookDispatcher(settings, state.pool)
+        state.grade_stream.on_change(state.webhooks.wake)
+        await state.grade_stream.start()
+        await state.webhooks.start()
         try:
             yield
         finally:
-            await app.state.tiles.close()
-            await app.state.key_cache.close()
-            await app.state.pool.close()
+            await state.webhooks.close()
+            await state.grade_stream.close()
+            await state.grading.close()
+            await state.tiles.close()
+            await state.key_cache.close()
+            await state.pool.close()
 
     app = FastAPI(
         title="onemap",
@@ -54,27 +88,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.migration_head = head_revision(settings)
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(admin.router)
-    app.include_router(imports.router)
-    app.include_router(layers.router)
-    app.include_router(risk_units.router)
-    app.include_router(stats.router)
-    app.include_router(analysis.router)
-    app.include_router(ogc.router)
-    app.add_middleware(AnalysisFastPath)
-    app.include_router(tiles_router)
-    install_raster(app)
-    app.add_middleware(TileFastPath)
 
-    async def rebuild_surface_after_regrade(*_args: object, **_kwargs: object) -> None:
-        """Grading calls this after each full regrade: the risk surface follows the levels."""
+    async def rebuild_surface_after_regrade(_result: RegradeResult) -> None:
+        """After each full regrade the raster risk surface follows the new levels."""
         await rebuild_risk_surface(app.state.pool, settings)
 
-    hooks = getattr(app.state, "after_full_regrade", None)
-    if hooks is None:
-        hooks = app.state.after_full_regrade = []
-    hooks.append(rebuild_surface_after_regrade)
+    # Called with the RegradeResult after every full regrade (API, CLI, schedule).
+    hooks: list[AfterFullRegrade] = [rebuild_surface_after_regrade]
+    app.state.after_full_regrade = hooks
+
+    install_error_handlers(app)
+    for module in (
+        health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
+        grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
+        accidents, grade_events, webhooks,
+    ):  # fmt: skip
+        app.include_router(module.router)
+    app.include_router(tiles_router)
+    install_raster(app)
+    app.add_middleware(AnalysisFastPath)
+    app.add_middleware(TileFastPath)
     return app

@@ -53,6 +53,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1024)
     max_zip_entries: int = Field(64, ge=1)
     max_unzipped_bytes: int = Field(1024 * 1024 * 1024, ge=1024)
+    grading_interval_s: int = Field(
+        300, ge=0, description="full regrade every N seconds (one runner across workers); 0: off"
+    )
+    grading_wait_s: float = Field(
+        10.0, ge=0, description="how long an event request waits for its incremental regrade"
+    )
+    readings_max_batch: int = Field(100_000, ge=1, description="readings per request at most")
+    readings_max_future_s: int = Field(
+        300, ge=0, description="readings stamped further ahead of the server clock are refused"
+    )
+    readings_retention_days: int = Field(
+        30, ge=1, le=400, description="reading partitions older than this are dropped"
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay, doubled each time")
+    sse_heartbeat_s: float = Field(15.0, gt=0)
     import_timezone: str = Field(
         "Asia/Shanghai", description="time zone of imported date-times written without an offset"
     )

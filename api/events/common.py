@@ -1,0 +1,135 @@
+"""api.events.common: what every event route shares: times, areas, codes, regrades."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.errors import BadRequest, Conflict, NotFound
+from api.grading.engine import RegradeResult
+from api.grading.service import GradingService, utcnow
+from api.settings import Settings
+
+
+class Area(BaseModel):
+    """Where an event applies: a GeoJSON (Multi)Polygon in WGS84, or district adcodes/codes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geometry: dict[str, Any] | None = Field(
+        None, description="GeoJSON Polygon or MultiPolygon (lon/lat, WGS84)"
+    )
+    districts: list[str] | None = Field(
+        None, max_length=50, description="district codes or adcodes whose union is the area"
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Area:
+        if (self.geometry is None) == (self.districts is None):
+            raise ValueError("give either geometry or districts")
+        if self.geometry is not None and self.geometry.get("type") not in (
+            "Polygon",
+            "MultiPolygon",
+        ):
+            raise ValueError("geometry must be a GeoJSON Polygon or MultiPolygon")
+        return self
+
+
+async def area_wkb(conn: asyncpg.Connection, area: Area) -> bytes:
+    """The area as a valid EPSG:4326 MultiPolygon (EWKB), checked in PostGIS."""
+    if area.geometry is not None:
+        try:
+            wkb = await conn.fetchval(
+                "SELECT ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid("
+                "ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 3)))",
+                json.dumps(area.geometry),
+            )
+        except asyncpg.PostgresError as exc:
+            raise BadRequest("geometry is not valid GeoJSON") from exc
+        if wkb is None or await conn.fetchval("SELECT ST_IsEmpty(ST_GeomFromEWKB($1::bytea))", wkb):
+            raise BadRequest("geometry has no area")
+        return wkb
+    rows = await conn.fetch(
+        "SELECT code FROM districts WHERE code = ANY($1::text[]) OR adcode = ANY($1::text[])",
+        area.districts,
+    )
+    if len(rows) == 0:
+        raise BadRequest(f"no such districts: {', '.join(area.districts or [])}")
+    return await conn.fetchval(
+        "SELECT ST_AsEWKB(ST_Multi(ST_Union(geom))) FROM districts "
+        "WHERE code = ANY($1::text[]) OR adcode = ANY($1::text[])",
+        area.districts,
+    )
+
+
+def check_time(at: datetime, settings: Settings, what: str) -> datetime:
+    """An event time: not further ahead of the clock than readings may be."""
+    if at > utcnow() + timedelta(seconds=settings.readings_max_future_s):
+        raise BadRequest(f"{what} is in the future")
+    return at
+
+
+def new_code(prefix: str) -> str:
+    """A fresh code for a record the caller did not name."""
+    return f"{prefix}-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+
+async def unit_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
+    """A risk unit by code (404 when there is none)."""
+    row = await conn.fetchrow(
+        "SELECT id, code, district, ST_AsEWKB(ST_PointOnSurface(geom)) AS point "
+        "FROM risk_units WHERE code = $1",
+        code,
+    )
+    if row is None:
+        raise NotFound(f"no risk unit with code {code!r}")
+    return row
+
+
+def unique(exc: asyncpg.UniqueViolationError, what: str, code: str) -> Conflict:
+    """A duplicate code as 409."""
+    return Conflict(f"a {what} with code {code!r} already exists")
+
+
+async def units_in(conn: asyncpg.Connection, wkb: bytes | None) -> set[int] | Literal["all"]:
+    """Risk units an area touches ('all' for a citywide event)."""
+    if wkb is None:
+        return "all"
+    rows = await conn.fetch(
+        "SELECT id FROM risk_units WHERE ST_Intersects(geom, ST_GeomFromEWKB($1::bytea))", wkb
+    )
+    return {r["id"] for r in rows}
+
+
+def iso(row: dict[str, Any]) -> dict[str, Any]:
+    """A record with its datetimes and dates as ISO strings."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+def regrade_summary(result: RegradeResult | None, unit_ids: set[int] | None) -> dict[str, Any]:
+    """The part of an event response that tells what the regrade of these units did."""
+    n = result.units if unit_ids is None and result else len(unit_ids or ())
+    if result is None:
+        return {"units": n, "done": n == 0, "level_changes": []}
+    # the worker may have coalesced other callers' units into the same regrade
+    mine = [
+        c
+        for c, uid in zip(result.changed, result.changed_ids, strict=True)
+        if unit_ids is None or uid in unit_ids
+    ]
+    return {"units": n, "done": True, "level_changes": mine[:100]}
+
+
+async def regrade_after(request: Request, units: set[int] | Literal["all"]) -> dict[str, Any]:
+    """Regrade the units an event touched (all of them for a citywide event)."""
+    svc: GradingService = request.app.state.grading
+    if units == "all":
+        return regrade_summary(await svc.regrade_all(trigger="event"), None)
+    result = await svc.regrade_units(units) if units else None
+    return regrade_summary(result, units)

@@ -1,0 +1,166 @@
+"""api.events.stream: level changes to every app process (LISTEN/NOTIFY over grade_history).
+
+grade_history's trigger NOTIFYs `onemap_grade_changed` with the highest new id;
+each process keeps one listening connection, reads the rows it has not seen
+(in id order) and hands them to its subscribers (SSE clients) and to its
+webhook dispatcher. The table is the source of truth, so a reconnecting
+client resumes from its Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from api.settings import Settings
+
+log = logging.getLogger("onemap.events")
+
+CHANNEL = "onemap_grade_changed"
+
+EVENT_SQL = """
+SELECT h.id, ru.code AS unit, ru.name, ru.category, ru.district, h.from_level, h.to_level,
+       h.r, h.r0, h.as_of, h.param_version, h.explanation ->> 'decided_by' AS decided_by,
+       ARRAY(SELECT f ->> 'code' FROM jsonb_array_elements(h.explanation -> 'factors') f)
+           AS factors
+  FROM grade_history h JOIN risk_units ru ON ru.id = h.risk_unit_id
+"""
+
+COLOURS = {"major": "red", "large": "orange", "general": "yellow", "low": "blue"}
+
+
+def event_json(row: asyncpg.Record) -> dict[str, Any]:
+    """One level change as SSE and webhooks send it."""
+    return {
+        "id": row["id"],
+        "type": "grade.changed",
+        "unit": row["unit"],
+        "name": row["name"],
+        "category": row["category"],
+        "district": row["district"],
+        "from": row["from_level"],
+        "to": row["to_level"],
+        "colour": COLOURS[row["to_level"]],
+        "r": row["r"],
+        "r0": row["r0"],
+        "as_of": row["as_of"].isoformat(),
+        "param_version": row["param_version"],
+        "decided_by": row["decided_by"],
+        "factors": list(row["factors"]),
+        "explanation": f"/risk-units/{row['unit']}/grade/history",
+    }
+
+
+async def events_after(
+    conn: asyncpg.Connection, after_id: int, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Level changes with an id above `after_id`, oldest first."""
+    rows = await conn.fetch(EVENT_SQL + " WHERE h.id > $1 ORDER BY h.id LIMIT $2", after_id, limit)
+    return [event_json(r) for r in rows]
+
+
+class GradeStream:
+    """One listener per process, fanning level changes out to subscribers."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.last_id = 0
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        #: queues cut off because their client did not keep up
+        self.overflowed: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._listeners: list[Callable[[], None]] = []
+        self._conn: asyncpg.Connection | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Remember where history stands and start listening."""
+        try:
+            async with self.pool.acquire() as conn:
+                self.last_id = await conn.fetchval("SELECT coalesce(max(id), 0) FROM grade_history")
+        except asyncpg.UndefinedTableError:  # not migrated yet (/readyz reports it)
+            log.warning("grade_history missing: run `onemap db migrate`")
+        self._task = asyncio.create_task(self._run(), name="grade-stream")
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._conn.close(), 2)
+            self._conn = None
+
+    def subscribe(self, maxsize: int = 10_000) -> asyncio.Queue[dict[str, Any]]:
+        """A queue that receives every new level change."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """Stop delivering to a queue."""
+        self._subscribers.discard(queue)
+        self.overflowed.discard(queue)
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (no arguments) whenever new changes arrive (webhooks)."""
+        self._listeners.append(callback)
+
+    def _notified(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _connect(self) -> None:
+        self._conn = await asyncpg.connect(
+            self.settings.database_url,
+            server_settings={"application_name": "onemap-events", "timezone": "UTC"},
+        )
+        await self._conn.add_listener(CHANNEL, self._notified)
+        self._conn.add_termination_listener(lambda _c: self._wake.set())
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._connect()
+                    backoff = 0.5
+                    self._wake.set()  # catch up on whatever happened while disconnected
+                # a periodic check costs one query; a NOTIFY may be lost around a reconnect
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=30)
+                self._wake.clear()
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("grade stream listener: %s; reconnecting in %.1fs", exc, backoff)
+                self._conn = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+
+    async def _drain(self) -> None:
+        async with self.pool.acquire() as conn:
+            while True:
+                batch = await events_after(conn, self.last_id)
+                if not batch:
+                    return
+                self.last_id = batch[-1]["id"]
+                for event in batch:
+                    for queue in list(self._subscribers):
+                        if queue.full():  # a stalled client: cut it off; it resumes by id
+                            self._subscribers.discard(queue)
+                            self.overflowed.add(queue)
+                        else:
+                            queue.put_nowait(event)
+                for callback in self._listeners:
+                    callback()
+                if len(batch) < 1000:
+                    return

@@ -1,0 +1,290 @@
+-- Grade risk units in one pass (GRADING.md), the set-based twin of api/grading/model.py.
+--
+-- $1 text          the parameter set (JSON)
+-- $2 timestamptz   as_of
+-- $3 bigint[]      unit ids (only in the "units" variant; {units:col} below
+--                  becomes `col = ANY($3)` there and TRUE in the "all" variant)
+--
+-- Every event is read once over the hysteresis window [as_of - hours, as_of]
+-- and counted twice: active at as_of ("now") and active at any time in the
+-- window ("hold"). An event is active in [t0, t] when it started at or before
+-- t and had not ended by t0. Arithmetic is numeric (exact), as in the model.
+WITH p AS MATERIALIZED (
+    SELECT
+        $2::timestamptz AS t,
+        $2::timestamptz - (j #>> '{hysteresis_hours}')::numeric * interval '3600 seconds' AS t0,
+        (j #>> '{accident_window_days}')::int * interval '86400 seconds' AS acc_w,
+        j #>> '{timezone}' AS tz,
+        j -> 'relevance' AS rel,
+        ARRAY[(j #>> '{hazard,gb18218,1}')::numeric, (j #>> '{hazard,gb18218,2}')::numeric,
+              (j #>> '{hazard,gb18218,3}')::numeric, (j #>> '{hazard,gb18218,4}')::numeric] AS h_gb,
+        ARRAY[(j #>> '{hazard,registered,low}')::numeric,
+              (j #>> '{hazard,registered,general}')::numeric,
+              (j #>> '{hazard,registered,large}')::numeric,
+              (j #>> '{hazard,registered,major}')::numeric] AS h_reg,
+        (j #>> '{hazard,unassessed}')::numeric AS h_unassessed,
+        ARRAY(SELECT (b ->> 0)::int FROM jsonb_array_elements(j #> '{exposure,population_bands}') b)
+            AS e_edges,
+        ARRAY(SELECT (b ->> 1)::numeric
+                FROM jsonb_array_elements(j #> '{exposure,population_bands}') b) AS e_values,
+        (j #>> '{exposure,vulnerable_site_bonus}')::numeric AS e_bonus,
+        (j #>> '{exposure,max}')::numeric AS e_max,
+        (j #>> '{exposure,unknown_population}')::numeric AS e_unknown,
+        ARRAY['grade1', 'grade2', 'compliant', 'noncompliant', 'suspended'] AS g_codes,
+        ARRAY[(j #>> '{control,grade1}')::numeric, (j #>> '{control,grade2}')::numeric,
+              (j #>> '{control,compliant}')::numeric, (j #>> '{control,noncompliant}')::numeric,
+              (j #>> '{control,suspended}')::numeric] AS g_values,
+        ARRAY[(j #>> '{k,alarm_level,1}')::numeric, (j #>> '{k,alarm_level,2}')::numeric,
+              (j #>> '{k,alarm_level,3}')::numeric, (j #>> '{k,alarm_level,4}')::numeric] AS k_alarm,
+        (j #>> '{k,further_alarm_point,each}')::numeric AS kfa_each,
+        (j #>> '{k,further_alarm_point,cap}')::numeric AS kfa_cap,
+        (j #>> '{k,offline_point,each}')::numeric AS kof_each,
+        (j #>> '{k,offline_point,cap}')::numeric AS kof_cap,
+        (j #>> '{k,hidden_general,each}')::numeric AS kgen_each,
+        (j #>> '{k,hidden_general,cap}')::numeric AS kgen_cap,
+        (j #>> '{k,hidden_general,overdue_factor}')::numeric AS kgen_over,
+        (j #>> '{k,hidden_large,each}')::numeric AS klarge_each,
+        (j #>> '{k,hidden_large,cap}')::numeric AS klarge_cap,
+        (j #>> '{k,hidden_major,each}')::numeric AS kmajor_each,
+        (j #>> '{k,hidden_major,cap}')::numeric AS kmajor_cap,
+        ARRAY[(j #>> '{k,weather,blue}')::numeric, (j #>> '{k,weather,yellow}')::numeric,
+              (j #>> '{k,weather,orange}')::numeric, (j #>> '{k,weather,red}')::numeric]
+            AS k_weather,
+        (j #>> '{k,special_period,each}')::numeric AS ksp_each,
+        (j #>> '{k,special_period,cap}')::numeric AS ksp_cap,
+        (j #>> '{k,accident_general,each}')::numeric AS kag_each,
+        (j #>> '{k,accident_general,cap}')::numeric AS kag_cap,
+        (j #>> '{k,accident_large,each}')::numeric AS kal_each,
+        (j #>> '{k,accident_large,cap}')::numeric AS kal_cap,
+        (j #>> '{k,sum_cap}')::numeric AS sum_cap,
+        ARRAY[(j #>> '{bands,general}')::numeric, (j #>> '{bands,large}')::numeric,
+              (j #>> '{bands,major}')::numeric] AS b_edges,
+        (j #>> '{floors,F0}')::boolean AS f0,
+        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F1,level}') AS f1,
+        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F2,level}') AS f2,
+        ARRAY[array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,blue}'),
+              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,yellow}'),
+              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,orange}'),
+              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,red}')]
+            AS f3,
+        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F4,level}') AS f4,
+        (j #>> '{floors,F5,min_fired}')::int AS f5_min,
+        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F5,level}') AS f5
+    FROM (SELECT $1::text::jsonb AS j) s
+),
+gb AS (
+    SELECT hs.risk_unit_id AS uid, min(hs.gb_grade) AS grade
+      FROM hazard_sources hs
+     WHERE hs.gb_grade IS NOT NULL AND hs.risk_unit_id IS NOT NULL AND {units:hs.risk_unit_id}
+     GROUP BY hs.risk_unit_id
+),
+al AS (
+    SELECT a.risk_unit_id AS uid,
+           min(a.level) FILTER (WHERE a.ended_at IS NULL OR a.ended_at > p.t) AS top_now,
+           count(DISTINCT a.point_id) FILTER (WHERE a.ended_at IS NULL OR a.ended_at > p.t)
+               AS pts_now,
+           min(a.level) AS top_hold,
+           count(DISTINCT a.point_id) AS pts_hold
+      FROM alarms a CROSS JOIN p
+     WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
+       AND (a.ended_at IS NULL OR a.ended_at > p.t0)
+       AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+     GROUP BY a.risk_unit_id
+),
+off AS (
+    SELECT mp.risk_unit_id AS uid, o.point_id, o.ended_at > p.t AND o.started_at <= p.t AS now
+      FROM monitoring_offline_periods o
+      JOIN monitoring_points mp ON mp.id = o.point_id
+     CROSS JOIN p
+     WHERE o.started_at <= p.t AND o.ended_at > p.t0
+       AND mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+    UNION ALL
+    SELECT mp.risk_unit_id, mp.id, true
+      FROM monitoring_points mp
+      LEFT JOIN monitoring_point_state s ON s.point_id = mp.id
+     CROSS JOIN p
+     WHERE mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+       AND (s.point_id IS NULL
+            OR s.last_reading_at + mp.expected_interval_s * interval '1 second' <= p.t)
+),
+offa AS (
+    SELECT uid, count(DISTINCT point_id) FILTER (WHERE now) AS n_now,
+           count(DISTINCT point_id) AS n_hold
+      FROM off GROUP BY uid
+),
+hz AS (
+    SELECT x.uid,
+           count(*) FILTER (WHERE x.now AND x.severity = 'general') AS gen_now,
+           count(*) FILTER (WHERE x.now AND x.severity = 'general' AND x.over_now) AS gen_over_now,
+           count(*) FILTER (WHERE x.now AND x.severity = 'large') AS large_now,
+           count(*) FILTER (WHERE x.now AND x.severity = 'major') AS major_now,
+           count(*) FILTER (WHERE x.severity = 'general') AS gen_hold,
+           count(*) FILTER (WHERE x.severity = 'general' AND x.over_hold) AS gen_over_hold,
+           count(*) FILTER (WHERE x.severity = 'large') AS large_hold,
+           count(*) FILTER (WHERE x.severity = 'major') AS major_hold
+      FROM (
+        SELECT h.risk_unit_id AS uid, h.severity,
+               (e.h_end IS NULL OR e.h_end > p.t) AS now,
+               d.deadline <= p.t AS over_now,
+               d.deadline <= p.t AND (e.h_end IS NULL OR e.h_end > d.deadline) AS over_hold
+          FROM hidden_hazards h
+         CROSS JOIN p
+         CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
+         CROSS JOIN LATERAL (
+               SELECT ((h.due_date + 1)::timestamp AT TIME ZONE p.tz) AS deadline) d
+         WHERE h.risk_unit_id IS NOT NULL AND {units:h.risk_unit_id}
+           AND h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
+           AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
+      ) x
+     GROUP BY x.uid
+),
+ww AS MATERIALIZED (
+    SELECT w.type, array_position(ARRAY['blue', 'yellow', 'orange', 'red'], w.colour) AS c,
+           least(w.valid_to, w.cancelled_at) > p.t AS now, w.geom
+      FROM weather_warnings w CROSS JOIN p
+     WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t0
+),
+wx AS (
+    SELECT ru.id AS uid, max(ww.c) FILTER (WHERE ww.now) AS c_now, max(ww.c) AS c_hold
+      FROM ww
+      JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
+     CROSS JOIN p
+     WHERE {units:ru.id} AND (p.rel -> ww.type) ? ru.category
+     GROUP BY ru.id
+),
+sp AS MATERIALIZED (
+    SELECT least(s.ends_at, s.cancelled_at) > p.t AS now, s.geom
+      FROM special_periods s CROSS JOIN p
+     WHERE s.starts_at <= p.t AND least(s.ends_at, s.cancelled_at) > p.t0
+),
+sp_city AS (
+    SELECT count(*) FILTER (WHERE now) AS n_now, count(*) AS n_hold FROM sp WHERE geom IS NULL
+),
+spx AS (
+    SELECT ru.id AS uid, count(*) FILTER (WHERE sp.now) AS n_now, count(*) AS n_hold
+      FROM sp
+      JOIN risk_units ru ON ST_Intersects(ru.geom, sp.geom)
+     WHERE sp.geom IS NOT NULL AND {units:ru.id}
+     GROUP BY ru.id
+),
+ac AS (
+    SELECT x.uid,
+           count(*) FILTER (WHERE x.now AND x.grade = 'general') AS g_now,
+           count(*) FILTER (WHERE x.now AND x.grade <> 'general') AS l_now,
+           count(*) FILTER (WHERE x.grade = 'general') AS g_hold,
+           count(*) FILTER (WHERE x.grade <> 'general') AS l_hold
+      FROM (
+        SELECT a.risk_unit_id AS uid, a.grade, a.occurred_at + p.acc_w > p.t AS now
+          FROM accidents a CROSS JOIN p
+         WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0
+           AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+      ) x
+     GROUP BY x.uid
+),
+base AS (
+    SELECT ru.id, ru.code, ru.current_level AS prev, ru.current_r AS prev_r,
+           CASE WHEN p.f0 THEN array_position(ARRAY['low', 'general', 'large', 'major'],
+                                              ru.registered_level) END AS fl0,
+           CASE WHEN gb.grade IS NOT NULL THEN p.h_gb[gb.grade]
+                WHEN ru.registered_level IS NOT NULL
+                THEN p.h_reg[array_position(ARRAY['low', 'general', 'large', 'major'],
+                                            ru.registered_level)]
+                ELSE p.h_unassessed END AS h,
+           least(p.e_max,
+                 CASE WHEN ex.population IS NULL THEN p.e_unknown
+                      ELSE p.e_values[width_bucket(ex.population, p.e_edges)] END
+                 + CASE WHEN ex.vulnerable_site THEN p.e_bonus ELSE 0 END) AS e,
+           p.g_values[array_position(p.g_codes, ru.control_level)] AS g,
+           al.top_now, coalesce(al.pts_now, 0) AS pts_now,
+           al.top_hold, coalesce(al.pts_hold, 0) AS pts_hold,
+           coalesce(offa.n_now, 0) AS off_now, coalesce(offa.n_hold, 0) AS off_hold,
+           coalesce(hz.gen_now, 0) AS gen_now, coalesce(hz.gen_over_now, 0) AS gen_over_now,
+           coalesce(hz.large_now, 0) AS large_now, coalesce(hz.major_now, 0) AS major_now,
+           coalesce(hz.gen_hold, 0) AS gen_hold, coalesce(hz.gen_over_hold, 0) AS gen_over_hold,
+           coalesce(hz.large_hold, 0) AS large_hold, coalesce(hz.major_hold, 0) AS major_hold,
+           wx.c_now, wx.c_hold,
+           sp_city.n_now + coalesce(spx.n_now, 0) AS sp_now,
+           sp_city.n_hold + coalesce(spx.n_hold, 0) AS sp_hold,
+           coalesce(ac.g_now, 0) AS accg_now, coalesce(ac.l_now, 0) AS accl_now,
+           coalesce(ac.g_hold, 0) AS accg_hold, coalesce(ac.l_hold, 0) AS accl_hold
+      FROM risk_units ru
+     CROSS JOIN p
+     CROSS JOIN sp_city
+      LEFT JOIN gb ON gb.uid = ru.id
+      LEFT JOIN risk_unit_exposure ex ON ex.risk_unit_id = ru.id
+      LEFT JOIN al ON al.uid = ru.id
+      LEFT JOIN offa ON offa.uid = ru.id
+      LEFT JOIN hz ON hz.uid = ru.id
+      LEFT JOIN wx ON wx.uid = ru.id
+      LEFT JOIN spx ON spx.uid = ru.id
+      LEFT JOIN ac ON ac.uid = ru.id
+     WHERE {units:ru.id}
+),
+k AS (
+    SELECT b.*, b.h * b.e * b.g AS r0,
+           coalesce(p.k_alarm[b.top_now], 0) AS k_alarm_now,
+           least(p.kfa_cap, p.kfa_each * greatest(b.pts_now - 1, 0)) AS k_further_now,
+           least(p.kof_cap, p.kof_each * b.off_now) AS k_offline_now,
+           least(p.kgen_cap, p.kgen_each * ((b.gen_now - b.gen_over_now)
+                                            + p.kgen_over * b.gen_over_now)) AS k_general_now,
+           least(p.klarge_cap, p.klarge_each * b.large_now) AS k_large_now,
+           least(p.kmajor_cap, p.kmajor_each * b.major_now) AS k_major_now,
+           coalesce(p.k_weather[b.c_now], 0) AS k_weather_now,
+           least(p.ksp_cap, p.ksp_each * b.sp_now) AS k_period_now,
+           least(p.kag_cap, p.kag_each * b.accg_now) AS k_accg_now,
+           least(p.kal_cap, p.kal_each * b.accl_now) AS k_accl_now,
+           coalesce(p.k_alarm[b.top_hold], 0)
+           + least(p.kfa_cap, p.kfa_each * greatest(b.pts_hold - 1, 0))
+           + least(p.kof_cap, p.kof_each * b.off_hold)
+           + least(p.kgen_cap, p.kgen_each * ((b.gen_hold - b.gen_over_hold)
+                                              + p.kgen_over * b.gen_over_hold))
+           + least(p.klarge_cap, p.klarge_each * b.large_hold)
+           + least(p.kmajor_cap, p.kmajor_each * b.major_hold)
+           + coalesce(p.k_weather[b.c_hold], 0)
+           + least(p.ksp_cap, p.ksp_each * b.sp_hold)
+           + least(p.kag_cap, p.kag_each * b.accg_hold)
+           + least(p.kal_cap, p.kal_each * b.accl_hold) AS sum_k_hold,
+           CASE WHEN b.major_now > 0 THEN p.f1 END AS fl1_now,
+           CASE WHEN b.top_now = 1 THEN p.f2 END AS fl2_now,
+           p.f3[b.c_now] AS fl3_now,
+           CASE WHEN b.accl_now > 0 THEN p.f4 END AS fl4_now,
+           CASE WHEN b.major_hold > 0 THEN p.f1 END AS fl1_hold,
+           CASE WHEN b.top_hold = 1 THEN p.f2 END AS fl2_hold,
+           p.f3[b.c_hold] AS fl3_hold,
+           CASE WHEN b.accl_hold > 0 THEN p.f4 END AS fl4_hold
+      FROM base b CROSS JOIN p
+),
+s AS (
+    SELECT k.*,
+           k.k_alarm_now + k.k_further_now + k.k_offline_now + k.k_general_now + k.k_large_now
+           + k.k_major_now + k.k_weather_now + k.k_period_now + k.k_accg_now + k.k_accl_now
+               AS sum_k,
+           CASE WHEN (k.fl1_now IS NOT NULL)::int + (k.fl2_now IS NOT NULL)::int
+                     + (k.fl3_now IS NOT NULL)::int + (k.fl4_now IS NOT NULL)::int >= p.f5_min
+                THEN p.f5 END AS fl5_now,
+           CASE WHEN (k.fl1_hold IS NOT NULL)::int + (k.fl2_hold IS NOT NULL)::int
+                     + (k.fl3_hold IS NOT NULL)::int + (k.fl4_hold IS NOT NULL)::int >= p.f5_min
+                THEN p.f5 END AS fl5_hold
+      FROM k CROSS JOIN p
+),
+r AS (
+    SELECT s.*, s.r0 * (1 + least(p.sum_cap, s.sum_k)) AS r,
+           s.r0 * (1 + least(p.sum_cap, s.sum_k_hold)) AS r_hold
+      FROM s CROSS JOIN p
+),
+lv AS (
+    SELECT r.*,
+           1 + width_bucket(r.r, p.b_edges) AS score_rank,
+           greatest(1 + width_bucket(r.r, p.b_edges), r.fl0, r.fl1_now, r.fl2_now, r.fl3_now,
+                    r.fl4_now, r.fl5_now) AS now_rank,
+           greatest(1 + width_bucket(r.r_hold, p.b_edges), r.fl0, r.fl1_hold, r.fl2_hold,
+                    r.fl3_hold, r.fl4_hold, r.fl5_hold) AS hold_rank,
+           array_position(ARRAY['low', 'general', 'large', 'major'], r.prev) AS prev_rank
+      FROM r CROSS JOIN p
+)
+SELECT lv.*,
+       (ARRAY['low', 'general', 'large', 'major'])[
+           CASE WHEN lv.prev_rank IS NOT NULL AND lv.now_rank < lv.prev_rank
+                THEN greatest(lv.now_rank, least(lv.prev_rank, lv.hold_rank))
+                ELSE lv.now_rank END] AS level
+  FROM lv

@@ -134,8 +134,10 @@ class GradeStream:
                     backoff = 0.5
                     self._wake.set()  # catch up on whatever happened while disconnected
                 # a periodic check costs one query; a NOTIFY may be lost around a reconnect
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=30)
+                    async with asyncio.timeout(30):
+                        await self._wake.wait()
                 self._wake.clear()
                 await self._drain()
             except asyncio.CancelledError:

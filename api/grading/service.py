@@ -97,7 +97,8 @@ class GradingService:
             return None
         timeout = self.settings.grading_wait_s if wait is None else wait
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(fut)
         except TimeoutError:
             return None
 

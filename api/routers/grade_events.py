@@ -73,7 +73,8 @@ async def stream_grades(
                     yield b"event: overflow\ndata: {}\n\n"
                     return
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=heartbeat)
+                    async with asyncio.timeout(heartbeat):
+                        event = await queue.get()
                 except TimeoutError:
                     if await request.is_disconnected():
                         return

@@ -13,6 +13,7 @@ from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
+from api.frontend import install_frontend
 from api.events.stream import GradeStream
 from api.events.webhooks import WebhookDispatcher
 from api.grading.engine import RegradeResult
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(tiles_router)
     install_raster(app)
+    install_frontend(app, settings)
     app.add_middleware(AnalysisFastPath)
     app.add_middleware(TileFastPath)
     return app

@@ -51,7 +51,7 @@ async def test_risk_units_at_z12_match_postgis_levels(
     conn = await asyncpg.connect(demo_ro.database_url)
     try:
         rows = await conn.fetch(
-            "SELECT id, category, current_level FROM risk_units WHERE ST_Intersects("
+            "SELECT id, code, name, category, current_level FROM risk_units WHERE ST_Intersects("
             f"ST_Transform(geom, 3857), ST_TileEnvelope($1, $2, $3, margin => {MARGIN}))",
             *zxy,
         )
@@ -68,6 +68,7 @@ async def test_risk_units_at_z12_match_postgis_levels(
     for row in rows:
         props = got[row["id"]]
         assert props["category"] == row["category"]
+        assert (props["code"], props["name"]) == (row["code"], row["name"])
         assert props.get("current_level") == row["current_level"]
     layers = mapbox_vector_tile.decode(comp.content)
     assert set(layers) <= set(composite_layers(12))

@@ -13,9 +13,9 @@ from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
-from api.frontend import install_frontend
 from api.events.stream import GradeStream
 from api.events.webhooks import WebhookDispatcher
+from api.frontend import install_frontend
 from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision

@@ -74,7 +74,9 @@ async def _grade_if_ungraded(settings: Settings) -> None:
     from api.main import create_app
 
     async with connect(settings) as conn:
-        ungraded = await conn.fetchval("SELECT count(*) FROM risk_units WHERE current_level IS NULL")
+        ungraded = await conn.fetchval(
+            "SELECT count(*) FROM risk_units WHERE current_level IS NULL"
+        )
     if not ungraded:
         return
     with err.status(f"grading {ungraded:,} ungraded risk units"):

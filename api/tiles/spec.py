@@ -82,7 +82,11 @@ _SPECS = (
         where="f.ended_at IS NULL AND f.false_alarm_at IS NULL",
     ),
     _spec(
-        "hidden_hazards", ("code", "name", "severity", "status"), 12, cluster_below=12, where="f.status <> 'closed'"
+        "hidden_hazards",
+        ("code", "name", "severity", "status"),
+        12,
+        cluster_below=12,
+        where="f.status <> 'closed'",
     ),
     _spec("accidents", ("code", "name", "grade"), 12, cluster_below=10),
     _spec("shelters", ("code", "name", "type", "capacity"), 12, cluster_below=10),

@@ -72,7 +72,7 @@ async function start() {
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#user").textContent = `${config.user.name} · ${config.user.role}`;
-  const layerMeta = Object.fromEntries(layers.map((l) => [l.name, l]));
+  const layerMeta = Object.fromEntries(layers.layers.map((l) => [l.name, l]));
 
   const onemap = await createMap($("#map"), config);
   const popups = new Popups(onemap, layerMeta);

@@ -27,6 +27,7 @@ export class Tools {
     this.popups = popups;
     this.mode = null;
     this.last = null;
+    root.innerHTML = `<div class="tool-head"></div><div class="tool-results"></div>`;
     this.render();
     onLang(() => {
       this.render();
@@ -45,7 +46,7 @@ export class Tools {
 
   render() {
     const b = (k) => `<button type="button" data-tool="${k}" class="${this.mode === k ? "on" : ""}">${t(k)}</button>`;
-    this.root.innerHTML = `
+    this.root.querySelector(".tool-head").innerHTML = `
       <div class="toolbar">${b("buffer")}${b("nearest")}${b("impact")}</div>
       <div class="tool-opts">
         <label class="field">${t("radius_m")}<input name="radius" type="number" min="10" max="50000" step="50" value="500"></label>
@@ -55,8 +56,7 @@ export class Tools {
           <option value="reserve_depots">${t("reserve_depots")}</option></select></label>
         <label class="field nearest-only">${t("k")}<input name="k" type="number" min="1" max="50" value="5"></label>
       </div>
-      <div class="hint muted">${this.mode ? t("pick_point") : ""}</div>
-      <div class="tool-results"></div>`;
+      <div class="hint muted">${this.mode ? t("pick_point") : ""}</div>`;
     this.root.classList.toggle("nearest", this.mode === "nearest");
   }
 

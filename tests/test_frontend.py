@@ -177,9 +177,11 @@ async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
     result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
     assert result["checks"] == [
         "login", "map draws tiles", "filters", "search", "popup explanation", "buffer tool",
-        "impact tool", "level change in feed and on map", "languages", "screenshots",
-        "offline and error-free",
+        "nearest tool", "impact tool", "risk surface layer", "level change in feed and on map",
+        "languages", "screenshots", "offline and error-free",
     ]  # fmt: skip
+    # the regrade's hook built the risk surface, so the heat layer was offered and drawn
+    assert result["raster"] > 0
     # what the browser saw matches the database
     change = result["change"]
     assert change["unit"] == target["unit"] and change["from"] == "low"

@@ -140,7 +140,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, dashboard, tools, popups, layerTitle };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle };
   document.body.dataset.ready = "1";
 }
 

@@ -30,7 +30,9 @@ function explanationHtml(g) {
   const floors = (g.floors || [])
     .map(
       (f) =>
-        `<li class="${f.fired ? "fired" : "quiet"}"><b>${esc(f.code)}</b> ${f.fired ? levelChip(f.level) : "—"} ${esc(f.reason)}</li>`,
+        f.fired
+          ? `<li class="fired"><b>${esc(f.code)}</b> ${levelChip(f.level)} ${esc(f.reason)}</li>`
+          : `<li class="quiet" title="${esc(f.reason)}">${esc(f.code)} —</li>`,
     )
     .join("");
   return `
@@ -79,7 +81,7 @@ export class Popups {
   constructor(onemap, layerMeta) {
     this.onemap = onemap;
     this.layerMeta = layerMeta;
-    this.popup = new maplibregl.Popup({ maxWidth: "360px", className: "onemap-popup" });
+    this.popup = new maplibregl.Popup({ maxWidth: "360px", className: "onemap-popup", anchor: "bottom" });
   }
 
   close() {
@@ -92,14 +94,20 @@ export class Popups {
     box.className = "popup-body";
     box.dataset.layer = layer;
     box.textContent = "…";
-    this.popup.setLngLat(lngLat).setDOMContent(box).addTo(this.onemap.map);
+    const map = this.onemap.map;
+    const isCluster = props.count !== undefined && !props.code;
+    if (!isCluster) {
+      // the point low in the view, so the popup above it has room
+      const offset = [0, map.getContainer().clientHeight * 0.3];
+      map.easeTo({ center: lngLat, offset, duration: 0 });
+    }
+    this.popup.setLngLat(lngLat).setDOMContent(box).addTo(map);
     try {
       let body;
-      if (props.count !== undefined && !props.code) {
+      if (isCluster) {
         body = document.createElement("div");
         body.innerHTML = `<b>${esc(props.count)}</b> ${t("features")} · ${t("zoom_in")}`;
-        const z = this.onemap.map.getZoom();
-        this.onemap.map.easeTo({ center: lngLat, zoom: Math.min(z + 2, 18) });
+        map.easeTo({ center: lngLat, zoom: Math.min(map.getZoom() + 2, 18) });
       } else if (layer === "risk_units") {
         body = await riskUnitBody(props.code);
       } else {

@@ -215,6 +215,7 @@ async function main() {
     ok("popup explanation", { level: before, floors });
     if (SHOTS) await page.screenshot({ path: join(SHOTS, "popup-1366x768.png") });
     await page.evaluate(() => window.onemap.popups.close());
+    await jumpTo(page, TARGET.lon, TARGET.lat, 15); // the popup panned the map: back to the unit
 
     // ---- the buffer tool lists and highlights results
     await page.click("#tools button[data-tool=buffer]");
@@ -232,6 +233,16 @@ async function main() {
     ok("buffer tool", { listed, highlighted });
     result.buffer = { listed };
 
+    // ---- nearest shelters from the point: k of them, nearest first
+    await page.click("#tools button[data-tool=nearest]");
+    await page.selectOption("#tools select[name=target]", "shelters");
+    await page.fill("#tools input[name=k]", "3");
+    await page.mouse.click(box.x + px.x, box.y + px.y);
+    await page.waitForFunction(() => document.querySelectorAll("#tools .result-list li[data-layer=shelters]").length === 3, null, { timeout: WAIT });
+    const dists = await page.$$eval("#tools .result-list li .dist", (els) => els.map((e) => Number(e.textContent.replace(/[^0-9]/g, ""))));
+    assert(dists.length === 3 && dists.every((d, i) => i === 0 || d >= dists[i - 1]), `nearest first (${dists})`);
+    ok("nearest tool", { dists });
+
     // ---- impact tool summary
     await page.click("#tools button[data-tool=impact]");
     await page.fill("#tools input[name=radius]", "1000");
@@ -241,6 +252,28 @@ async function main() {
     await page.click("#tools button[data-tool=impact]"); // off: the results stay until cleared
     await page.click("#tools button.clear");
     assert((await page.locator("#tools .result-list").count()) === 0, "results cleared");
+
+    // ---- the raster risk surface: offered only when it exists; switched on, its tiles load
+    const rasterOffered = await page.locator("#layers input[data-raster=risk-surface]").count();
+    const surfaceExists = await page.evaluate(() => Boolean(window.onemap.config.risk_surface));
+    assert(Boolean(rasterOffered) === surfaceExists, "the heat layer is offered exactly when the surface exists");
+    if (surfaceExists) {
+      const rasterTiles = [];
+      const watch = (r) => r.url().includes("/raster/risk/tiles/") && rasterTiles.push(r.status());
+      page.on("response", watch);
+      await jumpTo(page, TARGET.lon, TARGET.lat, 12);
+      await page.check("#layers input[data-raster=risk-surface]");
+      await waitIdle(page);
+      page.off("response", watch);
+      assert(rasterTiles.length > 0 && rasterTiles.every((st) => st === 200), `raster tiles loaded (${rasterTiles})`);
+      result.raster = rasterTiles.length;
+      ok("risk surface layer", { tiles: rasterTiles.length });
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, "risk-surface-1366x768.png") });
+      await page.uncheck("#layers input[data-raster=risk-surface]");
+      await jumpTo(page, TARGET.lon, TARGET.lat, 15);
+    } else {
+      ok("risk surface layer", { offered: false });
+    }
 
     // ---- a level change pushed through the API: live feed and map recolour
     const login = await fetch(BASE + "/auth/token", {

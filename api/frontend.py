@@ -52,6 +52,7 @@ def install_frontend(app: FastAPI, settings: Settings) -> None:
             return FileResponse(index, headers={"cache-control": "no-cache"})
         return HTMLResponse(MISSING)
 
-    if (dist / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=dist / "assets"), name="frontend-assets")
+    # check_dir=False: a build made while the app runs is served without a restart
+    assets = StaticFiles(directory=dist / "assets", check_dir=False)
+    app.mount("/assets", assets, name="frontend-assets")
     app.include_router(router)

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test bench lint typecheck db serve clean-db
+.PHONY: demo test bench lint typecheck db tools serve clean-db
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 db:
 	@scripts/db-up >/dev/null
 
+## System tools the tests and benchmarks call (Debian packages, installed when missing).
+tools:
+	@scripts/ensure-packages gdal-bin
+
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 demo: $(STAMP) db
 	@$(BIN)/onemap demo up
@@ -27,12 +31,12 @@ demo: $(STAMP) db
 	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
-test: $(STAMP) db
+test: $(STAMP) db tools
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## Benchmarks, side by side with their references; prints the README's table.
-bench: $(STAMP) db
+bench: $(STAMP) db tools
 	@$(BIN)/python -m scripts.bench
 
 lint: $(STAMP)

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test bench lint typecheck db serve clean-db frontend
+.PHONY: demo test bench lint typecheck db tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -40,6 +40,11 @@ $(FRONTEND_DIST): $(FRONTEND_DEPS) $(FRONTEND_SRC)
 db:
 	@scripts/db-up >/dev/null
 
+## System tools the tests and benchmarks call (Debian packages, installed when missing):
+## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test.
+tools:
+	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei
+
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 demo: $(STAMP) db frontend
 	@$(BIN)/onemap demo up
@@ -47,12 +52,12 @@ demo: $(STAMP) db frontend
 	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
-test: $(STAMP) db frontend
+test: $(STAMP) db tools frontend
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## Benchmarks, side by side with their references; prints the README's table.
-bench: $(STAMP) db
+bench: $(STAMP) db tools
 	@$(BIN)/python -m scripts.bench
 
 lint: $(STAMP)

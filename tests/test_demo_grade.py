@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from api.cli.demo import _grade_if_ungraded
+from api.cli.demo import grade_if_ungraded
 from api.settings import Settings
 
 
@@ -15,12 +15,12 @@ async def test_demo_up_grades_every_unit_once(demo_db: Settings) -> None:
         count = "SELECT count(*) FILTER (WHERE current_level IS NULL), count(*) FROM risk_units"
         ungraded, total = await conn.fetchrow(count)
         assert ungraded == total > 3000
-        await _grade_if_ungraded(demo_db)
+        await grade_if_ungraded(demo_db)
         assert tuple(await conn.fetchrow(count)) == (0, total)
         runs = "SELECT (SELECT count(*) FROM grading_runs), (SELECT count(*) FROM grade_history)"
         first = tuple(await conn.fetchrow(runs))
         assert first[1] == total  # one explained history row per unit
-        await _grade_if_ungraded(demo_db)
+        await grade_if_ungraded(demo_db)
         assert tuple(await conn.fetchrow(runs)) == first
     finally:
         await conn.close()

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ import httpx
 import pytest
 
 from api.auth.users import ensure_demo_users
-from api.cli.demo import _grade_if_ungraded
+from api.cli.demo import grade_if_ungraded
 from api.settings import PROJECT_ROOT, Settings
+from tests import tools
 from tests.conftest import app_client, role_headers
 from tests.liveserver import live_server
 
@@ -33,16 +33,14 @@ DOC_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
 
 def _ensure_browser() -> None:
-    """Debian's chromium (and a CJK font for the labels), installed when missing."""
-    if not Path(CHROMIUM).exists():
-        subprocess.run(
-            [str(PROJECT_ROOT / "scripts" / "ensure-packages"), "chromium", "fonts-wqy-microhei"],
-            check=False,
-        )
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing and could not be installed (apt-get install chromium)")
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("node and npm are needed for the front end (apt-get install nodejs npm)")
+    """Debian's chromium (and a CJK font for the labels), installed when missing; node."""
+    assert tools.require("chromium", "chromium") == CHROMIUM
+    subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "ensure-packages"), "fonts-wqy-microhei"],
+        check=False, timeout=900,
+    )  # fmt: skip
+    tools.require("node", "nodejs")
+    tools.require("npm", "npm")
 
 
 def _build_frontend() -> None:
@@ -168,7 +166,7 @@ async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
     shots = DOC_SCREENSHOTS if os.environ.get("ONEMAP_UPDATE_SCREENSHOTS") == "1" else tmp_path
     _ensure_browser()
     _build_frontend()
-    await _grade_if_ungraded(demo_db)  # what `onemap demo up` does: the map is coloured
+    await grade_if_ungraded(demo_db)  # what `onemap demo up` does: the map is coloured
     target = await _target(demo_db)
     monkeypatch.setenv("ONEMAP_GRADING_INTERVAL_S", "0")  # only the pushed change moves levels
     run = await asyncio.to_thread(_run_browser, demo_db, target, shots)

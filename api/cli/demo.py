@@ -69,7 +69,7 @@ def load() -> None:
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")
 
 
-async def _grade_if_ungraded(settings: Settings) -> None:
+async def grade_if_ungraded(settings: Settings) -> None:
     """A full regrade (and its hooks: the risk surface) when some unit has no level yet."""
     from api.main import create_app
 
@@ -97,6 +97,6 @@ def up() -> None:
     started = time.perf_counter()
     upgrade(settings)
     asyncio.run(_load(settings))
-    asyncio.run(_grade_if_ungraded(settings))
+    asyncio.run(grade_if_ungraded(settings))
     demo_users(settings, err)
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -47,7 +47,8 @@ def install_frontend(app: FastAPI, settings: Settings) -> None:
     index = dist / "index.html"
 
     @app.get("/", include_in_schema=False, response_model=None)
-    async def home(request: Request) -> Response:
+    async def home() -> Response:
+        """The built page (revalidated on each visit: its assets carry content hashes)."""
         if index.is_file():
             return FileResponse(index, headers={"cache-control": "no-cache"})
         return HTMLResponse(MISSING)

@@ -6,13 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app
 from api.errors import BadRequest
 from api.importer import import_file
 from api.settings import PROJECT_ROOT, Settings
@@ -20,14 +25,31 @@ from tests.conftest import app_client, role_headers
 from tests.test_events_api import box, seed
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-LOCAL = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+LOCAL = NOW.astimezone(ZoneInfo("Asia/Shanghai"))
 
 
-def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `onemap ...` on the settings' database."""
-    env = {**os.environ, "ONEMAP_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, check=False)  # fmt: skip
+@dataclass
+class Ran:
+    """What a command printed and its exit code."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(settings: Settings, *args: str) -> Ran:
+    """Run `onemap ...` on the settings' database, in this process (in a thread of its own,
+    so the command's asyncio.run does not meet the test's loop)."""
+
+    def run() -> Ran:
+        env = {"ONEMAP_DATABASE_URL": settings.database_url, "COLUMNS": "200"}
+        result = CliRunner().invoke(app, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Ran(result.exit_code, result.stdout, result.stderr)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
 def ndjson(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -44,8 +66,8 @@ def array(path: Path, records: list[dict[str, Any]]) -> Path:
 
 def counts(stdout: str) -> list[str]:
     """The numbers of the summary table's row: records, inserted, unchanged, rejected, units."""
-    (line,) = [ln for ln in stdout.splitlines() if "│" in ln and ln.split("│")[1].strip()
-               in ("hidden_hazards", "weather_warnings", "special_periods", "accidents")]  # fmt: skip
+    kinds = ("hidden_hazards", "weather_warnings", "special_periods", "accidents")
+    (line,) = [ln for ln in stdout.splitlines() if "│" in ln and ln.split("│")[1].strip() in kinds]
     return [c.strip() for c in line.split("│")[2:7]]
 
 
@@ -60,8 +82,8 @@ async def rows(settings: Settings, sql: str, *args: Any) -> list[dict[str, Any]]
 
 async def levels(settings: Settings) -> dict[str, str | None]:
     """The levels the last regrade wrote on the units (what the map shows)."""
-    return {r["code"]: r["current_level"]
-            for r in await rows(settings, "SELECT code, current_level FROM risk_units")}  # fmt: skip
+    got = await rows(settings, "SELECT code, current_level FROM risk_units")
+    return {r["code"]: r["current_level"] for r in got}
 
 
 HAZARDS = [
@@ -213,8 +235,10 @@ async def test_retry_and_conflict(empty_db: Settings, tmp_path: Path) -> None:
     # a record stored by the generic importer (the demo) has no fingerprint: refused, not guessed
     conn = await asyncpg.connect(empty_db.database_url)
     try:
-        await conn.execute("INSERT INTO accidents (code, name, grade, occurred_at, geom) VALUES "
-                           "('OLD', 'old', 'general', now(), 'SRID=4326;POINT(108.9 34.2)')")  # fmt: skip
+        await conn.execute(
+            "INSERT INTO accidents (code, name, grade, occurred_at, geom) VALUES "
+            "('OLD', 'old', 'general', now(), 'SRID=4326;POINT(108.9 34.2)')"
+        )
     finally:
         await conn.close()
     r = cli(empty_db, "events", "import",
@@ -250,7 +274,10 @@ def test_cli_generic_import_refused(empty_db: Settings, tmp_path: Path) -> None:
     """`onemap import --layer accidents` says where accidents go."""
     path = tmp_path / "x.csv"
     path.write_text("code,name\nX,x\n", "utf-8")
-    r = cli(empty_db, "import", str(path), "--layer", "accidents")
+    env = {**os.environ, "ONEMAP_DATABASE_URL": empty_db.database_url}
+    r = subprocess.run([sys.executable, "-m", "api.cli", "import", str(path), "--layer",
+                        "accidents"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                       check=False)  # fmt: skip
     assert r.returncode == 1 and "onemap events import" in r.stderr
 
 
@@ -270,6 +297,6 @@ async def test_future_warning_counts_from_valid_from(empty_db: Settings) -> None
         assert r.json()["regrade"]["level_changes"] == []
         now = (await client.get("/risk-units/IN/grade")).json()
         assert now["level"] == "low"
-        later = (await client.get("/risk-units/IN/grade",
-                                  params={"as_of": (start + timedelta(hours=1)).isoformat()})).json()  # fmt: skip
+        as_of = (start + timedelta(hours=1)).isoformat()
+        later = (await client.get("/risk-units/IN/grade", params={"as_of": as_of})).json()
         assert (later["level"], later["decided_by"]) == ("large", "F3")

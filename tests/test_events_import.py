@@ -215,8 +215,8 @@ async def test_retry_and_conflict(empty_db: Settings, tmp_path: Path) -> None:
     await seed(empty_db)
     headers = await role_headers(empty_db)
     async with app_client(empty_db, headers["integrator"]) as client:
-        r = await client.post("/accidents", json=ACCIDENTS[0])
-        assert r.status_code == 201, r.text
+        posted = await client.post("/accidents", json=ACCIDENTS[0])
+        assert posted.status_code == 201, posted.text
     local = {**ACCIDENTS[0], "occurred_at": (LOCAL - timedelta(days=20)).isoformat()}
     assert local["occurred_at"] != ACCIDENTS[0]["occurred_at"]
     second = {**ACCIDENTS[0], "code": "ACC-2", "grade": "general"}

@@ -78,6 +78,5 @@ async def send_first_readings(settings: Settings, now: datetime | None = None) -
                                        trigger="demo", actor="demo")  # fmt: skip
             regraded = res.units
     out = FirstReadings(len(arrays.codes), len(codes), regraded, time.perf_counter() - started)
-    log.info("first readings: %d of %d points were offline, %d units regraded (%.1f s)",
-             out.sent, out.points, out.units_regraded, out.seconds)  # fmt: skip
+    log.debug("first readings: %s", out)
     return out

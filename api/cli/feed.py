@@ -48,7 +48,7 @@ def feed(
                 api_key=api_key,
                 duration_s=seconds,
                 step_s=step,
-                on_status=err.print,
+                on_status=lambda line: err.print(line, soft_wrap=True, highlight=False),
             )  # fmt: skip
         )
     except KeyboardInterrupt:
@@ -57,4 +57,4 @@ def feed(
     except Exception as exc:  # the server went away or refused us: say so and stop
         err.print(f"[red]feed stopped:[/red] {exc}")
         raise typer.Exit(1) from None
-    err.print(stats.line(0))
+    err.print(stats.line(0), soft_wrap=True, highlight=False)

@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+FEED ?= 1
 
 .PHONY: demo test bench lint typecheck db tools serve clean-db frontend
 
@@ -46,10 +47,14 @@ tools:
 	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei
 
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
+## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
 demo: $(STAMP) db frontend
 	@$(BIN)/onemap demo up
 	@echo "[serve] http://$(HOST):$(PORT)/"
-	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
+	@if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
+	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \
+	trap 'kill $$feed 2>/dev/null; wait $$feed 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	$(BIN)/onemap serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
 test: $(STAMP) db tools frontend

@@ -89,6 +89,16 @@ async def grade_if_ungraded(settings: Settings) -> None:
     )
 
 
+def _first_readings(settings: Settings) -> None:
+    """One normal reading for every point offline now, so no point starts offline."""
+    from geodata.first_readings import send_first_readings
+
+    with err.status("first readings"):
+        done = asyncio.run(send_first_readings(settings))
+    err.print(f"first readings: {done.sent:,} of {done.points:,} points were offline; "
+              f"{done.units_regraded:,} units regraded ({done.seconds:.1f} s)")  # fmt: skip
+
+
 @demo_app.command("up")
 def up() -> None:
     """Migrate, load the demo, grade it, add the demo users (each step a no-op once done)."""
@@ -97,6 +107,7 @@ def up() -> None:
     started = time.perf_counter()
     upgrade(settings)
     asyncio.run(_load(settings))
+    _first_readings(settings)
     asyncio.run(grade_if_ungraded(settings))
     demo_users(settings, err)
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

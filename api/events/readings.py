@@ -25,11 +25,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from api import audit
@@ -43,6 +46,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
 US = timedelta(microseconds=1)
 MAX_ERRORS = 20
+_NUMBER_TYPES = {int, float}
 
 COPY_DTYPE = np.dtype([("n", ">i2"), ("l1", ">i4"), ("pid", ">i8"), ("l2", ">i4"),
                        ("ts", ">i8"), ("l3", ">i4"), ("v", ">f8")])  # fmt: skip
@@ -133,8 +137,8 @@ def parse_json(body: bytes) -> tuple[list[Any], list[Any], list[Any]]:
     if not isinstance(items, list):
         raise BadRequest('expected {"readings": [{"point": ..., "ts": ..., "value": ...}, ...]}')
     try:
-        return ([r["point"] for r in items], [r["ts"] for r in items],
-                [r["value"] for r in items])  # fmt: skip
+        return (list(map(itemgetter("point"), items)), list(map(itemgetter("ts"), items)),
+                list(map(itemgetter("value"), items)))  # fmt: skip
     except (KeyError, TypeError) as exc:
         raise BadRequest("every reading needs point, ts and value") from exc
 
@@ -172,29 +176,19 @@ def parse_csv(body: bytes) -> tuple[list[Any], list[Any], list[Any]]:
     return pts, tss, vals
 
 
-def check(
-    key: str,
+def _columns_one_by_one(
     codes: Sequence[Any],
     tss: Sequence[Any],
     vals: Sequence[Any],
-    arrays: PointArrays,
-    now: datetime,
-    max_future_s: int,
-    retention_days: int,
-    max_batch: int,
-) -> Batch:
-    """Validate a whole batch (400 listing the first errors; nothing is stored on error)."""
+    index: dict[str, int],
+    errors: list[dict[str, Any]],
+    unknown: set[str],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Reading by reading, collecting the first problems (the careful path, for bad batches)."""
     n = len(codes)
-    if n == 0:
-        raise BadRequest("the batch holds no readings")
-    if n > max_batch:
-        raise PayloadTooLarge(f"{n} readings in one batch; at most {max_batch}")
-    errors: list[dict[str, Any]] = []
-    unknown: set[str] = set()
     idx = np.empty(n, np.int64)
     ts = np.empty(n, np.int64)
     values = np.empty(n, np.float64)
-    index = arrays.index
     for i in range(n):
         code = codes[i]
         row = index.get(code) if isinstance(code, str) else None
@@ -218,6 +212,61 @@ def check(
             values[i] = 0.0
         else:
             values[i] = v
+    return idx, ts, values
+
+
+def _columns(
+    codes: Sequence[Any], tss: Sequence[Any], vals: Sequence[Any], index: dict[str, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """The columns of a clean batch without a Python step per reading; None if anything is off.
+
+    Known point codes (one dict lookup each, in C), ISO 8601 times that all carry
+    an offset (Arrow's parser), values that are all JSON numbers (not booleans).
+    Anything else goes to the one-by-one path, which names the problems.
+    """
+    try:
+        rows = list(map(index.get, codes))
+    except TypeError:  # an unhashable code
+        return None
+    if None in rows or not set(map(type, vals)) <= _NUMBER_TYPES:
+        return None
+    try:
+        times = pc.cast(pa.array(tss, pa.string()), pa.timestamp("us", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if times.null_count:
+        return None
+    values = np.array(vals, np.float64)
+    if not np.isfinite(values).all():
+        return None
+    ts = times.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return np.array(rows, np.int64), ts, values
+
+
+def check(
+    key: str,
+    codes: Sequence[Any],
+    tss: Sequence[Any],
+    vals: Sequence[Any],
+    arrays: PointArrays,
+    now: datetime,
+    max_future_s: int,
+    retention_days: int,
+    max_batch: int,
+) -> Batch:
+    """Validate a whole batch (400 listing the first errors; nothing is stored on error)."""
+    n = len(codes)
+    if n == 0:
+        raise BadRequest("the batch holds no readings")
+    if n > max_batch:
+        raise PayloadTooLarge(f"{n} readings in one batch; at most {max_batch}")
+    errors: list[dict[str, Any]] = []
+    unknown: set[str] = set()
+    fast = _columns(codes, tss, vals, arrays.index)
+    if fast is not None:
+        idx, ts, values = fast
+    else:
+        idx, ts, values = _columns_one_by_one(codes, tss, vals, arrays.index, errors, unknown)
     now_us = (now - EPOCH) // US
     future = np.flatnonzero(ts > now_us + max_future_s * 1_000_000)
     for i in future[: MAX_ERRORS - len(errors)].tolist():
@@ -348,30 +397,41 @@ async def _store(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
     result.duplicates = batch.received - result.stored
 
 
+#: Liveness moves forward in one statement. Per point of the batch ($1, with its last
+#: reading's time in µs $2 and value $3, as text arrays): a point whose reading is newer
+#: than its state is updated and returns its previous last reading (the self-join reads
+#: it before the update); a point with no state yet is inserted and returns -1; a point
+#: whose readings are all older than its state (late arrivals) returns nothing.
 _STATE_SQL = """
 WITH b AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS b(point_id, ts_us, value)
-),
-old AS (
-    SELECT s.point_id, s.last_reading_at FROM monitoring_point_state s
-     WHERE s.point_id = ANY($1::bigint[])
+    SELECT b.point_id, 'epoch'::timestamptz + b.ts_us * interval '1 microsecond' AS ts, b.value
+      FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::float8[])
+           AS b(point_id, ts_us, value)
 ),
 upd AS (
     UPDATE monitoring_point_state s
-       SET last_reading_at = 'epoch'::timestamptz + b.ts_us * interval '1 microsecond',
-           last_value = b.value
-      FROM b
-     WHERE s.point_id = b.point_id
-       AND 'epoch'::timestamptz + b.ts_us * interval '1 microsecond' > s.last_reading_at
+       SET last_reading_at = b.ts, last_value = b.value
+      FROM b, monitoring_point_state o
+     WHERE s.point_id = b.point_id AND o.point_id = b.point_id AND b.ts > s.last_reading_at
+    RETURNING s.point_id, (extract(epoch FROM o.last_reading_at) * 1000000)::bigint AS prev_us
 ),
 ins AS (
     INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
-    SELECT b.point_id, 'epoch'::timestamptz + b.ts_us * interval '1 microsecond', b.value
-      FROM b WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.point_id = b.point_id)
+    SELECT b.point_id, b.ts, b.value FROM b
+     WHERE NOT EXISTS (SELECT 1 FROM monitoring_point_state x WHERE x.point_id = b.point_id)
         ON CONFLICT (point_id) DO NOTHING
+    RETURNING point_id, -1::bigint AS prev_us
 )
-SELECT point_id, ((extract(epoch FROM last_reading_at) * 1000000)::bigint) AS last_us FROM old
+SELECT point_id, prev_us FROM upd UNION ALL SELECT point_id, prev_us FROM ins
 """
+
+#: "all of this point's readings are late": none is newer than its last reading
+LATE = np.iinfo(np.int64).max
+
+
+def pg_array(values: list[Any]) -> str:
+    """A list as PostgreSQL array text (one C-level join: asyncpg encodes lists item by item)."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> None:
@@ -383,10 +443,17 @@ async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
     group_points = idx[starts]
     pids = arrays.ids[group_points]
     await conn.execute("SELECT pg_advisory_xact_lock($1)", READINGS_LOCK)
-    prev_rows = await conn.fetch(_STATE_SQL, pids, ts[ends], values[ends])
-    prev_by_pid = {r["point_id"]: r["last_us"] for r in prev_rows}
-    # previous last reading per group (-1: never reported)
-    prev_last = np.fromiter((prev_by_pid.get(p, -1) for p in pids.tolist()), np.int64, len(pids))
+    prev_rows = await conn.fetch(
+        _STATE_SQL, pg_array(pids.tolist()), pg_array(ts[ends].tolist()),
+        pg_array(values[ends].tolist()),
+    )  # fmt: skip
+    # previous last reading per group (-1: never reported; LATE: nothing newer in this batch)
+    prev_last = np.full(len(pids), LATE, np.int64)
+    if prev_rows:
+        moved = np.array([(r[0], r[1]) for r in prev_rows], np.int64)
+        order = np.argsort(pids)
+        at = order[np.searchsorted(pids, moved[:, 0], sorter=order)]
+        prev_last[at] = moved[:, 1]
     group_of = np.repeat(np.arange(len(starts)), ends - starts + 1)
     in_order = ts > prev_last[group_of]
     never = prev_last == -1
@@ -410,7 +477,7 @@ async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
                 "'epoch'::timestamptz + e * interval '1 microsecond' "
                 "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(p, s, e) "
                 "ON CONFLICT (point_id, started_at) DO NOTHING",
-                g_pids, (prev_ts + interval)[gap], o_ts[gap],
+                g_pids.tolist(), (prev_ts + interval)[gap].tolist(), o_ts[gap].tolist(),
             )  # fmt: skip
             result.offline_periods = int(status.split()[-1])
             result.touched_units.update(

@@ -1,0 +1,1 @@
+ALTER TABLE monitoring_point_state RESET (fillfactor);

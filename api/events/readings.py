@@ -10,10 +10,15 @@ numpy, and written in one transaction:
    if any (point, ts) already exists, that COPY is rolled back to a savepoint
    and the batch goes through a temporary staging table and
    `INSERT ... ON CONFLICT DO NOTHING` (the slow path, only then);
-3. under a transaction advisory lock (so batches apply in order):
-   monitoring_point_state moves forward, gaps longer than a point's expected
-   interval become offline periods, and readings past thresholds open,
+3. monitoring_point_state moves forward, locking the liveness rows of the
+   batch's points (so batches that share points apply one after the other, and
+   batches from other gateways run alongside); gaps longer than a point's
+   expected interval become offline periods, and readings past thresholds open,
    escalate, de-escalate and close alarm periods.
+
+Parsing and checking take no Python step per reading on a clean batch (codes
+looked up with one `map`, times parsed by Arrow, values checked in numpy); a
+bad batch goes reading by reading to name its problems.
 
 The caller regrades the units whose alarms or liveness changed.
 """
@@ -41,7 +46,6 @@ from api.errors import BadRequest, PayloadTooLarge
 from api.events import alarms as alarm_rules
 from api.events.points import PointArrays, PointCache, levels
 
-READINGS_LOCK = 4_004_010
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
 US = timedelta(microseconds=1)
@@ -397,32 +401,39 @@ async def _store(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
     result.duplicates = batch.received - result.stored
 
 
-#: Liveness moves forward in one statement. Per point of the batch ($1, with its last
-#: reading's time in µs $2 and value $3, as text arrays): a point whose reading is newer
-#: than its state is updated and returns its previous last reading (the self-join reads
-#: it before the update); a point with no state yet is inserted and returns -1; a point
-#: whose readings are all older than its state (late arrivals) returns nothing.
+#: Points of the batch ($1) that never reported get a liveness row (last reading
+#: -infinity, "never", until the update below moves it); the points inserted.
+_STATE_NEW_SQL = """
+INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
+SELECT b.point_id, '-infinity', 'NaN'
+  FROM (SELECT unnest($1::text::bigint[])
+        EXCEPT
+        SELECT x.point_id FROM monitoring_point_state x
+         WHERE x.point_id = ANY($1::text::bigint[])) AS b(point_id)
+ ORDER BY b.point_id
+    ON CONFLICT (point_id) DO NOTHING
+RETURNING point_id
+"""
+
+#: Liveness moves forward: per point of the batch ($1, its last reading's time in µs $2
+#: and value $3, as text arrays, in point order) whose reading is newer than its state.
+#: The update locks each row it moves (so batches that share points apply one after the
+#: other, in the order they lock, and batches on other points run alongside); the SET
+#: reads the row as it is then (after waiting for another batch's commit), so
+#: prev_reading_at returns the previous last reading (-1: never). A point whose
+#: readings are all older than its state (late arrivals) returns nothing.
 _STATE_SQL = """
-WITH b AS (
-    SELECT b.point_id, 'epoch'::timestamptz + b.ts_us * interval '1 microsecond' AS ts, b.value
-      FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::float8[])
-           AS b(point_id, ts_us, value)
-),
-upd AS (
-    UPDATE monitoring_point_state s
-       SET last_reading_at = b.ts, last_value = b.value
-      FROM b, monitoring_point_state o
-     WHERE s.point_id = b.point_id AND o.point_id = b.point_id AND b.ts > s.last_reading_at
-    RETURNING s.point_id, (extract(epoch FROM o.last_reading_at) * 1000000)::bigint AS prev_us
-),
-ins AS (
-    INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
-    SELECT b.point_id, b.ts, b.value FROM b
-     WHERE NOT EXISTS (SELECT 1 FROM monitoring_point_state x WHERE x.point_id = b.point_id)
-        ON CONFLICT (point_id) DO NOTHING
-    RETURNING point_id, -1::bigint AS prev_us
-)
-SELECT point_id, prev_us FROM upd UNION ALL SELECT point_id, prev_us FROM ins
+UPDATE monitoring_point_state s
+   SET prev_reading_at = s.last_reading_at, last_reading_at = b.ts, last_value = b.value
+  FROM (SELECT u.point_id, 'epoch'::timestamptz + u.ts_us * interval '1 microsecond' AS ts,
+               u.value
+          FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::float8[])
+               AS u(point_id, ts_us, value)) b
+ WHERE s.point_id = ANY($1::text::bigint[]) AND s.point_id = b.point_id
+   AND b.ts > s.last_reading_at
+RETURNING s.point_id,
+          CASE WHEN isfinite(s.prev_reading_at)
+               THEN (extract(epoch FROM s.prev_reading_at) * 1000000)::bigint ELSE -1 END
 """
 
 #: "all of this point's readings are late": none is newer than its last reading
@@ -434,19 +445,41 @@ def pg_array(values: list[Any]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+async def _move_state(
+    conn: asyncpg.Connection,
+    pids: NDArray[np.int64],
+    last_us: NDArray[np.int64],
+    last_values: NDArray[np.float64],
+) -> list[asyncpg.Record]:
+    """Move liveness forward: (point_id, previous last reading µs or -1) per point moved.
+
+    One statement when every point has reported before (the steady state); the points
+    it did not move are either late or new, and only the new ones get a row and a move.
+    """
+    moved = await conn.fetch(_STATE_SQL, pg_array(pids.tolist()), pg_array(last_us.tolist()),
+                             pg_array(last_values.tolist()))  # fmt: skip
+    if len(moved) == len(pids):
+        return moved
+    rest = np.setdiff1d(pids, np.fromiter((r[0] for r in moved), np.int64, len(moved)))
+    new = await conn.fetch(_STATE_NEW_SQL, pg_array(rest.tolist()))
+    if new:
+        new_ids = np.sort(np.fromiter((r[0] for r in new), np.int64, len(new)))
+        at = np.searchsorted(pids, new_ids)  # pids are sorted
+        moved += await conn.fetch(_STATE_SQL, pg_array(new_ids.tolist()),
+                                  pg_array(last_us[at].tolist()),
+                                  pg_array(last_values[at].tolist()))  # fmt: skip
+    return moved
+
+
 async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> None:
-    """State, offline periods and alarms, in time order, under the readings lock."""
+    """State, offline periods and alarms, in time order; the points' liveness rows locked."""
     arrays = batch.arrays
     idx, ts, values = batch.idx, batch.ts_us, batch.values
     starts = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))
     ends = np.concatenate([starts[1:], [len(idx)]]) - 1
     group_points = idx[starts]
     pids = arrays.ids[group_points]
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", READINGS_LOCK)
-    prev_rows = await conn.fetch(
-        _STATE_SQL, pg_array(pids.tolist()), pg_array(ts[ends].tolist()),
-        pg_array(values[ends].tolist()),
-    )  # fmt: skip
+    prev_rows = await _move_state(conn, pids, ts[ends], values[ends])
     # previous last reading per group (-1: never reported; LATE: nothing newer in this batch)
     prev_last = np.full(len(pids), LATE, np.int64)
     if prev_rows:

@@ -153,8 +153,9 @@ def make_clients(
                     for t, v, x in zip(ts_us[mine], values[mine], lv, strict=True)]  # fmt: skip
             for new in alarm_rules.transitions(codes[row], None, walk).new:
                 expected["opened"] += new.episode == new.code
-                expected[{"escalated": "escalated", "normal": "closed", None: "open"}[
-                    new.end_reason]] += 1
+                expected[
+                    {"escalated": "escalated", "normal": "closed", None: "open"}[new.end_reason]
+                ] += 1
         local = (ts_us + 8 * 3_600_000_000).astype("datetime64[us]")
         stamps = [t + "+08:00" for t in np.datetime_as_string(local, unit="s").tolist()]
         mine_batches = []
@@ -292,6 +293,7 @@ async def bench_ingest(
                       f"({mb:.0f} MB JSON, built in {t_make[0]:.1f} s)")  # fmt: skip
         raw_s: list[float] = []
         api_s: list[float] = []
+        api_cpu: list[float] = []
         check = ""
         with grading_server(settings, workers) as server:
             for r in range(repeat):
@@ -300,14 +302,17 @@ async def bench_ingest(
                     if side == "raw":
                         raw_s.append(await raw_copy(url, senders))
                     else:
+                        cpu0 = server.cpu
                         seconds, totals = await api_post(server.port, key, senders)
                         api_s.append(seconds)
+                        api_cpu.append(server.cpu - cpu0)
                         want = {"stored": n, **{k: v for k, v in expected.items() if k != "open"}}
                         if totals != want:
                             raise RuntimeError(f"API run: {totals}, expected {want}")
                         check = await verify(url, server.port, key, senders, n, expected)
-                    console.print(f"  {side}: {n / (raw_s if side == 'raw' else api_s)[-1]:,.0f}"
-                                  " readings/s")  # fmt: skip
+                    rate = n / (raw_s if side == "raw" else api_s)[-1]
+                    busy = f" (server CPU {api_cpu[-1]:.1f} s)" if side == "api" else ""
+                    console.print(f"  {side}: {rate:,.0f} readings/s{busy}")
         console.print(f"  API check: {check}")
     api_rate, raw_rate = n / min(api_s), n / min(raw_s)
     ratio = api_rate / raw_rate
@@ -411,8 +416,7 @@ async def bench_regrade(base: Settings, units: int) -> list[Row]:
             what = {
                 "first": "first grading (every unit gets a level, explained)",
                 "next": "next scheduled regrade (nothing changed)",
-                "after events": f"scheduled regrade after {moved:,} new alarms and "
-                "ended ones",
+                "after events": f"scheduled regrade after {moved:,} new alarms and ended ones",
             }[name]
             goal = "—"
             if label.startswith(f"{units:,}") and units >= 1_000_000:

@@ -1,4 +1,4 @@
-"""Readings at scale: liveness rows updated in place (HOT), reading-partition upkeep.
+"""Readings at scale: liveness rows updated in place (HOT), with the previous reading.
 
 Revision ID: 0007_readings_scale
 Revises: 0006_analysis

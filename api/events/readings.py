@@ -471,7 +471,7 @@ async def _move_state(
     return moved
 
 
-async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> None:
+async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> AlarmWrites:
     """State, offline periods and alarms, in time order; the points' liveness rows locked."""
     arrays = batch.arrays
     idx, ts, values = batch.idx, batch.ts_us, batch.values
@@ -554,30 +554,45 @@ async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
                 if new.end_reason is not None:
                     counts[_count_key(new.end_reason)] += 1
             counts["opened"] += sum(1 for n in tr.new if n.episode == n.code)
-    if ends_existing:
-        await conn.execute(
-            "UPDATE alarms a SET ended_at = u.t, end_reason = u.r "
-            "FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, t, r) "
-            "WHERE a.id = u.id",
-            [e[0] for e in ends_existing], [e[1] for e in ends_existing],
-            [e[2] for e in ends_existing],
-        )  # fmt: skip
-    if new_rows:
-        await conn.execute(
-            "INSERT INTO alarms (code, name, district, point_id, risk_unit_id, episode, level, "
-            "value, started_at, ended_at, end_reason, source, geom) "
-            "SELECT u.code, mp.name || ' ' || u.level || '级报警', mp.district, mp.id, "
-            "mp.risk_unit_id, u.episode, u.level, u.value, u.s, u.e, u.r, 'readings', mp.geom "
-            "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], "
-            "$6::timestamptz[], $7::timestamptz[], $8::text[]) "
-            "AS u(code, pid, episode, level, value, s, e, r) "
-            "JOIN monitoring_points mp ON mp.id = u.pid",
-            [n.code for _, _, n in new_rows], [p for p, _, _ in new_rows],
-            [n.episode for _, _, n in new_rows], [n.level for _, _, n in new_rows],
-            [n.value for _, _, n in new_rows], [n.started_at for _, _, n in new_rows],
-            [n.ended_at for _, _, n in new_rows], [n.end_reason for _, _, n in new_rows],
-        )  # fmt: skip
     result.alarms = counts
+    return AlarmWrites(ends_existing, new_rows)
+
+
+@dataclass(slots=True)
+class AlarmWrites:
+    """The alarm periods a batch ends and inserts, written last (just before the commit):
+    writing alarms bumps the alarms layer's version row, which concurrent batches then
+    wait for until this one commits."""
+
+    ends: list[tuple[int, datetime, str]]
+    new: list[tuple[int, int, alarm_rules.NewAlarm]]
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """End the periods that ended, insert the new ones."""
+        ends_existing, new_rows = self.ends, self.new
+        if ends_existing:
+            await conn.execute(
+                "UPDATE alarms a SET ended_at = u.t, end_reason = u.r "
+                "FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, t, r) "
+                "WHERE a.id = u.id",
+                [e[0] for e in ends_existing], [e[1] for e in ends_existing],
+                [e[2] for e in ends_existing],
+            )  # fmt: skip
+        if new_rows:
+            await conn.execute(
+                "INSERT INTO alarms (code, name, district, point_id, risk_unit_id, episode, level, "
+                "value, started_at, ended_at, end_reason, source, geom) "
+                "SELECT u.code, mp.name || ' ' || u.level || '级报警', mp.district, mp.id, "
+                "mp.risk_unit_id, u.episode, u.level, u.value, u.s, u.e, u.r, 'readings', mp.geom "
+                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], "
+                "$6::timestamptz[], $7::timestamptz[], $8::text[]) "
+                "AS u(code, pid, episode, level, value, s, e, r) "
+                "JOIN monitoring_points mp ON mp.id = u.pid",
+                [n.code for _, _, n in new_rows], [p for p, _, _ in new_rows],
+                [n.episode for _, _, n in new_rows], [n.level for _, _, n in new_rows],
+                [n.value for _, _, n in new_rows], [n.started_at for _, _, n in new_rows],
+                [n.ended_at for _, _, n in new_rows], [n.end_reason for _, _, n in new_rows],
+            )  # fmt: skip
 
 
 def _count_key(reason: str) -> str:
@@ -609,7 +624,7 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
             return result
         await ensure_partitions(conn, batch.ts_us)
         await _store(conn, batch, result)
-        await _apply(conn, batch, result)
+        alarm_writes = await _apply(conn, batch, result)
         await conn.execute(
             "UPDATE reading_batches SET stored = $2, duplicates = $3, alarms = $4::text::jsonb "
             "WHERE batch_key = $1",
@@ -618,6 +633,7 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
         await audit.record(conn, actor, "readings.ingest", "readings", [batch.key],
                            stored=result.stored, duplicates=result.duplicates,
                            alarms=result.alarms)  # fmt: skip
+        await alarm_writes.write(conn)
     return result
 
 

@@ -126,7 +126,8 @@ def make_clients(
 ) -> tuple[list[Client], dict[str, int]]:
     """Each gateway's points read minute by minute, cut in batches; (clients, alarm counts).
 
-    Gateway g owns the points i with i % gateways == g; client k sends the batches of
+    Gateway g owns the g-th of `gateways` runs of consecutive points (as a district's
+    points are imported together); client k sends the batches of
     gateways k, k + clients, ... in turn (each gateway's in time order). The counts are
     what the alarm rules (api/events/alarms.py) make of the episode points' readings:
     episodes opened, periods escalated, closed, and still open at the end.
@@ -137,7 +138,7 @@ def make_clients(
     queues: list[list[list[tuple[bytes, bytes]]]] = [[] for _ in range(clients)]
     expected = {"opened": 0, "escalated": 0, "closed": 0, "open": 0}
     for g in range(gateways):
-        rows = np.arange(g, n, gateways)
+        rows = np.arange(g * n // gateways, (g + 1) * n // gateways)
         minutes = -(-per_gateway // len(rows))
         m = np.repeat(np.arange(minutes), len(rows))[:per_gateway]
         p = np.tile(rows, minutes)[:per_gateway]

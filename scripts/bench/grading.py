@@ -338,8 +338,9 @@ async def full_regrades(url: str, label: str, runs: list[str]) -> list[tuple[str
     """Full regrades as of now, one per entry of `runs`; (run, seconds, level changes).
 
     "sql pass" is the reference: score.sql over every unit, the units whose level or R
-    would change counted in the server (nothing written, nothing sent back). "levels only" writes every unit's level and R
-    from that pass without history (how the synthetic city starts graded).
+    would change counted in the server (nothing written, nothing sent back). "levels only"
+    writes every unit's level and R from that pass without history (how the synthetic
+    city starts graded).
     """
     out = []
     conn = await asyncpg.connect(url, command_timeout=None)

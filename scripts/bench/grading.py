@@ -2,24 +2,28 @@
 
 Three measurements, each in a scratch database of its own (dropped afterwards):
 
-1. ingestion: `onemap serve` on a loopback port; CLIENTS keep-alive HTTP clients
-   (one gateway each, disjoint points) POST batches of BATCH readings
-   (`{"readings": [{"point", "ts", "value"}, ...]}`) of a city with 22,067 points,
-   some of them going through an alarm episode (open, escalate, close); against
-   the same readings as binary COPY into the same partitioned table over as many
-   connections (payloads encoded beforehand). Alternating, `--repeat` rounds, best counts.
-   Afterwards: every reading stored once, the alarms the episodes make, a re-sent
-   batch answered from the ledger.
-2. full regrade: the Xi'an demo city (first grading, then the next one) and
-   UNITS synthetic units (grading_city.sql); reference: the SQL scoring pass alone
-   (score.sql, nothing written).
+1. ingestion: `onemap serve` on a loopback port; GATEWAYS gateways (13, one per
+   district), each owning a run of consecutive points of a city with 22,067 points
+   and cutting its minute-by-minute readings into batches of BATCH readings
+   (`{"readings": [{"point", "ts", "value"}, ...]}`); CLIENTS keep-alive HTTP
+   connections send them (each gateway's batches in time order, on one connection).
+   Some points go through an alarm episode (open, escalate, close). Reference: the
+   same readings as binary COPY into the same partitioned table over as many
+   connections (payloads encoded beforehand). Alternating, `--repeat` rounds, best
+   counts. Afterwards: every reading stored once, the alarm periods the alarm rules
+   make of the episodes, a re-sent batch answered from the ledger.
+2. full regrade: the Xi'an demo city (first grading, then the next one) and UNITS
+   synthetic units (grading_city.sql; graded once from the SQL pass, then regraded
+   after 1 % of points alarm, and again with nothing changed); reference: the
+   score.sql pass alone (nothing written, nothing sent back).
 3. incremental regrade after one alarm, on the demo city served over HTTP: from the
    POST of a level-1 reading to `GET /risk-units/{code}/grade` showing the new level;
    reference: the same two requests for a normal reading (no level change).
 
     python -m scripts.bench grading
     python -m scripts.bench.grading [--only ingest|regrade|incremental] [--readings N]
-        [--batch N] [--clients N] [--workers N] [--units N] [--samples N] [--repeat N]
+        [--batch N] [--gateways N] [--clients N] [--workers N] [--units N] [--samples N]
+        [--repeat N]
 """
 
 from __future__ import annotations

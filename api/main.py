@@ -13,6 +13,7 @@ from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
 from api.errors import install_error_handlers
+from api.events.maintenance import ReadingsMaintenance
 from api.events.stream import GradeStream
 from api.events.webhooks import WebhookDispatcher
 from api.frontend import install_frontend
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await state.tiles.start()
         state.grading = GradingService(state.pool, settings, state.after_full_regrade)
         await state.grading.start()
+        state.readings_maintenance = ReadingsMaintenance(state.pool, settings)
+        await state.readings_maintenance.start()
         state.grade_stream = GradeStream(settings, state.pool)
         state.webhooks = WebhookDispatcher(settings, state.pool)
         state.grade_stream.on_change(state.webhooks.wake)
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.webhooks.close()
             await state.grade_stream.close()
+            await state.readings_maintenance.close()
             await state.grading.close()
             await state.tiles.close()
             await state.key_cache.close()

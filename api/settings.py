@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     readings_retention_days: int = Field(
         30, ge=1, le=400, description="reading partitions older than this are dropped"
     )
+    readings_partitions_ahead_days: int = Field(
+        2, ge=0, le=60, description="reading partitions are created this many days ahead"
+    )
+    readings_maintenance_interval_s: int = Field(
+        3600, ge=0, description="reading-partition upkeep every N seconds (and at start); 0: off"
+    )
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay, doubled each time")

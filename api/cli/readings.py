@@ -101,7 +101,8 @@ def maintain() -> None:
 
     async def run() -> dict[str, int]:
         async with connect(settings) as conn:
-            return await maintain_readings(conn, settings.readings_retention_days)
+            return await maintain_readings(conn, settings.readings_retention_days,
+                                          settings.readings_partitions_ahead_days)  # fmt: skip
 
     out = asyncio.run(run())
     err.print(f"partitions: {out['created']} created, {out['dropped']} dropped")

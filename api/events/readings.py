@@ -10,10 +10,15 @@ numpy, and written in one transaction:
    if any (point, ts) already exists, that COPY is rolled back to a savepoint
    and the batch goes through a temporary staging table and
    `INSERT ... ON CONFLICT DO NOTHING` (the slow path, only then);
-3. under a transaction advisory lock (so batches apply in order):
-   monitoring_point_state moves forward, gaps longer than a point's expected
-   interval become offline periods, and readings past thresholds open,
+3. monitoring_point_state moves forward, locking the liveness rows of the
+   batch's points (so batches that share points apply one after the other, and
+   batches from other gateways run alongside); gaps longer than a point's
+   expected interval become offline periods, and readings past thresholds open,
    escalate, de-escalate and close alarm periods.
+
+Parsing and checking take no Python step per reading on a clean batch (codes
+looked up with one `map`, times parsed by Arrow, values checked in numpy); a
+bad batch goes reading by reading to name its problems.
 
 The caller regrades the units whose alarms or liveness changed.
 """
@@ -25,11 +30,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from api import audit
@@ -38,11 +46,11 @@ from api.errors import BadRequest, PayloadTooLarge
 from api.events import alarms as alarm_rules
 from api.events.points import PointArrays, PointCache, levels
 
-READINGS_LOCK = 4_004_010
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
 US = timedelta(microseconds=1)
 MAX_ERRORS = 20
+_NUMBER_TYPES = {int, float}
 
 COPY_DTYPE = np.dtype([("n", ">i2"), ("l1", ">i4"), ("pid", ">i8"), ("l2", ">i4"),
                        ("ts", ">i8"), ("l3", ">i4"), ("v", ">f8")])  # fmt: skip
@@ -133,8 +141,8 @@ def parse_json(body: bytes) -> tuple[list[Any], list[Any], list[Any]]:
     if not isinstance(items, list):
         raise BadRequest('expected {"readings": [{"point": ..., "ts": ..., "value": ...}, ...]}')
     try:
-        return ([r["point"] for r in items], [r["ts"] for r in items],
-                [r["value"] for r in items])  # fmt: skip
+        return (list(map(itemgetter("point"), items)), list(map(itemgetter("ts"), items)),
+                list(map(itemgetter("value"), items)))  # fmt: skip
     except (KeyError, TypeError) as exc:
         raise BadRequest("every reading needs point, ts and value") from exc
 
@@ -172,29 +180,19 @@ def parse_csv(body: bytes) -> tuple[list[Any], list[Any], list[Any]]:
     return pts, tss, vals
 
 
-def check(
-    key: str,
+def _columns_one_by_one(
     codes: Sequence[Any],
     tss: Sequence[Any],
     vals: Sequence[Any],
-    arrays: PointArrays,
-    now: datetime,
-    max_future_s: int,
-    retention_days: int,
-    max_batch: int,
-) -> Batch:
-    """Validate a whole batch (400 listing the first errors; nothing is stored on error)."""
+    index: dict[str, int],
+    errors: list[dict[str, Any]],
+    unknown: set[str],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Reading by reading, collecting the first problems (the careful path, for bad batches)."""
     n = len(codes)
-    if n == 0:
-        raise BadRequest("the batch holds no readings")
-    if n > max_batch:
-        raise PayloadTooLarge(f"{n} readings in one batch; at most {max_batch}")
-    errors: list[dict[str, Any]] = []
-    unknown: set[str] = set()
     idx = np.empty(n, np.int64)
     ts = np.empty(n, np.int64)
     values = np.empty(n, np.float64)
-    index = arrays.index
     for i in range(n):
         code = codes[i]
         row = index.get(code) if isinstance(code, str) else None
@@ -218,6 +216,61 @@ def check(
             values[i] = 0.0
         else:
             values[i] = v
+    return idx, ts, values
+
+
+def _columns(
+    codes: Sequence[Any], tss: Sequence[Any], vals: Sequence[Any], index: dict[str, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]] | None:
+    """The columns of a clean batch without a Python step per reading; None if anything is off.
+
+    Known point codes (one dict lookup each, in C), ISO 8601 times that all carry
+    an offset (Arrow's parser), values that are all JSON numbers (not booleans).
+    Anything else goes to the one-by-one path, which names the problems.
+    """
+    try:
+        rows = list(map(index.get, codes))
+    except TypeError:  # an unhashable code
+        return None
+    if None in rows or not set(map(type, vals)) <= _NUMBER_TYPES:
+        return None
+    try:
+        times = pc.cast(pa.array(tss, pa.string()), pa.timestamp("us", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if times.null_count:
+        return None
+    values = np.array(vals, np.float64)
+    if not np.isfinite(values).all():
+        return None
+    ts = times.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return np.array(rows, np.int64), ts, values
+
+
+def check(
+    key: str,
+    codes: Sequence[Any],
+    tss: Sequence[Any],
+    vals: Sequence[Any],
+    arrays: PointArrays,
+    now: datetime,
+    max_future_s: int,
+    retention_days: int,
+    max_batch: int,
+) -> Batch:
+    """Validate a whole batch (400 listing the first errors; nothing is stored on error)."""
+    n = len(codes)
+    if n == 0:
+        raise BadRequest("the batch holds no readings")
+    if n > max_batch:
+        raise PayloadTooLarge(f"{n} readings in one batch; at most {max_batch}")
+    errors: list[dict[str, Any]] = []
+    unknown: set[str] = set()
+    fast = _columns(codes, tss, vals, arrays.index)
+    if fast is not None:
+        idx, ts, values = fast
+    else:
+        idx, ts, values = _columns_one_by_one(codes, tss, vals, arrays.index, errors, unknown)
     now_us = (now - EPOCH) // US
     future = np.flatnonzero(ts > now_us + max_future_s * 1_000_000)
     for i in future[: MAX_ERRORS - len(errors)].tolist():
@@ -348,45 +401,92 @@ async def _store(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
     result.duplicates = batch.received - result.stored
 
 
-_STATE_SQL = """
-WITH b AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS b(point_id, ts_us, value)
-),
-old AS (
-    SELECT s.point_id, s.last_reading_at FROM monitoring_point_state s
-     WHERE s.point_id = ANY($1::bigint[])
-),
-upd AS (
-    UPDATE monitoring_point_state s
-       SET last_reading_at = 'epoch'::timestamptz + b.ts_us * interval '1 microsecond',
-           last_value = b.value
-      FROM b
-     WHERE s.point_id = b.point_id
-       AND 'epoch'::timestamptz + b.ts_us * interval '1 microsecond' > s.last_reading_at
-),
-ins AS (
-    INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
-    SELECT b.point_id, 'epoch'::timestamptz + b.ts_us * interval '1 microsecond', b.value
-      FROM b WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.point_id = b.point_id)
-        ON CONFLICT (point_id) DO NOTHING
-)
-SELECT point_id, ((extract(epoch FROM last_reading_at) * 1000000)::bigint) AS last_us FROM old
+#: Points of the batch ($1) that never reported get a liveness row (last reading
+#: -infinity, "never", until the update below moves it); the points inserted.
+_STATE_NEW_SQL = """
+INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
+SELECT b.point_id, '-infinity', 'NaN'
+  FROM (SELECT unnest($1::text::bigint[])
+        EXCEPT
+        SELECT x.point_id FROM monitoring_point_state x
+         WHERE x.point_id = ANY($1::text::bigint[])) AS b(point_id)
+ ORDER BY b.point_id
+    ON CONFLICT (point_id) DO NOTHING
+RETURNING point_id
 """
 
+#: Liveness moves forward: per point of the batch ($1, its last reading's time in µs $2
+#: and value $3, as text arrays, in point order) whose reading is newer than its state.
+#: The update locks each row it moves (so batches that share points apply one after the
+#: other, in the order they lock, and batches on other points run alongside); the SET
+#: reads the row as it is then (after waiting for another batch's commit), so
+#: prev_reading_at returns the previous last reading (-1: never). A point whose
+#: readings are all older than its state (late arrivals) returns nothing.
+_STATE_SQL = """
+UPDATE monitoring_point_state s
+   SET prev_reading_at = s.last_reading_at, last_reading_at = b.ts, last_value = b.value
+  FROM (SELECT u.point_id, 'epoch'::timestamptz + u.ts_us * interval '1 microsecond' AS ts,
+               u.value
+          FROM unnest($1::text::bigint[], $2::text::bigint[], $3::text::float8[])
+               AS u(point_id, ts_us, value)) b
+ WHERE s.point_id = ANY($1::text::bigint[]) AND s.point_id = b.point_id
+   AND b.ts > s.last_reading_at
+RETURNING s.point_id,
+          CASE WHEN isfinite(s.prev_reading_at)
+               THEN (extract(epoch FROM s.prev_reading_at) * 1000000)::bigint ELSE -1 END
+"""
 
-async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> None:
-    """State, offline periods and alarms, in time order, under the readings lock."""
+#: "all of this point's readings are late": none is newer than its last reading
+LATE = np.iinfo(np.int64).max
+
+
+def pg_array(values: list[Any]) -> str:
+    """A list as PostgreSQL array text (one C-level join: asyncpg encodes lists item by item)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+async def _move_state(
+    conn: asyncpg.Connection,
+    pids: NDArray[np.int64],
+    last_us: NDArray[np.int64],
+    last_values: NDArray[np.float64],
+) -> list[asyncpg.Record]:
+    """Move liveness forward: (point_id, previous last reading µs or -1) per point moved.
+
+    One statement when every point has reported before (the steady state); the points
+    it did not move are either late or new, and only the new ones get a row and a move.
+    """
+    moved = await conn.fetch(_STATE_SQL, pg_array(pids.tolist()), pg_array(last_us.tolist()),
+                             pg_array(last_values.tolist()))  # fmt: skip
+    if len(moved) == len(pids):
+        return moved
+    rest = np.setdiff1d(pids, np.fromiter((r[0] for r in moved), np.int64, len(moved)))
+    new = await conn.fetch(_STATE_NEW_SQL, pg_array(rest.tolist()))
+    if new:
+        new_ids = np.sort(np.fromiter((r[0] for r in new), np.int64, len(new)))
+        at = np.searchsorted(pids, new_ids)  # pids are sorted
+        moved += await conn.fetch(_STATE_SQL, pg_array(new_ids.tolist()),
+                                  pg_array(last_us[at].tolist()),
+                                  pg_array(last_values[at].tolist()))  # fmt: skip
+    return moved
+
+
+async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -> AlarmWrites:
+    """State, offline periods and alarms, in time order; the points' liveness rows locked."""
     arrays = batch.arrays
     idx, ts, values = batch.idx, batch.ts_us, batch.values
     starts = np.flatnonzero(np.concatenate([[True], idx[1:] != idx[:-1]]))
     ends = np.concatenate([starts[1:], [len(idx)]]) - 1
     group_points = idx[starts]
     pids = arrays.ids[group_points]
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", READINGS_LOCK)
-    prev_rows = await conn.fetch(_STATE_SQL, pids, ts[ends], values[ends])
-    prev_by_pid = {r["point_id"]: r["last_us"] for r in prev_rows}
-    # previous last reading per group (-1: never reported)
-    prev_last = np.fromiter((prev_by_pid.get(p, -1) for p in pids.tolist()), np.int64, len(pids))
+    prev_rows = await _move_state(conn, pids, ts[ends], values[ends])
+    # previous last reading per group (-1: never reported; LATE: nothing newer in this batch)
+    prev_last = np.full(len(pids), LATE, np.int64)
+    if prev_rows:
+        moved = np.array([(r[0], r[1]) for r in prev_rows], np.int64)
+        order = np.argsort(pids)
+        at = order[np.searchsorted(pids, moved[:, 0], sorter=order)]
+        prev_last[at] = moved[:, 1]
     group_of = np.repeat(np.arange(len(starts)), ends - starts + 1)
     in_order = ts > prev_last[group_of]
     never = prev_last == -1
@@ -410,7 +510,7 @@ async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
                 "'epoch'::timestamptz + e * interval '1 microsecond' "
                 "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(p, s, e) "
                 "ON CONFLICT (point_id, started_at) DO NOTHING",
-                g_pids, (prev_ts + interval)[gap], o_ts[gap],
+                g_pids.tolist(), (prev_ts + interval)[gap].tolist(), o_ts[gap].tolist(),
             )  # fmt: skip
             result.offline_periods = int(status.split()[-1])
             result.touched_units.update(
@@ -454,30 +554,45 @@ async def _apply(conn: asyncpg.Connection, batch: Batch, result: IngestResult) -
                 if new.end_reason is not None:
                     counts[_count_key(new.end_reason)] += 1
             counts["opened"] += sum(1 for n in tr.new if n.episode == n.code)
-    if ends_existing:
-        await conn.execute(
-            "UPDATE alarms a SET ended_at = u.t, end_reason = u.r "
-            "FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, t, r) "
-            "WHERE a.id = u.id",
-            [e[0] for e in ends_existing], [e[1] for e in ends_existing],
-            [e[2] for e in ends_existing],
-        )  # fmt: skip
-    if new_rows:
-        await conn.execute(
-            "INSERT INTO alarms (code, name, district, point_id, risk_unit_id, episode, level, "
-            "value, started_at, ended_at, end_reason, source, geom) "
-            "SELECT u.code, mp.name || ' ' || u.level || '级报警', mp.district, mp.id, "
-            "mp.risk_unit_id, u.episode, u.level, u.value, u.s, u.e, u.r, 'readings', mp.geom "
-            "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], "
-            "$6::timestamptz[], $7::timestamptz[], $8::text[]) "
-            "AS u(code, pid, episode, level, value, s, e, r) "
-            "JOIN monitoring_points mp ON mp.id = u.pid",
-            [n.code for _, _, n in new_rows], [p for p, _, _ in new_rows],
-            [n.episode for _, _, n in new_rows], [n.level for _, _, n in new_rows],
-            [n.value for _, _, n in new_rows], [n.started_at for _, _, n in new_rows],
-            [n.ended_at for _, _, n in new_rows], [n.end_reason for _, _, n in new_rows],
-        )  # fmt: skip
     result.alarms = counts
+    return AlarmWrites(ends_existing, new_rows)
+
+
+@dataclass(slots=True)
+class AlarmWrites:
+    """The alarm periods a batch ends and inserts, written last (just before the commit):
+    writing alarms bumps the alarms layer's version row, which concurrent batches then
+    wait for until this one commits."""
+
+    ends: list[tuple[int, datetime, str]]
+    new: list[tuple[int, int, alarm_rules.NewAlarm]]
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """End the periods that ended, insert the new ones."""
+        ends_existing, new_rows = self.ends, self.new
+        if ends_existing:
+            await conn.execute(
+                "UPDATE alarms a SET ended_at = u.t, end_reason = u.r "
+                "FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS u(id, t, r) "
+                "WHERE a.id = u.id",
+                [e[0] for e in ends_existing], [e[1] for e in ends_existing],
+                [e[2] for e in ends_existing],
+            )  # fmt: skip
+        if new_rows:
+            await conn.execute(
+                "INSERT INTO alarms (code, name, district, point_id, risk_unit_id, episode, level, "
+                "value, started_at, ended_at, end_reason, source, geom) "
+                "SELECT u.code, mp.name || ' ' || u.level || '级报警', mp.district, mp.id, "
+                "mp.risk_unit_id, u.episode, u.level, u.value, u.s, u.e, u.r, 'readings', mp.geom "
+                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::float8[], "
+                "$6::timestamptz[], $7::timestamptz[], $8::text[]) "
+                "AS u(code, pid, episode, level, value, s, e, r) "
+                "JOIN monitoring_points mp ON mp.id = u.pid",
+                [n.code for _, _, n in new_rows], [p for p, _, _ in new_rows],
+                [n.episode for _, _, n in new_rows], [n.level for _, _, n in new_rows],
+                [n.value for _, _, n in new_rows], [n.started_at for _, _, n in new_rows],
+                [n.ended_at for _, _, n in new_rows], [n.end_reason for _, _, n in new_rows],
+            )  # fmt: skip
 
 
 def _count_key(reason: str) -> str:
@@ -509,7 +624,7 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
             return result
         await ensure_partitions(conn, batch.ts_us)
         await _store(conn, batch, result)
-        await _apply(conn, batch, result)
+        alarm_writes = await _apply(conn, batch, result)
         await conn.execute(
             "UPDATE reading_batches SET stored = $2, duplicates = $3, alarms = $4::text::jsonb "
             "WHERE batch_key = $1",
@@ -518,6 +633,7 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
         await audit.record(conn, actor, "readings.ingest", "readings", [batch.key],
                            stored=result.stored, duplicates=result.duplicates,
                            alarms=result.alarms)  # fmt: skip
+        await alarm_writes.write(conn)
     return result
 
 

@@ -167,7 +167,7 @@ class GradingService:
                 log.exception("scheduled regrade failed")
 
     async def scheduled_tick(self) -> RegradeResult | None:
-        """Run the full regrade (and reading-partition upkeep) if due, in one process only."""
+        """Run the full regrade if due, in one process only."""
         interval = self.settings.grading_interval_s
         async with self.pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", store.SCHEDULER_LOCK):
@@ -180,9 +180,6 @@ class GradingService:
                 )
                 if not due:
                     return None
-                from api.events.maintenance import maintain_readings
-
-                await maintain_readings(conn, self.settings.readings_retention_days)
                 params = await store.active_params(conn)
                 result = await engine.regrade(conn, params, utcnow(), None, trigger="schedule")
             finally:

@@ -95,3 +95,52 @@ async def hammer(
     )
     run.seconds = time.perf_counter() - start
     return run
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to a loopback server: request, read the whole answer."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None) -> None:
+        if host not in LOOPBACK:
+            raise ValueError("the load generator only targets this machine (127.0.0.1)")
+        self.host, self.port = host, port
+        lines = [f"Host: {host}:{port}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self._headers = "\r\n".join(lines).encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Connection:
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        """Send one request; (status, body)."""
+        assert self._reader is not None and self._writer is not None
+        head = method.encode() + b" " + path.encode() + b" HTTP/1.1\r\n" + self._headers
+        if method in ("POST", "PUT", "PATCH"):
+            head += (f"\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}").encode()
+        self._writer.write(head + b"\r\n\r\n" + body)
+        raw = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length, chunked = 0, False
+        for line in raw.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            lname = name.lower()
+            if lname == b"content-length":
+                length = int(value)
+            elif lname == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if not chunked:
+            return status, await self._reader.readexactly(length) if length else b""
+        parts = []
+        while True:
+            size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            parts.append((await self._reader.readexactly(size + 2))[:-2])
+            if size == 0:
+                return status, b"".join(parts)

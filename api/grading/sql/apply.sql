@@ -5,7 +5,14 @@
 -- Returns one row per written unit; `level_changed` marks the level changes
 -- that grade_history must record.
 WITH res AS (
+    -- only the units to write, only the columns used below: this CTE is read twice,
+    -- so it is materialized, and every score column of every unit would be a lot of
+    -- rows to spill (the unit's row is compared with the same snapshot the UPDATE sees)
+    SELECT s.id, s.code, s.prev, s.level, s.r, s.r0
+      FROM (
 {score}
+           ) s
+     WHERE s.prev IS DISTINCT FROM s.level OR s.prev_r IS DISTINCT FROM s.r::double precision
 ),
 upd AS (
     UPDATE risk_units ru

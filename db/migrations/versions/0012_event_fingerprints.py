@@ -9,7 +9,7 @@ Create Date: 2026-11-29
 from db.migrations.sqlfile import run_sql
 
 revision = "0012_event_fingerprints"
-down_revision = "0006_analysis"
+down_revision = "0007_readings_scale"
 branch_labels = None
 depends_on = None
 

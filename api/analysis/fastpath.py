@@ -73,19 +73,19 @@ class AnalysisFastPath:
         if route is None:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
         state = scope["app"].state
         settings = state.settings
         if not settings.analysis_fast_path:
             await self.app(scope, receive, send)
             return
-        body, rest = await _read(request, settings.analysis_max_body_bytes)
+        ctype, length = _content_headers(scope)
+        body, rest = await _read(receive, length, settings.analysis_max_body_bytes)
         replay = _replay(body, rest, receive)
         try:
             # everything up to the statement: at any doubt the route answers (the same)
-            if rest or not _is_json(request):
+            if rest or not _is_json(ctype):
                 raise _Fallback
-            principal = await authenticate(request)
+            principal = await authenticate(Request(scope, replay))
             if Permission.analyse not in principal.permissions:
                 raise _Fallback
             model, planner = route
@@ -94,16 +94,17 @@ class AnalysisFastPath:
             await self.app(scope, replay, send)
             return
         failed: Any = None
-        text = ""
+        data = b""
+        pool = getattr(state, "read_pool", None) or state.pool
         try:
-            async with state.pool.acquire() as conn:
+            async with pool.acquire() as conn:
                 try:
                     stmt = await planner(conn, parsed, settings)
                 except Exception:  # noqa: BLE001 - a bad layer, a cap, a missing feature, ...
                     failed = _Fallback()
                 else:
                     try:
-                        text = await execute(conn, stmt)
+                        data = (await execute(conn, stmt)).encode()
                     except (OnemapError, asyncpg.QueryCanceledError) as exc:
                         failed = exc
         except Exception:  # noqa: BLE001 - no connection, a broken one: the route maps it
@@ -121,32 +122,47 @@ class AnalysisFastPath:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [
-                    (b"content-type", b"application/geo+json"),
-                    (b"content-length", str(len(data := text.encode())).encode()),
-                ],
+                "headers": [GEOJSON_TYPE, (b"content-length", b"%d" % len(data))],
             }
         )
         await send({"type": "http.response.body", "body": data})
 
 
-def _is_json(request: Request) -> bool:
-    ctype = request.headers.get("content-type", "")
-    return ctype.split(";", 1)[0].strip().lower() == "application/json"
+GEOJSON_TYPE = (b"content-type", b"application/geo+json")
 
 
-async def _read(request: Request, cap: int) -> tuple[bytes, bool]:
+def _content_headers(scope: Scope) -> tuple[bytes, bytes]:
+    """The raw Content-Type and Content-Length (b"" when absent), in one pass."""
+    ctype = length = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            ctype = value
+        elif name == b"content-length":
+            length = value
+    return ctype, length
+
+
+def _is_json(ctype: bytes) -> bool:
+    return ctype.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+async def _read(receive: Receive, length: bytes, cap: int) -> tuple[bytes, bool]:
     """The body up to the cap; True when there is more (or the length says so): a 413."""
-    length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         return b"", True
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: the route sees it too
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
         size += len(chunk)
         chunks.append(chunk)
         if size > cap:
             return b"".join(chunks), True
-    return b"".join(chunks), False
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks), False
 
 
 def _replay(body: bytes, more: bool, receive: Receive) -> Receive:

@@ -304,6 +304,8 @@ class Measure:
     seconds: float = 0.0
     cpu_s: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
+    #: with several workers: the busiest one's share of their CPU
+    busiest: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -452,6 +454,30 @@ def _tiles_on(
     return run_chunk
 
 
+def _per_worker(
+    server: Server, fn: Callable[[Chunk], Awaitable[Run]]
+) -> tuple[Callable[[Chunk], Awaitable[Run]], dict[int, float]]:
+    """fn, also adding up each worker process's CPU (to see how the kernel spread connections)."""
+    shares: dict[int, float] = {}
+
+    async def run_chunk(ch: Chunk) -> Run:
+        assert server.proc is not None
+        workers = _descendants(server.proc.pid)[1:]
+        before = {p: cpu_seconds(p) for p in workers}
+        run = await fn(ch)
+        for p in workers:
+            shares[p] = shares.get(p, 0.0) + cpu_seconds(p) - before[p]
+        return run
+
+    return run_chunk, shares
+
+
+def _busiest(shares: dict[int, float]) -> float:
+    """The busiest worker's share of the workers' CPU (0.5: even; 1.0: one did everything)."""
+    total = sum(shares.values())
+    return max(shares.values()) / total if total else float("nan")
+
+
 async def _warm(
     app: Server, tipg: Server, pool: asyncpg.Pool, tiles: Chunk, auth: dict[str, str],
     opts: TileOptions,
@@ -485,19 +511,29 @@ async def _serving(
             rounds,
         )  # fmt: skip
     scale: dict[str, Measure] = {}
-    with onemap_server(settings, cache_mb=0, workers=2) as two:
-        await hammer(HOST, two.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
-        with onemap_server(settings, cache_mb=0) as one:
-            await hammer(HOST, one.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
-            runs = await interleave(
-                [
-                    ("1", one, _tiles_on(one, "risk_units", auth)),
-                    ("2", two, _tiles_on(two, "risk_units", auth)),
-                ],
-                tiles,
-                rounds,
-            )  # fmt: skip
-            scale.update(runs)
+    raw_pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=2)
+    opts = TileOptions(buffer=settings.tile_buffer, limit=settings.tile_max_features)
+    try:
+        with onemap_server(settings, cache_mb=0, workers=2) as two:
+            await hammer(HOST, two.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
+            with onemap_server(settings, cache_mb=0) as one:
+                await hammer(HOST, one.port, app_paths("risk_units", tiles), 4, auth, MAX_SECONDS)
+                run2, share2 = _per_worker(two, _tiles_on(two, "risk_units", auth))
+                runs = await interleave(
+                    [
+                        ("1", one, _tiles_on(one, "risk_units", auth)),
+                        ("2", two, run2),
+                        ("raw1", None, lambda ch: raw_sql(
+                            raw_pool, ("risk_units",), ch, 1, opts)),
+                        ("raw2", None, lambda ch: raw_sql(
+                            raw_pool, ("risk_units",), ch, 2, opts)),
+                    ],
+                    tiles,
+                    rounds,
+                )  # fmt: skip
+                scale.update(runs)
+    finally:
+        await raw_pool.close()
     with (
         onemap_server(settings, cache_mb=256, workers=2) as two,
         onemap_server(settings, cache_mb=256) as one,
@@ -505,15 +541,18 @@ async def _serving(
         # each worker fills its own cache: many short connections, so both get a share
         for server in (one, *[two] * 6):
             await hammer(HOST, server.port, app_paths("risk_units", tiles), 16, auth)
+        hit2, hshare2 = _per_worker(two, _tiles_on(two, "risk_units", auth))
         runs = await interleave(
                 [
                     ("hit1", one, _tiles_on(one, "risk_units", auth)),
-                    ("hit2", two, _tiles_on(two, "risk_units", auth)),
+                    ("hit2", two, hit2),
                 ],
                 hit_tiles,
                 rounds,
             )  # fmt: skip
         scale.update(runs)
+    scale["2"].busiest = _busiest(share2)
+    scale["hit2"].busiest = _busiest(hshare2)
     nagle = await _nagle(settings)
     return hit, scale, nagle
 
@@ -540,6 +579,7 @@ def _other_tables(
     hit: dict[str, Measure], scale: dict[str, Measure], nagle: dict[str, float]
 ) -> list[str]:
     h, b, one, two = hit["hit"], hit["bare"], scale["1"], scale["2"]
+    r1, r2 = scale["raw1"], scale["raw2"]
     return [
         "",
         "| cache hit, risk-unit tiles, conc. 4 | bare route /healthz, conc. 4 | hit / bare |",
@@ -547,13 +587,17 @@ def _other_tables(
         f"| {fmt(h.rate)} req/s ({h.cpu:.2f} ms CPU) | {fmt(b.rate)} req/s "
         f"({b.cpu:.2f} ms CPU) | {fmt(h.rate / b.rate)}× |",
         "",
-        "| risk-unit tiles, conc. 4 | 1 worker | 2 workers | 2 / 1 |",
-        "|---|---:|---:|---:|",
-        f"| tiles/s (server CPU ms/tile) | {fmt(one.rate)} ({one.cpu:.2f}) | "
-        f"{fmt(two.rate)} ({two.cpu:.2f}) | {fmt(two.rate / one.rate)}× |",
-        f"| cache hits/s (server CPU ms/hit) | {fmt(scale['hit1'].rate)} "
-        f"({scale['hit1'].cpu:.2f}) | {fmt(scale['hit2'].rate)} ({scale['hit2'].cpu:.2f}) | "
-        f"{fmt(scale['hit2'].rate / scale['hit1'].rate)}× |",
+        "| risk-unit tiles | 1 | 2 | 2 / 1 | busiest worker's CPU share |",
+        "|---|---:|---:|---:|---:|",
+        f"| onemap workers, conc. 4, uncached: tiles/s (server CPU ms/tile) | {fmt(one.rate)} "
+        f"({one.cpu:.2f}) | {fmt(two.rate)} ({two.cpu:.2f}) | {fmt(two.rate / one.rate)}× "
+        f"| {two.busiest:.0%} |",
+        f"| raw SQL connections (same tiles, interleaved): tiles/s | {fmt(r1.rate)} "
+        f"| {fmt(r2.rate)} | {fmt(r2.rate / r1.rate)}× | — |",
+        f"| onemap workers, conc. 4, cache hits: hits/s (server CPU ms/hit) "
+        f"| {fmt(scale['hit1'].rate)} ({scale['hit1'].cpu:.2f}) | {fmt(scale['hit2'].rate)} "
+        f"({scale['hit2'].cpu:.2f}) | {fmt(scale['hit2'].rate / scale['hit1'].rate)}× "
+        f"| {scale['hit2'].busiest:.0%} |",
         "",
         "| keep-alive /healthz, conc. 1, two workers | mean latency |",
         "|---|---:|",
@@ -628,7 +672,15 @@ def _rows(report: dict[str, object]) -> list[Row]:
         "risk-unit tiles, 2 workers, conc. 4, uncached",
         f"{fmt(scale['2'].rate)}/s",
         f"1 worker {fmt(scale['1'].rate)}/s",
-        f"{fmt(scale['2'].rate / scale['1'].rate)}×",
+        f"{fmt(scale['2'].rate / scale['1'].rate)}× (raw SQL, 2 connections / 1: "
+        f"{fmt(scale['raw2'].rate / scale['raw1'].rate)}×)",
+        "> 1 (more workers scale)",
+    ))  # fmt: skip
+    rows.append(Row(
+        "tile cache hits, 2 workers, conc. 4",
+        f"{fmt(scale['hit2'].rate)}/s",
+        f"1 worker {fmt(scale['hit1'].rate)}/s",
+        f"{fmt(scale['hit2'].rate / scale['hit1'].rate)}×",
         "> 1 (more workers scale)",
     ))  # fmt: skip
     return rows

@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.analysis import buffer, coverage, impact, nearest, overlay
 from api.analysis.models import BufferIn, CoverageIn, ImpactIn, NearestIn, OverlayIn
 from api.analysis.run import Statement, execute
-from api.auth.principal import authenticate
+from api.auth.keys import KEY_PREFIX
+from api.auth.principal import Principal, authenticate
 from api.auth.roles import Permission
 from api.errors import OnemapError, domain_response, timeout_response
 
@@ -78,14 +79,14 @@ class AnalysisFastPath:
         if not settings.analysis_fast_path:
             await self.app(scope, receive, send)
             return
-        ctype, length = _content_headers(scope)
+        ctype, length, api_key = _headers(scope)
         body, rest = await _read(receive, length, settings.analysis_max_body_bytes)
         replay = _replay(body, rest, receive)
         try:
             # everything up to the statement: at any doubt the route answers (the same)
             if rest or not _is_json(ctype):
                 raise _Fallback
-            principal = await authenticate(Request(scope, replay))
+            principal = _cached_key(state, api_key) or await authenticate(Request(scope, replay))
             if Permission.analyse not in principal.permissions:
                 raise _Fallback
             model, planner = route
@@ -131,15 +132,25 @@ class AnalysisFastPath:
 GEOJSON_TYPE = (b"content-type", b"application/geo+json")
 
 
-def _content_headers(scope: Scope) -> tuple[bytes, bytes]:
-    """The raw Content-Type and Content-Length (b"" when absent), in one pass."""
-    ctype = length = b""
+def _headers(scope: Scope) -> tuple[bytes, bytes, bytes]:
+    """The raw Content-Type, Content-Length and X-API-Key (b"" when absent), in one pass."""
+    ctype = length = key = b""
     for name, value in scope["headers"]:
         if name == b"content-type":
             ctype = value
         elif name == b"content-length":
             length = value
-    return ctype, length
+        elif name == b"x-api-key":
+            key = value
+    return ctype, length, key
+
+
+def _cached_key(state: Any, raw: bytes) -> Principal | None:
+    """The principal of an X-API-Key the key cache knows (None: let `authenticate` decide)."""
+    if not raw:
+        return None
+    key = raw.decode("latin-1").strip()
+    return state.key_cache.get(key) if key.startswith(KEY_PREFIX) else None
 
 
 def _is_json(ctype: bytes) -> bool:

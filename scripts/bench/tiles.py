@@ -634,12 +634,21 @@ def _other_tables(
     ]
 
 
+def _healthcheck_args() -> list[str]:
+    """uvicorn's worker health-check timeout as `onemap serve` sets it (busy machines)."""
+    from api.cli.serve import healthcheck_option
+
+    opt = healthcheck_option()
+    return [f"--timeout-worker-healthcheck={opt['timeout_worker_healthcheck']}"] if opt else []
+
+
 async def _nagle(settings: Settings) -> dict[str, float]:
     """Keep-alive latency of two-worker servers with and without the TCP_NODELAY fix."""
     out = {}
     env = {"ONEMAP_DATABASE_URL": settings.database_url, "ONEMAP_ENVIRONMENT": "test"}
     uvicorn = [str(PROJECT_ROOT / ".venv/bin/uvicorn"), "--factory", "api.main:create_app",
-               "--host", HOST, "--port", "{port}", "--workers", "2", "--no-access-log"]  # fmt: skip
+               "--host", HOST, "--port", "{port}", "--workers", "2", "--no-access-log",
+               *_healthcheck_args()]  # fmt: skip
     fixed = onemap_server(settings, 0, workers=2)
     fixed.argv += ["--loop", "asyncio"]
     servers = {

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -94,6 +95,18 @@ def _url(base: Settings, dbname: str) -> str:
     return urlunsplit(urlsplit(base.database_url)._replace(path="/" + dbname))
 
 
+def _psql() -> str:
+    """psql, installed from Debian (postgresql-client) when missing (a Docker database)."""
+    exe = shutil.which("psql")
+    if exe is None:
+        subprocess.run([str(PROJECT_ROOT / "scripts/ensure-packages"), "postgresql-client"],
+                       check=True)  # fmt: skip
+        exe = shutil.which("psql")
+    if exe is None:
+        raise RuntimeError("psql is not installed (apt-get install postgresql-client)")
+    return exe
+
+
 async def ensure_database(base: Settings) -> Settings:
     """The scratch database, migrated and filled (kept between runs when complete)."""
     url = _url(base, BENCH_DB)
@@ -118,7 +131,7 @@ async def ensure_database(base: Settings) -> Settings:
     await upgrade_async(settings)
     args = [f"-v{k}={v}" for k, v in COUNTS.items()]
     psql = await asyncio.create_subprocess_exec(
-        "psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", url, *args, "-f", str(CITY_SQL),
+        _psql(), "-q", "-X", "-v", "ON_ERROR_STOP=1", url, *args, "-f", str(CITY_SQL),
         stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     if await psql.wait():

@@ -323,6 +323,8 @@ class Measure:
     busiest: float = float("nan")
     #: [requests, seconds] of each round
     rounds: list[list[float]] = field(default_factory=list)
+    #: CPU seconds of this (the load generator's / raw SQL client's) process
+    client_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -343,6 +345,10 @@ class Measure:
         if self.rounds:
             self.rounds[-1][0] += run.requests
             self.rounds[-1][1] += run.seconds
+
+    def cores(self, cpu_s: float) -> str:
+        """CPU seconds as a share of one core over this measure's wall time."""
+        return f"{cpu_s / self.seconds:.0%}" if self.seconds else "—"
 
     def round_rates(self) -> list[float]:
         """Requests per second of each round."""
@@ -388,7 +394,9 @@ async def interleave(
             step += 1
             for name, server, fn in order:
                 before = server.cpu if server else 0.0
+                client = time.process_time()
                 run = await fn(part)
+                out[name].client_cpu_s += time.process_time() - client
                 out[name].add(run, (server.cpu - before) if server else 0.0)
     return out
 
@@ -620,6 +628,7 @@ def _other_tables(
 ) -> list[str]:
     h, b, one, two = hit["hit"], hit["bare"], scale["1"], scale["2"]
     r1, r2 = scale["raw1"], scale["raw2"]
+    h1, h2 = scale["hit1"], scale["hit2"]
     return [
         "",
         "| cache hit, risk-unit tiles, conc. 4 | bare route /healthz, conc. 4 | hit / bare |",
@@ -627,17 +636,20 @@ def _other_tables(
         f"| {fmt(h.rate)} req/s ({h.cpu:.2f} ms CPU) | {fmt(b.rate)} req/s "
         f"({b.cpu:.2f} ms CPU) | {fmt_ratio(ratio(h, b))} |",
         "",
-        "| risk-unit tiles | 1 | 2 | 2 / 1 | busiest worker's CPU share |",
-        "|---|---:|---:|---:|---:|",
+        "| risk-unit tiles | 1 | 2 | 2 / 1 | busiest worker's CPU share "
+        "| server CPU, 1 / 2 (% of a core) | load generator CPU, 1 / 2 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         f"| onemap workers, conc. 4, uncached: tiles/s (server CPU ms/tile) | {fmt(one.rate)} "
         f"({one.cpu:.2f}) | {fmt(two.rate)} ({two.cpu:.2f}) | {fmt_ratio(ratio(two, one))} "
-        f"| {two.busiest:.0%} |",
+        f"| {two.busiest:.0%} | {one.cores(one.cpu_s)} / {two.cores(two.cpu_s)} "
+        f"| {one.cores(one.client_cpu_s)} / {two.cores(two.client_cpu_s)} |",
         f"| raw SQL connections (same tiles, interleaved): tiles/s | {fmt(r1.rate)} "
-        f"| {fmt(r2.rate)} | {fmt_ratio(ratio(r2, r1))} | — |",
+        f"| {fmt(r2.rate)} | {fmt_ratio(ratio(r2, r1))} | — | — "
+        f"| {r1.cores(r1.client_cpu_s)} / {r2.cores(r2.client_cpu_s)} |",
         f"| onemap workers, conc. 4, cache hits: hits/s (server CPU ms/hit) "
-        f"| {fmt(scale['hit1'].rate)} ({scale['hit1'].cpu:.2f}) | {fmt(scale['hit2'].rate)} "
-        f"({scale['hit2'].cpu:.2f}) | {fmt_ratio(ratio(scale['hit2'], scale['hit1']))} "
-        f"| {scale['hit2'].busiest:.0%} |",
+        f"| {fmt(h1.rate)} ({h1.cpu:.2f}) | {fmt(h2.rate)} ({h2.cpu:.2f}) "
+        f"| {fmt_ratio(ratio(h2, h1))} | {h2.busiest:.0%} | {h1.cores(h1.cpu_s)} / "
+        f"{h2.cores(h2.cpu_s)} | {h1.cores(h1.client_cpu_s)} / {h2.cores(h2.client_cpu_s)} |",
         "",
         "| keep-alive /healthz, conc. 1, two workers | mean latency |",
         "|---|---:|",

@@ -6,9 +6,10 @@ tile and analysis fast paths (`api.tiles.fastpath`, `api.analysis.fastpath`)
 *before* FastAPI's own per-request work: its telemetry check (an OpenTelemetry
 provider lookup per request), Starlette's middleware stack (server errors,
 exception telemetry, body limits) and the router's scan. Anything the fast
-paths do not answer themselves - including any request on which they meet an
-unexpected error - goes to the full application unchanged, so the documented
-routes, their error handlers and their problem documents stay the reference.
+paths do not answer themselves goes to the full application unchanged (the
+analysis path also hands over every request it has any doubt about), and the
+errors they do answer are the app's own problem documents (the tile path asks
+the app's exception handlers), so the documented routes stay the reference.
 """
 
 from __future__ import annotations

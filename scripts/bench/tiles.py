@@ -249,9 +249,9 @@ def ensure_tipg() -> Path:
         or subprocess.run([str(python), "-c", "import tipg"], capture_output=True).returncode
     ):
         subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "tipg", "uvicorn[standard]"], check=True
-        )
+        # the version the issue compares against; tipg pins its own FastAPI and pydantic
+        pkgs = ["tipg==1.6.*", "uvicorn[standard]"]
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pkgs], check=True)
     return TIPG_VENV
 
 

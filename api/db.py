@@ -40,6 +40,23 @@ async def create_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
     return pool
 
 
+async def keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset for read pools: nothing to undo (no SET, LISTEN, lock or cursor is ever left)."""
+
+
+async def create_read_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool:
+    """A pool for single read-only statements (tiles, analyses): no reset query on release.
+
+    asyncpg's default release runs a reset query (`RESET ALL; UNLISTEN *; ...`), a
+    second round trip per request. Connections of a read pool only ever run one
+    statement at a time outside any transaction, so there is nothing to reset;
+    asyncpg still rolls back a transaction left open and drops listeners.
+    """
+    kwargs: dict[str, Any] = {"min_size": 1, "max_size": settings.db_pool_max}
+    kwargs.update(overrides)
+    return await create_pool(settings, reset=keep_session, **kwargs)
+
+
 @contextlib.asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """One connection outside the pool (CLI, migrations, scripts)."""

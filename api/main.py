@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import __version__
-from api.analysis.fastpath import AnalysisFastPath
+from api.app import OnemapAPI
 from api.auth.principal import KeyCache
-from api.db import create_pool
+from api.db import create_pool, create_read_pool
 from api.errors import install_error_handlers
 from api.events.maintenance import ReadingsMaintenance
 from api.events.stream import GradeStream
@@ -44,7 +44,6 @@ from api.routers import (
     webhooks,
 )
 from api.settings import Settings
-from api.tiles.fastpath import TileFastPath
 from api.tiles.router import router as tiles_router
 from api.tiles.service import TileService
 
@@ -59,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.pool = await create_pool(settings)
+        # analyses' single read-only statements: no reset round trip on release (api/db.py)
+        state.read_pool = await create_read_pool(settings)
         state.key_cache = KeyCache()
         await state.key_cache.listen(settings)
         state.tiles = TileService(settings)
@@ -81,9 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.grading.close()
             await state.tiles.close()
             await state.key_cache.close()
+            await state.read_pool.close()
             await state.pool.close()
 
-    app = FastAPI(
+    app = OnemapAPI(
         title="onemap",
         version=__version__,
         summary="City safety risk one map: layers, analysis, tiles and dynamic risk grading",
@@ -112,6 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)
-    app.add_middleware(AnalysisFastPath)
-    app.add_middleware(TileFastPath)
+    # tiles and analyses are answered before FastAPI's middleware stack: api/app.py
     return app

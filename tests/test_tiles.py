@@ -430,3 +430,27 @@ async def test_feature_cap(tiles_db: Settings) -> None:
     async with served(settings, headers) as (_app, client):
         r = await client.get("/tiles/monitoring_points/{}/{}/{}.mvt".format(*T14))
     assert len(decode(r.content)["monitoring_points"]["features"]) == 3
+
+
+async def test_fast_path_errors_and_root_path(
+    tiles_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiles are served before FastAPI's middleware stack (api/app.py): under a root path
+    they are still found, and an unexpected failure is the app's own 500 problem document
+    (logged), never a bare server error or a stack trace."""
+    settings = tiles_db.model_copy(update={"root_path": "/gis", "tile_cache_mb": 0})
+    headers = (await role_headers(settings))["viewer"]
+    path = "/gis/tiles/risk_units/{}/{}/{}.mvt".format(*T14)
+    async with served(settings, headers) as (app, client):
+        ok = await client.get(path)
+        assert ok.status_code == 200 and decode(ok.content)["risk_units"]["features"]
+        assert app.state.tiles.queries == 1
+
+        async def broken(*_args: object) -> bytes:
+            raise RuntimeError("database exploded at 12:00 with SELECT secret")
+
+        monkeypatch.setattr(app.state.tiles, "render", broken)
+        r = await client.get(path)
+        assert r.status_code == 500
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["title"] == "Internal error" and "secret" not in r.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import asyncpg
 
 from api.analysis import parts
@@ -21,6 +23,13 @@ DEFAULT_LAYERS: tuple[str, ...] = tuple(
 
 def statement(layers: list[str], filters: dict[str, str]) -> str:
     """The buffer SQL for these layers, each with its filter fragment."""
+    return _statement(tuple(layers), tuple((n, filters.get(n, "")) for n in layers))
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(layers: tuple[str, ...], filters: tuple[tuple[str, str], ...]) -> str:
+    """The text (memoised: the same layers and filter shapes make the same SQL)."""
+    fragments = dict(filters)
     hits = "\n    UNION ALL\n".join(
         render(
             "analysis/sql/buffer_layer.sql",
@@ -28,7 +37,7 @@ def statement(layers: list[str], filters: dict[str, str]) -> str:
             level=parts.level_expr(LAYERS[name]),
             props=parts.props(name),
             table=parts.table(LAYERS[name]),
-            filters=filters.get(name, ""),
+            filters=fragments[name],
         )
         for name in layers
     )

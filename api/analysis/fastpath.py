@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.analysis import buffer, coverage, impact, nearest, overlay
 from api.analysis.models import BufferIn, CoverageIn, ImpactIn, NearestIn, OverlayIn
 from api.analysis.run import Statement, execute
-from api.auth.principal import authenticate
+from api.auth.keys import KEY_PREFIX
+from api.auth.principal import Principal, authenticate
 from api.auth.roles import Permission
 from api.errors import OnemapError, domain_response, timeout_response
 
@@ -73,19 +74,19 @@ class AnalysisFastPath:
         if route is None:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
         state = scope["app"].state
         settings = state.settings
         if not settings.analysis_fast_path:
             await self.app(scope, receive, send)
             return
-        body, rest = await _read(request, settings.analysis_max_body_bytes)
+        ctype, length, api_key = _headers(scope)
+        body, rest = await _read(receive, length, settings.analysis_max_body_bytes)
         replay = _replay(body, rest, receive)
         try:
             # everything up to the statement: at any doubt the route answers (the same)
-            if rest or not _is_json(request):
+            if rest or not _is_json(ctype):
                 raise _Fallback
-            principal = await authenticate(request)
+            principal = _cached_key(state, api_key) or await authenticate(Request(scope, replay))
             if Permission.analyse not in principal.permissions:
                 raise _Fallback
             model, planner = route
@@ -94,16 +95,17 @@ class AnalysisFastPath:
             await self.app(scope, replay, send)
             return
         failed: Any = None
-        text = ""
+        data = b""
+        pool = getattr(state, "read_pool", None) or state.pool
         try:
-            async with state.pool.acquire() as conn:
+            async with pool.acquire() as conn:
                 try:
                     stmt = await planner(conn, parsed, settings)
                 except Exception:  # noqa: BLE001 - a bad layer, a cap, a missing feature, ...
                     failed = _Fallback()
                 else:
                     try:
-                        text = await execute(conn, stmt)
+                        data = (await execute(conn, stmt)).encode()
                     except (OnemapError, asyncpg.QueryCanceledError) as exc:
                         failed = exc
         except Exception:  # noqa: BLE001 - no connection, a broken one: the route maps it
@@ -121,32 +123,57 @@ class AnalysisFastPath:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [
-                    (b"content-type", b"application/geo+json"),
-                    (b"content-length", str(len(data := text.encode())).encode()),
-                ],
+                "headers": [GEOJSON_TYPE, (b"content-length", b"%d" % len(data))],
             }
         )
         await send({"type": "http.response.body", "body": data})
 
 
-def _is_json(request: Request) -> bool:
-    ctype = request.headers.get("content-type", "")
-    return ctype.split(";", 1)[0].strip().lower() == "application/json"
+GEOJSON_TYPE = (b"content-type", b"application/geo+json")
 
 
-async def _read(request: Request, cap: int) -> tuple[bytes, bool]:
+def _headers(scope: Scope) -> tuple[bytes, bytes, bytes]:
+    """The raw Content-Type, Content-Length and X-API-Key (b"" when absent), in one pass."""
+    ctype = length = key = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            ctype = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"x-api-key":
+            key = value
+    return ctype, length, key
+
+
+def _cached_key(state: Any, raw: bytes) -> Principal | None:
+    """The principal of an X-API-Key the key cache knows (None: let `authenticate` decide)."""
+    if not raw:
+        return None
+    key = raw.decode("latin-1").strip()
+    return state.key_cache.get(key) if key.startswith(KEY_PREFIX) else None
+
+
+def _is_json(ctype: bytes) -> bool:
+    return ctype.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+async def _read(receive: Receive, length: bytes, cap: int) -> tuple[bytes, bool]:
     """The body up to the cap; True when there is more (or the length says so): a 413."""
-    length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap:
         return b"", True
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: the route sees it too
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
         size += len(chunk)
         chunks.append(chunk)
         if size > cap:
             return b"".join(chunks), True
-    return b"".join(chunks), False
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks), False
 
 
 def _replay(body: bytes, more: bool, receive: Receive) -> Receive:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import socket
+from typing import Any
 
 import typer
 import uvicorn
@@ -30,6 +32,18 @@ class NoDelayConfig(uvicorn.Config):
             tcp.set_inheritable(True)
             return tcp
         return sock
+
+
+#: seconds a worker may take to start and to answer the supervisor's health ping; uvicorn's
+#: default (5 s) kills and restarts, in a loop, workers still importing on a busy machine
+WORKER_HEALTHCHECK_S = 60
+
+
+def healthcheck_option() -> dict[str, Any]:
+    """uvicorn's worker health-check timeout, where this uvicorn has one (0.36+)."""
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config.__init__).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S}
+    return {}
 
 
 def run_server(config: NoDelayConfig) -> None:
@@ -60,5 +74,6 @@ def serve(
         log_level="info",
         access_log=access_log,
         loop=loop,
+        **healthcheck_option(),
     )
     run_server(config)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from api.db import create_pool
+from api.db import create_read_pool
 from api.settings import Settings
 from api.tiles.cache import MemoryCache, RedisCache, Tile, ungzip
 from api.tiles.request import FilterKey
@@ -31,10 +31,6 @@ def _code_epoch(opts: TileOptions, database_url: str) -> bytes:
     h.update(repr(opts).encode())
     h.update(database_url.encode())
     return h.digest()
-
-
-async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """Pool reset for tile connections: nothing to undo (one read-only prepared statement)."""
 
 
 class TileService:
@@ -62,9 +58,7 @@ class TileService:
 
     async def start(self) -> None:
         """Open the tile pool, load layer versions and start listening for changes."""
-        self.pool = await create_pool(
-            self.settings, min_size=1, max_size=self.settings.db_pool_max, reset=_keep_session
-        )
+        self.pool = await create_read_pool(self.settings)
         self.versions = LayerVersions(self.pool, self.settings.database_url)
         self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()

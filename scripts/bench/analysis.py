@@ -13,7 +13,7 @@ scratch databases on the project's server, built once and reused while their sta
 matches: `<db>_bench_demo` (migrated, demo loaded) and `<db>_bench_1m` (migrated,
 synthetic city from analysis_city.sql).
 
-    python -m scripts.bench.analysis [--samples 200] [--units 1000000] [--only demo|1m]
+    python -m scripts.bench.analysis [--samples 300] [--rounds 3] [--units 1000000] [--only demo|1m]
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ from api.analysis.models import BufferIn, ImpactIn, NearestIn
 from api.analysis.run import Statement
 from api.auth.keys import create_key
 from api.auth.roles import Role
-from api.db import create_pool
+from api.db import create_read_pool
 from api.main import create_app
 from api.migrate import current_revision, head_revision, upgrade_async
 from api.settings import Settings
 from scripts.bench import Context, Row, console
 
 HERE = Path(__file__).resolve().parent
-SAMPLES, WARMUP, UNITS = 400, 40, 1_000_000
+SAMPLES, WARMUP, UNITS = 300, 40, 1_000_000
 CITY_SQL = HERE / "analysis_city.sql"
 
 
@@ -77,12 +77,16 @@ OPS: dict[str, tuple[str, Callable[[tuple[float, float]], dict[str, Any]], Any, 
 
 @dataclass
 class Result:
-    """Timings of one analysis on one dataset, in milliseconds."""
+    """Timings of one analysis on one dataset, in milliseconds, per round."""
 
     dataset: str
     op: str
-    api: list[float] = field(default_factory=list)
-    raw: list[float] = field(default_factory=list)
+    #: per round: wall ms of each request, API and raw
+    api: list[list[float]] = field(default_factory=list)
+    raw: list[list[float]] = field(default_factory=list)
+    #: per round: this process's CPU ms of each request (app work + asyncpg; raw: asyncpg)
+    api_cpu: list[list[float]] = field(default_factory=list)
+    raw_cpu: list[list[float]] = field(default_factory=list)
     features: list[int] = field(default_factory=list)
 
     @staticmethod
@@ -91,20 +95,33 @@ class Result:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
+    def stat(self, side: str, q: float) -> float:
+        """Median over rounds of the q-quantile of `side` (api, raw, api_cpu, raw_cpu)."""
+        return statistics.median(self.pct(r, q) for r in getattr(self, side))
+
+    def ratios(self, q: float) -> list[float]:
+        """API / raw at the q-quantile, one per round."""
+        return [self.pct(a, q) / self.pct(r, q) for a, r in zip(self.api, self.raw, strict=True)]
+
+    def ratio(self, q: float) -> float:
+        """Median over rounds of API / raw at the q-quantile."""
+        return statistics.median(self.ratios(q))
+
     def row(self) -> list[str]:
-        """A table row: p50/p95 api, raw and their ratios."""
-        a50, a95 = self.pct(self.api, 0.5), self.pct(self.api, 0.95)
-        r50, r95 = self.pct(self.raw, 0.5), self.pct(self.raw, 0.95)
+        """A table row: medians over rounds of p50/p95 api and raw, their ratios, CPU."""
+        r50 = self.ratios(0.5)
         return [
             self.dataset,
             self.op,
             f"{statistics.mean(self.features):.0f}",
-            f"{a50:.2f}",
-            f"{a95:.2f}",
-            f"{r50:.2f}",
-            f"{r95:.2f}",
-            f"{a50 / r50:.2f}x",
-            f"{a95 / r95:.2f}x",
+            f"{self.stat('api', 0.5):.2f}",
+            f"{self.stat('api', 0.95):.2f}",
+            f"{self.stat('raw', 0.5):.2f}",
+            f"{self.stat('raw', 0.95):.2f}",
+            f"{self.ratio(0.5):.2f}x ({min(r50):.2f}-{max(r50):.2f})",
+            f"{self.ratio(0.95):.2f}x",
+            f"{self.stat('api_cpu', 0.5):.3f}",
+            f"{self.stat('raw_cpu', 0.5):.3f}",
         ]
 
 
@@ -116,8 +133,10 @@ HEADER = [
     "api p95 ms",
     "raw p50 ms",
     "raw p95 ms",
-    "p50 ratio",
+    "p50 ratio (range over rounds)",
     "p95 ratio",
+    "api CPU p50 ms",
+    "raw CPU p50 ms",
 ]
 
 
@@ -284,9 +303,9 @@ class AsgiCaller:
 
 
 async def measure(
-    name: str, settings: Settings, points: list[tuple[float, float]], warmup: int
+    name: str, settings: Settings, points: list[tuple[float, float]], warmup: int, rounds: int
 ) -> list[Result]:
-    """Every analysis on one dataset: api and raw, interleaved, after a warm-up."""
+    """Every analysis on one dataset: api and raw, interleaved, after a warm-up, `rounds` times."""
     conn = await asyncpg.connect(settings.database_url)
     try:
         key, _ = await create_key(conn, f"bench-{time.time_ns()}", Role.analyst, "bench")
@@ -296,7 +315,8 @@ async def measure(
     results = []
     async with app.router.lifespan_context(app):
         caller = AsgiCaller(app, {"X-API-Key": key})
-        raw_pool = await create_pool(settings)
+        # the raw side gets a pool made exactly as the app's analysis pool (api.db)
+        raw_pool = await create_read_pool(settings)
         try:
             for op, (path, make, model, planner) in OPS.items():
                 result = Result(name, op)
@@ -306,28 +326,40 @@ async def measure(
                     for p in points:
                         statements.append(await planner(c, model(**make(p)), settings))
                 with Progress(console=console, transient=True) as progress:
-                    task = progress.add_task(f"{name}: {op}", total=warmup + len(points))
-                    for i in range(warmup + len(points)):
-                        j = i % len(points)
-                        api_first = i % 2 == 0
-                        for which in ("api", "raw") if api_first else ("raw", "api"):
-                            t0 = time.perf_counter_ns()
-                            if which == "api":
-                                status, out = await caller.post(path, bodies[j])
-                                dt = (time.perf_counter_ns() - t0) / 1e6
-                                if status != 200:
-                                    raise RuntimeError(f"{op}: HTTP {status}: {out[:300]!r}")
-                                if i >= warmup:
-                                    result.api.append(dt)
-                                    result.features.append(out.count(b'"Feature"'))
-                            else:
-                                stmt = statements[j]
-                                async with raw_pool.acquire() as c:
-                                    await c.fetchval(stmt.sql, *stmt.args)
-                                dt = (time.perf_counter_ns() - t0) / 1e6
-                                if i >= warmup:
-                                    result.raw.append(dt)
-                        progress.advance(task)
+                    task = progress.add_task(f"{name}: {op}", total=warmup + rounds * len(points))
+                    for rnd in range(-1, rounds):  # round -1: the warm-up
+                        count = warmup if rnd < 0 else len(points)
+                        api: list[float] = []
+                        raw: list[float] = []
+                        api_cpu: list[float] = []
+                        raw_cpu: list[float] = []
+                        for i in range(count):
+                            j = i % len(points)
+                            api_first = (i + rnd) % 2 == 0
+                            for which in ("api", "raw") if api_first else ("raw", "api"):
+                                c0 = time.process_time_ns()
+                                t0 = time.perf_counter_ns()
+                                if which == "api":
+                                    status, out = await caller.post(path, bodies[j])
+                                    dt = (time.perf_counter_ns() - t0) / 1e6
+                                    api_cpu.append((time.process_time_ns() - c0) / 1e6)
+                                    if status != 200:
+                                        raise RuntimeError(f"{op}: HTTP {status}: {out[:300]!r}")
+                                    api.append(dt)
+                                    if rnd == 0:
+                                        result.features.append(out.count(b'"Feature"'))
+                                else:
+                                    stmt = statements[j]
+                                    async with raw_pool.acquire() as c:
+                                        await c.fetchval(stmt.sql, *stmt.args)
+                                    raw.append((time.perf_counter_ns() - t0) / 1e6)
+                                    raw_cpu.append((time.process_time_ns() - c0) / 1e6)
+                            progress.advance(task)
+                        if rnd >= 0:
+                            result.api.append(api)
+                            result.raw.append(raw)
+                            result.api_cpu.append(api_cpu)
+                            result.raw_cpu.append(raw_cpu)
                 results.append(result)
         finally:
             await raw_pool.close()
@@ -342,29 +374,31 @@ def table(results: list[Result]) -> str:
 
 
 async def measure_all(
-    base: Settings, samples: int, units: int, only: str | None, warmup: int
+    base: Settings, samples: int, units: int, only: str | None, warmup: int, rounds: int
 ) -> list[Result]:
     """Build (or reuse) the datasets and measure."""
     results: list[Result] = []
     if only in (None, "demo"):
         digest = hashlib.sha256(b"demo").hexdigest()[:16]
         demo = await scratch_database(base, "demo", digest, fill_demo)
-        results += await measure("demo", demo, await demo_points(demo, samples), warmup)
+        results += await measure("demo", demo, await demo_points(demo, samples), warmup, rounds)
     if only in (None, "1m"):
         digest = hashlib.sha256(CITY_SQL.read_bytes() + str(units).encode()).hexdigest()[:16]
         synthetic = await scratch_database(base, "1m", digest, fill_synthetic(units))
         label = f"synthetic {units:,}"
-        results += await measure(label, synthetic, synthetic_points(samples), warmup)
+        results += await measure(label, synthetic, synthetic_points(samples), warmup, rounds)
     return results
 
 
 async def run(ctx: Context) -> list[Row]:
     """The `analysis` section of `python -m scripts.bench`: rows of its table."""
-    results = await measure_all(ctx.settings, SAMPLES, UNITS, None, WARMUP)
+    results = await measure_all(ctx.settings, SAMPLES, UNITS, None, WARMUP, ctx.repeat)
+    sys.stderr.write(table(results) + "\n\n")
     rows = []
     for r in results:
-        a50, a95 = r.pct(r.api, 0.5), r.pct(r.api, 0.95)
-        r50, r95 = r.pct(r.raw, 0.5), r.pct(r.raw, 0.95)
+        a50, a95 = r.stat("api", 0.5), r.stat("api", 0.95)
+        r50, r95 = r.stat("raw", 0.5), r.stat("raw", 0.95)
+        q50, q95 = r.ratio(0.5), r.ratio(0.95)
         goal = "≤ 1.2× raw (ratio ≥ 0.83)"
         if r.op == "buffer 1 km" and r.dataset.startswith("synthetic"):
             goal += f"; p50 < 50 ms: {'met' if a50 < 50 else 'NOT met'}"
@@ -373,7 +407,7 @@ async def run(ctx: Context) -> list[Row]:
                 what=f"{r.op}, {r.dataset} (~{statistics.mean(r.features):.0f} features)",
                 ours=f"API p50 {a50:.2f} / p95 {a95:.2f} ms",
                 reference=f"raw SQL p50 {r50:.2f} / p95 {r95:.2f} ms",
-                ratio=f"{r50 / a50:.2f} / {r95 / a95:.2f}",
+                ratio=f"{1 / q50:.2f} / {1 / q95:.2f} (API {q50:.2f}× / {q95:.2f}× raw)",
                 goal=goal,
             )
         )
@@ -383,13 +417,18 @@ async def run(ctx: Context) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     """Run the analysis benchmark and print its Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=SAMPLES, help="points per analysis")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="points per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported")
     parser.add_argument("--warmup", type=int, default=WARMUP, help="untimed requests first")
     parser.add_argument("--units", type=int, default=UNITS, help="synthetic risk units")
     parser.add_argument("--only", choices=("demo", "1m"), help="one dataset")
     args = parser.parse_args(argv)
     # the event loop uvicorn serves with (uvicorn[standard] installs uvloop)
-    results = uvloop.run(measure_all(Settings(), args.samples, args.units, args.only, args.warmup))
+    results = uvloop.run(
+        measure_all(
+            Settings(), args.samples, args.units, args.only, args.warmup, max(1, args.rounds)
+        )
+    )
     sys.stdout.write(table(results) + "\n")
     return 0
 

@@ -1,0 +1,43 @@
+"""api.app: the FastAPI application class, with the two hot paths dispatched first.
+
+Tiles and analyses are the requests the service gets most often and whose
+answer PostgreSQL writes whole. `OnemapAPI.__call__` hands HTTP requests to the
+tile and analysis fast paths (`api.tiles.fastpath`, `api.analysis.fastpath`)
+*before* FastAPI's own per-request work: its telemetry check (an OpenTelemetry
+provider lookup per request), Starlette's middleware stack (server errors,
+exception telemetry, body limits) and the router's scan. Anything the fast
+paths do not answer themselves goes to the full application unchanged (the
+analysis path also hands over every request it has any doubt about), and the
+errors they do answer are the app's own problem documents (the tile path asks
+the app's exception handlers), so the documented routes stay the reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class OnemapAPI(FastAPI):
+    """FastAPI whose HTTP requests pass the tile and analysis fast paths first."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from api.analysis.fastpath import AnalysisFastPath
+        from api.tiles.fastpath import TileFastPath
+
+        full: ASGIApp = super().__call__
+        #: tiles first, then analyses, then the whole FastAPI application
+        self.fast_paths: ASGIApp = TileFastPath(AnalysisFastPath(full))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP requests through the fast paths (which defer to FastAPI); the rest to FastAPI."""
+        if scope["type"] == "http":
+            if self.root_path:
+                scope["root_path"] = self.root_path
+            scope["app"] = self
+            await self.fast_paths(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -12,6 +12,7 @@ from api import __version__
 from api.analysis.fastpath import AnalysisFastPath
 from api.auth.principal import KeyCache
 from api.db import create_pool
+from api.disconnect import CancelOnDisconnect
 from api.errors import install_error_handlers
 from api.events.stream import GradeStream
 from api.events.webhooks import WebhookDispatcher
@@ -42,6 +43,7 @@ from api.routers import (
     webhooks,
 )
 from api.settings import Settings
+from api.shedding import LoadShedder
 from api.tiles.fastpath import TileFastPath
 from api.tiles.router import router as tiles_router
 from api.tiles.service import TileService
@@ -108,4 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_raster(app)
     app.add_middleware(AnalysisFastPath)
     app.add_middleware(TileFastPath)
+    app.add_middleware(CancelOnDisconnect)
+    # outermost: past capacity a prompt 503 + Retry-After, before anything else runs
+    app.add_middleware(
+        LoadShedder,
+        max_inflight=settings.max_inflight,
+        max_queued=settings.max_queued,
+        queue_wait_s=settings.queue_wait_s,
+    )
     return app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +11,7 @@ from api import audit
 from api.deps import Editor, PoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
-from api.importer.upload import receive_upload
+from api.importer.upload import receive_upload, upload_workspace
 from api.layers import import_target
 
 router = APIRouter(tags=["import"])
@@ -76,8 +74,8 @@ async def post_import(
         raise NotFound(
             f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"
         )
-    with tempfile.TemporaryDirectory(prefix="onemap-upload-") as tmp:
-        upload = await receive_upload(request, Path(tmp) / "upload", settings.max_upload_bytes)
+    with upload_workspace(settings) as tmp:
+        upload = await receive_upload(request, tmp / "upload", settings.max_upload_bytes)
         on_error = upload.fields.get("on_error") or "fail"
         if on_error not in ("fail", "skip"):
             raise BadRequest("on_error must be 'fail' or 'skip'")

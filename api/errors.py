@@ -190,6 +190,12 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def _client_side(request: Request, exc: asyncpg.InterfaceError) -> JSONResponse:
+        if "closed" in str(exc):  # the connection died under the request (server restart)
+            return await _db_conn(request, exc)
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

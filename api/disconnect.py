@@ -63,9 +63,10 @@ class CancelOnDisconnect:
         watcher = asyncio.create_task(gone.wait())
         try:
             await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            if not handler.done():  # the client left: stop its work, wait for the clean-up
+            if gone.is_set():  # the client left: stop its work, wait for the clean-up
                 handler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                # nobody is there to answer (a handler may have met the disconnect itself)
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await handler
                 return
             handler.result()

@@ -1,4 +1,4 @@
-"""Faults: PostgreSQL stopped hard under a real server; nothing acknowledged lost, nothing half-written.
+"""Faults: PostgreSQL stopped hard under a real server; nothing acknowledged lost or half-written.
 
 Each test runs its own PostgreSQL + PostGIS cluster (tests/pgcluster.py) and a
 real uvicorn process on it, stops the database with an immediate shutdown
@@ -114,7 +114,7 @@ async def _listeners_back(cluster: Cluster) -> set[str]:
             }
         finally:
             await conn.close()
-        if LISTENERS <= names or time.monotonic() > deadline:
+        if names >= LISTENERS or time.monotonic() > deadline:
             return names & LISTENERS
         await asyncio.sleep(0.5)
 
@@ -122,7 +122,7 @@ async def _listeners_back(cluster: Cluster) -> set[str]:
 async def test_readings_acknowledged_survive_a_crash_and_the_service_recovers(
     fault_db: tuple[Settings, dict[str, dict[str, str]]], cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    """Four clients push readings; PostgreSQL is killed and restarted; every 2xx reading is there."""
+    """Four clients push readings; PostgreSQL is killed and restarted; every 2xx reading stays."""
     settings, headers = fault_db
     integrator = headers["integrator"]
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
@@ -157,7 +157,7 @@ async def test_readings_acknowledged_survive_a_crash_and_the_service_recovers(
 
     tasks = [asyncio.create_task(client(c)) for c in range(4)]
     try:
-        while len(acked) < 20 * 40:
+        while len(acked) < 20 * 40:  # noqa: ASYNC110 - polling the clients' progress
             await asyncio.sleep(0.05)
         before_crash = len(acked)
         _seen, recovered_in = await _outage(http, cluster, {"X-API-Key": integrator["X-API-Key"]})
@@ -197,7 +197,7 @@ async def test_import_is_all_or_nothing_across_a_crash(
     feats: list[dict[str, Any]] = [
         F.feature(
             {"code": f"BC{i:06d}", "name": f"broadcast {i}", "kind": "radio"},
-            {"type": "Point", "coordinates": [108.8 + (i % 300) * 0.001, 34.1 + (i // 300) * 0.001]},
+            {"type": "Point", "coordinates": [108.8 + (i % 300) * 1e-3, 34.1 + (i // 300) * 1e-3]},
         )
         for i in range(n)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -97,13 +98,13 @@ async def _slow_app(scope: Any, receive: Any, send: Any) -> None:
 async def test_queued_requests_give_up_after_the_wait(queue_wait_s: float) -> None:
     """A queued request answers 503 once its wait runs out; its place is not leaked."""
     shedder = LoadShedder(_slow_app, max_inflight=1, max_queued=4, queue_wait_s=queue_wait_s)
-    sent: list[list[dict[str, Any]]] = []
+    sent: list[list[MutableMapping[str, Any]]] = []
 
     async def call(hold: asyncio.Event) -> int:
-        out: list[dict[str, Any]] = []
+        out: list[MutableMapping[str, Any]] = []
         sent.append(out)
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             out.append(message)
 
         scope = {"type": "http", "path": "/x", "method": "GET", "hold": hold}

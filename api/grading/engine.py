@@ -119,11 +119,12 @@ async def regrade(
     runs are graded by the next regrade, never half by this one; grading the same
     snapshot again gives the same result.
     """
+    wait_s = statement_timeout_ms / 1000 + 5
     if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
         await conn.execute(
             "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
         )
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", REGRADE_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", REGRADE_LOCK, timeout=wait_s)
         return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
     # The lock is taken before the snapshot: a regrade that waited for another one
     # must see what that one wrote (else its updates would be serialization failures).
@@ -131,7 +132,8 @@ async def regrade(
         await conn.execute(
             "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
         )
-        await conn.execute("SELECT pg_advisory_lock($1)", REGRADE_LOCK)
+        # the client-side command timeout must not end the wait before the server's does
+        await conn.execute("SELECT pg_advisory_lock($1)", REGRADE_LOCK, timeout=wait_s)
     try:
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             try:

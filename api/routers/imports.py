@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 
 from api import audit
+from api.db import unless_lost
 from api.deps import Editor, PoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
@@ -81,14 +82,17 @@ async def post_import(
             raise BadRequest("on_error must be 'fail' or 'skip'")
         crs = upload.fields.get("crs") or None
         async with pool.acquire() as conn, conn.transaction():
-            result = await import_file(
+            result = await unless_lost(
                 conn,
-                upload.path,
-                layer,
-                settings=settings,
-                crs=crs,
-                source=f"import:{upload.filename}",
-                on_error="skip" if on_error == "skip" else "fail",
+                import_file(
+                    conn,
+                    upload.path,
+                    layer,
+                    settings=settings,
+                    crs=crs,
+                    source=f"import:{upload.filename}",
+                    on_error="skip" if on_error == "skip" else "fail",
+                ),
             )
             await audit.record(
                 conn,

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FEED ?= 1
 
-.PHONY: demo test bench lint typecheck db tools serve clean-db frontend
+.PHONY: demo test bench soak lint typecheck db tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -70,3 +70,8 @@ lint: $(STAMP)
 
 serve: $(STAMP) db frontend
 	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
+
+## Soak: 64 clients on a mixed load + readings at 1,000/s + back-to-back regrades, 10 min
+## (SOAK_SECONDS=180 make soak for a shorter run); figures on stdout and in .data/soak.json.
+soak: $(STAMP) db
+	@$(BIN)/python -m scripts.bench.soak

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import asyncpg
 
 from api.settings import Settings
+
+T = TypeVar("T")
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -68,3 +71,35 @@ async def connect(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+async def unless_lost(conn: asyncpg.Connection, work: Awaitable[T]) -> T:
+    """Run `work` on `conn`, abandoning it the moment the connection dies.
+
+    asyncpg's COPY from an async iterator waits for the socket to drain; when the
+    server dies while writing is paused, nothing wakes it and the request hangs
+    forever. Here a lost connection cancels the work and raises
+    ConnectionDoesNotExistError (a 503), as any other query on it would.
+    """
+    lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_lost(_conn: object) -> None:
+        if not lost.done():
+            lost.set_result(None)
+
+    task: asyncio.Future[T] = asyncio.ensure_future(work)
+    conn.add_termination_listener(on_lost)
+    try:
+        waiting: set[asyncio.Future[Any]] = {task, lost}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        conn.remove_termination_listener(on_lost)
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise asyncpg.ConnectionDoesNotExistError("the database connection was lost during the work")

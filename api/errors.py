@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -149,6 +150,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OSError)
     async def _db_down(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("out of disk space on %s %s: %s", request.method, request.url.path, exc)
+            return problem(
+                507,
+                "Insufficient storage",
+                "the server ran out of disk space for this request; nothing was stored",
+                headers={"Retry-After": "60"},
+            )
         log.warning("database unreachable: %s", exc)
         return problem(
             503,
@@ -157,7 +166,21 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(asyncpg.exceptions.DiskFullError)
+    async def _db_disk_full(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database disk full on %s %s", request.method, request.url.path)
+        return problem(
+            507,
+            "Insufficient storage",
+            "the database ran out of disk space; nothing of this request was stored",
+            headers={"Retry-After": "60"},
+        )
+
+    # a connection lost mid-request (the server stopped or restarted), the server going down
+    # or starting up, or out of connection slots: the request may be retried shortly
     @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.exceptions.OperatorInterventionError)
+    @app.exception_handler(asyncpg.exceptions.InsufficientResourcesError)
     async def _db_conn(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database connection error: %s", exc)
         return problem(
@@ -166,6 +189,12 @@ def install_error_handlers(app: FastAPI) -> None:
             "the database connection failed; retry shortly",
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def _client_side(request: Request, exc: asyncpg.InterfaceError) -> JSONResponse:
+        if "closed" in str(exc):  # the connection died under the request (server restart)
+            return await _db_conn(request, exc)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from api import __version__
 from api.app import OnemapAPI
 from api.auth.principal import KeyCache
 from api.db import create_pool, create_read_pool
+from api.disconnect import CancelOnDisconnect
 from api.errors import install_error_handlers
 from api.events.maintenance import ReadingsMaintenance
 from api.events.stream import GradeStream
@@ -44,6 +45,7 @@ from api.routers import (
     webhooks,
 )
 from api.settings import Settings
+from api.shedding import LoadShedder
 from api.tiles.router import router as tiles_router
 from api.tiles.service import TileService
 
@@ -114,5 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)
-    # tiles and analyses are answered before FastAPI's middleware stack: api/app.py
+    # Tiles and analyses are answered before FastAPI's middleware stack (api/app.py);
+    # in front of them, a client leaving cancels its read, and outermost, past
+    # capacity, a prompt 503 + Retry-After before anything else runs.
+    app.fast_paths = LoadShedder(
+        CancelOnDisconnect(app.fast_paths),
+        max_inflight=settings.max_inflight,
+        max_queued=settings.max_queued,
+        queue_wait_s=settings.queue_wait_s,
+    )
     return app

@@ -103,6 +103,19 @@ class Settings(BaseSettings):
     )
     basemap_key: str | None = Field(None, description="the key put into basemap_url's {key}")
     basemap_attribution: str = Field("", description="credit shown for the basemap")
+    # ---- reliability: load shedding, temporary files
+    max_inflight: int = Field(
+        128, ge=1, description="requests served at once; more wait in the queue (load shedding)"
+    )
+    max_queued: int = Field(
+        256, ge=0, description="requests waiting for a slot; past it a 503 with Retry-After at once"
+    )
+    queue_wait_s: float = Field(
+        5.0, ge=0, description="longest wait for a slot before a 503 with Retry-After"
+    )
+    upload_dir: Path | None = Field(
+        None, description="where uploads and import work files go (default: the system temp dir)"
+    )
     # ---- queries and analysis: every cap is named in the 400/413 that enforces it
     features_default_limit: int = Field(100, ge=1, description="/layers/{layer}/features page")
     features_max_limit: int = Field(10_000, ge=1, description="largest `limit` of a features page")

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -23,27 +24,34 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """Run `uvicorn api.main:create_app` on the settings' database; yield its base URL."""
+def live_server(settings: Settings, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `uvicorn api.main:create_app` on the settings' database; yield its base URL.
+
+    `env` adds ONEMAP_* settings for the server process.
+    """
     port = free_port()
     env = {
         **os.environ,
         "ONEMAP_DATABASE_URL": settings.database_url,
         "ONEMAP_ENVIRONMENT": "test",
+        **(env or {}),
     }
+    # a file, not a pipe: a server that logs a lot (an outage) must never block on its output
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         ],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
+                log.seek(0)
+                out = log.read().decode(errors="replace")
                 raise RuntimeError(f"uvicorn exited: {out}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -61,3 +69,4 @@ def live_server(settings: Settings) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,3 +241,29 @@ def test_transitions_walk_readings_in_order() -> None:
     assert tr.end_open == (t[2], "normal") and tr.new == []
     tr = transitions("P", current, [(t[1], 12, 3)])
     assert tr.end_open == (t[1], "deescalated") and tr.new[0].episode == "EP"
+
+
+@pytest.mark.parametrize("concurrent", [False, True], ids=["in-turn", "concurrent"])
+async def test_same_batch_three_times(empty_db: Settings, concurrent: bool) -> None:
+    """The same batch sent three times (in turn, or at once): one row per (point, ts), 200 each."""
+    await seed(empty_db)
+    headers = await role_headers(empty_db)
+    batch = body(*[("CH4-1" if i % 2 else "P-1", i // 2, 1.0 + i / 100) for i in range(200)])
+    async with app_client(empty_db, headers["integrator"]) as client:
+        if concurrent:
+            answers = await asyncio.gather(
+                *(client.post("/monitoring/readings", json=batch) for _ in range(3))
+            )
+        else:
+            answers = [await client.post("/monitoring/readings", json=batch) for _ in range(3)]
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.text for r in answers]
+    outs = [r.json() for r in answers]
+    assert len({o["batch"] for o in outs}) == 1
+    assert sorted(o["stored"] for o in outs) == [0, 0, 200]  # one of them stored it all
+    assert sorted(o["duplicate_batch"] for o in outs) == [False, True, True]
+    assert all(o["received"] == 200 for o in outs)
+    assert await count(empty_db, "SELECT count(*) FROM readings") == 200
+    assert await count(
+        empty_db, "SELECT count(*) FROM (SELECT DISTINCT point_id, ts FROM readings) d"
+    ) == 200  # fmt: skip
+    assert await count(empty_db, "SELECT count(*) FROM reading_batches") == 1

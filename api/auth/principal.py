@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -46,9 +47,14 @@ class KeyCache:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._listener: asyncpg.Connection | None = None
+        self._listening = False
+        self._dsn = ""
+        self._keeper: asyncio.Task[None] | None = None
 
     def get(self, key: str) -> Principal | None:
-        """A cached principal for the key, if fresh."""
+        """A cached principal for the key, if fresh (nothing while revocations are not heard)."""
+        if not self._listening:
+            return None
         hit = self._entries.get(key)
         if hit is None or hit[0] < time.monotonic():
             return None
@@ -70,27 +76,61 @@ class KeyCache:
         self._entries.clear()
 
     async def listen(self, settings: Settings) -> None:
-        """Subscribe to revocations; without a listener the TTL bounds staleness."""
+        """Subscribe to revocations, and keep subscribed: a lost listener reconnects.
+
+        While the listener is down (the database restarting) the cache is empty
+        and every key is checked against the database, so a key revoked in the
+        meantime stops working at once.
+        """
+        self._dsn = settings.database_url
+        await self._connect()
+        self._keeper = asyncio.create_task(self._keep_listening(), name="auth-listener")
+
+    async def _connect(self) -> bool:
         try:
-            self._listener = await asyncpg.connect(
-                settings.database_url, server_settings={"application_name": "onemap-auth"}
+            conn = await asyncpg.connect(
+                self._dsn, server_settings={"application_name": "onemap-auth"}
             )
-            await self._listener.add_listener("onemap_auth_changed", self._on_notify)
-            self._listener.add_termination_listener(lambda _c: self.clear())
+            await conn.add_listener("onemap_auth_changed", self._on_notify)
+            conn.add_termination_listener(self._on_lost)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("auth listener unavailable (%s): keys are re-checked every %ss",
-                        exc, self.ttl_s)  # fmt: skip
-            self.ttl_s = min(self.ttl_s, 5.0)
+            log.warning("auth listener unavailable (%s): keys are checked per request", exc)
+            self._listening = False
+            return False
+        self._listener = conn
+        self.clear()  # revocations may have been missed while not listening
+        self._listening = True
+        return True
+
+    def _on_lost(self, _conn: object) -> None:
+        self._listening = False
+        self.clear()
+
+    async def _keep_listening(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            if self._listener is not None and not self._listener.is_closed():
+                delay = 1.0
+                continue
+            self._listening = False
+            self.clear()
+            delay = 1.0 if await self._connect() else min(delay * 2, 10.0)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self.evict_prefix(payload)
 
     async def close(self) -> None:
         """Stop listening."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._keeper
+            self._keeper = None
         if self._listener is not None:
-            with_timeout = asyncio.wait_for(self._listener.close(), 2)
             try:
-                await with_timeout
+                async with asyncio.timeout(2):
+                    await self._listener.close()
             except (TimeoutError, OSError, asyncpg.PostgresError):
                 self._listener.terminate()
             self._listener = None

@@ -358,10 +358,18 @@ async def ensure_partitions(
     if not missing:
         return
     lo, hi = min(missing), max(missing)
-    await conn.execute(
-        "SELECT onemap_ensure_reading_partitions($1, $2)",
-        EPOCH + timedelta(days=lo), EPOCH + timedelta(days=hi),
-    )  # fmt: skip
+    for attempt in (1, 2):
+        try:
+            # a savepoint: a batch in another session may create the same day meanwhile
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT onemap_ensure_reading_partitions($1, $2)",
+                    EPOCH + timedelta(days=lo), EPOCH + timedelta(days=hi),
+                )  # fmt: skip
+            break
+        except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+            if attempt == 2:  # it committed: the second look finds it
+                raise
     _known_days.update(range(lo, hi + 1))
 
 

@@ -1,7 +1,7 @@
 """api.grading.engine: regrade units in the database (all in one pass, or the ones events touch).
 
-One regrade is one transaction under an advisory lock (so a full and an
-incremental regrade never interleave):
+One regrade is one REPEATABLE READ transaction (one snapshot of every input)
+under an advisory lock (so a full and an incremental regrade never interleave):
 
 1. refresh the cached exposure of the units that need it (missing, moved, or
    out of date against population_cells / vulnerable_sites / the radius);
@@ -31,6 +31,9 @@ from api.grading.params import Params
 from api.grading.store import REGRADE_LOCK
 
 log = logging.getLogger("onemap.grading")
+
+#: tries of a regrade that met a concurrent edit of a unit (serialization failure)
+SNAPSHOT_ATTEMPTS = 3
 
 #: units explained (loaded and graded by the model) per round trip
 EXPLAIN_CHUNK = 2000
@@ -111,50 +114,92 @@ async def regrade(
     """Grade all units (unit_ids None) or some, write what changed, record level changes.
 
     The transaction raises its own statement timeout (a full regrade of a big city
-    outlasts a request's), and waits for any other regrade to finish first.
+    outlasts a request's), and waits for any other regrade to finish first. It
+    reads one REPEATABLE READ snapshot, so readings and events committed while it
+    runs are graded by the next regrade, never half by this one; grading the same
+    snapshot again gives the same result.
     """
+    wait_s = statement_timeout_ms / 1000 + 5
+    if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
+        await conn.execute(
+            "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
+        )
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", REGRADE_LOCK, timeout=wait_s)
+        return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
+    # The lock is taken before the snapshot: a regrade that waited for another one
+    # must see what that one wrote (else its updates would be serialization failures).
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
+        )
+        # the client-side command timeout must not end the wait before the server's does
+        await conn.execute("SELECT pg_advisory_lock($1)", REGRADE_LOCK, timeout=wait_s)
+    try:
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            try:
+                # one snapshot for every statement: scores, counts and explanations agree
+                async with conn.transaction(isolation="repeatable_read"):
+                    # For some units, score.sql takes ~15 ms to plan and ~3 ms to run:
+                    # a generic plan is made once per connection (the statement is
+                    # prepared) for any set of units.
+                    await conn.execute(
+                        "SELECT set_config('statement_timeout', $1, true), "
+                        "set_config('plan_cache_mode', $2, true)",
+                        str(statement_timeout_ms),
+                        "auto" if unit_ids is None else "force_generic_plan",
+                    )
+                    return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
+            except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
+                if attempt == SNAPSHOT_ATTEMPTS:
+                    raise
+                log.info("regrade met a concurrent edit; retrying (%d)", attempt)
+        raise AssertionError("unreachable")
+    finally:
+        if not conn.is_closed():
+            await conn.execute("SELECT pg_advisory_unlock($1)", REGRADE_LOCK)
+
+
+async def _regrade(
+    conn: asyncpg.Connection,
+    params: Params,
+    as_of: datetime,
+    unit_ids: Sequence[int] | None,
+    trigger: str,
+    actor: str | None,
+    progress: Progress | None,
+) -> RegradeResult:
+    """The regrade's statements, inside the transaction `regrade` opened."""
     report = progress or _noop
     started = time.perf_counter()
     started_at = datetime.now(as_of.tzinfo)
     kind: Literal["full", "units"] = "full" if unit_ids is None else "units"
     params_json = json.dumps(params.to_json())
-    async with conn.transaction():
-        # one round trip: the timeout, the plan mode, the lock. For some units, score.sql
-        # takes ~15 ms to plan and ~3 ms to run: a generic plan is made once per
-        # connection (the statement is prepared) for any set of units
+    report("exposure", 0, 1)
+    refreshed = await refresh_exposure(conn, params, unit_ids)
+    report("exposure", 1, 1)
+    report("grade", 0, 1)
+    if unit_ids is None:
+        rows = await conn.fetch(sqlfiles.apply("all"), params_json, as_of)
+        units = await conn.fetchval("SELECT count(*) FROM risk_units")
+    else:
+        ids = sorted(set(unit_ids))
+        rows = await conn.fetch(sqlfiles.apply("units"), params_json, as_of, ids)
+        units = len(ids)
+    report("grade", 1, 1)
+    changed_rows = [r for r in rows if r["level_changed"]]
+    result = RegradeResult(kind, as_of, params.version, units, len(rows),
+                           exposure_refreshed=refreshed)  # fmt: skip
+    if changed_rows:
+        await _record_changes(conn, params, as_of, changed_rows, result, report)
+    result.seconds = time.perf_counter() - started
+    if kind == "full":
         await conn.execute(
-            "SELECT set_config('statement_timeout', $1, true), "
-            "set_config('plan_cache_mode', $2, true), pg_advisory_xact_lock($3)",
-            str(statement_timeout_ms),
-            "auto" if unit_ids is None else "force_generic_plan",
-            REGRADE_LOCK,
-        )
-        report("exposure", 0, 1)
-        refreshed = await refresh_exposure(conn, params, unit_ids)
-        report("exposure", 1, 1)
-        report("grade", 0, 1)
-        if unit_ids is None:
-            rows = await conn.fetch(sqlfiles.apply("all"), params_json, as_of)
-            units = await conn.fetchval("SELECT count(*) FROM risk_units")
-        else:
-            ids = sorted(set(unit_ids))
-            rows = await conn.fetch(sqlfiles.apply("units"), params_json, as_of, ids)
-            units = len(ids)
-        report("grade", 1, 1)
-        changed_rows = [r for r in rows if r["level_changed"]]
-        result = RegradeResult(kind, as_of, params.version, units, len(rows),
-                               exposure_refreshed=refreshed)  # fmt: skip
-        if changed_rows:
-            await _record_changes(conn, params, as_of, changed_rows, result, report)
-        result.seconds = time.perf_counter() - started
-        if kind == "full":
-            await conn.execute(
-                "INSERT INTO grading_runs (kind, trigger, as_of, param_version, units, changed, "
-                "r_changed, exposure_refreshed, started_at, finished_at, actor) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10)",
-                kind, trigger, as_of, params.version, units, len(changed_rows),
-                len(rows) - len(changed_rows), refreshed, started_at, actor,
-            )  # fmt: skip
+            "INSERT INTO grading_runs (kind, trigger, as_of, param_version, units, changed, "
+            "r_changed, exposure_refreshed, started_at, finished_at, actor) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10)",
+            kind, trigger, as_of, params.version, units, len(changed_rows),
+            len(rows) - len(changed_rows), refreshed, started_at, actor,
+        )  # fmt: skip
     return result
 
 

@@ -150,7 +150,8 @@ async def import_file(
     source = source or f"import:{path.name}"
     fmt = sniff(path)
     report("read", 0, 1)
-    with tempfile.TemporaryDirectory(prefix="onemap-import-") as work:
+    with tempfile.TemporaryDirectory(prefix="onemap-import-", dir=settings.upload_dir,
+                                     ignore_cleanup_errors=True) as work:  # fmt: skip
         raw = await asyncio.to_thread(read_file, path, fmt, Path(work), settings, target.name)
     report("read", 1, 1)
     if raw.n == 0:

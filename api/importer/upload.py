@@ -8,6 +8,11 @@ form fields (crs, on_error) are collected with their own small cap.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -15,7 +20,16 @@ from typing import IO
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from api.errors import (
+    BadRequest,
+    InsufficientStorage,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from api.settings import Settings
+
+log = logging.getLogger("onemap.import")
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024
@@ -39,6 +53,49 @@ def safe_filename(name: str) -> str:
     base = PurePosixPath(name.replace("\\", "/")).name
     cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in "\x00/")
     return cleaned[:200] or "upload"
+
+
+#: errors of a full disk (or quota, or file size limit): the upload cannot be kept
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+@contextlib.contextmanager
+def upload_workspace(settings: Settings) -> Iterator[Path]:
+    """A private temporary directory for one upload, removed afterwards whatever happens.
+
+    It lives in ONEMAP_UPLOAD_DIR (default: the system's temp dir). A directory
+    that cannot be made is a 503; a disk that fills up while the upload or the
+    import writes is a 507. Either way nothing is imported and no file is left.
+    """
+    base = settings.upload_dir
+    try:
+        holder = tempfile.TemporaryDirectory(
+            prefix="onemap-upload-", dir=base, ignore_cleanup_errors=True
+        )
+    except OSError as exc:
+        log.error("upload directory %s unusable: %s", base or tempfile.gettempdir(), exc)
+        if exc.errno in NO_SPACE:
+            raise _no_space() from None
+        raise ServiceUnavailable(
+            "the server cannot store uploads right now (its temporary directory is not "
+            "writable); nothing was imported",
+            headers={"Retry-After": "60"},
+        ) from None
+    with holder as tmp:
+        try:
+            yield Path(tmp)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            log.error("upload directory full: %s", exc)
+            raise _no_space() from None
+
+
+def _no_space() -> InsufficientStorage:
+    return InsufficientStorage(
+        "the server ran out of disk space while storing the upload; nothing was imported",
+        headers={"Retry-After": "60"},
+    )
 
 
 class _Receiver:

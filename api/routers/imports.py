@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 
 from api import audit
+from api.db import unless_lost
 from api.deps import Editor, PoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
-from api.importer.upload import receive_upload
+from api.importer.upload import receive_upload, upload_workspace
 from api.layers import event_layer_refusal, import_target
 
 router = APIRouter(tags=["import"])
@@ -82,21 +81,24 @@ async def post_import(
         raise NotFound(
             f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"
         )
-    with tempfile.TemporaryDirectory(prefix="onemap-upload-") as tmp:
-        upload = await receive_upload(request, Path(tmp) / "upload", settings.max_upload_bytes)
+    with upload_workspace(settings) as tmp:
+        upload = await receive_upload(request, tmp / "upload", settings.max_upload_bytes)
         on_error = upload.fields.get("on_error") or "fail"
         if on_error not in ("fail", "skip"):
             raise BadRequest("on_error must be 'fail' or 'skip'")
         crs = upload.fields.get("crs") or None
         async with pool.acquire() as conn, conn.transaction():
-            result = await import_file(
+            result = await unless_lost(
                 conn,
-                upload.path,
-                layer,
-                settings=settings,
-                crs=crs,
-                source=f"import:{upload.filename}",
-                on_error="skip" if on_error == "skip" else "fail",
+                import_file(
+                    conn,
+                    upload.path,
+                    layer,
+                    settings=settings,
+                    crs=crs,
+                    source=f"import:{upload.filename}",
+                    on_error="skip" if on_error == "skip" else "fail",
+                ),
             )
             await audit.record(
                 conn,

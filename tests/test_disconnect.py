@@ -1,0 +1,91 @@
+"""A client that leaves during a long read: its query is gone from pg_stat_activity within 2 s.
+
+The read is made long deterministically: the test holds an ACCESS EXCLUSIVE
+lock on the table the request reads, so the service's statement waits (active,
+on a lock) until it is cancelled or times out (15 s). The client then closes
+its connection; the server must cancel the statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import asyncpg
+import httpx
+import pytest
+
+from api.main import create_app
+from api.settings import Settings
+from tests.conftest import role_headers
+from tests.servers import serve
+
+CANCELLED_WITHIN_S = 2.0
+
+_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND application_name = 'onemap' AND state = 'active' AND wait_event_type = 'Lock'"
+)
+
+BUFFER = {"point": [108.95, 34.25], "distance_m": 5000, "layers": ["risk_units"]}
+
+
+def _request(method: str, path: str, key: str, body: dict[str, object] | None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {path} HTTP/1.1\r\nhost: t\r\nx-api-key: {key}\r\n"
+    if body is not None:
+        head += f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
+    return (head + "\r\n").encode() + data
+
+
+async def _until(conn: asyncpg.Connection, want: bool, limit_s: float) -> float:
+    """Seconds until a lock-waiting query of the service is (want) / is not there."""
+    started = time.monotonic()
+    while True:
+        present = await conn.fetchval(_WAITING) > 0
+        if present == want:
+            return time.monotonic() - started
+        if time.monotonic() - started > limit_s:
+            return float("inf")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("fast_path", "method", "path", "body"),
+    [
+        (True, "POST", "/analysis/buffer", BUFFER),
+        (False, "POST", "/analysis/buffer", BUFFER),
+        (True, "GET", "/layers/risk_units/features?limit=10", None),
+    ],
+    ids=["analysis-fast-path", "analysis-route", "features"],
+)
+async def test_disconnect_cancels_the_query(
+    empty_db: Settings, fast_path: bool, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    """Close the connection mid-query: the statement leaves pg_stat_activity within 2 s."""
+    key = (await role_headers(empty_db))["analyst"]["X-API-Key"]
+    app = create_app(empty_db.model_copy(update={"analysis_fast_path": fast_path}))
+    locker = await asyncpg.connect(empty_db.database_url)
+    watcher = await asyncpg.connect(empty_db.database_url)
+    try:
+        async with serve(app) as base:
+            port = int(base.rsplit(":", 1)[1])
+            tx = locker.transaction()
+            await tx.start()
+            await locker.execute("LOCK TABLE risk_units IN ACCESS EXCLUSIVE MODE")
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_request(method, path, key, body))
+            await writer.drain()
+            assert await _until(watcher, True, 10) < 10, "the request never reached the database"
+            writer.close()  # the client gives up
+            gone_after = await _until(watcher, False, 10)
+            await tx.rollback()
+            assert gone_after <= CANCELLED_WITHIN_S, f"query still running {gone_after:.1f} s on"
+            # the service is fine afterwards: the same read answers
+            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) as client:
+                r = await client.request(method, path, json=body)
+                assert r.status_code == 200, r.text
+    finally:
+        await locker.close()
+        await watcher.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -63,6 +64,13 @@ class CancelOnDisconnect:
         watcher = asyncio.create_task(gone.wait())
         try:
             await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.is_set() and handler.done():
+                # it finished as the client left: its own error still goes to the
+                # server's log, unless it was only the disconnect itself
+                error = None if handler.cancelled() else handler.exception()
+                if error is not None and not isinstance(error, ClientDisconnect):
+                    raise error
+                return
             if gone.is_set():  # the client left: stop its work, wait for the clean-up
                 handler.cancel()
                 # nobody is there to answer (a handler may have met the disconnect itself)

@@ -19,10 +19,9 @@ QUEUE_WAIT_S = 30.0
 
 
 def shedder_of(app: Any) -> LoadShedder:
-    """The app's LoadShedder instance (the stack is built on the first request)."""
-    layer = app.middleware_stack
-    while not isinstance(layer, LoadShedder):
-        layer = layer.app
+    """The app's LoadShedder: the outermost layer, in front of the fast paths (api/app.py)."""
+    layer = app.fast_paths
+    assert isinstance(layer, LoadShedder)
     return layer
 
 

@@ -9,7 +9,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,13 +28,17 @@ POINT = shapely.Point(108.95, 34.25)
 PROPS = {"code": "B1", "name": "广播", "kind": "radio"}
 
 
-def _leftovers() -> set[str]:
-    """Temporary directories the importer creates (they must all be gone after a request)."""
-    return {
-        n
-        for n in os.listdir(tempfile.gettempdir())
-        if n.startswith(("onemap-upload-", "onemap-import-"))
-    }
+def _private_uploads(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
+    """Settings whose uploads and import work files go to a directory of this test's own
+    (other processes' imports in the shared temp dir cannot disturb the check)."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    return settings.model_copy(update={"upload_dir": uploads}), uploads
+
+
+def _leftovers(uploads: Path) -> list[str]:
+    """What the importer left in its upload directory (it must all be gone after a request)."""
+    return sorted(p.name for p in uploads.iterdir())
 
 
 async def _post(
@@ -172,12 +175,13 @@ async def test_unknown_layer_and_form_problems(empty_db: Settings, tmp_path: Pat
 
 async def test_body_cap_enforced_while_streaming(empty_db: Settings, tmp_path: Path) -> None:
     """413 from Content-Length, and 413 mid-stream for a chunked body; no temp files remain."""
-    settings = empty_db.model_copy(update={"max_upload_bytes": 4096})
+    settings, uploads = _private_uploads(
+        empty_db.model_copy(update={"max_upload_bytes": 4096}), tmp_path
+    )
     headers = (await role_headers(empty_db))["editor"]
     feats = [F.feature(dict(PROPS, code=f"B{i}"), POINT) for i in range(200)]
     big = _geojson_bytes(tmp_path, feats)
     assert len(big) > 10_000
-    before = _leftovers()
     async with app_client(settings) as client:
         r = await _post(client, headers, big * 100, "big.geojson")
         assert r.status_code == 413
@@ -205,7 +209,7 @@ async def test_body_cap_enforced_while_streaming(empty_db: Settings, tmp_path: P
         small = _geojson_bytes(tmp_path)
         r = await _post(client, headers, small, "ok.geojson")
         assert r.status_code == 200
-    assert _leftovers() == before
+    assert _leftovers(uploads) == []
     assert await _count(empty_db, "broadcasts") == 1
 
 
@@ -261,13 +265,13 @@ async def test_hostile_zips(
     elif case == "missing_dbf":
         del entries["p.dbf"]
     body = F.zip_of(tmp_path / "hostile.zip", entries, links).read_bytes()
-    before = _leftovers()
+    settings, uploads = _private_uploads(settings, tmp_path)
     async with app_client(settings) as client:
         r = await _post(client, headers, body, "hostile.zip")
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert message in r.json()["detail"]
-    assert _leftovers() == before
+    assert _leftovers(uploads) == []
     assert await _count(empty_db, "broadcasts") == 0
 
 

@@ -15,6 +15,7 @@ under an advisory lock (so a full and an incremental regrade never interleave):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -36,6 +37,8 @@ log = logging.getLogger("onemap.grading")
 SNAPSHOT_ATTEMPTS = 3
 
 #: units explained (loaded and graded by the model) per round trip
+#: units explained between two turns of the event loop
+EXPLAIN_YIELD_EVERY = 8
 EXPLAIN_CHUNK = 2000
 
 #: progress(phase, done, total) for long regrades (the CLI's progress bar)
@@ -222,7 +225,11 @@ async def _record_changes(
         rs: list[float] = []
         r0s: list[float] = []
         texts: list[str] = []
-        for row in chunk:
+        for i, row in enumerate(chunk):
+            if i % EXPLAIN_YIELD_EVERY == EXPLAIN_YIELD_EVERY - 1:
+                # ~1.6 ms of Python a unit: let the server's other requests run between
+                # a few units, or a big regrade stalls every request for seconds
+                await asyncio.sleep(0)
             item = loaded[row["id"]]
             g = grade(item.unit, item.model_events(), as_of, params, previous=row["prev"])
             explanation = g.to_json()

@@ -18,6 +18,7 @@ from api.events.webhooks import WebhookDispatcher
 from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
+from api.openapi_doc import install_openapi
 from api.params import reject_unknown_query_params
 from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.after_full_regrade = hooks
 
     install_error_handlers(app)
+    install_openapi(app)
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,

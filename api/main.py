@@ -22,6 +22,7 @@ from api.openapi_doc import install_openapi
 from api.params import reject_unknown_query_params
 from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
+from api.ratelimit import RateLimit, limiter_for
 from api.routers import (
     accidents,
     admin,
@@ -53,6 +54,7 @@ log = logging.getLogger("onemap")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; settings are read here (from the environment when not given)."""
     settings = settings or Settings()
+    limiter = limiter_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.pool = await create_pool(settings)
         state.key_cache = KeyCache()
         await state.key_cache.listen(settings)
+        if limiter is not None:
+            await limiter.start()
         state.tiles = TileService(settings)
         await state.tiles.start()
         state.grading = GradingService(state.pool, settings, state.after_full_regrade)
@@ -77,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.grading.close()
             await state.tiles.close()
             await state.key_cache.close()
+            if limiter is not None:
+                await limiter.close()
             await state.pool.close()
 
     app = FastAPI(
@@ -110,4 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_raster(app)
     app.add_middleware(AnalysisFastPath)
     app.add_middleware(TileFastPath)
+    app.state.rate_limiter = limiter
+    if limiter is not None:  # outermost: the fast paths are limited too
+        app.add_middleware(RateLimit, limiter=limiter)
     return app

@@ -9,7 +9,8 @@ anyway, except the health probes).
 
 With ONEMAP_REDIS_URL set the buckets are shared between processes: every
 `rate_limit_sync_s` one pipelined round trip reports each active key's local
-consumption to a token bucket kept in Redis (a Lua script, atomic) and brings
+consumption (and, for keys used here in the last minute, nothing: to learn the
+others') to a token bucket kept in Redis (a Lua script, atomic) and brings
 the local bucket to the shared level. Between syncs a process decides alone, so
 across N processes a key can overshoot by at most what each consumes in one
 sync interval. If Redis is away the in-process buckets keep working.
@@ -46,6 +47,8 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return tostring(tokens)
 """
 MAX_BUCKETS = 100_000
+#: a key used here within this many seconds keeps being synced
+RECENT_S = 60.0
 
 
 class RateLimiter:
@@ -61,6 +64,8 @@ class RateLimiter:
         self._buckets: dict[bytes, list[float]] = {}
         #: credential -> requests allowed here since the last sync (shared mode only)
         self._pending: dict[bytes, int] = {}
+        #: credential -> when it was last used here (monotonic s); synced while recent
+        self._recent: dict[bytes, float] = {}
         self._redis: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -105,17 +110,27 @@ class RateLimiter:
 
     async def sync(self) -> None:
         """Report local consumption of every active key; adopt the shared levels."""
-        if self._redis is None or not self._pending:
+        if self._redis is None:
             return
         pending, self._pending = self._pending, {}
-        keys = list(pending)
+        mono = time.monotonic()
+        for key in pending:
+            self._recent[key] = mono
+        # keys used here lately keep following the shared level (others may be using them)
+        for key in [k for k, t in self._recent.items() if mono - t > RECENT_S]:
+            del self._recent[key]
+        keys = list(self._recent)
+        if not keys:
+            return
         now = time.time()
         ttl = max(60, math.ceil(self.burst / self.rate) * 2)
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 name = "onemap:ratelimit:" + hashlib.sha256(key).hexdigest()[:32]
                 await self._script(
-                    keys=[name], args=[pending[key], self.rate, self.burst, now, ttl], client=pipe
+                    keys=[name],
+                    args=[pending.get(key, 0), self.rate, self.burst, now, ttl],
+                    client=pipe,
                 )
             results = await pipe.execute()
         mono = time.monotonic()
@@ -141,13 +156,15 @@ class RateLimiter:
 
 
 def _credential(scope: Scope) -> bytes | None:
-    """The raw credential header value (X-API-Key, else Authorization), or None."""
+    """The credential (X-API-Key, else the Authorization value without "Bearer "), or None."""
     auth = None
     for name, value in scope["headers"]:
         if name == b"x-api-key":
             return value.strip()
         if name == b"authorization":
             auth = value.strip()
+            if auth[:7].lower() == b"bearer ":
+                auth = auth[7:].strip()
     return auth
 
 

@@ -135,13 +135,15 @@ def matrix() -> dict[tuple[str, str], Call]:
         ),
         ("DELETE", "/admin/keys/{name}"): Call(ADM, "/admin/keys/victim-{role}"),
         ("POST", "/admin/users"): Call(
-            ADM, "/admin/users",
+            ADM,
+            "/admin/users",
             json={"username": "user-{role}", "password": "long-enough", "role": "viewer"},
             ok=201,
         ),  # fmt: skip
         ("GET", "/admin/users"): Call(ADM, "/admin/users"),
         ("POST", "/layers/{layer}/import"): Call(
-            E, "/layers/broadcasts/import",
+            E,
+            "/layers/broadcasts/import",
             files={"file": ("b.geojson", "{role}", "application/geo+json")},
         ),  # fmt: skip
         ("GET", "/layers"): Call(R, "/layers"),
@@ -149,16 +151,18 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/layers/{layer}/features"): Call(R, "/layers/risk_units/features?f=csv"),
         ("GET", "/risk-units/{code}"): Call(R, "/risk-units/RU1"),
         ("GET", "/stats/districts"): Call(R, "/stats/districts"),
-        ("POST", "/analysis/buffer"): Call(A, "/analysis/buffer",
-                                           json={"point": O, "distance_m": 500}),  # fmt: skip
+        ("POST", "/analysis/buffer"): Call(
+            A, "/analysis/buffer", json={"point": O, "distance_m": 500}
+        ),  # fmt: skip
         ("POST", "/analysis/overlay"): Call(
             A, "/analysis/overlay", json={"layer": "risk_units", "with": {"layer": "districts"}}
         ),
         ("POST", "/analysis/nearest"): Call(
             A, "/analysis/nearest", json={"point": O, "layer": "shelters", "k": 2}
         ),
-        ("POST", "/analysis/impact"): Call(A, "/analysis/impact",
-                                           json={"point": O, "radius_m": 500}),  # fmt: skip
+        ("POST", "/analysis/impact"): Call(
+            A, "/analysis/impact", json={"point": O, "radius_m": 500}
+        ),  # fmt: skip
         ("POST", "/analysis/coverage"): Call(A, "/analysis/coverage", json={"distance_m": 500}),
         ("GET", "/ogc"): Call(R, "/ogc"),
         ("GET", "/ogc/api"): Call(R, "/ogc/api"),
@@ -186,7 +190,8 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/risk-units/{code}/grade"): Call(R, "/risk-units/RU1/grade"),
         ("GET", "/risk-units/{code}/grade/history"): Call(R, "/risk-units/RU1/grade/history"),
         ("POST", "/monitoring/readings"): Call(
-            I, "/monitoring/readings",
+            I,
+            "/monitoring/readings",
             json={"readings": [{"point": "CH4-1", "ts": "{ts}", "value": 1.0}]},
         ),  # fmt: skip
         ("POST", "/monitoring/alarms/{code}/false-alarm"): Call(
@@ -194,7 +199,8 @@ def matrix() -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/monitoring/alarms"): Call(R, "/monitoring/alarms"),
         ("POST", "/hidden-hazards"): Call(
-            H, "/hidden-hazards",
+            H,
+            "/hidden-hazards",
             json={"code": "NEW-{role}", "name": "x", "risk_unit": "RU1", "severity": "general"},
             ok=201,
         ),  # fmt: skip
@@ -227,15 +233,22 @@ def matrix() -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/special-periods"): Call(R, "/special-periods"),
         ("POST", "/accidents"): Call(
-            I, "/accidents",
-            json={"code": "AC-{role}", "name": "x", "risk_unit": "RU1", "grade": "general",
-                  "occurred_at": ts},
+            I,
+            "/accidents",
+            json={
+                "code": "AC-{role}",
+                "name": "x",
+                "risk_unit": "RU1",
+                "grade": "general",
+                "occurred_at": ts,
+            },
             ok=201,
         ),  # fmt: skip
         ("GET", "/accidents"): Call(R, "/accidents"),
         ("GET", "/events/grades"): Call(R, "/events/grades", stream=True),
         ("POST", "/webhooks"): Call(
-            ADM, "/webhooks",
+            ADM,
+            "/webhooks",
             json={"name": "hook-{role}", "url": "http://127.0.0.1:9/hook"},
             ok=201,
         ),  # fmt: skip
@@ -304,8 +317,10 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
         await conn.close()
     async with running_app(settings) as app, _client(app, headers["admin"]) as admin:
         for role in ROLES:
-            r = await admin.post("/hidden-hazards", json={
-                "code": f"HH-{role}", "name": "h", "risk_unit": "RU1", "severity": "general"})
+            r = await admin.post(
+                "/hidden-hazards",
+                json={"code": f"HH-{role}", "name": "h", "risk_unit": "RU1", "severity": "general"},
+            )
             assert r.status_code == 201, r.text
             r = await admin.post("/admin/keys", json={"name": f"victim-{role}", "role": "viewer"})
             assert r.status_code == 201, r.text  # fmt: skip
@@ -416,4 +431,68 @@ async def city_app(empty_db: Settings) -> AsyncIterator[tuple[FastAPI, dict[str,
         yield app, headers
 
 
+async def _new_key(admin: httpx.AsyncClient, name: str, role: str) -> dict[str, str]:
+    r = await admin.post("/admin/keys", json={"name": name, "role": role})
+    assert r.status_code == 201, r.text
+    return {"X-API-Key": r.json()["key"]}
 
+
+TILE = f"/tiles/risk_units/12/{TX}/{TY}.mvt"
+NEAREST = {"point": O, "layer": "shelters", "k": 2}
+
+
+async def test_revoked_key_stops_at_once_everywhere(
+    city_app: tuple[FastAPI, dict[str, dict[str, str]]], empty_db: Settings
+) -> None:
+    """Revoked through the API: the next tile (cached), analysis, OGC or CSV request is 401."""
+    app, headers = city_app
+    async with _client(app, headers["admin"]) as admin, _client(app) as anon:
+        key = await _new_key(admin, "field-tablet", "analyst")
+        urls = [TILE, "/ogc/collections/shelters/items", "/layers/shelters/features?f=csv"]
+        for url in urls:  # warm the key cache and the tile cache
+            assert (await anon.get(url, headers=key)).status_code == 200, url
+        assert (await anon.post("/analysis/nearest", json=NEAREST, headers=key)).status_code == 200
+        assert (await admin.delete("/admin/keys/field-tablet")).status_code == 200
+        for url in urls:
+            r = await anon.get(url, headers=key)
+            assert r.status_code == 401, (url, r.text)
+            assert r.json()["detail"] == "the API key is not valid or has been revoked"
+        r = await anon.post("/analysis/nearest", json=NEAREST, headers=key)
+        assert r.status_code == 401
+        # revoked elsewhere (the CLI, another worker): NOTIFY evicts it here too
+        other = await _new_key(admin, "other-system", "viewer")
+        assert (await anon.get(TILE, headers=other)).status_code == 200
+        conn = await asyncpg.connect(empty_db.database_url)
+        try:
+            await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'other-system'")
+        finally:
+            await conn.close()
+        statuses = []
+        for _ in range(40):
+            statuses.append((await anon.get(TILE, headers=other)).status_code)
+            if statuses[-1] == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses[-1] == 401 and len(statuses) <= 40, statuses
+
+
+async def test_no_side_door_through_the_tile_cache(
+    city_app: tuple[FastAPI, dict[str, dict[str, str]]],
+) -> None:
+    """A tile in the cache is still 401 without a credential, also for If-None-Match."""
+    app, headers = city_app
+    async with _client(app) as client:
+        warm = await client.get(TILE, headers=headers["viewer"])
+        assert warm.status_code == 200 and warm.content
+        etag = warm.headers["etag"]
+        assert (await client.get(TILE, headers=headers["viewer"])).content == warm.content
+        for extra in ({}, {"If-None-Match": etag}, {"If-None-Match": "*"},
+                      {"X-API-Key": "om_000000000000_forged"}, {"Authorization": "Bearer x.y.z"}):  # fmt: skip
+            r = await client.get(TILE, headers=extra)
+            assert r.status_code == 401, (extra, r.status_code)
+            assert r.content != warm.content
+            assert r.headers["content-type"] == "application/problem+json"
+            r = await client.get("/tiles/onemap/tilejson.json", headers=extra)
+            assert r.status_code == 401
+        r = await client.get(TILE, headers={**headers["viewer"], "If-None-Match": etag})
+        assert r.status_code == 304

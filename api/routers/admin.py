@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from api import audit
@@ -56,12 +56,13 @@ async def post_key(body: KeyIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
     "/keys/{name}", operation_id="revokeKey", summary="Revoke an API key; it stops working at once"
 )
 async def delete_key(
-    name: Annotated[str, Path(max_length=64)], admin: Admin, pool: PoolDep
+    name: Annotated[str, Path(max_length=64)], admin: Admin, pool: PoolDep, request: Request
 ) -> dict[str, Any]:
-    """Revoke a key by name."""
+    """Revoke a key by name; this process forgets it before answering (others by NOTIFY)."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await revoke_key(conn, name)
         await audit.record(conn, admin, "keys.revoke", "api_keys", [name])
+    request.app.state.key_cache.evict_prefix(stored.prefix)
     return stored.as_json()
 
 

@@ -9,7 +9,7 @@ a row here fails `test_every_route_is_in_the_matrix`.
 from __future__ import annotations
 
 import asyncio
-
+import contextlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -112,7 +112,7 @@ def _risk(prefix: str) -> dict[tuple[str, str], Call]:
 def matrix() -> dict[tuple[str, str], Call]:
     """Every route; `{role}` in a URL or body is the calling role (one resource each)."""
     R, A, E = Permission.read, Permission.analyse, Permission.edit
-    H, I, ADM = Permission.hazards, Permission.ingest, Permission.admin
+    H, ING, ADM = Permission.hazards, Permission.ingest, Permission.admin
     ts = (NOW - timedelta(minutes=5)).isoformat()
     period = {"name": "festival", "starts_at": ts, "ends_at": (NOW + timedelta(days=1)).isoformat()}
     warning = {"type": "heat", "colour": "yellow", "geometry": _box(), "valid_from": ts,
@@ -190,12 +190,12 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/risk-units/{code}/grade"): Call(R, "/risk-units/RU1/grade"),
         ("GET", "/risk-units/{code}/grade/history"): Call(R, "/risk-units/RU1/grade/history"),
         ("POST", "/monitoring/readings"): Call(
-            I,
+            ING,
             "/monitoring/readings",
             json={"readings": [{"point": "CH4-1", "ts": "{ts}", "value": 1.0}]},
         ),  # fmt: skip
         ("POST", "/monitoring/alarms/{code}/false-alarm"): Call(
-            I, "/monitoring/alarms/AL-{role}/false-alarm", json={}
+            ING, "/monitoring/alarms/AL-{role}/false-alarm", json={}
         ),
         ("GET", "/monitoring/alarms"): Call(R, "/monitoring/alarms"),
         ("POST", "/hidden-hazards"): Call(
@@ -219,21 +219,21 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/hidden-hazards/{code}"): Call(R, "/hidden-hazards/HH-admin"),
         ("GET", "/hidden-hazards"): Call(R, "/hidden-hazards"),
         ("POST", "/weather-warnings"): Call(
-            I, "/weather-warnings", json={"code": "W-{role}", **warning}, ok=201
+            ING, "/weather-warnings", json={"code": "W-{role}", **warning}, ok=201
         ),
         ("POST", "/weather-warnings/{code}/cancel"): Call(
-            I, "/weather-warnings/W-{role}/cancel", json={}
+            ING, "/weather-warnings/W-{role}/cancel", json={}
         ),
         ("GET", "/weather-warnings"): Call(R, "/weather-warnings"),
         ("POST", "/special-periods"): Call(
-            I, "/special-periods", json={"code": "P-{role}", **period}, ok=201
+            ING, "/special-periods", json={"code": "P-{role}", **period}, ok=201
         ),
         ("POST", "/special-periods/{code}/cancel"): Call(
-            I, "/special-periods/P-{role}/cancel", json={}
+            ING, "/special-periods/P-{role}/cancel", json={}
         ),
         ("GET", "/special-periods"): Call(R, "/special-periods"),
         ("POST", "/accidents"): Call(
-            I,
+            ING,
             "/accidents",
             json={
                 "code": "AC-{role}",
@@ -347,7 +347,7 @@ async def _stream_status(app: FastAPI, url: str, headers: dict[str, str]) -> int
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Any) -> None:
         if message["type"] == "http.response.start" and not started.done():
             started.set_result(message["status"])
 
@@ -358,7 +358,7 @@ async def _stream_status(app: FastAPI, url: str, headers: dict[str, str]) -> int
     finally:
         gone.set()
         task.cancel()
-        with __import__("contextlib").suppress(BaseException):
+        with contextlib.suppress(BaseException):
             await task
 
 
@@ -381,8 +381,8 @@ async def _request(
         name, content, ctype = call.files["file"]
         data = _population_tiff() if content == "TIFF" else _geojson(f"B-{role}")
         files = {"file": (name, data, ctype)}
-    method = "POST" if (body is not None or files is not None or "/rebuild" in url
-                        or url.endswith(("/activate", "/run", "/deactivate"))) else "GET"  # fmt: skip
+    posts = ("/activate", "/run", "/deactivate", "/rebuild")
+    method = "POST" if body is not None or files is not None or url.endswith(posts) else "GET"
     if url.startswith("/admin/keys/"):
         method = "DELETE"
     return await client.request(method, url, json=body, files=files, headers=headers)
@@ -486,8 +486,8 @@ async def test_no_side_door_through_the_tile_cache(
         assert warm.status_code == 200 and warm.content
         etag = warm.headers["etag"]
         assert (await client.get(TILE, headers=headers["viewer"])).content == warm.content
-        for extra in ({}, {"If-None-Match": etag}, {"If-None-Match": "*"},
-                      {"X-API-Key": "om_000000000000_forged"}, {"Authorization": "Bearer x.y.z"}):  # fmt: skip
+        forged = [{"X-API-Key": "om_000000000000_forged"}, {"Authorization": "Bearer x.y.z"}]
+        for extra in [{}, {"If-None-Match": etag}, {"If-None-Match": "*"}, *forged]:
             r = await client.get(TILE, headers=extra)
             assert r.status_code == 401, (extra, r.status_code)
             assert r.content != warm.content

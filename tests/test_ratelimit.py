@@ -4,13 +4,14 @@ the fast paths limited too, and buckets shared between processes through Redis."
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 import redis
 
 from api.main import create_app
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimit, RateLimiter
 from api.settings import Settings
 from tests.city import O, load_city
 from tests.conftest import role_headers, running_app
@@ -20,7 +21,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 NEAREST = {"point": O, "layer": "shelters", "k": 2}
 
 
-def _client(app: object) -> httpx.AsyncClient:
+def _client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
@@ -28,7 +29,7 @@ def test_off_by_default_installs_nothing() -> None:
     """The default settings add no middleware (benchmarks see no cost at all)."""
     app = create_app(Settings(environment="test"))
     assert app.state.rate_limiter is None
-    assert not [m for m in app.user_middleware if m.cls.__name__ == "RateLimit"]
+    assert RateLimit not in [m.cls for m in app.user_middleware]
 
 
 def test_token_bucket_refills_at_the_rate() -> None:

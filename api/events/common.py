@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -11,6 +10,7 @@ import asyncpg
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.analysis.geometry import parse_geometry
 from api.errors import BadRequest, Conflict, NotFound
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService, utcnow
@@ -41,17 +41,22 @@ class Area(BaseModel):
         return self
 
 
+#: most vertices an event area may have (a warning polygon is drawn, not surveyed)
+MAX_AREA_VERTICES = 100_000
+
+
 async def area_wkb(conn: asyncpg.Connection, area: Area) -> bytes:
-    """The area as a valid EPSG:4326 MultiPolygon (EWKB), checked in PostGIS."""
+    """The area as a valid EPSG:4326 MultiPolygon (EWKB).
+
+    The GeoJSON is checked like an analysis input (closed rings, no self-intersection,
+    finite lon/lat, WGS84 only): an invalid area is the sender's 400, never repaired
+    into something it did not draw.
+    """
     if area.geometry is not None:
-        try:
-            wkb = await conn.fetchval(
-                "SELECT ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid("
-                "ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 3)))",
-                json.dumps(area.geometry),
-            )
-        except asyncpg.PostgresError as exc:
-            raise BadRequest("geometry is not valid GeoJSON") from exc
+        checked = parse_geometry(area.geometry, MAX_AREA_VERTICES)
+        wkb = await conn.fetchval(
+            "SELECT ST_AsEWKB(ST_Multi(ST_GeomFromWKB($1::bytea, 4326)))", checked.wkb
+        )
         if wkb is None or await conn.fetchval("SELECT ST_IsEmpty(ST_GeomFromEWKB($1::bytea))", wkb):
             raise BadRequest("geometry has no area")
         return wkb

@@ -20,21 +20,36 @@ CSV = "text/csv"
 GOOD = f'{{"point": "P-1", "ts": "{ts(0)}", "value": 0.4}}'
 
 
+def one(ts_text: str, value: str) -> str:
+    """A JSON batch: a good reading, then CH4-1 with this time and raw value token."""
+    return f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{ts_text}", "value": {value}}}]}}'
+
+
+def columnar(value: str) -> str:
+    """The columnar JSON form with this raw value token second."""
+    return f'{{"points": ["P-1", "CH4-1"], "ts": ["{ts(0)}", "{ts(1)}"], "values": [1, {value}]}}'
+
+
+def csv(ts_text: str, value: str) -> str:
+    """A CSV batch: a good row, then CH4-1 with this time and value."""
+    return f"point,ts,value\nP-1,{ts(0)},0.4\nCH4-1,{ts_text},{value}\n"
+
+
 @pytest.mark.parametrize(
     ("ctype", "raw"),
     [
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{ts(1)}", "value": NaN}}]}}'),
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{ts(1)}", "value": Infinity}}]}}'),
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{ts(1)}", "value": -Infinity}}]}}'),
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{ts(1)}", "value": "inf"}}]}}'),
-        (JSON, f'{{"points": ["P-1", "CH4-1"], "ts": ["{ts(0)}", "{ts(1)}"], "values": [1, NaN]}}'),
-        (JSON, f'{{"points": ["P-1", "CH4-1"], "ts": ["{ts(0)}", "{ts(1)}"], "values": [1, 1e999]}}'),
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "{FAR}", "value": 1}}]}}'),
-        (JSON, f'{{"readings": [{GOOD}, {{"point": "CH4-1", "ts": "9999-12-31T23:59:59+00:00", "value": 1}}]}}'),
-        (CSV, f"point,ts,value\nP-1,{ts(0)},0.4\nCH4-1,{ts(1)},nan\n"),
-        (CSV, f"point,ts,value\nP-1,{ts(0)},0.4\nCH4-1,{ts(1)},inf\n"),
-        (CSV, f"point,ts,value\nP-1,{ts(0)},0.4\nCH4-1,{ts(1)},-Infinity\n"),
-        (CSV, f"point,ts,value\nP-1,{ts(0)},0.4\nCH4-1,{FAR},1\n"),
+        (JSON, one(ts(1), "NaN")),
+        (JSON, one(ts(1), "Infinity")),
+        (JSON, one(ts(1), "-Infinity")),
+        (JSON, one(ts(1), '"inf"')),
+        (JSON, columnar("NaN")),
+        (JSON, columnar("1e999")),
+        (JSON, one(FAR, "1")),
+        (JSON, one("9999-12-31T23:59:59+00:00", "1")),
+        (CSV, csv(ts(1), "nan")),
+        (CSV, csv(ts(1), "inf")),
+        (CSV, csv(ts(1), "-Infinity")),
+        (CSV, csv(FAR, "1")),
     ],
 )  # fmt: skip
 async def test_non_finite_or_future_readings_store_nothing(

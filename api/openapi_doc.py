@@ -19,6 +19,9 @@ from api.errors import PROBLEM_JSON
 #: operations anyone may call (no credential)
 PUBLIC_OPERATIONS = frozenset({"healthz", "readyz", "login"})
 
+#: responses an operation documents itself, with a body that is not a problem document
+OWN_ERROR_BODIES = {"readyz": frozenset({"503"})}
+
 #: paths that answer 404 until something exists (the population raster before its import)
 NOT_FOUND_PREFIXES = ("/raster/population",)
 
@@ -103,11 +106,10 @@ def amend(doc: dict[str, Any]) -> dict[str, Any]:
                 codes.append("404")  # the path or the body names something stored
             if "requestBody" in op:
                 codes += ["409", "413", "415"]
+            own = OWN_ERROR_BODIES.get(op.get("operationId", ""), frozenset())
             for code in codes:
-                responses[code] = _problem(code, responses.get(code))
-            for code, resp in list(responses.items()):
-                if code[0] in "45" and code not in codes:
-                    responses[code] = _problem(code, resp) if code in _DESCRIPTIONS else resp
+                if code not in own:
+                    responses[code] = _problem(code, responses.get(code))
     return doc
 
 

@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+FEED ?= 1
 
-.PHONY: demo test bench lint typecheck db serve clean-db
+.PHONY: demo test bench lint typecheck db tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -16,27 +17,56 @@ $(STAMP): pyproject.toml
 	@$(BIN)/pip install -q -e '.[dev,demo]' 2> >(grep -v "^WARNING: Location" >&2)
 	@touch $@
 
+## The front end (frontend/): npm ci from the lock file, then a Vite build into frontend/dist,
+## each redone only when its inputs change.
+FRONTEND_SRC := $(shell find frontend/src frontend/index.html frontend/vite.config.js \
+	frontend/package.json -type f 2>/dev/null)
+FRONTEND_DEPS := frontend/node_modules/.package-lock.json
+FRONTEND_DIST := frontend/dist/index.html
+
+frontend: $(FRONTEND_DIST)
+
+$(FRONTEND_DEPS): frontend/package-lock.json
+	@command -v npm >/dev/null || scripts/ensure-packages nodejs npm
+	@echo "[frontend] npm ci"
+	@cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(FRONTEND_DIST): $(FRONTEND_DEPS) $(FRONTEND_SRC)
+	@echo "[frontend] vite build"
+	@cd frontend && npx vite build --logLevel warn
+	@touch $@
+
 ## PostGIS: ONEMAP_DATABASE_URL, Docker Compose, or a project-local cluster in .data/
 db:
 	@scripts/db-up >/dev/null
 
+## System tools the tests and benchmarks call (Debian packages, installed when missing):
+## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test.
+tools:
+	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei
+
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
-demo: $(STAMP) db
+## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
+demo: $(STAMP) db frontend
 	@$(BIN)/onemap demo up
 	@echo "[serve] http://$(HOST):$(PORT)/"
-	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
+	@if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
+	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \
+	trap 'kill $$feed 2>/dev/null; wait $$feed 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	$(BIN)/onemap serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
-test: $(STAMP) db
+test: $(STAMP) db tools frontend
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## Benchmarks, side by side with their references; prints the README's table.
-bench: $(STAMP) db
+bench: $(STAMP) db tools
 	@$(BIN)/python -m scripts.bench
 
 lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-serve: $(STAMP) db
+serve: $(STAMP) db frontend
 	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)

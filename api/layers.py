@@ -515,6 +515,29 @@ def get_child_table(name: str) -> ChildTable | None:
     return CHILD_TABLES.get(name)
 
 
+#: layers whose records are events: they come in through their API or `onemap events import`,
+#: which validate like the API, write the hidden-hazard step log, never overwrite a record and
+#: regrade the units touched; the generic file import (upsert by code) refuses them.
+EVENT_LAYERS: dict[str, str] = {
+    "hidden_hazards": "POST /hidden-hazards",
+    "weather_warnings": "POST /weather-warnings",
+    "special_periods": "POST /special-periods",
+    "accidents": "POST /accidents",
+}
+
+
+def event_layer_refusal(name: str) -> str | None:
+    """Why the generic import does not take this layer (None: it does)."""
+    route = EVENT_LAYERS.get(name)
+    if route is None:
+        return None
+    return (
+        f"{name} are events: load them with `onemap events import FILE --kind {name}` "
+        f"(a JSON array or NDJSON of {route} bodies) or send them to {route}; "
+        "the generic import would overwrite records by code and skip the regrade"
+    )
+
+
 def import_target(name: str) -> Layer | ChildTable | None:
     """What `onemap import --layer NAME` writes to: an importable layer or a child table."""
     layer = LAYERS.get(name)

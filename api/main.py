@@ -15,6 +15,7 @@ from api.db import create_pool
 from api.errors import install_error_handlers
 from api.events.stream import GradeStream
 from api.events.webhooks import WebhookDispatcher
+from api.frontend import install_frontend
 from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(tiles_router)
     install_raster(app)
+    install_frontend(app, settings)
     app.add_middleware(AnalysisFastPath)
     app.add_middleware(TileFastPath)
     app.state.rate_limiter = limiter

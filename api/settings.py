@@ -86,6 +86,17 @@ class Settings(BaseSettings):
         (107.0, 33.3, 110.0, 34.9),
         description="lon/lat box around the city; imported coordinates outside are rejected",
     )
+    # ---- the front end (frontend/, built by `make frontend`)
+    frontend_dist: Path = Field(
+        PROJECT_ROOT / "frontend" / "dist", description="the built front end served at /"
+    )
+    basemap_url: str | None = Field(
+        None,
+        description="optional raster basemap under the one map, an XYZ URL with {z}/{x}/{y} "
+        "(and {key}), e.g. Tianditu; unset: the offline base (districts and the city's layers)",
+    )
+    basemap_key: str | None = Field(None, description="the key put into basemap_url's {key}")
+    basemap_attribution: str = Field("", description="credit shown for the basemap")
     # ---- queries and analysis: every cap is named in the 400/413 that enforces it
     features_default_limit: int = Field(100, ge=1, description="/layers/{layer}/features page")
     features_max_limit: int = Field(10_000, ge=1, description="largest `limit` of a features page")

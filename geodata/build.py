@@ -307,6 +307,7 @@ async def _load_part(
         source=part.source,
         on_error="fail",
         progress=advance,
+        allow_events=True,  # the synthetic history: whole hazard loops, loaded once
     )
     if progress is not None and task is not None:
         progress.update(task, description=part.layer, completed=total)

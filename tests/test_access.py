@@ -14,6 +14,7 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,7 @@ from tests.conftest import role_headers, running_app
 
 ROLES = ["none", *(r.value for r in Role)]
 NOW = datetime.now(UTC).replace(microsecond=0)
-#: documentation is public like the static front end (it holds no data)
+#: public like the static front end (`/`, `/assets`): the API documentation (no data)
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
@@ -123,6 +124,9 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/docs"): Call(None, "/docs"),
         ("GET", "/docs/oauth2-redirect"): Call(None, "/docs/oauth2-redirect"),
         ("GET", "/redoc"): Call(None, "/redoc"),
+        ("GET", "/"): Call(None, "/"),
+        ("*", "/assets"): Call(None, "/assets/probe.js"),
+        ("GET", "/ui/config"): Call(R, "/ui/config"),
         ("GET", "/healthz"): Call(None, "/healthz"),
         ("GET", "/readyz"): Call(None, "/readyz"),
         ("POST", "/auth/token"): Call(
@@ -389,9 +393,13 @@ async def _request(
 
 
 @pytest.mark.slow
-async def test_role_by_endpoint_matrix(empty_db: Settings) -> None:
+async def test_role_by_endpoint_matrix(empty_db: Settings, tmp_path: Path) -> None:
     """No credential: 401; a role without the permission: 403; with it: the route's 2xx."""
-    settings = empty_db.model_copy(update={"grading_interval_s": 0})
+    dist = tmp_path / "dist"  # a front-end build: the page and one asset
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>onemap</title>")
+    (dist / "assets" / "probe.js").write_text("export {};")
+    settings = empty_db.model_copy(update={"grading_interval_s": 0, "frontend_dist": dist})
     headers = await role_headers(settings)
     headers["none"] = {}
     await _prepare(settings, headers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +15,7 @@ from api.layers import LAYERS
 from api.settings import Settings
 from tests.conftest import app_client
 from tests.liveserver import live_server
+from tests.tools import require
 
 #: points round the city: the Bell Tower, the high-tech zone, Lintong, the Qinling foothills
 POINTS = [(108.9398, 34.2610), (108.8780, 34.1990), (109.2140, 34.3670), (108.9500, 34.0600)]
@@ -148,29 +148,29 @@ async def test_impact_and_coverage_add_up(
     assert all(0 <= p["covered_share"] <= 1 for p in props)
 
 
-@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs gdal-bin (ogrinfo)")
 def test_gdal_reads_the_demo_layers(
     demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
 ) -> None:
     """ogrinfo OAPIF: lists the demo's layers with their counts; -spat reads exactly the
     shelters of a 2 km box round the Bell Tower, following next links page by page."""
+    ogrinfo = require("ogrinfo", "gdal-bin")
     key = demo_ro_headers["viewer"]["X-API-Key"]
     auth = ["--config", "GDAL_HTTP_HEADERS", f"X-API-Key: {key}"]
     with live_server(demo_ro) as base:
         url = f"OAPIF:{base}/ogc"
         listing = subprocess.run(
-            ["ogrinfo", *auth, "-ro", "-q", url], capture_output=True, text=True, timeout=120
+            [ogrinfo, *auth, "-ro", "-q", url], capture_output=True, text=True, timeout=120
         )
         assert listing.returncode == 0, listing.stderr
         assert re.findall(r"^\d+: (\w+)", listing.stdout, re.M) == list(LAYERS)
         summary = subprocess.run(
-            ["ogrinfo", *auth, "-ro", "-so", url, "risk_units"],
+            [ogrinfo, *auth, "-ro", "-so", url, "risk_units"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert "Feature Count: 3176" in summary.stdout, summary.stdout
         box = ["108.928", "34.252", "108.952", "34.270"]
         spat = subprocess.run(
-            ["ogrinfo", *auth, "-ro", "-q", url, "shelters", "-spat", *box],
+            [ogrinfo, *auth, "-ro", "-q", url, "shelters", "-spat", *box],
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert spat.returncode == 0, spat.stderr

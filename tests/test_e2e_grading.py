@@ -10,10 +10,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from api.events.webhooks import verify
 from api.grading import engine, store
 from api.main import create_app
+from api.routers import grade_events
 from api.settings import Settings
 from tests.conftest import role_headers
 from tests.dbutil import settings_for
@@ -133,13 +135,21 @@ async def test_alarm_to_level_change_history_sse_and_webhook(empty_db: Settings)
                           hdrs["x-onemap-signature"])  # fmt: skip
         payload = json.loads(body)
         assert [(e["unit"], e["to"]) for e in payload["events"]] == [("GAS1", "large")]
-        log = (await client.get("/webhooks/command-centre/deliveries",
-                                headers=headers["admin"])).json()  # fmt: skip
+        # the dispatcher records the delivery just after the receiver answered
+        async with asyncio.timeout(WAIT):
+            while True:
+                log = (await client.get("/webhooks/command-centre/deliveries",
+                                        headers=headers["admin"])).json()  # fmt: skip
+                if log and log[0]["status"] != "pending":
+                    break
+                await asyncio.sleep(0.05)
         assert [(d["status"], d["attempts"]) for d in log] == [("delivered", 2)]
         assert [a["http_status"] for a in log[0]["attempts_log"]] == [500, 200]
 
 
-async def test_changes_from_another_process_reach_the_stream(empty_db: Settings) -> None:
+async def test_changes_from_another_process_reach_the_stream(
+    empty_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A regrade committed elsewhere (another worker, the CLI) is streamed; resume replays."""
     await seed_gas_unit(empty_db.database_url)
     settings = settings_for(empty_db, empty_db.database_url.rsplit("/", 1)[1],
@@ -169,4 +179,23 @@ async def test_changes_from_another_process_reach_the_stream(empty_db: Settings)
             await until(lambda: len(resumed) == 1, "the backlog was replayed")
             await stop(reader)
         assert resumed[0]["id"] == events[0]["id"]
+        # a backlog longer than one page is replayed whole, in order
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await conn.execute(
+                "INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0,"
+                " param_version, explanation) SELECT risk_unit_id, as_of, from_level, to_level,"
+                " r, r0, param_version, explanation FROM grade_history, generate_series(1, 4)"
+            )
+            ids = [r["id"] for r in await conn.fetch("SELECT id FROM grade_history ORDER BY id")]
+        finally:
+            await conn.close()
+        monkeypatch.setattr(grade_events, "BACKLOG_PAGE", 2)
+        replayed: list[dict[str, Any]] = []
+        async with client.stream("GET", "/events/grades", params={"since": 0},
+                                 headers=headers["viewer"]) as sse:  # fmt: skip
+            reader = asyncio.create_task(read_events(sse, replayed))
+            await until(lambda: len(replayed) == 5, "the paged backlog was replayed")
+            await stop(reader)
+        assert [e["id"] for e in replayed] == ids
         assert (await client.get("/events/grades")).status_code == 401

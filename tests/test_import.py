@@ -761,7 +761,7 @@ async def test_invalid_polygons_repaired_only_when_harmless(
     feats = [F.feature(dict(props, code="W1"), touching), F.feature(dict(props, code="W2"), bowtie)]
     path = F.geojson(tmp_path / "w.geojson", feats)
     with pytest.raises(ImportRejected) as info:
-        await run(empty_db, path, "weather_warnings")
+        await run(empty_db, path, "weather_warnings", allow_events=True)
     assert info.value.errors == [
         {
             "row": 2,
@@ -770,7 +770,7 @@ async def test_invalid_polygons_repaired_only_when_harmless(
             "repair without changing its area or length",
         },
     ]
-    result = await run(empty_db, path, "weather_warnings", on_error="skip")
+    result = await run(empty_db, path, "weather_warnings", on_error="skip", allow_events=True)
     assert (result.inserted, result.rejected) == (1, 1)
     rows = await fetch(
         empty_db,
@@ -804,12 +804,12 @@ async def test_local_times_dates_and_district_names(empty_db: Settings, tmp_path
         ],
     )
     with pytest.raises(ImportRejected) as info:
-        await run(empty_db, path, "hidden_hazards")
+        await run(empty_db, path, "hidden_hazards", allow_events=True)
     assert info.value.errors == [
         {"row": 3, "field": "due_date", "reason": "not a date (YYYY-MM-DD)"},
         {"row": 3, "field": "reported_at", "reason": "not a date-time (ISO 8601)"},
     ]
-    result = await run(empty_db, path, "hidden_hazards", on_error="skip")
+    result = await run(empty_db, path, "hidden_hazards", on_error="skip", allow_events=True)
     assert result.inserted == 2
     rows = await fetch(
         empty_db,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from typing import Any
 
@@ -13,6 +12,7 @@ from api.layers import LAYERS
 from api.settings import Settings
 from tests.conftest import app_client
 from tests.liveserver import live_server
+from tests.tools import require
 
 BASE = "http://testserver/ogc"
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
@@ -176,21 +176,21 @@ async def test_unknown_parameters_on_open_routes(city_db: Settings) -> None:
     assert r.status_code == 400 and r.json()["unknown"] == ["verbose"]
 
 
-@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="needs gdal-bin (ogrinfo)")
 def test_gdal_reads_the_service(city_db: Settings, city_headers: dict[str, dict[str, str]]) -> None:
     """Debian's ogrinfo (OAPIF driver) lists the layers and reads features within a bbox."""
+    ogrinfo = require("ogrinfo", "gdal-bin")
     key = city_headers["viewer"]["X-API-Key"]
     with live_server(city_db) as base:
         auth = ["--config", "GDAL_HTTP_HEADERS", f"X-API-Key: {key}"]
         listing = subprocess.run(
-            ["ogrinfo", *auth, "-ro", "-q", f"OAPIF:{base}/ogc"],
+            [ogrinfo, *auth, "-ro", "-q", f"OAPIF:{base}/ogc"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert listing.returncode == 0, listing.stderr
         names = re.findall(r"^\d+: (\w+)", listing.stdout, re.M)
         assert names == list(LAYERS)
         spat = subprocess.run(
-            ["ogrinfo", *auth, "-ro", "-q", f"OAPIF:{base}/ogc", "shelters",
+            [ogrinfo, *auth, "-ro", "-q", f"OAPIF:{base}/ogc", "shelters",
              "-spat", "108.89", "34.24", "108.92", "34.27"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
@@ -199,7 +199,7 @@ def test_gdal_reads_the_service(city_db: Settings, city_headers: dict[str, dict[
         assert "capacity (Integer) = 1000" in spat.stdout
         assert "POINT (108.9115 34.25)" in spat.stdout
         refused = subprocess.run(
-            ["ogrinfo", "-ro", "-q", f"OAPIF:{base}/ogc"],
+            [ogrinfo, "-ro", "-q", f"OAPIF:{base}/ogc"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert refused.returncode != 0 and "401" in refused.stderr + refused.stdout

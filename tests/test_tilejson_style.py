@@ -21,7 +21,13 @@ async def test_tilejson_for_a_layer_and_the_composite(empty_db: Settings) -> Non
         "http://testserver/tiles/risk_units/{z}/{x}/{y}.mvt?level=large%2Cmajor"
     ]
     assert [v["id"] for v in one["vector_layers"]] == ["risk_units"]
-    assert one["vector_layers"][0]["fields"].keys() == {"current_level", "category", "count"}
+    assert one["vector_layers"][0]["fields"].keys() == {
+        "code",
+        "name",
+        "current_level",
+        "category",
+        "count",
+    }
     assert one["maxzoom"] == empty_db.tile_max_zoom
     assert one["bounds"] == list(empty_db.city_bbox)
     assert comp["tiles"] == ["http://testserver/tiles/onemap/{z}/{x}/{y}.mvt"]

@@ -109,7 +109,7 @@ async def test_risk_units_at_high_zoom_match_postgis(tiles_db: Settings) -> None
     assert sorted(features) == [row["id"] for row in rows]
     for row in rows:
         f = features[row["id"]]
-        expected = {"category": row["category"]}
+        expected = {"code": row["code"], "name": row["name"], "category": row["category"]}
         if row["current_level"] is not None:
             expected["current_level"] = row["current_level"]
         assert f["properties"] == expected

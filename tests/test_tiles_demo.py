@@ -51,7 +51,7 @@ async def test_risk_units_at_z12_match_postgis_levels(
     conn = await asyncpg.connect(demo_ro.database_url)
     try:
         rows = await conn.fetch(
-            "SELECT id, category, current_level FROM risk_units WHERE ST_Intersects("
+            "SELECT id, code, name, category, current_level FROM risk_units WHERE ST_Intersects("
             f"ST_Transform(geom, 3857), ST_TileEnvelope($1, $2, $3, margin => {MARGIN}))",
             *zxy,
         )
@@ -68,6 +68,7 @@ async def test_risk_units_at_z12_match_postgis_levels(
     for row in rows:
         props = got[row["id"]]
         assert props["category"] == row["category"]
+        assert (props["code"], props["name"]) == (row["code"], row["name"])
         assert props.get("current_level") == row["current_level"]
     layers = mapbox_vector_tile.decode(comp.content)
     assert set(layers) <= set(composite_layers(12))
@@ -94,3 +95,52 @@ async def test_composite_zooms_over_the_demo(
             assert "districts" in layers
             if z <= 10:
                 assert len(r.content) < 300_000, (z, len(r.content))
+
+
+async def test_composite_filters_reach_only_the_layers_they_fit(
+    demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
+) -> None:
+    """z13 centre: category=gas narrows risk units and lifelines (their choices hold gas);
+    sensors and teams (free-text kind/speciality) stay whole; district narrows everything."""
+    zxy = (13, 6575, 3265)
+    conn = await asyncpg.connect(demo_ro.database_url)
+    try:
+        in_tile = (
+            f"ST_Intersects(ST_Transform(geom, 3857), ST_TileEnvelope($1, $2, $3, margin => "
+            f"{MARGIN}))"
+        )
+        gas_units = await conn.fetchval(
+            f"SELECT count(*) FROM risk_units WHERE category = 'gas' AND {in_tile}", *zxy
+        )
+        gas_lines = await conn.fetchval(
+            f"SELECT count(*) FROM lifelines WHERE kind = 'gas' AND {in_tile}", *zxy
+        )
+        district = await conn.fetchval(
+            f"SELECT district FROM risk_units WHERE {in_tile} GROUP BY 1 ORDER BY count(*) DESC "
+            "LIMIT 1",
+            *zxy,
+        )
+        in_district = await conn.fetchval(
+            f"SELECT count(*) FROM risk_units WHERE district = $4 AND {in_tile}", *zxy, district
+        )
+    finally:
+        await conn.close()
+    url = "/tiles/onemap/{}/{}/{}.mvt".format(*zxy)
+    async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
+        whole = mapbox_vector_tile.decode((await client.get(url)).content)
+        gas = mapbox_vector_tile.decode((await client.get(url + "?category=gas")).content)
+        one = mapbox_vector_tile.decode((await client.get(f"{url}?district={district}")).content)
+        sensors = await client.get(
+            "/tiles/monitoring_points/{}/{}/{}.mvt?category=gas_concentration".format(*zxy)
+        )
+    count = {name: len(layer["features"]) for name, layer in gas.items()}
+    assert 0 < count["risk_units"] == gas_units < len(whole["risk_units"]["features"])
+    assert {f["properties"]["category"] for f in gas["risk_units"]["features"]} == {"gas"}
+    assert count.get("lifelines", 0) == gas_lines
+    for name in ("monitoring_points", "rescue_teams", "shelters", "districts"):
+        assert gas[name] == whole[name], name
+    assert len(one["risk_units"]["features"]) == in_district
+    assert len(one["districts"]["features"]) == 1
+    # alone in its tile, a free-text category field does take the filter
+    kinds = mapbox_vector_tile.decode(sensors.content)["monitoring_points"]["features"]
+    assert kinds and {f["properties"]["kind"] for f in kinds} == {"gas_concentration"}

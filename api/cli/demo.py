@@ -69,13 +69,45 @@ def load() -> None:
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")
 
 
+async def grade_if_ungraded(settings: Settings) -> None:
+    """A full regrade (and its hooks: the risk surface) when some unit has no level yet."""
+    from api.main import create_app
+
+    async with connect(settings) as conn:
+        ungraded = await conn.fetchval(
+            "SELECT count(*) FROM risk_units WHERE current_level IS NULL"
+        )
+    if not ungraded:
+        return
+    with err.status(f"grading {ungraded:,} ungraded risk units"):
+        service_app = create_app(settings.model_copy(update={"grading_interval_s": 0}))
+        async with service_app.router.lifespan_context(service_app):
+            result = await service_app.state.grading.regrade_all(trigger="demo", actor="cli")
+    err.print(
+        f"  graded {result.units:,} units: {len(result.changed):,} levels set "
+        f"({result.seconds:.1f} s)"
+    )
+
+
+def _first_readings(settings: Settings) -> None:
+    """One normal reading for every point offline now, so no point starts offline."""
+    from geodata.first_readings import send_first_readings
+
+    with err.status("first readings"):
+        done = asyncio.run(send_first_readings(settings))
+    err.print(f"first readings: {done.sent:,} of {done.points:,} points were offline; "
+              f"{done.units_regraded:,} units regraded ({done.seconds:.1f} s)")  # fmt: skip
+
+
 @demo_app.command("up")
 def up() -> None:
-    """Migrate to head, then load the demo if it is not loaded yet (a no-op the second time)."""
+    """Migrate, load the demo, grade it, add the demo users (each step a no-op once done)."""
     _logging()
     settings = Settings()
     started = time.perf_counter()
     upgrade(settings)
     asyncio.run(_load(settings))
+    _first_readings(settings)
+    asyncio.run(grade_if_ungraded(settings))
     demo_users(settings, err)
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

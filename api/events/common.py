@@ -17,6 +17,22 @@ from api.grading.service import GradingService, utcnow
 from api.settings import Settings
 
 
+class FieldBadRequest(BadRequest):
+    """A 400 that names the field at fault (the event import reports it per row)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class FieldNotFound(NotFound):
+    """A 404 for a record a field refers to (an unknown risk unit)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
 class Area(BaseModel):
     """Where an event applies: a GeoJSON (Multi)Polygon in WGS84, or district adcodes/codes."""
 
@@ -45,27 +61,33 @@ class Area(BaseModel):
 MAX_AREA_VERTICES = 100_000
 
 
-async def area_wkb(conn: asyncpg.Connection, area: Area) -> bytes:
+async def area_wkb(conn: asyncpg.Connection, area: Area, at: str = "") -> bytes:
     """The area as a valid EPSG:4326 MultiPolygon (EWKB).
 
     The GeoJSON is checked like an analysis input (closed rings, no self-intersection,
     finite lon/lat, WGS84 only): an invalid area is the sender's 400, never repaired
-    into something it did not draw.
+    into something it did not draw. `at` prefixes the field names the errors carry
+    ("area." for a nested area).
     """
     if area.geometry is not None:
-        checked = parse_geometry(area.geometry, MAX_AREA_VERTICES)
+        try:
+            checked = parse_geometry(area.geometry, MAX_AREA_VERTICES)
+        except BadRequest as exc:  # (past the vertex cap it stays a 413)
+            raise FieldBadRequest(at + "geometry", exc.detail) from None
         wkb = await conn.fetchval(
             "SELECT ST_AsEWKB(ST_Multi(ST_GeomFromWKB($1::bytea, 4326)))", checked.wkb
         )
         if wkb is None or await conn.fetchval("SELECT ST_IsEmpty(ST_GeomFromEWKB($1::bytea))", wkb):
-            raise BadRequest("geometry has no area")
+            raise FieldBadRequest(at + "geometry", "geometry has no area")
         return wkb
     rows = await conn.fetch(
         "SELECT code FROM districts WHERE code = ANY($1::text[]) OR adcode = ANY($1::text[])",
         area.districts,
     )
     if len(rows) == 0:
-        raise BadRequest(f"no such districts: {', '.join(area.districts or [])}")
+        raise FieldBadRequest(
+            at + "districts", f"no such districts: {', '.join(area.districts or [])}"
+        )
     return await conn.fetchval(
         "SELECT ST_AsEWKB(ST_Multi(ST_Union(geom))) FROM districts "
         "WHERE code = ANY($1::text[]) OR adcode = ANY($1::text[])",
@@ -76,7 +98,7 @@ async def area_wkb(conn: asyncpg.Connection, area: Area) -> bytes:
 def check_time(at: datetime, settings: Settings, what: str) -> datetime:
     """An event time: not further ahead of the clock than readings may be."""
     if at > utcnow() + timedelta(seconds=settings.readings_max_future_s):
-        raise BadRequest(f"{what} is in the future")
+        raise FieldBadRequest(what, f"{what} is in the future")
     return at
 
 
@@ -85,7 +107,7 @@ def new_code(prefix: str) -> str:
     return f"{prefix}-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
 
 
-async def unit_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
+async def unit_row(conn: asyncpg.Connection, code: str, field: str = "risk_unit") -> asyncpg.Record:
     """A risk unit by code (404 when there is none)."""
     row = await conn.fetchrow(
         "SELECT id, code, district, ST_AsEWKB(ST_PointOnSurface(geom)) AS point "
@@ -93,7 +115,7 @@ async def unit_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
         code,
     )
     if row is None:
-        raise NotFound(f"no risk unit with code {code!r}")
+        raise FieldNotFound(field, f"no risk unit with code {code!r}")
     return row
 
 

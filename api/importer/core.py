@@ -22,7 +22,15 @@ from api.importer.readers import RawTable, read_file
 from api.importer.repair import repair
 from api.importer.result import ImportRejected, ImportResult, RowError
 from api.importer.sniff import sniff
-from api.layers import CHILD_TABLES, CODE_LINKS, LAYERS, ChildTable, Layer, import_target
+from api.layers import (
+    CHILD_TABLES,
+    CODE_LINKS,
+    LAYERS,
+    ChildTable,
+    Layer,
+    event_layer_refusal,
+    import_target,
+)
 from api.settings import Settings
 
 log = logging.getLogger("onemap.import")
@@ -36,7 +44,10 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 def importable_names() -> list[str]:
     """Every name `--layer` accepts."""
-    return sorted([n for n, layer in LAYERS.items() if layer.importable] + list(CHILD_TABLES))
+    return sorted(
+        [n for n, layer in LAYERS.items() if layer.importable and event_layer_refusal(n) is None]
+        + list(CHILD_TABLES)
+    )
 
 
 def _missing_required(plan: V.Plan, target: Layer | ChildTable) -> list[str]:
@@ -109,6 +120,7 @@ async def import_file(
     source: str | None = None,
     on_error: Literal["fail", "skip"] = "fail",
     progress: Callable[[str, int, int], None] | None = None,
+    allow_events: bool = False,
 ) -> ImportResult:
     """Import a GeoJSON, GeoPackage, zipped Shapefile or CSV file into a layer, all or nothing.
 
@@ -117,7 +129,12 @@ async def import_file(
     nothing written); with "skip" the bad rows are reported and the rest loaded.
     Rows upsert by `code`; unchanged rows are left alone. `progress(stage, done,
     total)` is called with the stages "read", "validate" and "load".
+    Event layers (api.layers.EVENT_LAYERS) are refused unless `allow_events`: only
+    the demo builder loads its synthetic history (whole hazard loops) this way.
     """
+    refusal = None if allow_events else event_layer_refusal(layer)
+    if refusal is not None:
+        raise BadRequest(refusal)
     target = import_target(layer)
     if target is None:
         raise NotFound(

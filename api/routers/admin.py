@@ -58,7 +58,11 @@ async def post_key(body: KeyIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
 async def delete_key(
     name: Annotated[str, Path(max_length=64)], admin: Admin, pool: PoolDep, request: Request
 ) -> dict[str, Any]:
-    """Revoke a key by name; this process forgets it before answering (others by NOTIFY)."""
+    """Revoke a key by name.
+
+    Other processes evict it when the trigger's NOTIFY arrives; this one does it
+    before answering, so the caller's next request with the key is refused.
+    """
     async with pool.acquire() as conn, conn.transaction():
         stored = await revoke_key(conn, name)
         await audit.record(conn, admin, "keys.revoke", "api_keys", [name])

@@ -22,6 +22,9 @@ def _frame(event: dict[str, Any]) -> bytes:
     return f"id: {event['id']}\nevent: grade\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
 
 
+BACKLOG_PAGE = 1000
+
+
 @router.get(
     "/grades",
     operation_id="streamGradeChanges",
@@ -62,12 +65,19 @@ async def stream_grades(
             yield b": onemap grade changes\nretry: 3000\n\n"
             seen = stream.last_id
             if resume is not None:
-                async with request.app.state.pool.acquire() as conn:
-                    backlog = await events_after(conn, resume, limit=5000)
-                for event in backlog:
-                    seen = max(seen, event["id"])
-                    if wanted(event):
-                        yield _frame(event)
+                # The whole backlog, page by page (one full regrade can record
+                # thousands of changes): a resumed client misses nothing.
+                cursor = resume
+                while True:
+                    async with request.app.state.pool.acquire() as conn:
+                        page = await events_after(conn, cursor, limit=BACKLOG_PAGE)
+                    for event in page:
+                        cursor = event["id"]
+                        seen = max(seen, cursor)
+                        if wanted(event):
+                            yield _frame(event)
+                    if len(page) < BACKLOG_PAGE:
+                        break
             while True:
                 if queue in stream.overflowed:
                     yield b"event: overflow\ndata: {}\n\n"

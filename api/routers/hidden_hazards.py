@@ -11,33 +11,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import HazardReporter, PoolDep, Reader, SettingsDep
-from api.errors import Conflict
 from api.events import hazards
-from api.events.common import check_time, new_code, regrade_after, unit_row
+from api.events.common import check_time, regrade_after
+from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
 from api.grading.service import utcnow
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 
 Code = Annotated[str, Path(min_length=1, max_length=128)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-
-
-class ReportIn(BaseModel):
-    """A hidden hazard found at a risk unit."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: Annotated[str | None, Field(min_length=1, max_length=128)] = None
-    name: Text
-    risk_unit: Annotated[str, Field(min_length=1, max_length=128, description="unit code")]
-    severity: Literal["general", "large", "major"]
-    description: Annotated[str | None, Field(max_length=4000)] = None
-    reported_at: AwareDatetime | None = Field(None, description="default: now")
-    due_date: date | None = None
-    lon: Annotated[float | None, Field(ge=-180, le=180)] = None
-    lat: Annotated[float | None, Field(ge=-90, le=90)] = None
-    note: Annotated[str | None, Field(max_length=500)] = None
 
 
 class StepIn(BaseModel):
@@ -53,10 +35,7 @@ class StepIn(BaseModel):
 
 
 async def _out(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
-    params = await store.active_params(conn)
-    out = hazards.to_json(row, utcnow(), params)
-    out["events"] = await hazards.events(conn, row["id"])
-    return out
+    return await hazard_json(conn, row)
 
 
 @router.post("", operation_id="reportHiddenHazard", status_code=201,
@@ -65,31 +44,9 @@ async def report(
     body: ReportIn, who: HazardReporter, request: Request, pool: PoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Status `reported`; the unit is regraded."""
-    at = check_time(body.reported_at or utcnow(), settings, "reported_at")
-    code = body.code or new_code("HH")
     async with pool.acquire() as conn, conn.transaction():
-        unit = await unit_row(conn, body.risk_unit)
-        try:
-            hid = await conn.fetchval(
-                "INSERT INTO hidden_hazards (code, name, district, risk_unit_id, severity, status, "
-                "description, reported_at, due_date, source, geom) "
-                "VALUES ($1, $2, $3, $4, $5, 'reported', $6, $7, $8, $9, "
-                "CASE WHEN $10::float8 IS NULL THEN ST_GeomFromEWKB($12::bytea) "
-                "ELSE ST_SetSRID(ST_MakePoint($10, $11), 4326) END) RETURNING id",
-                code, body.name, unit["district"], unit["id"], body.severity, body.description,
-                at, body.due_date, f"api:{who.name}", body.lon, body.lat, unit["point"],
-            )  # fmt: skip
-        except asyncpg.UniqueViolationError as exc:
-            raise Conflict(f"a hidden hazard with code {code!r} already exists") from exc
-        await conn.execute(
-            "INSERT INTO hidden_hazard_events (hazard_id, from_status, to_status, at, actor, "
-            "note) VALUES ($1, NULL, 'reported', $2, $3, $4)",
-            hid, at, who.name, body.note,
-        )  # fmt: skip
-        await audit.record(conn, who, "hidden_hazards.report", "hidden_hazards", [code],
-                           unit=body.risk_unit, severity=body.severity)  # fmt: skip
-        out = await _out(conn, await hazards.get(conn, code))
-    out["regrade"] = await regrade_after(request, {unit["id"]})
+        out, units = await report_hazard(conn, body, who, settings)
+    out["regrade"] = await regrade_after(request, units)
     return out
 
 

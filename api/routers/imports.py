@@ -14,7 +14,7 @@ from api.deps import Editor, PoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
 from api.importer.upload import receive_upload
-from api.layers import import_target
+from api.layers import event_layer_refusal, import_target
 
 router = APIRouter(tags=["import"])
 
@@ -58,7 +58,10 @@ _FORM = {
     summary="Import a file into a layer (upsert by code, all or nothing)",
     openapi_extra={"requestBody": _FORM},
     responses={
-        400: {"description": "bad rows (listed by row and field), bad file or options"},
+        400: {
+            "description": "bad rows (listed by row and field), bad file or options, or an "
+            "event layer (those come in through their own API or `onemap events import`)"
+        },
         404: {"description": "no importable layer of that name"},
         413: {"description": "upload, zip entry count or unzipped size over the cap"},
         415: {"description": "not one of the accepted formats (decided by content)"},
@@ -72,6 +75,9 @@ async def post_import(
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Stream the upload to a temporary file (size capped), import it, answer with the counts."""
+    refusal = event_layer_refusal(layer)
+    if refusal is not None:
+        raise BadRequest(refusal)
     if import_target(layer) is None:
         raise NotFound(
             f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api import audit, codes
+from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
 from api.errors import Conflict, NotFound
-from api.events.common import Area, area_wkb, check_time, iso, regrade_after, units_in
+from api.events.common import check_time, iso, regrade_after, units_in
+from api.events.warnings import SELECT, WarningIn, issue_warning
 from api.grading.service import utcnow
 
 router = APIRouter(prefix="/weather-warnings", tags=["weather warnings"])
 
 Code = Annotated[str, Path(min_length=1, max_length=128)]
-WarningType = Literal[codes.WARNING_TYPES]  # type: ignore[valid-type]
-
-_SELECT = """
-SELECT code, name, district, type, colour, valid_from, valid_to, cancelled_at, issuer, source,
-       ST_AsGeoJSON(geom, 6)::json AS geometry
-  FROM weather_warnings
-"""
-
-
-class WarningIn(Area):
-    """A warning: its type, colour, validity and area (a polygon or districts)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: Annotated[str, Field(min_length=1, max_length=128)]
-    name: Annotated[str | None, Field(max_length=200)] = None
-    type: WarningType
-    colour: Literal["blue", "yellow", "orange", "red"]
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime
-    issuer: Annotated[str | None, Field(max_length=200)] = None
-
-    @model_validator(mode="after")
-    def _order(self) -> WarningIn:
-        if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
-        return self
+_SELECT = SELECT
 
 
 class CancelIn(BaseModel):
@@ -57,27 +31,12 @@ class CancelIn(BaseModel):
 @router.post("", operation_id="issueWeatherWarning", status_code=201,
              summary="Issue a weather warning; the units it covers are regraded")  # fmt: skip
 async def issue(
-    body: WarningIn, who: Integrator, request: Request, pool: PoolDep
+    body: WarningIn, who: Integrator, request: Request, pool: PoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Store the warning (it may start later); units inside whose category it concerns move."""
     async with pool.acquire() as conn, conn.transaction():
-        wkb = await area_wkb(conn, body)
-        name = body.name or f"{body.type} {body.colour} warning"
-        try:
-            await conn.execute(
-                "INSERT INTO weather_warnings (code, name, type, colour, valid_from, valid_to, "
-                "issuer, source, geom) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ST_GeomFromEWKB($9::bytea))",
-                body.code, name, body.type, body.colour, body.valid_from, body.valid_to,
-                body.issuer, f"api:{who.name}", wkb,
-            )  # fmt: skip
-        except asyncpg.UniqueViolationError as exc:
-            raise Conflict(f"a weather warning with code {body.code!r} already exists") from exc
-        await audit.record(conn, who, "weather_warnings.issue", "weather_warnings", [body.code],
-                           type=body.type, colour=body.colour)  # fmt: skip
-        units = await units_in(conn, wkb)
-        row = await conn.fetchrow(_SELECT + " WHERE code = $1", body.code)
-    return {**iso(dict(row)), "regrade": await regrade_after(request, units)}
+        row, units = await issue_warning(conn, body, who, settings)
+    return {**row, "regrade": await regrade_after(request, units)}
 
 
 @router.post("/{code}/cancel", operation_id="cancelWeatherWarning",

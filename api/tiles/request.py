@@ -94,12 +94,20 @@ def parse_filters(query: Mapping[str, Any]) -> FilterKey:
     return tuple(out)
 
 
-def _accepts(layer: str, kind: str, values: tuple[str, ...]) -> list[object] | None:
-    """The bound values when the filter applies to this layer, else None."""
+def _accepts(layer: str, kind: str, values: tuple[str, ...], alone: bool) -> list[object] | None:
+    """The bound values when the filter applies to this layer, else None.
+
+    `alone`: the layer is the only one in the tile. A level or category filter
+    reaches a free-text field (no registry choices, e.g. monitoring points'
+    `kind`) only then: in a composite, `category=gas` is about the layers whose
+    choices include gas, and must not empty the layers that merely have a field.
+    """
     spec = SPECS[layer]
     column = filter_column(spec, kind)
     if column is None:
         return None
+    if kind == "district":
+        return list(values)
     field = spec.layer.field_map.get(column)
     if field is None:
         return list(values)
@@ -108,23 +116,24 @@ def _accepts(layer: str, kind: str, values: tuple[str, ...]) -> list[object] | N
             return [int(v) for v in values]
         except ValueError:
             return None
-    if field.choices and not set(values) <= set(field.choices):
-        return None
-    return list(values)
+    if field.choices:
+        return list(values) if set(values) <= set(field.choices) else None
+    return list(values) if alone else None
 
 
 def bind_filters(layers: tuple[str, ...], filters: FilterKey) -> tuple[list[object] | None, ...]:
     """One value per filter slot of the layers' statement; 400 when a filter fits no layer.
 
     A filter applies to each layer that has the field and whose registry
-    choices accept every value; other layers are drawn unfiltered.
+    choices accept every value (a free-text field only when its layer is the
+    tile's only layer; district to every layer); other layers are drawn unfiltered.
     """
     given = dict(filters)
     applied = {kind: False for kind in given}
     params: list[list[object] | None] = []
     for layer in layers:
         for kind in layer_filters(SPECS[layer]):
-            value = _accepts(layer, kind, given[kind]) if kind in given else None
+            value = _accepts(layer, kind, given[kind], len(layers) == 1) if kind in given else None
             if value is not None:
                 applied[kind] = True
             params.append(value)

@@ -17,7 +17,8 @@ class TileSpec:
     """One layer in tiles: the columns the style uses, its zooms and its fixed filter."""
 
     layer: Layer
-    #: attribute columns carried in tiles (the id travels as the MVT feature id)
+    #: attribute columns carried in tiles (the id travels as the MVT feature id); `code` and
+    #: `name` let a click open the feature (popup, /risk-units/{code}) without a second lookup
     properties: tuple[str, ...]
     #: lowest zoom at which the composite `onemap` tile carries the layer
     composite_minzoom: int | None
@@ -52,44 +53,48 @@ def _spec(name: str, props: tuple[str, ...], composite: int | None, **kw: object
 
 
 _SPECS = (
-    _spec("districts", ("name", "adcode"), 0),
+    _spec("districts", ("code", "name", "adcode"), 0),
     _spec(
         "weather_warnings",
-        ("type", "colour"),
+        ("code", "type", "colour"),
         0,
         where="f.cancelled_at IS NULL AND f.valid_from <= now() AND f.valid_to > now()",
         time_bucket_s=60,
     ),
     _spec(
         "special_periods",
-        ("name",),
+        ("code", "name"),
         8,
         where="f.geom IS NOT NULL AND f.cancelled_at IS NULL AND f.starts_at <= now() "
         "AND f.ends_at > now()",
         time_bucket_s=60,
     ),
-    _spec("lifelines", ("kind",), 12),
+    _spec("lifelines", ("code", "kind"), 12),
     _spec("population_cells", ("population",), None),
-    _spec("risk_units", ("current_level", "category"), 6, cluster_below=11),
-    _spec("hazard_sources", ("gb_grade",), 10, cluster_below=10),
-    _spec("monitoring_points", ("kind", "domain"), 11, cluster_below=13),
+    _spec("risk_units", ("code", "name", "current_level", "category"), 6, cluster_below=11),
+    _spec("hazard_sources", ("code", "name", "gb_grade"), 10, cluster_below=10),
+    _spec("monitoring_points", ("code", "name", "kind", "domain"), 11, cluster_below=13),
     _spec(
         "alarms",
-        ("level",),
+        ("code", "level"),
         8,
         cluster_below=11,
         where="f.ended_at IS NULL AND f.false_alarm_at IS NULL",
     ),
     _spec(
-        "hidden_hazards", ("severity", "status"), 12, cluster_below=12, where="f.status <> 'closed'"
+        "hidden_hazards",
+        ("code", "name", "severity", "status"),
+        12,
+        cluster_below=12,
+        where="f.status <> 'closed'",
     ),
-    _spec("accidents", ("grade",), 12, cluster_below=10),
-    _spec("shelters", ("type", "capacity"), 12, cluster_below=10),
-    _spec("reserve_depots", ("level",), 12, cluster_below=10),
-    _spec("capacity_enterprises", ("industry",), 12, cluster_below=10),
-    _spec("rescue_teams", ("kind", "speciality"), 12, cluster_below=10),
-    _spec("vulnerable_sites", ("kind",), 13, cluster_below=10),
-    _spec("broadcasts", ("kind", "status"), 14, cluster_below=12),
+    _spec("accidents", ("code", "name", "grade"), 12, cluster_below=10),
+    _spec("shelters", ("code", "name", "type", "capacity"), 12, cluster_below=10),
+    _spec("reserve_depots", ("code", "name", "level"), 12, cluster_below=10),
+    _spec("capacity_enterprises", ("code", "name", "industry"), 12, cluster_below=10),
+    _spec("rescue_teams", ("code", "name", "kind", "speciality"), 12, cluster_below=10),
+    _spec("vulnerable_sites", ("code", "name", "kind"), 13, cluster_below=10),
+    _spec("broadcasts", ("code", "name", "kind", "status"), 14, cluster_below=12),
 )
 
 #: every registry layer, in drawing order (areas under lines under points)

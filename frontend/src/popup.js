@@ -1,0 +1,122 @@
+// Click a feature: its attributes; a risk unit also gets its level, the explanation
+// (factors, floors, R) from /risk-units/{code}/grade and a small history chart.
+import maplibregl from "maplibre-gl";
+import { api } from "./api.js";
+import { levelHistory } from "./charts.js";
+import { LEVEL_HEX, categoryName, levelName, t } from "./i18n.js";
+
+const HIDDEN = new Set(["id", "source", "created_at", "updated_at", "risk_unit_id", "point_id"]);
+
+function esc(v) {
+  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function attrTable(props) {
+  const rows = Object.entries(props)
+    .filter(([k, v]) => !HIDDEN.has(k) && v !== null && v !== "" && typeof v !== "object")
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`);
+  return `<table class="attrs">${rows.join("")}</table>`;
+}
+
+function levelChip(level) {
+  const colour = LEVEL_HEX[level] || "#9e9e9e";
+  return `<span class="chip" style="background:${colour}">${esc(levelName(level))}</span>`;
+}
+
+function explanationHtml(g) {
+  const factors = (g.factors || [])
+    .map((f) => `<li><b>${esc(f.code)}</b> k=${esc(f.k)} ${esc(f.detail?.reason || f.detail?.name || "")}</li>`)
+    .join("");
+  const floors = (g.floors || [])
+    .map(
+      (f) =>
+        f.fired
+          ? `<li class="fired"><b>${esc(f.code)}</b> ${levelChip(f.level)} ${esc(f.reason)}</li>`
+          : `<li class="quiet" title="${esc(f.reason)}">${esc(f.code)} —</li>`,
+    )
+    .join("");
+  return `
+    <div class="explain">
+      <div class="formula">${esc(g.formula?.r0 || "")}<br>${esc(g.formula?.r || "")}</div>
+      <div><span class="muted">${t("decided_by")}:</span> <b>${esc(g.decided_by)}</b>
+        · R = <b>${esc(g.r)}</b> · ${levelChip(g.score_level)}</div>
+      <div class="sub">${t("factors")}</div><ul class="factors">${factors || `<li class="quiet">—</li>`}</ul>
+      <div class="sub">${t("floors")}</div><ul class="floors">${floors}</ul>
+    </div>`;
+}
+
+async function riskUnitBody(code) {
+  const [unit, grade, history] = await Promise.all([
+    api(`/risk-units/${encodeURIComponent(code)}`),
+    api(`/risk-units/${encodeURIComponent(code)}/grade`),
+    api(`/risk-units/${encodeURIComponent(code)}/grade/history?limit=100&explain=false`),
+  ]);
+  const p = unit.properties;
+  const div = document.createElement("div");
+  div.innerHTML = `
+    <h3>${esc(p.name)} <small>${esc(p.code)}</small></h3>
+    <div class="row">${levelChip(grade.level)} <span>${esc(categoryName(p.category))}</span>
+      <span class="muted">${esc(unit.district_name || "")}</span></div>
+    <details open><summary>${t("explanation")}</summary>${explanationHtml(grade)}</details>
+    <div class="sub">${t("history")}</div><div class="history-chart"></div>
+    <details><summary>${t("features")}</summary>${attrTable(p)}</details>`;
+  div.querySelector(".history-chart").append(levelHistory(history.items || []));
+  div.dataset.level = grade.level;
+  return div;
+}
+
+async function featureBody(layer, code, title) {
+  const fc = await api(`/layers/${encodeURIComponent(layer)}/features?code=${encodeURIComponent(code)}&limit=1`);
+  const f = fc.features[0];
+  const div = document.createElement("div");
+  if (!f) {
+    div.textContent = code;
+    return div;
+  }
+  div.innerHTML = `<h3>${esc(f.properties.name)} <small>${esc(title)}</small></h3>${attrTable(f.properties)}`;
+  return div;
+}
+
+export class Popups {
+  constructor(onemap, layerMeta) {
+    this.onemap = onemap;
+    this.layerMeta = layerMeta;
+    this.popup = new maplibregl.Popup({ maxWidth: "360px", className: "onemap-popup", anchor: "bottom" });
+  }
+
+  close() {
+    this.popup.remove();
+  }
+
+  /** Open the popup for a feature: {layer, code, properties} at lngLat. */
+  async open(lngLat, layer, props) {
+    const box = document.createElement("div");
+    box.className = "popup-body";
+    box.dataset.layer = layer;
+    box.textContent = "…";
+    const map = this.onemap.map;
+    const isCluster = props.count !== undefined && !props.code;
+    if (!isCluster) {
+      // the point low in the view, so the popup above it has room
+      const offset = [0, map.getContainer().clientHeight * 0.3];
+      map.easeTo({ center: lngLat, offset, duration: 0 });
+    }
+    this.popup.setLngLat(lngLat).setDOMContent(box).addTo(map);
+    try {
+      let body;
+      if (isCluster) {
+        body = document.createElement("div");
+        body.innerHTML = `<b>${esc(props.count)}</b> ${t("features")} · ${t("zoom_in")}`;
+        map.easeTo({ center: lngLat, zoom: Math.min(map.getZoom() + 2, 18) });
+      } else if (layer === "risk_units") {
+        body = await riskUnitBody(props.code);
+      } else {
+        body = await featureBody(layer, props.code, this.layerMeta[layer]?.title_zh || layer);
+      }
+      box.replaceChildren(body);
+      box.dataset.ready = "1";
+    } catch (err) {
+      box.textContent = String(err.message || err);
+    }
+  }
+}

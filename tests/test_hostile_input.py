@@ -385,3 +385,14 @@ async def test_city_is_intact(city: tuple[Settings, dict[str, dict[str, str]]]) 
         assert await conn.fetchval("SELECT count(*) FROM risk_units") == 6
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("when", [50920, 1.7e9, True, [2024], {"t": 1}])
+async def test_timestamps_are_text(client: httpx.AsyncClient, when: Any) -> None:
+    """A number is not a date-time (lax parsing would grade the city as of 1970): 400."""
+    refused(await client.post("/grading/run", json={"as_of": when}), "as_of", "RFC 3339")
+    body = {"unit": {"category": "gas"}, "as_of": when}
+    refused(await client.post("/grading/evaluate", json=body), "as_of")
+    warning = {"code": "WT", "type": "heat", "colour": "red", "districts": ["D1"],
+               "valid_from": when, "valid_to": "2030-01-01T00:00:00Z"}  # fmt: skip
+    refused(await client.post("/weather-warnings", json=warning), "valid_from")

@@ -21,9 +21,11 @@ from api.frontend import install_frontend
 from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
+from api.openapi_doc import install_openapi
 from api.params import reject_unknown_query_params
 from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
+from api.ratelimit import RateLimit, limiter_for
 from api.routers import (
     accidents,
     admin,
@@ -55,6 +57,7 @@ log = logging.getLogger("onemap")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; settings are read here (from the environment when not given)."""
     settings = settings or Settings()
+    limiter = limiter_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.read_pool = await create_read_pool(settings)
         state.key_cache = KeyCache()
         await state.key_cache.listen(settings)
+        if limiter is not None:
+            await limiter.start()
         state.tiles = TileService(settings)
         await state.tiles.start()
         state.grading = GradingService(state.pool, settings, state.after_full_regrade)
@@ -84,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.grading.close()
             await state.tiles.close()
             await state.key_cache.close()
+            if limiter is not None:
+                await limiter.close()
             await state.read_pool.close()
             await state.pool.close()
 
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.after_full_regrade = hooks
 
     install_error_handlers(app)
+    install_openapi(app)
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
@@ -117,12 +125,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_raster(app)
     install_frontend(app, settings)
     # Tiles and analyses are answered before FastAPI's middleware stack (api/app.py);
-    # in front of them, a client leaving cancels its read, and outermost, past
-    # capacity, a prompt 503 + Retry-After before anything else runs.
+    # in front of them, a client leaving cancels its read; past capacity, a prompt
+    # 503 + Retry-After; outermost, a credential past its rate limit gets its 429
+    # before it takes a slot.
     app.fast_paths = LoadShedder(
         CancelOnDisconnect(app.fast_paths),
         max_inflight=settings.max_inflight,
         max_queued=settings.max_queued,
         queue_wait_s=settings.queue_wait_s,
     )
+    app.state.rate_limiter = limiter
+    if limiter is not None:
+        app.fast_paths = RateLimit(app.fast_paths, limiter=limiter)
     return app

@@ -139,6 +139,15 @@ class Settings(BaseSettings):
         2_000_000, ge=1024, description="largest analysis request body (413 past it)"
     )
 
+    # ---- per-credential rate limits (429 with Retry-After past them); 0 turns them off
+    rate_limit_per_s: float = Field(
+        0.0, ge=0, description="requests per second per API key or token; 0: no limit"
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="requests a key may make at once")
+    rate_limit_sync_s: float = Field(
+        0.2, gt=0, description="how often buckets are reconciled through Redis (when set)"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _plain_scheme(cls, v: str) -> str:

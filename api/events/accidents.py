@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.auth.principal import Principal
@@ -14,6 +14,7 @@ from api.errors import Conflict
 from api.events import fingerprints
 from api.events.common import check_time, iso, unit_row
 from api.settings import Settings
+from api.timestamps import Timestamp
 
 SELECT = """
 SELECT a.code, a.name, a.district, ru.code AS risk_unit, a.grade, a.occurred_at, a.deaths,
@@ -31,7 +32,7 @@ class AccidentIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     risk_unit: Annotated[str, Field(min_length=1, max_length=128, description="unit code")]
     grade: Literal["general", "large", "major", "especially_major"]
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     deaths: Annotated[int, Field(ge=0)] = 0
     injuries: Annotated[int, Field(ge=0)] = 0
     description: Annotated[str | None, Field(max_length=4000)] = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -11,6 +10,7 @@ import asyncpg
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.analysis.geometry import parse_geometry
 from api.errors import BadRequest, Conflict, NotFound
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService, utcnow
@@ -57,20 +57,26 @@ class Area(BaseModel):
         return self
 
 
-async def area_wkb(conn: asyncpg.Connection, area: Area, at: str = "") -> bytes:
-    """The area as a valid EPSG:4326 MultiPolygon (EWKB), checked in PostGIS.
+#: most vertices an event area may have (a warning polygon is drawn, not surveyed)
+MAX_AREA_VERTICES = 100_000
 
-    `at` prefixes the field names the errors carry ("area." for a nested area).
+
+async def area_wkb(conn: asyncpg.Connection, area: Area, at: str = "") -> bytes:
+    """The area as a valid EPSG:4326 MultiPolygon (EWKB).
+
+    The GeoJSON is checked like an analysis input (closed rings, no self-intersection,
+    finite lon/lat, WGS84 only): an invalid area is the sender's 400, never repaired
+    into something it did not draw. `at` prefixes the field names the errors carry
+    ("area." for a nested area).
     """
     if area.geometry is not None:
         try:
-            wkb = await conn.fetchval(
-                "SELECT ST_AsEWKB(ST_Multi(ST_CollectionExtract(ST_MakeValid("
-                "ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)), 3)))",
-                json.dumps(area.geometry),
-            )
-        except asyncpg.PostgresError as exc:
-            raise FieldBadRequest(at + "geometry", "geometry is not valid GeoJSON") from exc
+            checked = parse_geometry(area.geometry, MAX_AREA_VERTICES)
+        except BadRequest as exc:  # (past the vertex cap it stays a 413)
+            raise FieldBadRequest(at + "geometry", exc.detail) from None
+        wkb = await conn.fetchval(
+            "SELECT ST_AsEWKB(ST_Multi(ST_GeomFromWKB($1::bytea, 4326)))", checked.wkb
+        )
         if wkb is None or await conn.fetchval("SELECT ST_IsEmpty(ST_GeomFromEWKB($1::bytea))", wkb):
             raise FieldBadRequest(at + "geometry", "geometry has no area")
         return wkb

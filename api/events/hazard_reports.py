@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.auth.principal import Principal
@@ -21,6 +21,7 @@ from api.events.common import check_time, new_code, unit_row
 from api.grading import store
 from api.grading.service import utcnow
 from api.settings import Settings
+from api.timestamps import Timestamp
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -35,7 +36,7 @@ class ReportIn(BaseModel):
     risk_unit: Annotated[str, Field(min_length=1, max_length=128, description="unit code")]
     severity: Literal["general", "large", "major"]
     description: Annotated[str | None, Field(max_length=4000)] = None
-    reported_at: AwareDatetime | None = Field(None, description="default: now")
+    reported_at: Timestamp | None = Field(None, description="default: now")
     due_date: date | None = None
     lon: Annotated[float | None, Field(ge=-180, le=180)] = None
     lat: Annotated[float | None, Field(ge=-90, le=90)] = None

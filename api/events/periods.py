@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import audit
 from api.auth.principal import Principal
@@ -18,6 +18,7 @@ from api.errors import Conflict
 from api.events import fingerprints
 from api.events.common import Area, area_wkb, iso, units_in
 from api.settings import Settings
+from api.timestamps import Timestamp
 
 SELECT = """
 SELECT code, name, district, starts_at, ends_at, cancelled_at, source,
@@ -33,8 +34,8 @@ class PeriodIn(BaseModel):
 
     code: Annotated[str, Field(min_length=1, max_length=128)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
     area: Area | None = Field(None, description="omit for a citywide period")
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from api import audit, codes
 from api.auth.principal import Principal
@@ -20,6 +20,7 @@ from api.errors import Conflict
 from api.events import fingerprints
 from api.events.common import Area, area_wkb, iso, units_in
 from api.settings import Settings
+from api.timestamps import Timestamp
 
 WarningType = Literal[codes.WARNING_TYPES]  # type: ignore[valid-type]
 
@@ -39,8 +40,8 @@ class WarningIn(Area):
     name: Annotated[str | None, Field(max_length=200)] = None
     type: WarningType
     colour: Literal["blue", "yellow", "orange", "red"]
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime
+    valid_from: Timestamp
+    valid_to: Timestamp
     issuer: Annotated[str | None, Field(max_length=200)] = None
 
     @model_validator(mode="after")

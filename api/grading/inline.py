@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import codes
 from api.grading import gb18218, model
+from api.timestamps import Timestamp
 
 Category = Literal[codes.CATEGORIES]  # type: ignore[valid-type]
 LevelCode = Literal["low", "general", "large", "major"]
@@ -60,8 +61,8 @@ class AlarmIn(_In):
     id: Id
     point: Id
     level: Annotated[int, Field(ge=1, le=4)]
-    since: AwareDatetime
-    until: AwareDatetime | None = None
+    since: Timestamp
+    until: Timestamp | None = None
     false_alarm: bool = False
 
 
@@ -69,8 +70,8 @@ class OfflineIn(_In):
     """A monitoring point without a reading within its expected interval."""
 
     point: Id
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class HiddenHazardIn(_In):
@@ -80,8 +81,8 @@ class HiddenHazardIn(_In):
     severity: Literal["general", "large", "major"]
     due: date | None = None
     status: Literal["open", "reported", "assigned", "rectifying", "verified", "closed"] = "open"
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class WarningIn(_In):
@@ -90,16 +91,16 @@ class WarningIn(_In):
     id: Id
     type: Literal[codes.WARNING_TYPES]  # type: ignore[valid-type]
     colour: Literal["blue", "yellow", "orange", "red"]
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class PeriodIn(_In):
     """A special period, taken to cover the unit."""
 
     id: Id
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class AccidentIn(_In):
@@ -107,7 +108,7 @@ class AccidentIn(_In):
 
     id: Id
     grade: Literal["general", "large", "major", "especially_major"]
-    at: AwareDatetime
+    at: Timestamp
 
 
 Many: Any = Field(default_factory=list, max_length=1000)
@@ -129,7 +130,7 @@ class EvaluateIn(_In):
 
     unit: UnitIn
     events: EventsIn = Field(default_factory=EventsIn)
-    as_of: AwareDatetime
+    as_of: Timestamp
     previous_level: LevelCode | None = Field(None, description="for hysteresis")
 
 

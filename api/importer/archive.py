@@ -25,6 +25,20 @@ ARCHIVE_SUFFIXES = frozenset(
     {".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz", ".zst", ".kmz", ".jar"}
 )
 _CHUNK = 1024 * 1024
+#: what each part must start with: GDAL picks its driver by content, so a "p.shp" that is
+#: an OGR VRT (or anything else) would be opened as that; refuse it before GDAL sees it
+SHAPE_MAGIC = b"\x00\x00\x27\x0a"
+DBF_VERSIONS = frozenset(
+    {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0x8E, 0xCB, 0xF5, 0xFB}
+)
+
+
+def _check_magic(suffix: str, name: str, head: bytes) -> None:
+    """A .shp/.shx starts with the shapefile code 9994, a .dbf with a dBase version byte."""
+    if suffix in (".shp", ".shx") and not head.startswith(SHAPE_MAGIC):
+        raise UnsupportedMediaType(f"zip entry {name[:120]!r} is not a shapefile {suffix} part")
+    if suffix == ".dbf" and (not head or head[0] not in DBF_VERSIONS):
+        raise UnsupportedMediaType(f"zip entry {name[:120]!r} is not a dBase table")
 
 
 def _check_name(name: str) -> PurePosixPath:
@@ -108,6 +122,8 @@ def extract_shapefile(archive: Path, dest: Path, settings: Settings) -> Path:
                                 f"zip entry {info.filename[:120]!r} is itself an archive: "
                                 "no nested archives"
                             )
+                        if first:
+                            _check_magic(suffix, info.filename, chunk)
                         first = False
                         written += len(chunk)
                         if written > settings.max_unzipped_bytes:
@@ -116,6 +132,8 @@ def extract_shapefile(archive: Path, dest: Path, settings: Settings) -> Path:
                                 f"{settings.max_unzipped_bytes} bytes (its sizes were understated)"
                             )
                         out.write(chunk)
+                    if first:  # an empty part
+                        _check_magic(suffix, info.filename, b"")
             except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, zlib.error) as exc:
                 raise BadRequest(
                     f"zip entry {info.filename[:120]!r} is unreadable: {exc}"

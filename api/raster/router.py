@@ -25,6 +25,7 @@ from api import audit
 from api.auth.roles import Permission
 from api.deps import Editor, PoolDep, SettingsDep, require
 from api.errors import NotFound, PayloadTooLarge, problem
+from api.raster.errors import RasterRoute
 from api.raster.population import import_population, population_path
 from api.raster.surface import rebuild_risk_surface, risk_surface_path
 from api.settings import Settings
@@ -91,6 +92,7 @@ def _factory(prefix: str, path_dependency: Callable[..., Any]) -> TilerFactory:
         add_preview=False,
         add_part=False,
         add_viewer=False,
+        router=APIRouter(route_class=RasterRoute),
     )
 
 

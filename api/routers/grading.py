@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import audit
 from api.deps import Admin, PoolDep, Reader
@@ -16,6 +16,7 @@ from api.grading.inline import EvaluateIn, to_model
 from api.grading.model import grade
 from api.grading.params import Params
 from api.grading.service import GradingService
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/grading", tags=["grading"])
 
@@ -58,7 +59,7 @@ class RunIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: AwareDatetime | None = Field(None, description="default: now")
+    as_of: Timestamp | None = Field(None, description="default: now")
 
 
 def _params_out(params: Params) -> dict[str, Any]:

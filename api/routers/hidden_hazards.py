@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import HazardReporter, PoolDep, Reader, SettingsDep
@@ -16,6 +16,7 @@ from api.events.common import check_time, regrade_after
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
 from api.grading.service import utcnow
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 
@@ -27,7 +28,7 @@ class StepIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime | None = Field(None, description="default: now")
+    at: Timestamp | None = Field(None, description="default: now")
     note: Annotated[str | None, Field(max_length=500)] = None
     assignee: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     due_date: date | None = None

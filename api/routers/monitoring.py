@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
@@ -14,6 +14,7 @@ from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.events import readings
 from api.events.common import regrade_after
 from api.grading.service import utcnow
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -89,7 +90,7 @@ class FalseAlarmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Annotated[str | None, Field(max_length=500)] = None
-    at: AwareDatetime | None = Field(None, description="when it was confirmed (default: now)")
+    at: Timestamp | None = Field(None, description="when it was confirmed (default: now)")
 
 
 @router.post(

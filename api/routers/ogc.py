@@ -125,7 +125,12 @@ async def landing(request: Request, who: Reader, f: Format = None) -> Response:
     )
 
 
-@router.get("/api", operation_id="ogcApi", summary="The OpenAPI 3.0 definition of /ogc")
+@router.get(
+    "/api",
+    operation_id="ogcApi",
+    summary="The OpenAPI 3.0 definition of /ogc",
+    responses={200: {"content": {OAS30: {}}}},
+)
 async def api_definition(
     request: Request, who: Reader, settings: SettingsDep, f: Format = None
 ) -> Response:
@@ -173,6 +178,7 @@ async def collection(
     "/collections/{collectionId}/schema",
     operation_id="ogcSchema",
     summary="JSON Schema of a collection's features (typed properties)",
+    responses={200: {"content": {"application/schema+json": {}}}},
 )
 async def schema(
     collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803

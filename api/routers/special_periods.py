@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
@@ -13,6 +13,7 @@ from api.errors import Conflict, NotFound
 from api.events.common import check_time, iso, regrade_after, units_in
 from api.events.periods import SELECT, PeriodIn, create_period
 from api.grading.service import utcnow
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/special-periods", tags=["special periods"])
 
@@ -26,7 +27,7 @@ class CancelIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime | None = None
+    at: Timestamp | None = None
 
 
 @router.post("", operation_id="createSpecialPeriod", status_code=201,

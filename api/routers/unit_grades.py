@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
 
 from api.deps import PoolDep, Reader
 from api.errors import NotFound
@@ -15,6 +14,7 @@ from api.grading import loader, store
 from api.grading.engine import refresh_exposure
 from api.grading.model import grade
 from api.grading.service import utcnow
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/risk-units", tags=["grading"])
 
@@ -30,7 +30,7 @@ async def get_grade(
     code: Code,
     reader: Reader,
     pool: PoolDep,
-    as_of: Annotated[AwareDatetime | None, Query(description="default: now")] = None,
+    as_of: Annotated[Timestamp | None, Query(description="default: now")] = None,
 ) -> dict[str, Any]:
     """Grade the unit from the store with the active parameter set, explaining every number.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
@@ -13,6 +13,7 @@ from api.errors import Conflict, NotFound
 from api.events.common import check_time, iso, regrade_after, units_in
 from api.events.warnings import SELECT, WarningIn, issue_warning
 from api.grading.service import utcnow
+from api.timestamps import Timestamp
 
 router = APIRouter(prefix="/weather-warnings", tags=["weather warnings"])
 
@@ -25,7 +26,7 @@ class CancelIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime | None = Field(None, description="default: now")
+    at: Timestamp | None = Field(None, description="default: now")
 
 
 @router.post("", operation_id="issueWeatherWarning", status_code=201,

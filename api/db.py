@@ -55,7 +55,13 @@ async def create_read_pool(settings: Settings, **overrides: Any) -> asyncpg.Pool
     statement at a time outside any transaction, so there is nothing to reset;
     asyncpg still rolls back a transaction left open and drops listeners.
     """
-    kwargs: dict[str, Any] = {"min_size": 1, "max_size": settings.db_pool_max}
+    # tiles (a statement per layer and filter shape) and analyses share these
+    # connections: room for all their prepared statements
+    kwargs: dict[str, Any] = {
+        "min_size": 1,
+        "max_size": settings.db_pool_max,
+        "statement_cache_size": 512,
+    }
     kwargs.update(overrides)
     return await create_pool(settings, reset=keep_session, **kwargs)
 

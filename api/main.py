@@ -63,14 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.pool = await create_pool(settings)
-        # analyses' single read-only statements: no reset round trip on release (api/db.py)
+        # tiles' and analyses' single read-only statements: no reset round trip on
+        # release (api/db.py)
         state.read_pool = await create_read_pool(settings)
         state.key_cache = KeyCache()
         await state.key_cache.listen(settings)
         if limiter is not None:
             await limiter.start()
         state.tiles = TileService(settings)
-        await state.tiles.start()
+        await state.tiles.start(state.read_pool)
         state.grading = GradingService(state.pool, settings, state.after_full_regrade)
         await state.grading.start()
         state.readings_maintenance = ReadingsMaintenance(state.pool, settings)

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 
-from api.db import create_read_pool
 from api.settings import Settings
 from api.tiles.cache import MemoryCache, RedisCache, Tile, ungzip
 from api.tiles.request import FilterKey
@@ -36,9 +35,9 @@ def _code_epoch(opts: TileOptions, database_url: str) -> bytes:
 class TileService:
     """Everything a tile request needs, made once per app in the lifespan.
 
-    Tiles use their own pool: asyncpg's default release runs a reset query
-    (a second round trip per tile); tile connections only ever run the
-    prepared tile statements, so they skip it.
+    Tiles use the app's read pool: asyncpg's default release runs a reset query
+    (a second round trip per tile); read connections only ever run prepared
+    single statements (tiles, analyses), so they skip it.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -56,21 +55,20 @@ class TileService:
         self.versions: LayerVersions = None  # type: ignore[assignment]  # made by start()
         self.queries = 0
 
-    async def start(self) -> None:
-        """Open the tile pool, load layer versions and start listening for changes."""
-        self.pool = await create_read_pool(self.settings)
+    async def start(self, pool: asyncpg.Pool) -> None:
+        """Take the app's read pool (shared with analyses, so the app's connections stay
+        within its two pools), load layer versions and start listening for changes."""
+        self.pool = pool
         self.versions = LayerVersions(self.pool, self.settings.database_url)
         self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()
 
     async def close(self) -> None:
-        """Stop listening; close Redis and the pool."""
+        """Stop listening; close Redis (the pool is the app's)."""
         if self.versions is not None:
             await self.versions.close()
         if self.redis is not None:
             await self.redis.close()
-        if self.pool is not None:
-            await self.pool.close()
 
     async def key(
         self, layers: tuple[str, ...], filters: FilterKey, z: int, x: int, y: int

@@ -54,7 +54,7 @@ demo: $(STAMP) db frontend
 	@if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
 	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \
 	trap 'kill $$feed 2>/dev/null; wait $$feed 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
-	$(BIN)/onemap serve --host $(HOST) --port $(PORT)
+	$(BIN)/onemap serve --host $(HOST) --port $(PORT) --no-access-log
 
 ## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
 test: $(STAMP) db tools frontend

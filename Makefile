@@ -63,6 +63,7 @@ test: $(STAMP) db tools frontend
 
 ## Benchmarks, side by side with their references; prints the README's table.
 bench: $(STAMP) db tools
+	@scripts/ensure-packages wrk
 	@$(BIN)/python -m scripts.bench
 
 lint: $(STAMP)

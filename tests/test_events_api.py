@@ -184,6 +184,10 @@ async def test_citywide_special_period_and_accident(empty_db: Settings) -> None:
         assert future.status_code == 400
         r = await client.post("/special-periods/ND/cancel")
         assert r.status_code == 200 and r.json()["cancelled_at"] is not None
+        again = await client.post("/special-periods/ND/cancel")
+        assert again.status_code == 409 and "special period ND was already cancelled" in again.text
+        unknown = await client.post("/special-periods/NOPE/cancel")
+        assert unknown.status_code == 404 and "no special period with code 'NOPE'" in unknown.text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ import asyncpg
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api import audit
 from api.analysis.geometry import parse_geometry
+from api.auth.principal import Principal
 from api.errors import BadRequest, Conflict, NotFound
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService, utcnow
@@ -122,6 +124,38 @@ async def unit_row(conn: asyncpg.Connection, code: str, field: str = "risk_unit"
 def unique(exc: asyncpg.UniqueViolationError, what: str, code: str) -> Conflict:
     """A duplicate code as 409."""
     return Conflict(f"a {what} with code {code!r} already exists")
+
+
+#: events cancelled early, by table: (the column their validity starts at, how they are named)
+CANCELLABLE: dict[str, tuple[str, str]] = {
+    "weather_warnings": ("valid_from", "weather warning"),
+    "special_periods": ("starts_at", "special period"),
+}
+
+
+async def cancel_early(
+    conn: asyncpg.Connection, table: Literal["weather_warnings", "special_periods"], code: str,
+    at: datetime, who: Principal,
+) -> set[int] | Literal["all"]:  # fmt: skip
+    """Set cancelled_at (never before the start; the row stays, with its times), audit it,
+    and return the units its area covers; 404 for an unknown code, 409 if already called off.
+
+    `table` comes from CANCELLABLE, never from the request.
+    """
+    start, what = CANCELLABLE[table]
+    row = await conn.fetchrow(
+        f"SELECT {start} AS start, cancelled_at, ST_AsEWKB(geom) AS wkb FROM {table} "
+        "WHERE code = $1 FOR UPDATE",
+        code,
+    )
+    if row is None:
+        raise NotFound(f"no {what} with code {code!r}")
+    if row["cancelled_at"] is not None:
+        raise Conflict(f"{what} {code} was already cancelled")
+    await conn.execute(f"UPDATE {table} SET cancelled_at = $2 WHERE code = $1",
+                       code, max(at, row["start"]))  # fmt: skip
+    await audit.record(conn, who, f"{table}.cancel", table, [code])
+    return await units_in(conn, row["wkb"])
 
 
 async def units_in(conn: asyncpg.Connection, wkb: bytes | None) -> set[int] | Literal["all"]:

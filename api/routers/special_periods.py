@@ -7,10 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.errors import Conflict, NotFound
-from api.events.common import check_time, iso, regrade_after, units_in
+from api.events.common import cancel_early, check_time, iso, regrade_after
 from api.events.periods import SELECT, PeriodIn, create_period
 from api.grading.service import utcnow
 from api.timestamps import Timestamp
@@ -50,19 +48,7 @@ async def cancel(
     """Set cancelled_at (the period stays, with its times)."""
     at = check_time((body.at if body else None) or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT starts_at, cancelled_at, ST_AsEWKB(geom) AS wkb FROM special_periods "
-            "WHERE code = $1 FOR UPDATE",
-            code,
-        )
-        if row is None:
-            raise NotFound(f"no special period with code {code!r}")
-        if row["cancelled_at"] is not None:
-            raise Conflict(f"special period {code} was already cancelled")
-        await conn.execute("UPDATE special_periods SET cancelled_at = $2 WHERE code = $1",
-                           code, max(at, row["starts_at"]))  # fmt: skip
-        await audit.record(conn, who, "special_periods.cancel", "special_periods", [code])
-        units = await units_in(conn, row["wkb"])
+        units = await cancel_early(conn, "special_periods", code, at, who)
         out = await conn.fetchrow(_SELECT + " WHERE code = $1", code)
     return {**iso(dict(out)), "regrade": await regrade_after(request, units)}
 

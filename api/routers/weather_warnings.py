@@ -7,10 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import audit
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.errors import Conflict, NotFound
-from api.events.common import check_time, iso, regrade_after, units_in
+from api.events.common import cancel_early, check_time, iso, regrade_after
 from api.events.warnings import SELECT, WarningIn, issue_warning
 from api.grading.service import utcnow
 from api.timestamps import Timestamp
@@ -49,21 +47,7 @@ async def cancel(
     """Set cancelled_at (the warning stays, with its times)."""
     at = check_time((body.at if body else None) or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT valid_from, cancelled_at, ST_AsEWKB(geom) AS wkb FROM weather_warnings "
-            "WHERE code = $1 FOR UPDATE",
-            code,
-        )
-        if row is None:
-            raise NotFound(f"no weather warning with code {code!r}")
-        if row["cancelled_at"] is not None:
-            raise Conflict(f"weather warning {code} was already cancelled")
-        if at < row["valid_from"]:
-            at = row["valid_from"]
-        await conn.execute("UPDATE weather_warnings SET cancelled_at = $2 WHERE code = $1",
-                           code, at)  # fmt: skip
-        await audit.record(conn, who, "weather_warnings.cancel", "weather_warnings", [code])
-        units = await units_in(conn, row["wkb"])
+        units = await cancel_early(conn, "weather_warnings", code, at, who)
         out = await conn.fetchrow(_SELECT + " WHERE code = $1", code)
     return {**iso(dict(out)), "regrade": await regrade_after(request, units)}
 

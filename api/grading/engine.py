@@ -29,7 +29,6 @@ import asyncpg
 from api.grading import loader, sqlfiles
 from api.grading.model import grade
 from api.grading.params import Params
-from api.grading.store import REGRADE_LOCK
 
 log = logging.getLogger("onemap.grading")
 
@@ -123,43 +122,32 @@ async def regrade(
     snapshot again gives the same result.
     """
     wait_s = statement_timeout_ms / 1000 + 5
+    mode = "auto" if unit_ids is None else "force_generic_plan"
+    # SET and LOCK TABLE take no snapshot: the transaction's snapshot is taken by its
+    # first query, after the lock, so a regrade that waited for another one sees
+    # what that one wrote. For some units, score.sql takes ~15 ms to plan and ~3 ms
+    # to run: a generic plan is made once per connection (the statement is
+    # prepared) for any set of units. One round trip.
+    begin = (
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+        f"SET LOCAL plan_cache_mode = {mode}; "
+        "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
+    )
     if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
-        await conn.execute(
-            "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
-        )
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", REGRADE_LOCK, timeout=wait_s)
+        await conn.execute(begin, timeout=wait_s)
         return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
-    # The lock is taken before the snapshot: a regrade that waited for another one
-    # must see what that one wrote (else its updates would be serialization failures).
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT set_config('statement_timeout', $1, true)", str(statement_timeout_ms)
-        )
-        # the client-side command timeout must not end the wait before the server's does
-        await conn.execute("SELECT pg_advisory_lock($1)", REGRADE_LOCK, timeout=wait_s)
-    try:
-        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-            try:
-                # one snapshot for every statement: scores, counts and explanations agree
-                async with conn.transaction(isolation="repeatable_read"):
-                    # For some units, score.sql takes ~15 ms to plan and ~3 ms to run:
-                    # a generic plan is made once per connection (the statement is
-                    # prepared) for any set of units.
-                    await conn.execute(
-                        "SELECT set_config('statement_timeout', $1, true), "
-                        "set_config('plan_cache_mode', $2, true)",
-                        str(statement_timeout_ms),
-                        "auto" if unit_ids is None else "force_generic_plan",
-                    )
-                    return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
-            except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
-                if attempt == SNAPSHOT_ATTEMPTS:
-                    raise
-                log.info("regrade met a concurrent edit; retrying (%d)", attempt)
-        raise AssertionError("unreachable")
-    finally:
-        if not conn.is_closed():
-            await conn.execute("SELECT pg_advisory_unlock($1)", REGRADE_LOCK)
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        try:
+            # one snapshot for every statement: scores, counts and explanations agree
+            async with conn.transaction(isolation="repeatable_read"):
+                # the client-side command timeout must not end the wait before the server's
+                await conn.execute(begin, timeout=wait_s)
+                return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
+        except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
+            if attempt == SNAPSHOT_ATTEMPTS:
+                raise
+            log.info("regrade met a concurrent edit; retrying (%d)", attempt)
+    raise AssertionError("unreachable")
 
 
 async def _regrade(

@@ -10,8 +10,6 @@ import asyncpg
 from api.errors import NotFound
 from api.grading.params import DEFAULT_PARAMS_JSON, Params
 
-#: advisory lock key (pg_advisory_xact_lock) serialising every regrade
-REGRADE_LOCK = 4_004_001
 #: advisory lock key held by the process that runs scheduled jobs
 SCHEDULER_LOCK = 4_004_002
 

@@ -10,6 +10,13 @@ import asyncpg
 from api.auth.principal import Principal
 
 
+def who(actor: Principal | str) -> tuple[str, str, str | None]:
+    """The actor's name, kind and role as audit_log stores them (a bare name: the CLI)."""
+    if isinstance(actor, Principal):
+        return actor.name, actor.kind, actor.role.value
+    return actor, "cli", None
+
+
 async def record(
     conn: asyncpg.Connection,
     actor: Principal | str,
@@ -19,13 +26,7 @@ async def record(
     **details: Any,
 ) -> None:
     """Write one audit line, in the caller's transaction so it commits with the change."""
-    name: str
-    kind: str
-    role: str | None
-    if isinstance(actor, Principal):
-        name, kind, role = actor.name, actor.kind, actor.role.value
-    else:
-        name, kind, role = actor, "cli", None
+    name, kind, role = who(actor)
     await conn.execute(
         "INSERT INTO audit_log (actor, actor_kind, role, action, target, records, details) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",

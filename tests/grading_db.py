@@ -58,11 +58,8 @@ async def write_unit(
                 name, uid, point,
             )  # fmt: skip
             if last_reading is not None:
-                await conn.execute(
-                    "INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value) "
-                    "VALUES ($1, $2, 0)",
-                    points[name], last_reading,
-                )  # fmt: skip
+                await conn.execute("SELECT onemap_note_readings(ARRAY[$1::bigint], $2)",
+                                   points[name], last_reading)  # fmt: skip
         return points[name]
 
     for a in events.alarms:

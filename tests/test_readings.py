@@ -75,8 +75,10 @@ async def test_batches_are_idempotent(empty_db: Settings) -> None:
     assert await count(empty_db, "SELECT count(*) FROM reading_batches") == 4
     state = await count(
         empty_db,
-        "SELECT last_value FROM monitoring_point_state s "
-        "JOIN monitoring_points p ON p.id = s.point_id WHERE p.code = 'CH4-1'",
+        "SELECT r.value FROM monitoring_point_state s "
+        "JOIN monitoring_points p ON p.id = s.point_id "
+        "JOIN readings r ON r.point_id = s.point_id AND r.ts = s.last_reading_at "
+        "WHERE p.code = 'CH4-1'",
     )
     assert state == 2.0
 

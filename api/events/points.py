@@ -27,6 +27,10 @@ class PointArrays:
     #: thresholds for levels 1..4 (NaN where not set)
     thresholds: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
     below: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    #: +1 for `above` points, -1 for `below` points: value * sign >= bar is "past a threshold"
+    sign: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: the least severe threshold, signed (inf: no threshold set)
+    bar: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     version: int = -1
 
 
@@ -61,6 +65,10 @@ class PointCache:
                     if value is not None:
                         thr[i, j] = value
             codes = [r["code"] for r in rows]
+            below = np.fromiter((r["direction"] == "below" for r in rows), bool, n)
+            sign = np.where(below, -1.0, 1.0)
+            signed = thr * sign[:, None]
+            bar = np.where(np.isnan(signed), np.inf, signed).min(axis=1)
             self.arrays = PointArrays(
                 index={c: i for i, c in enumerate(codes)},
                 codes=codes,
@@ -70,7 +78,9 @@ class PointCache:
                     (r["expected_interval_s"] * 1_000_000 for r in rows), np.int64, n
                 ),
                 thresholds=thr,
-                below=np.fromiter((r["direction"] == "below" for r in rows), bool, n),
+                below=below,
+                sign=sign,
+                bar=bar,
                 version=version,
             )
         return self.arrays
@@ -80,8 +90,17 @@ def levels(arrays: PointArrays, idx: NDArray[np.int64], values: NDArray[np.float
     """Alarm level of each reading: 1 (highest) .. 4, 0 when within every threshold.
 
     A value at or past a level's threshold (>= for `above` points, <= for `below`
-    points) is at that level; the most severe level reached wins.
+    points) is at that level; the most severe level reached wins. Readings short of
+    their point's least severe threshold (nearly all of them) are settled first.
     """
+    out = np.zeros(len(idx), np.int8)
+    past = np.flatnonzero(values * arrays.sign[idx] >= arrays.bar[idx])
+    if len(past):
+        out[past] = _levels(arrays, idx[past], values[past])
+    return out
+
+
+def _levels(arrays: PointArrays, idx: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray:
     thr = arrays.thresholds[idx]  # (n, 4): levels 1..4
     v = values[:, None]
     with np.errstate(invalid="ignore"):

@@ -70,11 +70,12 @@ SELECT mp.risk_unit_id AS uid, mp.code AS point, o.started_at AS since, o.ended_
 UNION ALL
 SELECT mp.risk_unit_id, mp.code,
        s.last_reading_at + mp.expected_interval_s * interval '1 second', NULL,
-       s.point_id IS NULL
-  FROM monitoring_points mp LEFT JOIN monitoring_point_state s ON s.point_id = mp.id
+       s.last_reading_at IS NULL
+  FROM monitoring_points mp
+  LEFT JOIN point_liveness l ON l.block = mp.id / 128
+ CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_reading_at) s
  WHERE mp.risk_unit_id = ANY($1::bigint[])
-   AND (s.point_id IS NULL
-        OR s.last_reading_at + mp.expected_interval_s * interval '1 second' <= $2)
+   AND coalesce(s.last_reading_at + mp.expected_interval_s * interval '1 second' <= $2, true)
 """
 
 _HAZARDS = """

@@ -195,12 +195,10 @@ async def reset_readings(url: str, start: datetime) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
-            "TRUNCATE readings, reading_batches, monitoring_point_state, "
-            "monitoring_offline_periods, alarms"
+            "TRUNCATE readings, reading_batches, point_liveness, monitoring_offline_periods, alarms"
         )
         await conn.execute(
-            "INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value) "
-            "SELECT id, $1, 1.0 FROM monitoring_points",
+            "SELECT onemap_note_readings(array_agg(id), $1) FROM monitoring_points",
             start - timedelta(minutes=1),
         )
     finally:

@@ -38,8 +38,7 @@ SELECT 'GP' || lpad(ru.id::text, 7, '0'), 'synthetic point ' || ru.id, 'SYN', ru
        'gas_concentration', 'lifeline', 'above', 5, 10, 20, 50, 60, 'bench-synthetic', ru.geom
   FROM risk_units ru WHERE ru.id % 5 = 0;
 
-INSERT INTO monitoring_point_state (point_id, last_reading_at, last_value)
-SELECT mp.id, :as_of::timestamptz - interval '30 seconds', 1.0
+SELECT onemap_note_readings(array_agg(mp.id), :as_of::timestamptz - interval '30 seconds')
   FROM monitoring_points mp WHERE mp.id % 100 <> 7;
 
 INSERT INTO alarms (code, name, district, point_id, risk_unit_id, episode, level, value,

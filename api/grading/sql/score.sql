@@ -101,11 +101,11 @@ off AS (
     UNION ALL
     SELECT mp.risk_unit_id, mp.id, true
       FROM monitoring_points mp
-      LEFT JOIN monitoring_point_state s ON s.point_id = mp.id
+      LEFT JOIN point_liveness l ON l.block = mp.id / 128
      CROSS JOIN p
      WHERE mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
-       AND (s.point_id IS NULL
-            OR s.last_reading_at + mp.expected_interval_s * interval '1 second' <= p.t)
+       AND coalesce(onemap_last_reading(l.last_us, mp.id)
+                    + mp.expected_interval_s * interval '1 second' <= p.t, true)
 ),
 offa AS (
     SELECT uid, count(DISTINCT point_id) FILTER (WHERE now) AS n_now,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -212,3 +213,66 @@ async def test_refused_roles(empty_db: Settings, method: str, path: str) -> None
             assert r.status_code == 403, (role, r.text)
         for get in ("/hidden-hazards", "/weather-warnings", "/special-periods", "/accidents"):
             assert (await client.get(get, headers=headers["viewer"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "other"),
+    [
+        ("/hidden-hazards",
+         {"code": "HH9", "name": "leak", "risk_unit": "IN", "severity": "general",
+          "due_date": "2030-01-01"},
+         {"severity": "major"}),
+        ("/weather-warnings",
+         {"code": "W9", "type": "heat", "colour": "red", "geometry": box(108.9, 34.2),
+          "valid_from": (NOW - timedelta(hours=1)).isoformat(),
+          "valid_to": (NOW + timedelta(hours=2)).isoformat()},
+         {"colour": "orange"}),
+        ("/special-periods",
+         {"code": "P9", "name": "games", "starts_at": (NOW - timedelta(hours=1)).isoformat(),
+          "ends_at": (NOW + timedelta(days=1)).isoformat()},
+         {"name": "other games"}),
+        ("/accidents",
+         {"code": "A9", "name": "fire", "risk_unit": "OUT", "grade": "general",
+          "occurred_at": (NOW - timedelta(days=2)).isoformat()},
+         {"deaths": 1}),
+    ],
+)  # fmt: skip
+async def test_event_posts_are_safe_to_retry(
+    empty_db: Settings, path: str, body: dict[str, Any], other: dict[str, Any]
+) -> None:
+    """The same event sent again (same code, same content, even with its times in another
+    zone) is answered 200 with the stored record, `unchanged`, nothing written and no
+    regrade; the same code with other content is 409. Two identical sends at once: one
+    201, one 200."""
+    await seed(empty_db)
+    headers = await role_headers(empty_db)
+    table = path.strip("/").replace("-", "_")
+    async with app_client(empty_db, headers["integrator"]) as client:
+        first = await client.post(path, json=body)
+        assert first.status_code == 201, first.text
+        assert "unchanged" not in first.json()
+        shifted = {
+            k: (datetime.fromisoformat(v).astimezone(timezone(timedelta(hours=8))).isoformat()
+                if k in ("valid_from", "valid_to", "starts_at", "ends_at", "occurred_at") else v)
+            for k, v in body.items()
+        }  # fmt: skip
+        again = await client.post(path, json=shifted)
+        assert again.status_code == 200, again.text
+        replay = again.json()
+        assert replay["unchanged"] is True
+        assert replay["regrade"] == {"units": 0, "done": True, "level_changes": []}
+        assert replay["code"] == first.json()["code"]
+        clash = await client.post(path, json={**body, **other})
+        assert clash.status_code == 409, clash.text
+        assert "already exists with other content" in clash.json()["detail"]
+        twin = {**body, "code": body["code"] + "b"}
+        pair = await asyncio.gather(client.post(path, json=twin), client.post(path, json=twin))
+        assert sorted(r.status_code for r in pair) == [200, 201]
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        n = await conn.fetchval(f"SELECT count(*) FROM {table}")  # table from the fixed list
+        audits = await conn.fetchval("SELECT count(*) FROM audit_log WHERE $1 = ANY(records)",
+                                     body["code"])  # fmt: skip
+    finally:
+        await conn.close()
+    assert (n, audits) == (2, 1)

@@ -78,7 +78,12 @@ async def write(
                 body.lat, unit["point"],
             )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"an accident with code {body.code!r} already exists") from exc
+        if await fingerprints.same(conn, "accidents", body.code, p.sha256):  # a retry
+            row = await conn.fetchrow(SELECT + " WHERE a.code = $1", body.code)
+            return {**iso(dict(row)), "unchanged": True}, set()
+        raise Conflict(
+            f"an accident with code {body.code!r} already exists with other content"
+        ) from exc
     await fingerprints.remember(conn, "accidents", body.code, p.sha256)
     await audit.record(conn, who, "accidents.record", "accidents", [body.code],
                        unit=body.risk_unit, grade=body.grade)  # fmt: skip

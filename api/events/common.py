@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from fastapi import Request
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import audit
@@ -185,6 +185,20 @@ def regrade_summary(result: RegradeResult | None, unit_ids: set[int] | None) -> 
         if unit_ids is None or uid in unit_ids
     ]
     return {"units": n, "done": True, "level_changes": mine[:100]}
+
+
+#: the extra answer of the event POST routes: a retry (same code, same content)
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the same record was created before from the same content (a "
+                         "retry): the stored record with `unchanged: true`; nothing written"},
+}  # fmt: skip
+
+
+def created(out: dict[str, Any], response: Response) -> dict[str, Any]:
+    """201 for a new record, 200 for a retry of one (`unchanged` in the body)."""
+    if out.get("unchanged"):
+        response.status_code = 200
+    return out
 
 
 async def regrade_after(request: Request, units: set[int] | Literal["all"]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Each creation (POST or `onemap events import`) stores the SHA-256 of the
 canonical body: fields left at their defaults are dropped, times are written in
 UTC, keys are sorted. The same record sent again (same code, same content, in
-any time-zone spelling) then has the same fingerprint.
+any time-zone spelling) then has the same fingerprint: a POST answers it with
+the stored record (200, `"unchanged": true`) and the import counts it
+`unchanged`; the same code with other content is a 409 / a bad row.
 """
 
 from __future__ import annotations
@@ -62,3 +64,12 @@ async def existing(
         kind, table_codes,
     )  # fmt: skip
     return {r["code"]: r["sha256"] for r in rows}
+
+
+async def same(conn: asyncpg.Connection, kind: EventKind, code: str, sha256: str) -> bool:
+    """Whether the stored record `code` was created from this very content (a retry)."""
+    found = await conn.fetchval(
+        "SELECT sha256 = $3 FROM event_fingerprints WHERE kind = $1 AND code = $2",
+        kind, code, sha256,
+    )  # fmt: skip
+    return bool(found)

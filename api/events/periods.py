@@ -68,7 +68,8 @@ async def prepare(conn: asyncpg.Connection, body: PeriodIn, settings: Settings) 
 async def write(
     conn: asyncpg.Connection, p: Prepared, who: Principal | str, source: str
 ) -> tuple[dict[str, Any], set[int] | Literal["all"]]:
-    """Insert the period (409 on a taken code); the stored row and the units in scope."""
+    """Insert the period; the stored row and the units in scope. A taken code: the stored
+    row (`unchanged`) when it was created from the same content, else 409."""
     body = p.body
     try:
         async with conn.transaction():
@@ -78,7 +79,12 @@ async def write(
                 body.code, body.name, body.starts_at, body.ends_at, source, p.wkb,
             )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"a special period with code {body.code!r} already exists") from exc
+        if await fingerprints.same(conn, "special_periods", body.code, p.sha256):  # a retry
+            row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
+            return {**iso(dict(row)), "unchanged": True}, set()
+        raise Conflict(
+            f"a special period with code {body.code!r} already exists with other content"
+        ) from exc
     await fingerprints.remember(conn, "special_periods", body.code, p.sha256)
     await audit.record(conn, who, "special_periods.create", "special_periods", [body.code],
                        citywide=p.wkb is None)  # fmt: skip

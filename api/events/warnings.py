@@ -73,7 +73,8 @@ async def prepare(conn: asyncpg.Connection, body: WarningIn, settings: Settings)
 async def write(
     conn: asyncpg.Connection, p: Prepared, who: Principal | str, source: str
 ) -> tuple[dict[str, Any], set[int] | Literal["all"]]:
-    """Insert the warning (409 on a taken code); the stored row and the units it covers."""
+    """Insert the warning; the stored row and the units it covers. A taken code: the stored
+    row (`unchanged`) when it was created from the same content, else 409."""
     body = p.body
     name = body.name or f"{body.type} {body.colour} warning"
     try:
@@ -86,7 +87,12 @@ async def write(
                 body.issuer, source, p.wkb,
             )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"a weather warning with code {body.code!r} already exists") from exc
+        if await fingerprints.same(conn, "weather_warnings", body.code, p.sha256):  # a retry
+            row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
+            return {**iso(dict(row)), "unchanged": True}, set()
+        raise Conflict(
+            f"a weather warning with code {body.code!r} already exists with other content"
+        ) from exc
     await fingerprints.remember(conn, "weather_warnings", body.code, p.sha256)
     await audit.record(conn, who, "weather_warnings.issue", "weather_warnings", [body.code],
                        type=body.type, colour=body.colour)  # fmt: skip

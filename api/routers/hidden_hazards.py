@@ -6,13 +6,13 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import HazardReporter, PoolDep, Reader, SettingsDep
 from api.events import hazards
-from api.events.common import check_time, regrade_after
+from api.events.common import REPLAYED, check_time, created, regrade_after
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
 from api.grading.service import utcnow
@@ -39,16 +39,19 @@ async def _out(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
     return await hazard_json(conn, row)
 
 
-@router.post("", operation_id="reportHiddenHazard", status_code=201,
+@router.post("", operation_id="reportHiddenHazard", status_code=201, responses=REPLAYED,
              summary="Report a hidden hazard at a risk unit")  # fmt: skip
 async def report(
-    body: ReportIn, who: HazardReporter, request: Request, pool: PoolDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """Status `reported`; the unit is regraded."""
+    body: ReportIn, who: HazardReporter, request: Request, response: Response, pool: PoolDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Status `reported`; the unit is regraded. Sent again with the same code and content:
+    the stored hazard, 200 (give a code to make retries safe). The same code with other
+    content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         out, units = await report_hazard(conn, body, who, settings)
     out["regrade"] = await regrade_after(request, units)
-    return out
+    return created(out, response)
 
 
 async def _step(

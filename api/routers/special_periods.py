@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import cancel_early, check_time, iso, regrade_after
+from api.events.common import REPLAYED, cancel_early, check_time, created, iso, regrade_after
 from api.events.periods import SELECT, PeriodIn, create_period
 from api.grading.service import utcnow
 from api.timestamps import Timestamp
@@ -28,15 +28,17 @@ class CancelIn(BaseModel):
     at: Timestamp | None = None
 
 
-@router.post("", operation_id="createSpecialPeriod", status_code=201,
+@router.post("", operation_id="createSpecialPeriod", status_code=201, responses=REPLAYED,
              summary="Declare a special period; the units in scope are regraded")  # fmt: skip
 async def create(
-    body: PeriodIn, who: Integrator, request: Request, pool: PoolDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """Store the period (it may start later)."""
+    body: PeriodIn, who: Integrator, request: Request, response: Response, pool: PoolDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Store the period (it may start later). Sent again with the same code and content:
+    the stored period, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await create_period(conn, body, who, settings)
-    return {**row, "regrade": await regrade_after(request, units)}
+    return created({**row, "regrade": await regrade_after(request, units)}, response)
 
 
 @router.post("/{code}/cancel", operation_id="cancelSpecialPeriod",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import cancel_early, check_time, iso, regrade_after
+from api.events.common import REPLAYED, cancel_early, check_time, created, iso, regrade_after
 from api.events.warnings import SELECT, WarningIn, issue_warning
 from api.grading.service import utcnow
 from api.timestamps import Timestamp
@@ -27,15 +27,18 @@ class CancelIn(BaseModel):
     at: Timestamp | None = Field(None, description="default: now")
 
 
-@router.post("", operation_id="issueWeatherWarning", status_code=201,
+@router.post("", operation_id="issueWeatherWarning", status_code=201, responses=REPLAYED,
              summary="Issue a weather warning; the units it covers are regraded")  # fmt: skip
 async def issue(
-    body: WarningIn, who: Integrator, request: Request, pool: PoolDep, settings: SettingsDep
-) -> dict[str, Any]:
-    """Store the warning (it may start later); units inside whose category it concerns move."""
+    body: WarningIn, who: Integrator, request: Request, response: Response, pool: PoolDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:  # fmt: skip
+    """Store the warning (it may start later); units inside whose category it concerns move.
+    Sent again with the same code and content: the stored warning, 200. The same code with
+    other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await issue_warning(conn, body, who, settings)
-    return {**row, "regrade": await regrade_after(request, units)}
+    return created({**row, "regrade": await regrade_after(request, units)}, response)
 
 
 @router.post("/{code}/cancel", operation_id="cancelWeatherWarning",

@@ -23,8 +23,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 class OnemapAPI(FastAPI):
     """FastAPI whose HTTP requests pass the tile and analysis fast paths first."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, mount_path: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: the prefix a reverse proxy serves the app under (settings.root_path): set as the
+        #: ASGI scope's root_path of every request (FastAPI's own `root_path=` argument is
+        #: deprecated in favour of the server's, which `onemap serve` leaves alone)
+        self.mount_path = mount_path
         from api.analysis.fastpath import AnalysisFastPath
         from api.tiles.fastpath import TileFastPath
 
@@ -34,9 +38,9 @@ class OnemapAPI(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """HTTP requests through the fast paths (which defer to FastAPI); the rest to FastAPI."""
+        if scope["type"] in ("http", "websocket") and self.mount_path:
+            scope["root_path"] = self.mount_path
         if scope["type"] == "http":
-            if self.root_path:
-                scope["root_path"] = self.root_path
             scope["app"] = self
             await self.fast_paths(scope, receive, send)
             return

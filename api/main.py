@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="onemap",
         version=__version__,
         summary="City safety risk one map: layers, analysis, tiles and dynamic risk grading",
-        root_path=settings.root_path,
+        mount_path=settings.root_path,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_params)],
     )

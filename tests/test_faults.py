@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -238,5 +240,50 @@ async def test_import_is_all_or_nothing_across_a_crash(
         assert r.status_code == 200, r.text
         assert r.json()["inserted"] == n
         assert await conn.fetchval("SELECT count(*) FROM broadcasts") == n
+    finally:
+        await conn.close()
+
+
+async def test_cli_import_ends_when_the_database_dies(
+    fault_db: tuple[Settings, dict[str, dict[str, str]]], cluster: Cluster, tmp_path: Path
+) -> None:
+    """`onemap import` with PostgreSQL killed under its COPY: the command ends with a message
+    (it hung before: asyncpg's COPY waits for a socket nothing wakes), nothing is written."""
+    settings, _headers = fault_db
+    feats = [
+        F.feature({"code": f"CB{i:06d}", "name": f"broadcast {i}", "kind": "radio"},
+                  {"type": "Point", "coordinates": [108.8 + (i % 300) * 1e-3,
+                                                    34.1 + (i // 300) * 1e-3]})
+        for i in range(30_000)
+    ]  # fmt: skip
+    path = F.geojson(tmp_path / "cli.geojson", feats)
+    onemap = Path(sys.executable).with_name("onemap")
+    env = {**os.environ, "ONEMAP_DATABASE_URL": settings.database_url}
+    proc = await asyncio.create_subprocess_exec(
+        str(onemap), "import", str(path), "--layer", "broadcasts",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    admin = await asyncpg.connect(cluster.admin_url)
+    try:
+        while not await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'onemap-cli' "
+            "AND backend_xid IS NOT NULL AND query ILIKE '%broadcasts%'"
+        ):
+            assert proc.returncode is None, "the import ended before it was caught"
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+    await asyncio.to_thread(cluster.crash)
+    try:
+        _out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        await asyncio.to_thread(cluster.start)
+    said = " ".join(err.decode().split())  # as rich wrapped it
+    assert proc.returncode == 1, said
+    assert "import failed: the database connection was lost" in said
+    assert "nothing was written" in said
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM broadcasts WHERE code LIKE 'CB%'") == 0
     finally:
         await conn.close()

@@ -6,6 +6,7 @@ import asyncio
 import getpass
 from pathlib import Path
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from api import audit
 from api.cli import app
-from api.db import connect
+from api.db import connect, unless_lost
 from api.errors import OnemapError
 from api.importer import ImportRejected, ImportResult, RowError, import_file, importable_names
 from api.settings import Settings
@@ -58,7 +59,8 @@ async def _run(
     with Progress(*columns, console=err, transient=True) as progress:
         bar = _Bar(progress, path.name)
         async with connect(settings) as conn, conn.transaction():
-            result = await import_file(
+            # a server lost mid-COPY ends the import (as over HTTP) instead of hanging it
+            work = import_file(
                 conn,
                 path,
                 layer,
@@ -68,6 +70,7 @@ async def _run(
                 on_error="skip" if skip else "fail",
                 progress=bar,
             )
+            result = await unless_lost(conn, work)
             await audit.record(
                 conn,
                 f"cli:{getpass.getuser()}",
@@ -118,6 +121,10 @@ def import_command(
         err.print(f"[red]import failed ({exc.status}):[/red] {exc.detail}")
         if exc.status == 404:
             err.print(f"importable layers: {', '.join(importable_names())}")
+        raise typer.Exit(1) from None
+    except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError) as exc:
+        err.print(f"[red]import failed:[/red] the database connection was lost ({exc}); "
+                  "nothing was written, run it again")  # fmt: skip
         raise typer.Exit(1) from None
     table = Table("layer", "rows", "inserted", "updated", "unchanged", "rejected")
     table.add_row(

@@ -49,7 +49,7 @@ tools:
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 ## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
 demo: $(STAMP) db frontend
-	@$(BIN)/onemap demo up
+	@$(BIN)/onemap demo up --url http://$(HOST):$(PORT)
 	@echo "[serve] http://$(HOST):$(PORT)/"
 	@if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
 	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \

@@ -100,7 +100,11 @@ def _first_readings(settings: Settings) -> None:
 
 
 @demo_app.command("up")
-def up() -> None:
+def up(
+    url: Annotated[
+        str, typer.Option(help="where the map will be served (for the log-in hint)")
+    ] = "http://127.0.0.1:8000",
+) -> None:
     """Migrate, load the demo, grade it, add the demo users (each step a no-op once done)."""
     _logging()
     settings = Settings()
@@ -109,5 +113,5 @@ def up() -> None:
     asyncio.run(_load(settings))
     _first_readings(settings)
     asyncio.run(grade_if_ungraded(settings))
-    demo_users(settings, err)
+    demo_users(settings, err, url.rstrip("/"))
     err.print(f"[green]demo ready[/green] ({time.perf_counter() - started:.1f} s)")

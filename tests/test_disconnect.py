@@ -89,3 +89,32 @@ async def test_disconnect_cancels_the_query(
     finally:
         await locker.close()
         await watcher.close()
+
+
+async def test_a_left_grade_stream_is_unsubscribed(empty_db: Settings) -> None:
+    """An SSE client of /events/grades that closes its connection: the stream ends and its
+    subscription is dropped (the disconnect watcher and the response's own listener both
+    see the disconnect); the service goes on answering."""
+    key = (await role_headers(empty_db))["viewer"]["X-API-Key"]
+    app = create_app(empty_db)
+    async with serve(app) as base:
+        stream = app.state.grade_stream
+        port = int(base.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(_request("GET", "/events/grades", key, None))
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head
+        for _ in range(100):
+            if stream._subscribers:
+                break
+            await asyncio.sleep(0.02)
+        assert len(stream._subscribers) == 1
+        writer.close()
+        for _ in range(100):
+            if not stream._subscribers:
+                break
+            await asyncio.sleep(0.02)
+        assert not stream._subscribers, "the left stream is still subscribed"
+        async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) as client:
+            assert (await client.get("/layers/risk_units/features?limit=1")).status_code == 200

@@ -5,7 +5,7 @@ through the migration both ways; grading reads offline points from it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -84,9 +84,11 @@ async def test_offline_and_never_reported_points_are_graded(empty_db: Settings) 
     and flagged so, one that reported within its interval is not."""
     await bulk_city(empty_db)
     headers = await role_headers(empty_db)
+    # B-1 reported within the last minute, B-2 hours ago (interval 120 s); B-3 never.
+    # (T0 is fixed when the module is imported: "now" is counted from it here.)
+    now_m = int((datetime.now(UTC) - T0).total_seconds() // 60)
     async with app_client(empty_db, headers["integrator"]) as client:
-        # B-1 reported a minute ago, B-2 three hours ago (interval 120 s); B-3 never
-        await post(client, batch([("B-1", 179, 1.0), ("B-2", 0, 1.0)]))
+        await post(client, batch([("B-1", now_m, 1.0), ("B-2", 0, 1.0)]))
         grade = (await client.get("/risk-units/GAS1/grade")).json()
     flags = {f["code"]: set(f["points"]) for f in grade["data_quality"]}
     assert {"B-2", "B-3"} <= flags["monitoring_offline"]
@@ -100,7 +102,7 @@ async def test_offline_and_never_reported_points_are_graded(empty_db: Settings) 
         "WHERE mp.code IN ('B-1', 'B-2', 'B-3') ORDER BY mp.code",
     )
     assert [(r["code"], r["last"]) for r in rows] == [
-        ("B-1", T0 + timedelta(minutes=179)), ("B-2", T0), ("B-3", None)]  # fmt: skip
+        ("B-1", T0 + timedelta(minutes=now_m)), ("B-2", T0), ("B-3", None)]  # fmt: skip
 
 
 async def test_migration_moves_liveness_both_ways(empty_db: Settings) -> None:

@@ -15,7 +15,6 @@ Tiles are short statements served by their own fast path and are not watched.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,17 +42,17 @@ class _Watch:
     that cancels the handler's task when the client disconnects before the answer is sent.
 
     The watcher starts WATCH_AFTER_S after the request body is read (after the start for
-    a GET): from then on it reads the server's `receive`; a request message it reads
-    first waits for the handler, and a handler asking for more (a streaming response
-    listening for the disconnect itself) gets the disconnect when the watcher does.
+    a GET). From then on it is the one reader of the server's `receive` and hands every
+    message on through a queue: the handler still gets its request, and a streaming
+    response listening for the disconnect itself gets the disconnect.
     """
 
     def __init__(self, task: asyncio.Task[object], receive: Receive, send: Send) -> None:
         self.task = task
         self._receive = receive
         self._send = send
-        self.pending: deque[Message] = deque()
-        self.watcher: asyncio.Task[Message] | None = None
+        self.messages: asyncio.Queue[Message] | None = None
+        self.watcher: asyncio.Task[None] | None = None
         self.gone = False
         self.answered = False
         self._timer: asyncio.TimerHandle | None = None
@@ -65,28 +64,29 @@ class _Watch:
 
     def _begin(self) -> None:
         if self.watcher is None and not self.answered:
-            self.watcher = asyncio.create_task(self._watch())
+            self.messages = asyncio.Queue()
+            self.watcher = asyncio.create_task(self._watch(self.messages))
 
-    async def _watch(self) -> Message:
+    async def _watch(self, messages: asyncio.Queue[Message]) -> None:
         while True:
             message = await self._receive()
+            messages.put_nowait(message)
             if message["type"] == "http.disconnect":
                 if not self.answered:  # after the answer a server reports it as well
                     self.gone = True
                     self.task.cancel()
-                return message
-            self.pending.append(message)
+                return
 
     async def receive(self) -> Message:
         """The next message for the handler."""
-        if self.pending:
-            return self.pending.popleft()
-        if self.watcher is not None:
-            return await asyncio.shield(self.watcher)
-        message = await self._receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            self.start()
-        return message
+        if self.messages is None:
+            message = await self._receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                self.start()
+            return message
+        if self.messages.empty() and self.watcher is not None and self.watcher.done():
+            return {"type": "http.disconnect"}  # and so on, once the client has gone
+        return await self.messages.get()
 
     async def send(self, message: Message) -> None:
         """Pass the handler's message on; its last body part is the answer."""

@@ -20,7 +20,6 @@ sync interval. If Redis is away the in-process buckets keep working.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
@@ -68,6 +67,7 @@ class RateLimiter:
         self._recent: dict[bytes, float] = {}
         self._redis: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     # ---- the hot path: no await
     def take(self, key: bytes) -> float:
@@ -100,13 +100,16 @@ class RateLimiter:
         self._task = asyncio.create_task(self._loop(), name="onemap-ratelimit-sync")
 
     async def _loop(self) -> None:
-        while True:
+        # `_closing` ends the loop even when a cancellation arrives inside redis-py and
+        # comes out as another exception (seen: close() then waited for ever)
+        while not self._closing:
             await asyncio.sleep(self.sync_s)
             try:
                 async with asyncio.timeout(2):
                     await self.sync()
             except Exception as exc:  # noqa: BLE001 - Redis away: limits stay per process
-                log.warning("rate-limit sync with Redis failed: %s", exc)
+                if not self._closing:
+                    log.warning("rate-limit sync with Redis failed: %s", exc)
 
     async def sync(self) -> None:
         """Report local consumption of every active key; adopt the shared levels."""
@@ -145,10 +148,12 @@ class RateLimiter:
 
     async def close(self) -> None:
         """Stop syncing and disconnect."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5)
+            if self._task.done() and not self._task.cancelled():
+                self._task.exception()  # retrieved: it ended as it should
             self._task = None
         if self._redis is not None:
             await self._redis.aclose()

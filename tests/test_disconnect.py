@@ -15,7 +15,9 @@ import time
 import asyncpg
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
+from api.disconnect import WATCH_AFTER_S, CancelOnDisconnect
 from api.main import create_app
 from api.settings import Settings
 from tests.conftest import role_headers
@@ -118,3 +120,31 @@ async def test_a_left_grade_stream_is_unsubscribed(empty_db: Settings) -> None:
         assert not stream._subscribers, "the left stream is still subscribed"
         async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}) as client:
             assert (await client.get("/layers/risk_units/features?limit=1")).status_code == 200
+
+
+async def test_a_slow_handler_still_gets_its_request_messages() -> None:
+    """A GET whose handler reads its request only after the watcher has started (here:
+    100 ms in, the body in two messages as httpx sends it) gets every message and
+    answers; a POST read late likewise. (With the watcher reading ahead of a waiting
+    handler, this hung.)"""
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(WATCH_AFTER_S * 2)
+        body = b""
+        while True:
+            message = await receive()
+            assert message["type"] == "http.request"
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"got " + body})
+
+    app = CancelOnDisconnect(slow)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for _ in range(3):
+            r = await asyncio.wait_for(client.get("/layers/x/features"), 5)
+            assert (r.status_code, r.content) == (200, b"got ")
+        r = await asyncio.wait_for(client.post("/analysis/buffer", content=b"{}"), 5)
+        assert (r.status_code, r.content) == (200, b"got {}")

@@ -98,7 +98,8 @@ async def test_offline_and_never_reported_points_are_graded(empty_db: Settings) 
     rows = await fetch(
         empty_db,
         "SELECT mp.code, onemap_last_reading(l.last_us, mp.id) AS last "
-        "FROM monitoring_points mp LEFT JOIN point_liveness l ON l.block = mp.id / 128 "
+        "FROM monitoring_points mp "
+        "LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id) "
         "WHERE mp.code IN ('B-1', 'B-2', 'B-3') ORDER BY mp.code",
     )
     assert [(r["code"], r["last"]) for r in rows] == [

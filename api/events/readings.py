@@ -7,8 +7,8 @@ numpy, and written in one transaction:
 1. the batch ledger (`reading_batches`): a batch seen before (same
    Idempotency-Key, or the same bytes) is answered from the ledger at once;
 2. readings go in by binary COPY into the partitioned table (the fast path);
-   if any (point, ts) already exists, that COPY is rolled back to a savepoint
-   and the batch goes through a temporary staging table and
+   if any (point, ts) already exists, the COPY fails, the transaction is rolled
+   back and the batch runs again through a temporary staging table and
    `INSERT ... ON CONFLICT DO NOTHING` (the slow path, only then);
 3. liveness moves forward: the batch locks its points' blocks in point_liveness
    (128 points a row, so a 10,000-reading batch rewrites ~14 rows, not one per
@@ -151,8 +151,8 @@ def parse_json(body: bytes) -> Columns:
     try:
         typed = _decode_readings(body).readings
     except (msgspec.DecodeError, msgspec.ValidationError):
-        pass
-    else:
+        typed = None  # another shape, or something wrong: the general path below
+    if typed is not None:
         values = np.fromiter(map(_VALUE, typed), np.float64, len(typed))
         return list(map(_POINT, typed)), list(map(_TS, typed)), values
     try:
@@ -445,7 +445,8 @@ async def _store(
 
 
 #: Points per liveness row: a point's last reading is slot `point_id % BLOCK` of the
-#: array of block `point_id // BLOCK` in point_liveness (migration 0013).
+#: array of block `point_id // BLOCK` in point_liveness (migration 0013 fixes it at 128:
+#: its CHECK and onemap_liveness_block / onemap_last_reading)
 BLOCK = 128
 
 #: The batch's liveness blocks ($1, array text), locked in block order (one order for
@@ -459,22 +460,22 @@ SELECT block, array_replace(last_us, NULL, -1) AS last_us
 """
 
 #: Blocks no point of which reported yet ($1): made empty (every slot NULL).
-_NEW_BLOCKS_SQL = """
+_NEW_BLOCKS_SQL = f"""
 INSERT INTO point_liveness (block, last_us)
-SELECT b, array_fill(NULL::bigint, ARRAY[128])
+SELECT b, array_fill(NULL::bigint, ARRAY[{BLOCK}])
   FROM unnest($1::text::bigint[]) AS b
  ORDER BY b
     ON CONFLICT (block) DO NOTHING
 """
 
 #: The blocks ($1) a batch moved, with their new arrays one after the other in $2
-#: (128 slots each, -1: never reported; $2 parsed once, in the first CTE), and, in the
+#: (BLOCK slots each, -1: never reported; $2 parsed once, in the first CTE), and, in the
 #: same round trip, the open alarm periods the alarm rules start from.
-_SET_SQL = """
+_SET_SQL = f"""
 WITH n AS MATERIALIZED (SELECT $2::text::bigint[] AS all_us),
 moved AS (
     UPDATE point_liveness l
-       SET last_us = array_replace(n.all_us[(u.i - 1) * 128 + 1 : u.i * 128], -1, NULL)
+       SET last_us = array_replace(n.all_us[(u.i - 1) * {BLOCK} + 1 : u.i * {BLOCK}], -1, NULL)
       FROM n, unnest($1::text::bigint[]) WITH ORDINALITY AS u(block, i)
      WHERE l.block = u.block
 )
@@ -664,7 +665,8 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
     each holds another's: only when points report for the first time).
     """
     staging = force_partitions = False
-    for attempt in (1, 2, 3, 4):
+    deadlocks = 0
+    while True:  # each cause reruns it a bounded number of times
         try:
             return await _ingest(conn, batch, actor, staging, force_partitions)
         except asyncpg.UniqueViolationError:
@@ -676,9 +678,9 @@ async def ingest(conn: asyncpg.Connection, batch: Batch, actor: Principal | str)
                 raise
             force_partitions = True
         except asyncpg.DeadlockDetectedError:
-            if attempt == 4:
+            deadlocks += 1
+            if deadlocks == 3:
                 raise
-    raise asyncpg.DeadlockDetectedError("readings: the batch deadlocked four times")
 
 
 async def _ingest(

@@ -72,7 +72,7 @@ SELECT mp.risk_unit_id, mp.code,
        s.last_reading_at + mp.expected_interval_s * interval '1 second', NULL,
        s.last_reading_at IS NULL
   FROM monitoring_points mp
-  LEFT JOIN point_liveness l ON l.block = mp.id / 128
+  LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
  CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_reading_at) s
  WHERE mp.risk_unit_id = ANY($1::bigint[])
    AND coalesce(s.last_reading_at + mp.expected_interval_s * interval '1 second' <= $2, true)

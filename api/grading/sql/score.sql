@@ -101,7 +101,7 @@ off AS (
     UNION ALL
     SELECT mp.risk_unit_id, mp.id, true
       FROM monitoring_points mp
-      LEFT JOIN point_liveness l ON l.block = mp.id / 128
+      LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
      CROSS JOIN p
      WHERE mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
        AND coalesce(onemap_last_reading(l.last_us, mp.id)

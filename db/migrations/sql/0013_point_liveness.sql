@@ -25,6 +25,11 @@ COMMENT ON TABLE point_liveness IS
     'last reading of each monitoring point, 128 points a row: slot point_id % 128 + 1 '
     'of block point_id / 128, Unix microseconds, NULL: never reported';
 
+-- The block of a point (join `point_liveness l ON l.block = onemap_liveness_block(id)`;
+-- inlined by the planner, so the join uses the primary key).
+CREATE FUNCTION onemap_liveness_block(point_id bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT point_id / 128 $$;
+
 -- The last reading of a point, from its block's array (NULL: never reported).
 CREATE FUNCTION onemap_last_reading(last_us bigint[], point_id bigint)
 RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$

@@ -17,4 +17,5 @@ SELECT l.block * 128 + u.k - 1,
    AND EXISTS (SELECT 1 FROM monitoring_points mp WHERE mp.id = l.block * 128 + u.k - 1);
 DROP FUNCTION onemap_note_readings(bigint[], timestamptz);
 DROP FUNCTION onemap_last_reading(bigint[], bigint);
+DROP FUNCTION onemap_liveness_block(bigint);
 DROP TABLE point_liveness;

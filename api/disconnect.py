@@ -112,8 +112,8 @@ class CancelOnDisconnect:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the handler in this task, a watcher beside it; a disconnect cancels it.
 
-        One task a request (the watcher), made once the body is read: the cost of
-        watching is a few microseconds, not the handler's own task and a pump.
+        The watcher (one task) starts only WATCH_AFTER_S after the body was read; a
+        read that answers sooner costs a timer, not a task.
         """
         task = asyncio.current_task()
         if scope["type"] != "http" or not watched(scope) or task is None:

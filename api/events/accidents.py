@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.auth.principal import Principal
-from api.errors import Conflict
 from api.events import fingerprints
-from api.events.common import check_time, iso, unit_row
+from api.events.common import check_time, iso, retry_or_clash, unit_row
 from api.settings import Settings
 from api.timestamps import Timestamp
 
@@ -77,13 +76,10 @@ async def write(
                 body.deaths, body.injuries, body.description, source, body.lon,
                 body.lat, unit["point"],
             )  # fmt: skip
-    except asyncpg.UniqueViolationError as exc:
-        if await fingerprints.same(conn, "accidents", body.code, p.sha256):  # a retry
-            row = await conn.fetchrow(SELECT + " WHERE a.code = $1", body.code)
-            return {**iso(dict(row)), "unchanged": True}, set()
-        raise Conflict(
-            f"an accident with code {body.code!r} already exists with other content"
-        ) from exc
+    except asyncpg.UniqueViolationError:  # taken: a retry of the same record, or a clash
+        await retry_or_clash(conn, "accidents", body.code, p.sha256, "an accident")
+        row = await conn.fetchrow(SELECT + " WHERE a.code = $1", body.code)
+        return {**iso(dict(row)), "unchanged": True}, set()
     await fingerprints.remember(conn, "accidents", body.code, p.sha256)
     await audit.record(conn, who, "accidents.record", "accidents", [body.code],
                        unit=body.risk_unit, grade=body.grade)  # fmt: skip

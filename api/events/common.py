@@ -14,6 +14,8 @@ from api import audit
 from api.analysis.geometry import parse_geometry
 from api.auth.principal import Principal
 from api.errors import BadRequest, Conflict, NotFound
+from api.events import fingerprints
+from api.events.fingerprints import EventKind
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService, utcnow
 from api.settings import Settings
@@ -121,9 +123,13 @@ async def unit_row(conn: asyncpg.Connection, code: str, field: str = "risk_unit"
     return row
 
 
-def unique(exc: asyncpg.UniqueViolationError, what: str, code: str) -> Conflict:
-    """A duplicate code as 409."""
-    return Conflict(f"a {what} with code {code!r} already exists")
+async def retry_or_clash(
+    conn: asyncpg.Connection, kind: EventKind, code: str, sha256: str, what: str
+) -> None:
+    """For a code already taken: return when that record was created from this very
+    content (the caller answers the stored record, `unchanged`), else 409."""
+    if not await fingerprints.same(conn, kind, code, sha256):
+        raise Conflict(f"{what} with code {code!r} already exists with other content")
 
 
 #: events cancelled early, by table: (the column their validity starts at, how they are named)

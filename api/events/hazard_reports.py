@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.auth.principal import Principal
-from api.errors import Conflict
 from api.events import fingerprints, hazards
-from api.events.common import check_time, new_code, unit_row
+from api.events.common import check_time, new_code, retry_or_clash, unit_row
 from api.grading import store
 from api.grading.service import utcnow
 from api.settings import Settings
@@ -86,13 +85,10 @@ async def write(
                 code, body.name, unit["district"], unit["id"], body.severity, body.description,
                 p.at, body.due_date, source, body.lon, body.lat, unit["point"],
             )  # fmt: skip
-    except asyncpg.UniqueViolationError as exc:
-        if await fingerprints.same(conn, "hidden_hazards", code, p.sha256):  # a retry
-            out = await hazard_json(conn, await hazards.get(conn, code))
-            return {**out, "unchanged": True}, set()
-        raise Conflict(
-            f"a hidden hazard with code {code!r} already exists with other content"
-        ) from exc
+    except asyncpg.UniqueViolationError:  # taken: a retry of the same record, or a clash
+        await retry_or_clash(conn, "hidden_hazards", code, p.sha256, "a hidden hazard")
+        out = await hazard_json(conn, await hazards.get(conn, code))
+        return {**out, "unchanged": True}, set()
     await conn.execute(
         "INSERT INTO hidden_hazard_events (hazard_id, from_status, to_status, at, actor, "
         "note) VALUES ($1, NULL, 'reported', $2, $3, $4)",

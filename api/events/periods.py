@@ -14,9 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import audit
 from api.auth.principal import Principal
-from api.errors import Conflict
 from api.events import fingerprints
-from api.events.common import Area, area_wkb, iso, units_in
+from api.events.common import Area, area_wkb, iso, retry_or_clash, units_in
 from api.settings import Settings
 from api.timestamps import Timestamp
 
@@ -78,13 +77,10 @@ async def write(
                 "VALUES ($1, $2, $3, $4, $5, ST_GeomFromEWKB($6::bytea))",
                 body.code, body.name, body.starts_at, body.ends_at, source, p.wkb,
             )  # fmt: skip
-    except asyncpg.UniqueViolationError as exc:
-        if await fingerprints.same(conn, "special_periods", body.code, p.sha256):  # a retry
-            row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
-            return {**iso(dict(row)), "unchanged": True}, set()
-        raise Conflict(
-            f"a special period with code {body.code!r} already exists with other content"
-        ) from exc
+    except asyncpg.UniqueViolationError:  # taken: a retry of the same record, or a clash
+        await retry_or_clash(conn, "special_periods", body.code, p.sha256, "a special period")
+        row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
+        return {**iso(dict(row)), "unchanged": True}, set()
     await fingerprints.remember(conn, "special_periods", body.code, p.sha256)
     await audit.record(conn, who, "special_periods.create", "special_periods", [body.code],
                        citywide=p.wkb is None)  # fmt: skip

@@ -16,9 +16,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from api import audit, codes
 from api.auth.principal import Principal
-from api.errors import Conflict
 from api.events import fingerprints
-from api.events.common import Area, area_wkb, iso, units_in
+from api.events.common import Area, area_wkb, iso, retry_or_clash, units_in
 from api.settings import Settings
 from api.timestamps import Timestamp
 
@@ -86,13 +85,10 @@ async def write(
                 body.code, name, body.type, body.colour, body.valid_from, body.valid_to,
                 body.issuer, source, p.wkb,
             )  # fmt: skip
-    except asyncpg.UniqueViolationError as exc:
-        if await fingerprints.same(conn, "weather_warnings", body.code, p.sha256):  # a retry
-            row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
-            return {**iso(dict(row)), "unchanged": True}, set()
-        raise Conflict(
-            f"a weather warning with code {body.code!r} already exists with other content"
-        ) from exc
+    except asyncpg.UniqueViolationError:  # taken: a retry of the same record, or a clash
+        await retry_or_clash(conn, "weather_warnings", body.code, p.sha256, "a weather warning")
+        row = await conn.fetchrow(SELECT + " WHERE code = $1", body.code)
+        return {**iso(dict(row)), "unchanged": True}, set()
     await fingerprints.remember(conn, "weather_warnings", body.code, p.sha256)
     await audit.record(conn, who, "weather_warnings.issue", "weather_warnings", [body.code],
                        type=body.type, colour=body.colour)  # fmt: skip

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FEED ?= 1
 
-.PHONY: demo test bench soak lint typecheck db tools serve clean-db frontend
+.PHONY: demo test bench soak lint typecheck db redis tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -41,6 +41,10 @@ $(FRONTEND_DIST): $(FRONTEND_DEPS) $(FRONTEND_SRC)
 db:
 	@scripts/db-up >/dev/null
 
+## Redis: ONEMAP_REDIS_URL, or a project-local redis-server in .data/redis (ONEMAP_REDIS_PORT)
+redis:
+	@scripts/redis-up >/dev/null
+
 ## System tools the tests and benchmarks call (Debian packages, installed when missing):
 ## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test.
 tools:
@@ -48,18 +52,25 @@ tools:
 
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 ## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
-demo: $(STAMP) db frontend
+## Tiles and rate limits are shared through ONEMAP_REDIS_URL, or a project-local Redis.
+demo: $(STAMP) db redis frontend
 	@$(BIN)/onemap demo up --url http://$(HOST):$(PORT)
 	@echo "[serve] http://$(HOST):$(PORT)/"
-	@if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
+	@export ONEMAP_REDIS_URL=$$(scripts/redis-up); \
+	if [ "$(FEED)" = "0" ]; then exec $(BIN)/onemap serve --host $(HOST) --port $(PORT); fi; \
 	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \
 	trap 'kill $$feed 2>/dev/null; wait $$feed 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/onemap serve --host $(HOST) --port $(PORT) --no-access-log
 
-## The whole test suite against a real PostGIS (exit 5, no tests, is a failure).
-test: $(STAMP) db tools frontend
-	@$(BIN)/python -m pytest; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+## The whole test suite against a real PostGIS and a real Redis (exit 5, no tests, is a
+## failure; so is any skipped test: the count is printed and must be zero).
+test: $(STAMP) db redis tools frontend
+	@ONEMAP_TEST_REDIS_URL=$$(scripts/redis-up) $(BIN)/python -m pytest --junitxml=.data/pytest.xml; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	skipped=$$($(BIN)/python -m scripts.skipped .data/pytest.xml) || exit 1; \
+	echo "[test] skipped tests: $$skipped"; \
+	if [ "$$skipped" != 0 ]; then echo "[test] failing: $$skipped skipped (none allowed)" >&2; exit 1; fi; \
+	exit $$rc
 
 ## Benchmarks, side by side with their references; prints the README's table.
 bench: $(STAMP) db tools

@@ -11,6 +11,8 @@ no test sees another's rows and no test wipes a shared table.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -71,6 +73,18 @@ async def _set_stamp(url: str, digest: str) -> None:
         )
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis: ONEMAP_TEST_REDIS_URL (`make test` sets it), else scripts/redis-up's."""
+    url = os.environ.get("ONEMAP_TEST_REDIS_URL")
+    if url:
+        return url
+    up = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "redis-up")], check=True, capture_output=True, text=True
+    )
+    return up.stdout.strip()
 
 
 @pytest.fixture(scope="session")

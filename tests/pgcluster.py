@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from api.settings import PROJECT_ROOT
 from tests.liveserver import free_port
 
 
@@ -27,6 +28,24 @@ def bindir() -> Path | None:
         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
     )
     return found[-1].parent if found else None
+
+
+def server_binaries() -> Path:
+    """PostgreSQL and PostGIS server binaries, installed from Debian's packages when missing.
+
+    scripts/db-up installs them for a project-local cluster; with ONEMAP_DATABASE_URL or
+    Docker it does not, so the fault tests install them here (never a skip).
+    """
+    root = PROJECT_ROOT / "scripts" / "ensure-packages"
+    pg = bindir()
+    if pg is None:
+        subprocess.run([str(root), "postgresql", "postgresql-postgis"], check=True)
+        pg = bindir()
+    assert pg is not None, "no PostgreSQL server binaries after installing postgresql"
+    version = pg.parent.name
+    if not Path(f"/usr/share/postgresql/{version}/extension/postgis.control").is_file():
+        subprocess.run([str(root), f"postgresql-{version}-postgis-3"], check=True)
+    return pg
 
 
 def _as_owner(cmd: list[str]) -> list[str]:
@@ -85,11 +104,7 @@ class Cluster:
 @contextlib.contextmanager
 def private_cluster() -> Iterator[Cluster]:
     """A fresh cluster with role and database `onemap` (PostGIS installed); removed afterwards."""
-    pg = bindir()
-    if pg is None:
-        import pytest
-
-        pytest.skip("no PostgreSQL server binaries (scripts/db-up installs them)")
+    pg = server_binaries()
     root = Path(tempfile.mkdtemp(prefix="onemap-faults-pg-"))
     os.chmod(root, 0o755)
     if os.getuid() == 0:

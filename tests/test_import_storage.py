@@ -1,8 +1,8 @@
 """A full disk or a broken temporary directory during an import: 507/503, nothing stored or left.
 
 ENOSPC is real: the upload directory (ONEMAP_UPLOAD_DIR) is a 64 KiB tmpfs
-mounted for the test (root only; skipped elsewhere), so the upload's write
-fails the way it does on a full disk.
+mounted for the test (root only, as `make test` runs; elsewhere it fails, never
+skips), so the upload's write fails the way it does on a full disk.
 """
 
 from __future__ import annotations
@@ -25,16 +25,23 @@ SMALL_FS = "64k"
 
 @contextlib.contextmanager
 def tiny_filesystem(where: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs at `where` (skips the test when mounting is not allowed)."""
+    """A 64 KiB tmpfs at `where`; fails (never skips) where mounting one is refused.
+
+    `make test` runs as root, as the README asks; only a container without
+    CAP_SYS_ADMIN refuses the mount, and then this test says so and fails.
+    """
     where.mkdir()
     if os.getuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.fail("a real ENOSPC needs a 64 KiB tmpfs, which only root may mount: run as root")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={SMALL_FS},mode=1777", "tmpfs", str(where)],
         capture_output=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        pytest.fail(
+            f"cannot mount a 64 KiB tmpfs for a real ENOSPC: {done.stderr.decode().strip()} "
+            "(a container needs CAP_SYS_ADMIN)"
+        )
     try:
         yield where
     finally:

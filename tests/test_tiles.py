@@ -30,7 +30,6 @@ T8 = (8, 205, 102)
 EMPTY = (14, 0, 0)  # the Arctic Ocean
 MARGIN = 256 / 4096
 TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -316,23 +315,9 @@ def _level_of(data: bytes, unit_id: int) -> str:
     raise AssertionError(f"unit {unit_id} not in the tile")
 
 
-async def _redis_available() -> bool:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        return bool(await client.ping())
-    except Exception:  # noqa: BLE001
-        return False
-    finally:
-        await client.aclose()
-
-
-async def test_level_change_invalidates_both_caches(tiles_db: Settings) -> None:
+async def test_level_change_invalidates_both_caches(tiles_db: Settings, redis_url: str) -> None:
     """UPDATE current_level: every process (own cache, shared Redis) serves the new level."""
-    if not await _redis_available():
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    settings = tiles_db.model_copy(update={"redis_url": REDIS_URL})
+    settings = tiles_db.model_copy(update={"redis_url": redis_url})
     headers = (await role_headers(settings))["viewer"]
     url = "/tiles/risk_units/{}/{}/{}.mvt".format(*T14)
     composite = "/tiles/onemap/{}/{}/{}.mvt".format(*T14)

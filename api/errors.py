@@ -69,10 +69,16 @@ class InsufficientStorage(OnemapError):
     status, title = 507, "Insufficient storage"
 
 
+#: the challenge every 401 carries (RFC 9110 §11.6.1): a bearer token or key (RFC 6750)
+CHALLENGE = "Bearer"
+
+
 def problem(
     status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document; a 401 always carries WWW-Authenticate."""
+    if status == 401 and not any(k.lower() == "www-authenticate" for k in headers or ()):
+        headers = {**(headers or {}), "WWW-Authenticate": CHALLENGE}
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     body.update(extra)

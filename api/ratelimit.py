@@ -7,6 +7,15 @@ JSON with Retry-After before routing, authentication or any query. Other keys
 are unaffected; requests without a credential are not counted (they are 401
 anyway, except the health probes).
 
+The check runs before authentication, so it cannot tell a real key from junk;
+the buckets live in two tables. A credential the app has authenticated (the
+request left a principal, or the key cache holds it) is *known*: its bucket is
+never cleared by anything a caller sends, and a known bucket is only dropped
+once it has refilled to the full burst (dropping it then loses nothing). Any
+other credential is a *stranger*, bucketed in a separate table of at most
+`MAX_STRANGERS` entries that is emptied when full: a flood of junk keys resets
+only junk budgets, never a known key's.
+
 With ONEMAP_REDIS_URL set the buckets are shared between processes: every
 `rate_limit_sync_s` one pipelined round trip reports each active key's local
 consumption (and, for keys used here in the last minute, nothing: to learn the
@@ -45,7 +54,10 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return tostring(tokens)
 """
+#: known (authenticated) credentials: dropped only once refilled to the full burst
 MAX_BUCKETS = 100_000
+#: unknown credentials: a separate table, emptied when full
+MAX_STRANGERS = 100_000
 #: a key used here within this many seconds keeps being synced
 RECENT_S = 60.0
 
@@ -59,8 +71,10 @@ class RateLimiter:
         self.burst = float(burst)
         self.sync_s = sync_s
         self.redis_url = redis_url
-        #: credential -> [tokens, last refill (monotonic s)]
+        #: known credential -> [tokens, last refill (monotonic s)]
         self._buckets: dict[bytes, list[float]] = {}
+        #: credential not (yet) authenticated here -> [tokens, last refill]
+        self._strangers: dict[bytes, list[float]] = {}
         #: credential -> requests allowed here since the last sync (shared mode only)
         self._pending: dict[bytes, int] = {}
         #: credential -> when it was last used here (monotonic s); synced while recent
@@ -74,19 +88,51 @@ class RateLimiter:
         """0.0 when the request may go on, else the seconds until a token is back."""
         now = time.monotonic()
         bucket = self._buckets.get(key)
+        known = bucket is not None
         if bucket is None:
-            if len(self._buckets) >= MAX_BUCKETS:
-                self._buckets.clear()
-            bucket = self._buckets[key] = [self.burst, now]
+            bucket = self._strangers.get(key)
+            if bucket is None:
+                if len(self._strangers) >= MAX_STRANGERS:
+                    self._strangers.clear()  # strangers only: known buckets are untouched
+                bucket = self._strangers[key] = [self.burst, now]
         tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
         bucket[1] = now
-        if self._redis is not None:
+        if known and self._redis is not None:
             self._pending[key] = self._pending.get(key, 0) + (tokens >= 1)
         if tokens >= 1:
             bucket[0] = tokens - 1
             return 0.0
         bucket[0] = tokens
         return (1 - tokens) / self.rate
+
+    def is_known(self, key: bytes) -> bool:
+        """Whether the credential has a bucket in the known table."""
+        return key in self._buckets
+
+    def know(self, key: bytes) -> None:
+        """The app authenticated this credential: move its bucket to the known table."""
+        if key in self._buckets:
+            return
+        if len(self._buckets) >= MAX_BUCKETS and not self._drop_full():
+            return  # every known bucket is in use: the key stays a stranger for now
+        now = time.monotonic()
+        bucket = self._strangers.pop(key, None) or [self.burst, now]
+        self._buckets[key] = bucket
+        if self._redis is not None:  # what it took as a stranger counts in the shared bucket
+            self._pending[key] = self._pending.get(key, 0) + int(self.burst - bucket[0])
+
+    def _drop_full(self) -> int:
+        """Drop the known buckets that have refilled to the full burst; how many."""
+        now = time.monotonic()
+        full = [
+            k
+            for k, (tokens, ts) in self._buckets.items()
+            if tokens + (now - ts) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+            self._recent.pop(key, None)
+        return len(full)
 
     # ---- sharing through Redis
     async def start(self) -> None:
@@ -181,7 +227,7 @@ class RateLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """429 with Retry-After past the limit; otherwise the app."""
+        """429 with Retry-After past the limit; otherwise the app (then learn the credential)."""
         if scope["type"] == "http":
             key = _credential(scope)
             if key:
@@ -197,7 +243,23 @@ class RateLimit:
                     )
                     await response(scope, receive, send)
                     return
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    if not self.limiter.is_known(key) and _authenticated(scope, key):
+                        self.limiter.know(key)
+                return
         await self.app(scope, receive, send)
+
+
+def _authenticated(scope: Scope, key: bytes) -> bool:
+    """Whether the app accepted this credential (a principal, or a key its cache holds)."""
+    state = scope.get("state")
+    if isinstance(state, dict) and state.get("principal") is not None:
+        return True
+    app = scope.get("app")
+    cache = getattr(getattr(app, "state", None), "key_cache", None)
+    return cache is not None and cache.get(key.decode("latin-1")) is not None
 
 
 def limiter_for(settings: Settings) -> RateLimiter | None:

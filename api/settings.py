@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     tile_cache_ttl_s: int = Field(86_400, ge=1, description="lifetime of a tile in Redis")
     root_path: str = ""
     data_dir: Path = STATE_DIR
+    raster_time_limit_s: float = Field(
+        5.0, gt=0, le=60, description="a raster request past this answers 503 (titiler's work)"
+    )
     environment: str = Field("development", description="development | test | production")
     secret_key: str = Field(
         "onemap-development-secret-change-me",

@@ -11,11 +11,15 @@ import asyncio
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import morecantile
+import rasterio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from rasterio.errors import RasterioError
+from rasterio.warp import transform_bounds
 from rio_tiler.colormap import cmap as default_cmap
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
 from titiler.core.dependencies import create_colormap_dependency
@@ -25,11 +29,18 @@ from api import audit
 from api.auth.roles import Permission
 from api.deps import Editor, PoolDep, SettingsDep, require
 from api.errors import NotFound, PayloadTooLarge, problem
+from api.raster.bounds import TILE_MATRIX_SETS
 from api.raster.errors import RasterRoute
 from api.raster.population import import_population, population_path
 from api.raster.surface import rebuild_risk_surface, risk_surface_path
 from api.settings import Settings
-from api.tiles.style import COLOUR_HEX
+from api.tiles.style import (
+    COLOUR_HEX,
+    RASTER_MAXZOOM,
+    RASTER_MINZOOM,
+    raster_tiles_url,
+)
+from api.tiles.tilejson import public_base
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
@@ -84,16 +95,74 @@ def _population_path(request: Request) -> str:
     return str(path)
 
 
+#: only the tile matrix sets the map uses (titiler offers a dozen, some very costly)
+SUPPORTED_TMS = morecantile.TileMatrixSets(
+    {name: morecantile.tms.get(name) for name in TILE_MATRIX_SETS}
+)
+
+
+def _no_algorithm() -> None:
+    """No post-processing algorithms: the map uses none, and some are costly."""
+    return None
+
+
 def _factory(prefix: str, path_dependency: Callable[..., Any]) -> TilerFactory:
-    return TilerFactory(
+    factory = TilerFactory(
         path_dependency=path_dependency,
         colormap_dependency=create_colormap_dependency(COLORMAPS),
+        process_dependency=_no_algorithm,
+        supported_tms=SUPPORTED_TMS,
         router_prefix=prefix,
         add_preview=False,
         add_part=False,
         add_viewer=False,
         router=APIRouter(route_class=RasterRoute),
     )
+    # onemap's own TileJSON (below) replaces titiler's: its tiles render like the map
+    factory.router.routes = [
+        r for r in factory.router.routes if not getattr(r, "path", "").endswith("/tilejson.json")
+    ]
+    return factory
+
+
+def _bounds_wgs84(path: str) -> list[float]:
+    """The raster's extent in longitude/latitude."""
+    with rasterio.open(path) as src:
+        return [round(v, 6) for v in transform_bounds(src.crs, "EPSG:4326", *src.bounds)]
+
+
+def _tilejson_route(name: str, path_dependency: Callable[..., Any]) -> APIRouter:
+    """GET /raster/{name}/{tileMatrixSetId}/tilejson.json: TileJSON 3.0 as the style uses it."""
+    tj = APIRouter(route_class=RasterRoute)
+    title = {"risk": "risk-density surface", "population": "population grid"}[name]
+
+    @tj.get(
+        "/{tileMatrixSetId}/tilejson.json",
+        operation_id=f"get{name.title()}RasterTileJSON",
+        summary=f"TileJSON 3.0 of the {title}: tiles rendered as the map renders them",
+    )
+    async def tilejson(
+        request: Request,
+        tileMatrixSetId: Annotated[  # noqa: N803 - titiler's name for it
+            Literal["WebMercatorQuad"], PathParam(description="the tile matrix set the map uses")
+        ],
+        src_path: Annotated[str, Depends(path_dependency)],
+    ) -> dict[str, Any]:
+        """The tile URL with the style's colormap and rescale, and the style's zoom range."""
+        west, south, east, north = await asyncio.to_thread(_bounds_wgs84, src_path)
+        return {
+            "tilejson": "3.0.0",
+            "name": f"onemap {title}",
+            "scheme": "xyz",
+            "tiles": [raster_tiles_url(public_base(request), name)],
+            "vector_layers": [],
+            "minzoom": RASTER_MINZOOM,
+            "maxzoom": RASTER_MAXZOOM,
+            "bounds": [west, south, east, north],
+            "center": [round((west + east) / 2, 6), round((south + north) / 2, 6), 10],
+        }
+
+    return tj
 
 
 @router.post(
@@ -146,9 +215,8 @@ def install_raster(app: FastAPI) -> None:
     app.include_router(router)
     for name, dep in (("risk", _risk_path), ("population", _population_path)):
         factory = _factory(f"/raster/{name}", dep)
-        app.include_router(
-            factory.router, prefix=f"/raster/{name}", tags=["raster"], dependencies=reader
-        )
+        for part in (_tilejson_route(name, dep), factory.router):
+            app.include_router(part, prefix=f"/raster/{name}", tags=["raster"], dependencies=reader)
 
     @app.exception_handler(TileOutsideBounds)
     async def _outside(request: Request, exc: Exception) -> JSONResponse:

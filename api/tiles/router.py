@@ -16,6 +16,7 @@ from api.auth.principal import authenticate
 from api.auth.roles import Permission
 from api.errors import Forbidden
 from api.params import OPEN_QUERY
+from api.raster.population import population_path
 from api.tiles.request import bind_filters, parse_filters, parse_zxy, resolve_layers
 from api.tiles.service import TileService
 from api.tiles.style import style_document
@@ -147,5 +148,6 @@ async def get_tilejson(layers: str, request: Request) -> JSONResponse:
 async def get_style(request: Request) -> JSONResponse:
     """A MapLibre GL style v8 whose URLs are right behind a reverse proxy."""
     await require_reader(request)
-    doc = style_document(public_base(request), request.app.state.tiles.max_zoom)
+    population = population_path(request.app.state.settings).is_file()
+    doc = style_document(public_base(request), request.app.state.tiles.max_zoom, population)
     return JSONResponse(doc, headers={"Cache-Control": CACHE_CONTROL})

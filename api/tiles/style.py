@@ -22,6 +22,27 @@ GREY = "#9e9e9e"
 #: the raster surfaces and the query that renders them
 RISK_SURFACE_QUERY = "colormap_name=onemap_risk&rescale=0,1"
 POPULATION_QUERY = "colormap_name=onemap_population&rescale=0,2000"
+#: the raster sources' zoom range and tile size (the style's, and the raster TileJSON's)
+RASTER_MINZOOM, RASTER_MAXZOOM, RASTER_TILE_SIZE = 0, 16, 256
+RASTER_QUERIES = {"risk": RISK_SURFACE_QUERY, "population": POPULATION_QUERY}
+
+
+def raster_tiles_url(base_url: str, name: str) -> str:
+    """The tile URL of a raster surface, rendered as the map renders it (colormap, rescale)."""
+    return (
+        f"{base_url}/raster/{name}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
+        f"?{RASTER_QUERIES[name]}"
+    )
+
+
+def _raster_source(base_url: str, name: str) -> dict[str, Any]:
+    return {
+        "type": "raster",
+        "tiles": [raster_tiles_url(base_url, name)],
+        "tileSize": RASTER_TILE_SIZE,
+        "minzoom": RASTER_MINZOOM,
+        "maxzoom": RASTER_MAXZOOM,
+    }
 
 
 def _match(prop: str, colours: dict[Any, str]) -> list[Any]:
@@ -63,7 +84,6 @@ def _points(
 
 
 def _base(base_url: str, max_zoom: int) -> dict[str, Any]:
-    raster = "/raster/{name}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png?{query}"
     return {
         "version": 8,
         "name": "onemap",
@@ -72,27 +92,19 @@ def _base(base_url: str, max_zoom: int) -> dict[str, Any]:
         "zoom": 10,
         "sources": {
             "onemap": {"type": "vector", "url": f"{base_url}/tiles/onemap/tilejson.json"},
-            "risk_surface": {
-                "type": "raster",
-                "tiles": [base_url + raster.format(name="risk", query=RISK_SURFACE_QUERY)],
-                "tileSize": 256,
-                "minzoom": 0,
-                "maxzoom": 16,
-            },
-            "population": {
-                "type": "raster",
-                "tiles": [base_url + raster.format(name="population", query=POPULATION_QUERY)],
-                "tileSize": 256,
-                "minzoom": 0,
-                "maxzoom": 16,
-            },
+            "risk_surface": _raster_source(base_url, "risk"),
+            "population": _raster_source(base_url, "population"),
         },
         "layers": [],
     }
 
 
-def style_document(base_url: str, max_zoom: int) -> dict[str, Any]:
-    """MapLibre GL style v8: every source, every layer, risk in four colours."""
+def style_document(base_url: str, max_zoom: int, population: bool = False) -> dict[str, Any]:
+    """MapLibre GL style v8: every source, every layer, risk in four colours.
+
+    The `population` raster source (and its layer) only when a population raster has
+    been imported (`population`): until then each of its tiles would be a 404.
+    """
     doc = _base(base_url, max_zoom)
     level = _match("current_level", LEVEL_HEX)
     doc["layers"] = [
@@ -211,4 +223,7 @@ def style_document(base_url: str, max_zoom: int) -> dict[str, Any]:
         _points("risk_units", level, 5),
         _points("alarms", _match("level", RANK_HEX), 6, stroke="#b71c1c"),
     ]
+    if not population:
+        del doc["sources"]["population"]
+        doc["layers"] = [layer for layer in doc["layers"] if layer.get("source") != "population"]
     return doc

@@ -2,7 +2,10 @@
 
 It costs a few tens of microseconds a request, so the server under test and
 not the client sets the pace; every run is bounded by its list of paths and
-by a deadline.
+by a deadline. Every answer is checked: its status must be one the caller
+expects and its body must pass the caller's check (a tile is an MVT, a
+document is JSON, ...); one that does not fails the run (`UnexpectedResponse`),
+so an error can never be counted as throughput.
 """
 
 from __future__ import annotations
@@ -10,10 +13,44 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+#: (path, status, body) -> None when the answer is right, else what is wrong with it
+Check = Callable[[str, int, bytes], str | None]
+
+
+class UnexpectedResponse(RuntimeError):
+    """A load run got an answer it did not expect: the figures of that run mean nothing."""
+
+
+def expect_status(statuses: Collection[int] = (200,)) -> Check:
+    """A check that accepts these statuses with any body."""
+
+    def check(path: str, status: int, body: bytes) -> str | None:
+        return None if status in statuses else f"HTTP {status}: {body[:200]!r}"
+
+    return check
+
+
+def mvt_check(path: str, status: int, body: bytes) -> str | None:
+    """A tile: 200 with a Mapbox Vector Tile (a layer message first), or 204 (empty)."""
+    if status == 204 and not body:
+        return None
+    if status == 200 and body[:1] == b"\x1a":
+        return None
+    if status == 200 and not body:  # tipg answers an empty tile 200 with no body
+        return None
+    return f"HTTP {status}, not a vector tile: {body[:120]!r}"
+
+
+def json_check(path: str, status: int, body: bytes) -> str | None:
+    """A 200 JSON document (an object)."""
+    if status == 200 and body[:1] == b"{":
+        return None
+    return f"HTTP {status}, not a JSON object: {body[:200]!r}"
 
 
 @dataclass
@@ -24,6 +61,27 @@ class Run:
     seconds: float = 0.0
     body_bytes: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    #: answers that failed their check, and the first few of them
+    unexpected: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def verify(self, path: str, status: int, body: bytes, check: Check) -> None:
+        """Count the answer; remember it when it is not what the check expects."""
+        self.statuses[status] += 1
+        self.requests += 1
+        wrong = check(path, status, body)
+        if wrong is not None:
+            self.unexpected += 1
+            if len(self.examples) < 5:
+                self.examples.append(f"{path}: {wrong}")
+
+    def raise_unexpected(self) -> None:
+        """Fail when any answer was unexpected."""
+        if self.unexpected:
+            raise UnexpectedResponse(
+                f"{self.unexpected} of {self.requests} answers unexpected, e.g.\n  "
+                + "\n  ".join(self.examples)
+            )
 
     @property
     def rate(self) -> float:
@@ -39,6 +97,7 @@ async def _worker(
     headers: bytes,
     run: Run,
     deadline: float,
+    check: Check,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -57,18 +116,19 @@ async def _worker(
                     length = int(value)
                 elif lname == b"transfer-encoding" and b"chunked" in value.lower():
                     chunked = True
+            body = b""
             if chunked:
+                parts = []
                 while True:
                     size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                    await reader.readexactly(size + 2)
-                    run.body_bytes += size
+                    parts.append((await reader.readexactly(size + 2))[:-2])
                     if size == 0:
                         break
+                body = b"".join(parts)
             elif length:
-                await reader.readexactly(length)
-                run.body_bytes += length
-            run.statuses[status] += 1
-            run.requests += 1
+                body = await reader.readexactly(length)
+            run.body_bytes += len(body)
+            run.verify(path, status, body, check)
     finally:
         writer.close()
 
@@ -80,8 +140,13 @@ async def hammer(
     concurrency: int,
     headers: dict[str, str] | None = None,
     max_seconds: float = 60.0,
+    check: Check | None = None,
 ) -> Run:
-    """GET every path once over `concurrency` keep-alive connections; loopback only."""
+    """GET every path once over `concurrency` keep-alive connections; loopback only.
+
+    Every answer goes through `check` (default: 200 only); any that fails it fails
+    the run with UnexpectedResponse.
+    """
     if host not in LOOPBACK:
         raise ValueError("the load generator only targets this machine (127.0.0.1)")
     lines = [f"Host: {host}:{port}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
@@ -90,10 +155,15 @@ async def hammer(
     cursor = [0]
     start = time.perf_counter()
     deadline = time.monotonic() + max_seconds
+    verify = check or expect_status((200,))
     await asyncio.gather(
-        *(_worker(host, port, paths, cursor, raw, run, deadline) for _ in range(concurrency))
+        *(
+            _worker(host, port, paths, cursor, raw, run, deadline, verify)
+            for _ in range(concurrency)
+        )
     )
     run.seconds = time.perf_counter() - start
+    run.raise_unexpected()
     return run
 
 

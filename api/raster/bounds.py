@@ -36,6 +36,8 @@ MAX_EXPRESSION = 120
 MAX_COLOR_FORMULA = 200
 MAX_COLORMAP_BYTES = 16_384
 MAX_CRS = 100
+#: statistics over a polygon: cells rasterised at this many times the raster's resolution
+MAX_COVER_SCALE = 20
 #: POST /statistics: the GeoJSON body
 MAX_BODY_BYTES = 256 * 1024
 MAX_FEATURES = 50
@@ -86,15 +88,24 @@ def _length(limit: int) -> Rule:
     return rule
 
 
-def _count(limit: int, each: Rule | None = None) -> Rule:
+def _repeated(limit: int, each: Rule) -> Rule:
+    """A parameter given once per value (`p=2&p=98`): at most `limit` of them, each checked."""
+
     def rule(name: str, values: list[str]) -> None:
-        items = [part for raw in values for part in raw.split(",")]
-        if len(items) > limit:
+        if len(values) > limit:
             raise BadRequest(f"{name}: at most {limit} values")
-        if each is not None:
-            each(name, items)
+        each(name, values)
 
     return rule
+
+
+def _pairs(name: str, values: list[str]) -> None:
+    """Each value `min,max`, two finite numbers."""
+    for raw in values:
+        parts = raw.split(",")
+        if len(parts) != 2:
+            raise BadRequest(f"{name}: {raw[:40]!r} is not 'min,max'")
+        _numbers(name, parts)
 
 
 def _numbers(name: str, values: list[str]) -> None:
@@ -133,20 +144,20 @@ QUERY_BOUNDS: dict[str, Rule | None] = {
     "width": _range(1, MAX_IMAGE_PX),
     "bidx": _one_of(1),
     "expression": _expression,
-    "rescale": _count(2 * 4, _numbers),
+    "rescale": _repeated(4, _pairs),
     "color_formula": _length(MAX_COLOR_FORMULA),
     "colormap": _length(MAX_COLORMAP_BYTES),
     "histogram_bins": _bins,
-    "histogram_range": _count(2, _numbers),
-    "c": _count(MAX_LIST, _numbers),
-    "p": _count(MAX_LIST, _range(0, 100)),
+    "histogram_range": _repeated(1, _pairs),
+    "c": _repeated(MAX_LIST, _numbers),
+    "p": _repeated(MAX_LIST, _range(0, 100)),
     "nodata": _length(40),
+    "cover_scale": _range(1, MAX_COVER_SCALE),
     "coord_crs": _length(MAX_CRS),
     "dst_crs": _length(MAX_CRS),
     "crs": _length(MAX_CRS),
     "colormap_name": None,
     "format": None,
-    "tile_format": None,
     "resampling": None,
     "reproject": None,
     "unscale": None,

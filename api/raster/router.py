@@ -138,7 +138,7 @@ def _tilejson_route(name: str, path_dependency: Callable[..., Any]) -> APIRouter
 
     @tj.get(
         "/{tileMatrixSetId}/tilejson.json",
-        operation_id=f"get{name.title()}RasterTileJSON",
+        operation_id=f".raster.{name}.getTileJSON",
         summary=f"TileJSON 3.0 of the {title}: tiles rendered as the map renders them",
     )
     async def tilejson(
@@ -146,7 +146,7 @@ def _tilejson_route(name: str, path_dependency: Callable[..., Any]) -> APIRouter
         tileMatrixSetId: Annotated[  # noqa: N803 - titiler's name for it
             Literal["WebMercatorQuad"], PathParam(description="the tile matrix set the map uses")
         ],
-        src_path: Annotated[str, Depends(path_dependency)],
+        src_path: str = Depends(path_dependency),
     ) -> dict[str, Any]:
         """The tile URL with the style's colormap and rescale, and the style's zoom range."""
         west, south, east, north = await asyncio.to_thread(_bounds_wgs84, src_path)

@@ -100,7 +100,8 @@ def _png(data: bytes) -> np.ndarray:
         return src.read()
 
 
-def _population_tiff() -> bytes:
+def population_tiff() -> bytes:
+    """A 10 x 10 population GeoTIFF over the city centre (people per cell)."""
     data = np.arange(100, dtype="float32").reshape(10, 10) * 10
     profile = {
         "driver": "GTiff", "dtype": "float32", "count": 1, "height": 10, "width": 10,
@@ -290,7 +291,7 @@ async def test_style_names_the_population_source_only_when_it_exists(raster_db: 
         before = (await client.get("/styles/onemap.json")).json()
         created = await client.post(
             "/raster/population", headers=headers["editor"],
-            files={"file": ("pop.tif", _population_tiff(), "image/tiff")},
+            files={"file": ("pop.tif", population_tiff(), "image/tiff")},
         )  # fmt: skip
         assert created.status_code == 201, created.text
         after = (await client.get("/styles/onemap.json")).json()

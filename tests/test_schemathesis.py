@@ -1,21 +1,32 @@
-"""Schemathesis over the whole OpenAPI document, in-process, with a fixed seed.
+"""Schemathesis over the OpenAPI document, with fixed seeds, two ways.
 
-Every operation of `app.openapi()` gets generated requests (valid and invalid
-ones) with the admin key on a throwaway database holding the small fixture city
-(tests/fixtures/queries_city.sql: every layer has rows, a regrade takes moments). Each response
-must not be a 5xx, must have a documented status and content type, must match
-its documented schema, and invalid data must be refused with a 4xx.
+1. In-process, every operation of `app.openapi()` but the SSE stream: generated
+   requests (valid and invalid ones) with the admin key on a throwaway database
+   holding the small fixture city (tests/fixtures/queries_city.sql: every layer
+   has rows, a regrade takes moments). Each response must not be a 5xx, must
+   have a documented status and content type, must match its documented schema,
+   and invalid data must be refused with a 4xx. `GET /events/grades` streams
+   for ever and is left out here; tests/test_events_api.py and test_access.py
+   read it (SSE framing, resume, roles).
+2. Over HTTP against uvicorn, Schemathesis' own runner (`schemathesis run`)
+   with its coverage phase (boundary and just-past-boundary values of every
+   parameter) and its fuzzing phase over every /raster and /analysis operation,
+   each request with a 10 s timeout: no 5xx, no request past its timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -34,6 +45,8 @@ from api.main import create_app
 from api.settings import Settings
 from tests.city import load_city
 from tests.conftest import role_headers
+from tests.liveserver import live_server
+from tests.test_raster_bounds import population_tiff
 
 #: examples per operation and generation mode (positive, negative)
 EXAMPLES = 15
@@ -55,8 +68,12 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
-#: operations that stream forever (SSE): exercised with a short read, not fuzzed for bodies
+#: operations that stream for ever (SSE): left out here (read by test_events_api, test_access)
 STREAMING = {"GET /events/grades"}
+#: the HTTP run: coverage and fuzzing phases over these paths, a 10 s timeout per request
+HTTP_PATHS = r"^/(raster|analysis)/"
+HTTP_TIMEOUT_S = 10
+HTTP_EXAMPLES = 10
 
 
 @pytest.fixture
@@ -159,3 +176,37 @@ def test_every_operation_survives_generated_requests(
     for line in distinct:
         print("FAILURE", line)  # noqa: T201
     assert not distinct, f"{len(distinct)} distinct failures:\n" + "\n".join(distinct[:80])
+
+
+@pytest.mark.slow
+def test_raster_and_analysis_survive_coverage_and_fuzzing_over_http(
+    empty_db: Settings, tmp_path: Any
+) -> None:
+    """`schemathesis run --phases coverage,fuzzing` against uvicorn: no server error and no
+    request past its 10 s timeout on any /raster or /analysis operation."""
+    asyncio.run(load_city(empty_db))
+    key = asyncio.run(role_headers(empty_db))["admin"]["X-API-Key"]
+    env = {"ONEMAP_DATA_DIR": str(tmp_path / "data"), "ONEMAP_GRADING_INTERVAL_S": "0",
+           "ONEMAP_STATEMENT_TIMEOUT_MS": "5000"}  # fmt: skip
+    with live_server(empty_db, env) as base:
+        # a population raster, so /raster/population is exercised and not only its 404
+        imported = httpx.post(
+            f"{base}/raster/population", headers={"X-API-Key": key}, timeout=60,
+            files={"file": ("pop.tif", population_tiff(), "image/tiff")},
+        )  # fmt: skip
+        assert imported.status_code == 201, imported.text
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
+                "--phases", "coverage,fuzzing", "--include-path-regex", HTTP_PATHS,
+                "--checks", "not_a_server_error", "--request-timeout", str(HTTP_TIMEOUT_S),
+                "--seed", str(SEED), "--max-examples", str(HTTP_EXAMPLES), "--workers", "2",
+                "--header", f"X-API-Key: {key}", "--no-color",
+                "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
+            ],
+            capture_output=True, text=True, timeout=1500, env={**os.environ, "NO_COLOR": "1"},
+        )  # fmt: skip
+    out = done.stdout + done.stderr
+    print(out[-6000:])  # noqa: T201
+    assert "coverage" in out.lower() and "fuzzing" in out.lower(), out[-2000:]
+    assert done.returncode == 0, out[-6000:]

@@ -1,14 +1,16 @@
 """scripts.bench.analysis: buffer, nearest and impact through the API against the same SQL raw.
 
 For each dataset (the Xi'an demo city; a 1,000,000-unit synthetic city) and each
-analysis, the same request points are run two ways in this one process, interleaved:
+analysis, the same request points are run two ways, interleaved:
 
-- api: the whole ASGI app called in-process (routing, unknown-parameter check, API-key
-  auth, body validation, SQL, response), as a request from a client costs the server;
+- api: a POST over HTTP/1.1 keep-alive on loopback to `onemap serve` (uvicorn, one
+  worker, as users call it): the whole request as a client sees it; every answer
+  must be a 200 FeatureCollection, anything else fails the bench;
 - raw: the statement and arguments the API runs for that request, through asyncpg on a
   connection from a pool of the same settings (`conn.fetchval(sql, *args)`).
 
-The report gives p50 and p95 of each and their ratio (api / raw). The databases are
+The report gives p50 and p95 of each and their ratio (api / raw); CPU: the server's
+per request (its CPU over a round / requests) and this process's for the raw side. The databases are
 scratch databases on the project's server, built once and reused while their stamp
 matches: `<db>_bench_demo` (migrated, demo loaded) and `<db>_bench_1m` (migrated,
 synthetic city from analysis_city.sql).
@@ -19,7 +21,6 @@ synthetic city from analysis_city.sql).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import random
@@ -42,10 +43,11 @@ from api.analysis.run import Statement
 from api.auth.keys import create_key
 from api.auth.roles import Role
 from api.db import create_read_pool
-from api.main import create_app
 from api.migrate import current_revision, head_revision, upgrade_async
 from api.settings import Settings
 from scripts.bench import Context, Row, console
+from scripts.bench.loadgen import Connection
+from scripts.bench.tiles import HOST, onemap_server
 
 HERE = Path(__file__).resolve().parent
 SAMPLES, WARMUP, UNITS = 300, 40, 1_000_000
@@ -135,7 +137,7 @@ HEADER = [
     "raw p95 ms",
     "p50 ratio (range over rounds)",
     "p95 ratio",
-    "api CPU p50 ms",
+    "api server CPU ms/request",
     "raw CPU p50 ms",
 ]
 
@@ -250,56 +252,10 @@ def synthetic_points(n: int) -> list[tuple[float, float]]:
     ]
 
 
-class AsgiCaller:
-    """Call an ASGI app in-process with a JSON POST; returns (status, body)."""
-
-    def __init__(self, app: Any, headers: dict[str, str]) -> None:
-        self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """One request through the whole app."""
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [
-                *self.headers,
-                (b"host", b"bench"),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("bench", 80),
-            "state": {},
-        }
-        sent = False
-        status = 0
-        chunks: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        return status, b"".join(chunks)
+def check_answer(op: str, status: int, out: bytes) -> None:
+    """An analysis answer must be a 200 GeoJSON FeatureCollection."""
+    if status != 200 or not out.startswith(b"{") or b'"FeatureCollection"' not in out[:200]:
+        raise RuntimeError(f"{op}: unexpected answer, HTTP {status}: {out[:300]!r}")
 
 
 async def measure(
@@ -311,12 +267,12 @@ async def measure(
         key, _ = await create_key(conn, f"bench-{time.time_ns()}", Role.analyst, "bench")
     finally:
         await conn.close()
-    app = create_app(settings)
     results = []
-    async with app.router.lifespan_context(app):
-        caller = AsgiCaller(app, {"X-API-Key": key})
+    with onemap_server(settings, cache_mb=0) as server:
         # the raw side gets a pool made exactly as the app's analysis pool (api.db)
         raw_pool = await create_read_pool(settings)
+        http = Connection(HOST, server.port, {"X-API-Key": key})
+        await http.__aenter__()
         try:
             for op, (path, make, model, planner) in OPS.items():
                 result = Result(name, op)
@@ -333,6 +289,7 @@ async def measure(
                         raw: list[float] = []
                         api_cpu: list[float] = []
                         raw_cpu: list[float] = []
+                        server_cpu = server.cpu
                         for i in range(count):
                             j = i % len(points)
                             api_first = (i + rnd) % 2 == 0
@@ -340,11 +297,9 @@ async def measure(
                                 c0 = time.process_time_ns()
                                 t0 = time.perf_counter_ns()
                                 if which == "api":
-                                    status, out = await caller.post(path, bodies[j])
+                                    status, out = await http.request("POST", path, bodies[j])
                                     dt = (time.perf_counter_ns() - t0) / 1e6
-                                    api_cpu.append((time.process_time_ns() - c0) / 1e6)
-                                    if status != 200:
-                                        raise RuntimeError(f"{op}: HTTP {status}: {out[:300]!r}")
+                                    check_answer(op, status, out)
                                     api.append(dt)
                                     if rnd == 0:
                                         result.features.append(out.count(b'"Feature"'))
@@ -355,6 +310,8 @@ async def measure(
                                     raw.append((time.perf_counter_ns() - t0) / 1e6)
                                     raw_cpu.append((time.process_time_ns() - c0) / 1e6)
                             progress.advance(task)
+                        # the server's CPU per request over this round
+                        api_cpu.append(1000 * (server.cpu - server_cpu) / count)
                         if rnd >= 0:
                             result.api.append(api)
                             result.raw.append(raw)
@@ -362,6 +319,7 @@ async def measure(
                             result.raw_cpu.append(raw_cpu)
                 results.append(result)
         finally:
+            await http.__aexit__()
             await raw_pool.close()
     return results
 

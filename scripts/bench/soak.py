@@ -143,6 +143,16 @@ def ok(status: int) -> bool:
     return 200 <= status < 300 or status == 304
 
 
+def wrong_success(kind: str, status: int, size: int) -> str | None:
+    """A success status with the wrong content: a 200 with no body, or an empty answer
+    (204, 304) where only tiles may be empty. Counted as an error, never as throughput."""
+    if status == 200 and size == 0:
+        return f"{kind}: 200 without a body"
+    if status in (204, 304) and kind != "tile":
+        return f"{kind}: {status} (empty) where content was due"
+    return None
+
+
 # ---------------------------------------------------------------- the workload
 
 
@@ -195,13 +205,15 @@ async def client(port: int, key: str, seed: int, stats: Stats, deadline: float) 
             kind, method, path, body = next_request(rng)
             started = time.perf_counter()
             try:
-                status, _ = await conn.request(method, path, headers, body)
+                status, size = await conn.request(method, path, headers, body)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 stats.failures[f"{kind}: {type(exc).__name__}"] += 1
                 conn.close()
                 await asyncio.sleep(0.1)
                 continue
             stats.record(kind, started, status)
+            if wrong := wrong_success(kind, status, size):
+                stats.failures[wrong] += 1
             if status == 503:
                 await asyncio.sleep(0.05)
     finally:

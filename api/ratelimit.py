@@ -35,7 +35,7 @@ import math
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
 from api.settings import Settings
@@ -243,12 +243,16 @@ class RateLimit:
                     )
                     await response(scope, receive, send)
                     return
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    if not self.limiter.is_known(key) and _authenticated(scope, key):
-                        self.limiter.know(key)
-                return
+                if not self.limiter.is_known(key):
+                    # learn the credential when the app answers having accepted it (a
+                    # stream's answer starts long before it ends)
+                    async def learn(message: Message) -> None:
+                        if message["type"] == "http.response.start" and _authenticated(scope, key):
+                            self.limiter.know(key)
+                        await send(message)
+
+                    await self.app(scope, receive, learn)
+                    return
         await self.app(scope, receive, send)
 
 

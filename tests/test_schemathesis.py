@@ -6,8 +6,8 @@
    has rows, a regrade takes moments). Each response must not be a 5xx, must
    have a documented status and content type, must match its documented schema,
    and invalid data must be refused with a 4xx. `GET /events/grades` streams
-   for ever and is left out here; tests/test_events_api.py and test_access.py
-   read it (SSE framing, resume, roles).
+   for ever and is left out here; tests/test_e2e_grading.py, test_disconnect.py
+   and test_access.py read it (SSE events, a client leaving, roles).
 2. Over HTTP against uvicorn, Schemathesis' own runner (`schemathesis run`)
    with its coverage phase (boundary and just-past-boundary values of every
    parameter) and its fuzzing phase over every /raster and /analysis operation,
@@ -68,7 +68,7 @@ CHECKS = [
     response_schema_conformance,
     negative_data_rejection,
 ]
-#: operations that stream for ever (SSE): left out here (read by test_events_api, test_access)
+#: operations that stream for ever (SSE): left out here (read by test_e2e_grading and others)
 STREAMING = {"GET /events/grades"}
 #: the HTTP run: coverage and fuzzing phases over these paths, a 10 s timeout per request
 #: (ONEMAP_SCHEMATHESIS_PATHS=. runs it over the whole API, the SSE stream excepted)

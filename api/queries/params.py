@@ -103,9 +103,15 @@ def api_query(layer: Layer, qp: QueryParams, limit: int, offset: int) -> Feature
 
 
 def ogc_query(layer: Layer, qp: QueryParams, limit: int, offset: int) -> FeatureQuery:
-    """The FeatureQuery an OGC items query string asks for (property=value filters)."""
+    """The FeatureQuery an OGC items query string asks for (property=value filters).
+
+    A layer holding more than one geometry type (or none) serves them in turn, so
+    the first page shows each: clients that take a layer's type from its first
+    page (GDAL's OAPIF driver) then make a layer that accepts them all.
+    """
     _once(qp)
     query = FeatureQuery(layer, limit=limit, offset=offset)
+    query.interleave_kinds = len(layer.geometry_types) > 1 or layer.geometry_nullable
     for key, raw in qp.items():
         if key in ("limit", "offset", "f"):
             continue

@@ -13,6 +13,7 @@ from api.ogc.schema import FIELD_SCHEMA, geometry_defs, geometry_schema
 
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
 
+
 def feature_schema(layer: Layer, schema_id: str) -> dict[str, Any]:
     """A JSON Schema of the layer's GeoJSON features: each property typed, the geometry's type."""
     props: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.errors import BadRequest
+from api.geojson_bbox import clean_json_body
 
 #: what titiler, rio-tiler, numpy and numexpr raise for a parameter that makes no sense
 #: (a band that is not there, an expression that does not parse, a zoom the grid lacks)
@@ -42,6 +43,7 @@ class RasterRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             _check_position(request.path_params)
+            await clean_json_body(request)
             try:
                 return await handler(request)
             except CALLER_ERRORS as exc:

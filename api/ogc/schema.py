@@ -104,14 +104,19 @@ def geometry_defs(layer: Layer) -> dict[str, Any]:
     return {t: _geojson_geometry(t) for t in geometry_types(layer)}
 
 
-def field_schema(layer: Layer, f: Field) -> dict[str, Any]:
-    """One property: type, format, enum, description, and its `x-ogc-role` if it has one."""
+def field_schema(layer: Layer, f: Field, nullable: bool = False) -> dict[str, Any]:
+    """One property: type, format, enum, description, and its `x-ogc-role` if it has one.
+
+    `nullable`: a field that is not required may be null in a feature (`type: [t, "null"]`).
+    """
     item = dict(FIELD_SCHEMA[f.type])
+    if nullable and not f.required:
+        item["type"] = [item["type"], "null"]
     item["title"] = f.name
     if f.description:
         item["description"] = f.description
     if f.choices:
-        item["enum"] = list(f.choices)
+        item["enum"] = [*f.choices, None] if isinstance(item["type"], list) else list(f.choices)
     if f.name == "code":
         item["x-ogc-role"] = "id"
     elif f.name == layer.time_field:
@@ -119,8 +124,8 @@ def field_schema(layer: Layer, f: Field) -> dict[str, Any]:
     return item
 
 
-def _document(layer: Layer, schema_id: str, what: str) -> dict[str, Any]:
-    props: dict[str, Any] = {f.name: field_schema(layer, f) for f in layer.all_fields}
+def _document(layer: Layer, schema_id: str, what: str, nullable: bool) -> dict[str, Any]:
+    props = {f.name: field_schema(layer, f, nullable) for f in layer.all_fields}
     props["geometry"] = geometry_schema(layer)
     return {
         "$schema": JSON_SCHEMA_2020,
@@ -135,7 +140,12 @@ def _document(layer: Layer, schema_id: str, what: str) -> dict[str, Any]:
 
 def returnables(layer: Layer, schema_id: str) -> dict[str, Any]:
     """Part 5 schema: every property the collection's features carry, typed, with roles."""
-    doc = _document(layer, schema_id, f"the properties and the geometry of {layer.name} features")
+    doc = _document(
+        layer, schema_id, f"the properties and the geometry of {layer.name} features", True
+    )
+    doc["required"] = [f.name for f in layer.all_fields if f.required]
+    if not layer.geometry_nullable:
+        doc["required"].append("geometry")
     doc["additionalProperties"] = False
     return doc
 
@@ -147,6 +157,7 @@ def queryables(layer: Layer, schema_id: str) -> dict[str, Any]:
         schema_id,
         f"what /items of {layer.name} filters on: property=value for each property, "
         "bbox on the geometry",
+        False,
     )
     doc["additionalProperties"] = False
     return doc

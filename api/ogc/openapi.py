@@ -12,6 +12,7 @@ from api.layers import LAYERS, Field, Layer
 from api.ogc.schema import FIELD_SCHEMA, geometry_defs, geometry_schema
 
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 def feature_schema(layer: Layer, schema_id: str) -> dict[str, Any]:
@@ -162,6 +163,8 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                     {"$ref": "#/components/parameters/limit"},
                     {"$ref": "#/components/parameters/offset"},
                     {"$ref": "#/components/parameters/f"},
+                    {"$ref": "#/components/parameters/crs"},
+                    {"$ref": "#/components/parameters/bbox-crs"},
                     *(_field_param(f) for f in layer.all_fields),
                 ],
                 "responses": {
@@ -182,6 +185,7 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                 "parameters": [
                     {"$ref": "#/components/parameters/featureId"},
                     {"$ref": "#/components/parameters/f"},
+                    {"$ref": "#/components/parameters/crs"},
                 ],
                 "responses": {
                     "200": _json(
@@ -263,6 +267,24 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                     "required": False,
                     "description": "features to skip (the `next` link sets it)",
                     "schema": {"type": "integer", "minimum": 0, "default": 0},
+                },
+                "crs": {
+                    "name": "crs",
+                    "in": "query",
+                    "required": False,
+                    "description": "the CRS of the answer (Part 2): CRS84 is the one offered",
+                    "schema": {"type": "string", "format": "uri", "enum": [CRS84]},
+                    "style": "form",
+                    "explode": False,
+                },
+                "bbox-crs": {
+                    "name": "bbox-crs",
+                    "in": "query",
+                    "required": False,
+                    "description": "the CRS of `bbox` (Part 2): CRS84 is the one offered",
+                    "schema": {"type": "string", "format": "uri", "enum": [CRS84]},
+                    "style": "form",
+                    "explode": False,
                 },
                 "featureId": {
                     "name": "featureId",

@@ -30,7 +30,7 @@ from api.queries.features import FeatureQuery
 API_RESERVED = frozenset(
     {"category", "level", "district", "bbox", "q", "updated_since", "sort", "limit", "offset", "f"}
 )
-OGC_RESERVED = frozenset({"bbox", "datetime", "limit", "offset", "f"})
+OGC_RESERVED = frozenset({"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "f"})
 OPERATORS = ("in", "gte", "gt", "lte", "lt")
 
 
@@ -113,7 +113,7 @@ def ogc_query(layer: Layer, qp: QueryParams, limit: int, offset: int) -> Feature
     query = FeatureQuery(layer, limit=limit, offset=offset)
     query.interleave_kinds = len(layer.geometry_types) > 1 or layer.geometry_nullable
     for key, raw in qp.items():
-        if key in ("limit", "offset", "f"):
+        if key in ("limit", "offset", "f", "crs", "bbox-crs"):
             continue
         if key == "bbox":
             query.bbox(parse_bbox(raw))

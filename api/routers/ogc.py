@@ -10,9 +10,9 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import PoolDep, Reader, SettingsDep
-from api.errors import NotFound
+from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer
-from api.ogc.openapi import OAS30, feature_schema, openapi_document
+from api.ogc.openapi import CRS84, OAS30, feature_schema, openapi_document
 from api.ogc.schema import QUERYABLES_REL, SCHEMA_REL, queryables, returnables
 from api.params import OPEN_QUERY
 from api.queries import features
@@ -25,12 +25,15 @@ router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 SCHEMA = "application/schema+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
+#: Part 2 (CRS by reference): the one CRS offered, as its URI or its safe CURIE
+CRS_NAMES = frozenset({CRS84, "[OGC:CRS84]"})
+CONTENT_CRS = {"Content-Crs": f"<{CRS84}>"}
 
 Format = Annotated[Literal["json"] | None, Query(description="output format: json")]
 
@@ -71,6 +74,7 @@ def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
         "description": layer.description,
         "itemType": "feature",
         "crs": [CRS84],
+        "storageCrs": CRS84,
         "links": [
             {"rel": "self", "type": JSON, "title": "this collection", "href": href},
             {"rel": "items", "type": GEOJSON, "title": "its features", "href": f"{href}/items"},
@@ -107,6 +111,15 @@ def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
     if extent:
         out["extent"] = extent
     return out
+
+
+def check_crs(name: str, value: str | None) -> None:
+    """`crs` / `bbox-crs`: CRS84 is the only one offered (Part 2 /req/crs/crs-action), else 400."""
+    if value is not None and value not in CRS_NAMES:
+        raise BadRequest(
+            f"{name}: {value[:200]!r} is not offered; the only CRS is {CRS84} "
+            "(OGC API Features Part 2, /req/crs/crs-action)"
+        )
 
 
 def _collection_layer(collection_id: str) -> Layer:
@@ -185,6 +198,7 @@ async def collections(request: Request, who: Reader, pool: PoolDep, f: Format = 
     return _json(
         {
             "links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"}],
+            "crs": [CRS84],
             "collections": [_collection(lyr, stats[n], base) for n, lyr in LAYERS.items()],
         }
     )
@@ -278,10 +292,16 @@ async def items(
         int | None, Query(ge=1, description="features per page (above the maximum: the maximum)")
     ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
+    crs: Annotated[str | None, Query(description=f"output CRS: only {CRS84}")] = None,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", description=f"CRS of bbox: only {CRS84}")
+    ] = None,
     f: Format = None,
 ) -> Response:
     """A page of GeoJSON features with numberMatched, numberReturned and next links."""
     layer = _collection_layer(collectionId)
+    check_crs("crs", crs)
+    check_crs("bbox-crs", bbox_crs)
     # a limit above the maximum is served as the maximum (17-069r4 /req/core/fc-limit-response-1):
     # the next link carries the limit the page really had
     size = min(limit or settings.ogc_default_limit, settings.ogc_max_limit)
@@ -299,7 +319,7 @@ async def items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    return Response(collection_bytes(head, texts), media_type=GEOJSON)
+    return Response(collection_bytes(head, texts), media_type=GEOJSON, headers=CONTENT_CRS)
 
 
 @_get(
@@ -315,10 +335,12 @@ async def feature(
     request: Request,
     who: Reader,
     pool: PoolDep,
+    crs: Annotated[str | None, Query(description=f"output CRS: only {CRS84}")] = None,
     f: Format = None,
 ) -> Response:
     """The feature with its self and collection links."""
     layer = _collection_layer(collectionId)
+    check_crs("crs", crs)
     query = features.FeatureQuery(layer, limit=1)
     query.conditions.append(query.col("code") == featureId)
     async with pool.acquire() as conn:
@@ -331,4 +353,4 @@ async def feature(
         {"rel": "collection", "type": JSON, "href": f"{base}/collections/{layer.name}"},
     ]
     body = texts[0].encode()[:-1] + b',"links":' + orjson.dumps(links) + b"}"
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers=CONTENT_CRS)

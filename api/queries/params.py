@@ -7,7 +7,7 @@
 | `category=a,b` | the layer's category field is one of a, b |
 | `level=a,b` | the layer's level field is one of a, b |
 | `district=c1,c2` | district code is one of c1, c2 |
-| `bbox=minLon,minLat,maxLon,maxLat` | intersects the WGS84 box |
+| `bbox=minLon,minLat,maxLon,maxLat` | intersects the WGS84 box (minLon > maxLon: crosses 180°) |
 | `q=text` | name contains text (any case) or code starts with it |
 | `updated_since=2024-05-01T00:00:00Z` | changed at or after |
 | `<field>=v` | field equals v (commas are part of v) |

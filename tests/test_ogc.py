@@ -44,6 +44,7 @@ async def test_landing_conformance_api(
         CORE,
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
         "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     ]
     r = await _get(city_db, h, "/ogc/api")
     assert r.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"

@@ -4,6 +4,7 @@ schemas with geometry types, antimeridian boxes, RFC 7946 winding, warnings, ogc
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -287,10 +288,15 @@ async def test_an_antimeridian_bbox_in_a_body_writes_no_warning(
             collection = {"type": "FeatureCollection", "bbox": box, "features": [feature]}
             r = await client.post("/raster/risk/statistics", json=collection)
             assert r.status_code == 200, r.text
+            for bbox in ("179.5,-90,-179.5,90", "180,0,-180,1", "1e-9,0,-1e-9,0,5", "9,9,-9,-9"):
+                for url in ("/layers/shelters/features", "/ogc/collections/shelters/items"):
+                    r = await client.get(url, params={"bbox": bbox})
+                    assert r.status_code in (200, 400), (url, bbox, r.text)
     about_boxes = [str(w.message) for w in caught if "BBOX" in str(w.message).upper()]
     assert about_boxes == []
     assert [w for w in caught if "geojson_pydantic" in w.filename] == []
     assert [rec.getMessage() for rec in caplog.records if "ntimeridian" in rec.getMessage()] == []
+    assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING] == []
 
 
 # ---------------------------------------------------------------- item 3: winding

@@ -86,7 +86,11 @@ def parse_float(name: str, raw: str) -> float:
 
 
 def parse_bbox(raw: str, name: str = "bbox") -> tuple[float, float, float, float]:
-    """`minLon,minLat,maxLon,maxLat` in WGS84 (6 numbers: the heights are ignored)."""
+    """`minLon,minLat,maxLon,maxLat` in WGS84 (6 numbers: the heights are ignored).
+
+    minLon > maxLon is a box crossing the antimeridian (OGC API Features 17-069r4
+    §7.15.3, RFC 7946 §5.2), kept as given: `bbox_parts` splits it in two.
+    """
     parts = [p.strip() for p in raw.split(",")]
     if len(parts) not in (4, 6):
         raise BadRequest(
@@ -103,11 +107,19 @@ def parse_bbox(raw: str, name: str = "bbox") -> tuple[float, float, float, float
     for lat in (miny, maxy):
         if not -90 <= lat <= 90:
             raise BadRequest(f"{name}: latitude {lat} is outside -90..90")
-    if minx > maxx:
-        raise BadRequest(f"{name}: minLon {minx} is greater than maxLon {maxx}")
     if miny > maxy:
         raise BadRequest(f"{name}: minLat {miny} is greater than maxLat {maxy}")
     return minx, miny, maxx, maxy
+
+
+def bbox_parts(
+    box: tuple[float, float, float, float],
+) -> list[tuple[float, float, float, float]]:
+    """The box as boxes that do not cross the antimeridian: itself, or its east and west parts."""
+    minx, miny, maxx, maxy = box
+    if minx <= maxx:
+        return [box]
+    return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]
 
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

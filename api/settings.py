@@ -122,7 +122,9 @@ class Settings(BaseSettings):
     # ---- queries and analysis: every cap is named in the 400/413 that enforces it
     features_default_limit: int = Field(100, ge=1, description="/layers/{layer}/features page")
     features_max_limit: int = Field(10_000, ge=1, description="largest `limit` of a features page")
-    ogc_default_limit: int = Field(10, ge=1, description="OGC items page when no limit is given")
+    ogc_default_limit: int = Field(
+        1000, ge=1, description="OGC items page when no limit is given (GDAL >= 3.8 uses it)"
+    )
     ogc_max_limit: int = Field(10_000, ge=1, description="largest OGC items `limit`")
     max_offset: int = Field(1_000_000, ge=0, description="largest `offset` of a page")
     analysis_max_radius_m: float = Field(

@@ -110,6 +110,20 @@ def _risk(prefix: str) -> dict[tuple[str, str], Call]:
     }
 
 
+def _ogc_slash_forms(r: Permission) -> dict[tuple[str, str], Call]:
+    """/ogc routes answer with a trailing slash too (no redirect), under the same role."""
+    paths = {
+        "": "", "/api": "/api", "/conformance": "/conformance", "/collections": "/collections",
+        "/collections/{collectionId}": "/collections/shelters",
+        "/collections/{collectionId}/schema": "/collections/shelters/schema",
+        "/collections/{collectionId}/queryables": "/collections/shelters/queryables",
+        "/collections/{collectionId}/feature-schema": "/collections/shelters/feature-schema",
+        "/collections/{collectionId}/items": "/collections/shelters/items",
+        "/collections/{collectionId}/items/{featureId}": "/collections/shelters/items/S1",
+    }  # fmt: skip
+    return {("GET", f"/ogc{p}/"): Call(r, f"/ogc{u}/") for p, u in paths.items()}
+
+
 def matrix() -> dict[tuple[str, str], Call]:
     """Every route; `{role}` in a URL or body is the calling role (one resource each)."""
     R, A, E = Permission.read, Permission.analyse, Permission.edit
@@ -182,6 +196,13 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/ogc/collections/{collectionId}/items/{featureId}"): Call(
             R, "/ogc/collections/shelters/items/S1"
         ),
+        ("GET", "/ogc/collections/{collectionId}/queryables"): Call(
+            R, "/ogc/collections/shelters/queryables"
+        ),
+        ("GET", "/ogc/collections/{collectionId}/feature-schema"): Call(
+            R, "/ogc/collections/shelters/feature-schema"
+        ),
+        **_ogc_slash_forms(R),
         ("POST", "/grading/evaluate"): Call(R, "/grading/evaluate", json=evaluate),
         ("GET", "/grading/params"): Call(ADM, "/grading/params"),
         ("GET", "/grading/params/versions"): Call(ADM, "/grading/params/versions"),

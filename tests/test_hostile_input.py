@@ -87,7 +87,6 @@ def refused(r: httpx.Response, *reason: str, status: int = 400, echo: str = "") 
 # ---------------------------------------------------------------- bbox
 
 BAD_BBOXES = [
-    ("109,34,108,35", "minLon 109.0 is greater than maxLon 108.0"),
     ("108,35,109,34", "minLat 35.0 is greater than maxLat 34.0"),
     ("108,-91,109,34", "latitude -91.0 is outside -90..90"),
     ("108,34,109,90.5", "latitude 90.5 is outside -90..90"),

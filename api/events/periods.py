@@ -21,7 +21,7 @@ from api.timestamps import Timestamp
 
 SELECT = """
 SELECT code, name, district, starts_at, ends_at, cancelled_at, source,
-       geom IS NULL AS citywide, ST_AsGeoJSON(geom, 6)::json AS geometry
+       geom IS NULL AS citywide, ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 6)::json AS geometry
   FROM special_periods
 """
 

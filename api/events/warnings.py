@@ -25,7 +25,7 @@ WarningType = Literal[codes.WARNING_TYPES]  # type: ignore[valid-type]
 
 SELECT = """
 SELECT code, name, district, type, colour, valid_from, valid_to, cancelled_at, issuer, source,
-       ST_AsGeoJSON(geom, 6)::json AS geometry
+       ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 6)::json AS geometry
   FROM weather_warnings
 """
 

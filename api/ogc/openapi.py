@@ -9,24 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from api.layers import LAYERS, Field, Layer
+from api.ogc.schema import FIELD_SCHEMA, geometry_defs, geometry_schema
 
 OAS30 = "application/vnd.oai.openapi+json;version=3.0"
-
-_SCHEMA: dict[str, dict[str, Any]] = {
-    "text": {"type": "string"},
-    "int": {"type": "integer"},
-    "float": {"type": "number"},
-    "bool": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "timestamp": {"type": "string", "format": "date-time"},
-}
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
 def feature_schema(layer: Layer, schema_id: str) -> dict[str, Any]:
-    """A JSON Schema of the layer's GeoJSON features: each property typed."""
+    """A JSON Schema of the layer's GeoJSON features: each property typed, the geometry's type."""
     props: dict[str, Any] = {}
     for f in layer.all_fields:
-        item = dict(_SCHEMA[f.type])
+        item = dict(FIELD_SCHEMA[f.type])
         item["description"] = f.description
         if f.choices:
             item["enum"] = list(f.choices)
@@ -40,14 +33,15 @@ def feature_schema(layer: Layer, schema_id: str) -> dict[str, Any]:
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
             "id": {"type": "string"},
-            "geometry": {"type": "object"},
+            "geometry": geometry_schema(layer),
             "properties": {"type": "object", "properties": props},
         },
+        "$defs": geometry_defs(layer),
     }
 
 
 def _field_param(f: Field) -> dict[str, Any]:
-    schema = dict(_SCHEMA[f.type])
+    schema = dict(FIELD_SCHEMA[f.type])
     if f.choices:
         schema["enum"] = list(f.choices)
     return {
@@ -136,6 +130,26 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                 },
             }
         }
+        for doc, what in (
+            ("schema", "its schema: typed properties and the geometry type (Part 5)"),
+            ("queryables", "what its items filter on (Part 3)"),
+            ("feature-schema", "JSON Schema of its GeoJSON features"),
+        ):
+            paths[f"/collections/{name}/{doc}"] = {
+                "get": {
+                    "operationId": f"{doc.replace('-', '_')}_{name}",
+                    "summary": f"{layer.title}: {what}",
+                    "tags": [name],
+                    "parameters": [{"$ref": "#/components/parameters/f"}],
+                    "responses": {
+                        "200": {
+                            "description": what,
+                            "content": {"application/schema+json": {"schema": {"type": "object"}}},
+                        },
+                        **errors,
+                    },
+                }
+            }
         paths[f"/collections/{name}/items"] = {
             "get": {
                 "operationId": f"items_{name}",
@@ -149,6 +163,8 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                     {"$ref": "#/components/parameters/limit"},
                     {"$ref": "#/components/parameters/offset"},
                     {"$ref": "#/components/parameters/f"},
+                    {"$ref": "#/components/parameters/crs"},
+                    {"$ref": "#/components/parameters/bbox-crs"},
                     *(_field_param(f) for f in layer.all_fields),
                 ],
                 "responses": {
@@ -169,6 +185,7 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                 "parameters": [
                     {"$ref": "#/components/parameters/featureId"},
                     {"$ref": "#/components/parameters/f"},
+                    {"$ref": "#/components/parameters/crs"},
                 ],
                 "responses": {
                     "200": _json(
@@ -232,7 +249,9 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                     "name": "limit",
                     "in": "query",
                     "required": False,
-                    "description": "features per page",
+                    "description": f"features per page (default {default_limit}); a limit "
+                    f"above the maximum {max_limit} is served as {max_limit} and the `next` "
+                    "link says so",
                     "schema": {
                         "type": "integer",
                         "minimum": 1,
@@ -248,6 +267,24 @@ def openapi_document(server_url: str, max_limit: int, default_limit: int) -> dic
                     "required": False,
                     "description": "features to skip (the `next` link sets it)",
                     "schema": {"type": "integer", "minimum": 0, "default": 0},
+                },
+                "crs": {
+                    "name": "crs",
+                    "in": "query",
+                    "required": False,
+                    "description": "the CRS of the answer (Part 2): CRS84 is the one offered",
+                    "schema": {"type": "string", "format": "uri", "enum": [CRS84]},
+                    "style": "form",
+                    "explode": False,
+                },
+                "bbox-crs": {
+                    "name": "bbox-crs",
+                    "in": "query",
+                    "required": False,
+                    "description": "the CRS of `bbox` (Part 2): CRS84 is the one offered",
+                    "schema": {"type": "string", "format": "uri", "enum": [CRS84]},
+                    "style": "form",
+                    "explode": False,
                 },
                 "featureId": {
                     "name": "featureId",

@@ -40,7 +40,7 @@ from sqlalchemy.types import NullType, TypeEngine
 
 from api.errors import BadRequest
 from api.layers import LAYERS, Field, Layer
-from api.params import parse_date, parse_float, parse_timestamp
+from api.params import bbox_parts, parse_date, parse_float, parse_timestamp
 from api.sqlfiles import literal
 
 _DIALECT = pg_asyncpg.dialect()
@@ -111,6 +111,9 @@ class FeatureQuery:
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
     limit: int = 100
     offset: int = 0
+    #: without an explicit order, serve each geometry type in turn (i-th point, i-th area, ...)
+    #: so that every page of two or more features of a mixed layer shows both kinds
+    interleave_kinds: bool = False
 
     @property
     def t(self) -> TableClause:
@@ -148,9 +151,12 @@ class FeatureQuery:
         )
 
     def bbox(self, box: tuple[float, float, float, float]) -> None:
-        """Features intersecting a WGS84 box."""
-        env = func.ST_MakeEnvelope(box[0], box[1], box[2], box[3], 4326)
-        self.conditions.append(func.ST_Intersects(self.col("geom"), env))
+        """Features intersecting a WGS84 box (one crossing the antimeridian: either part)."""
+        hits = [
+            func.ST_Intersects(self.col("geom"), func.ST_MakeEnvelope(x0, y0, x1, y1, 4326))
+            for x0, y0, x1, y1 in bbox_parts(box)
+        ]
+        self.conditions.append(or_(*hits) if len(hits) > 1 else hits[0])
 
     def text_search(self, q: str) -> None:
         """Name contains q (any case), or code starts with it."""
@@ -204,6 +210,10 @@ class FeatureQuery:
         return select(func.count()).select_from(self.t).where(self.where())
 
     def _ordered(self, stmt: Select[Any]) -> Select[Any]:
+        if self.interleave_kinds and not self.order:
+            kind = func.GeometryType(self.col("geom"))
+            turn = func.row_number().over(partition_by=kind, order_by=self.col("id"))
+            stmt = stmt.order_by(turn, kind.asc().nulls_last())
         for name, desc in self.order:
             c = self.col(name)
             stmt = stmt.order_by(c.desc().nulls_last() if desc else c.asc().nulls_last())
@@ -220,7 +230,7 @@ class FeatureQuery:
             literal_column("'id'"),
             self.col("code"),
             literal_column("'geometry'"),
-            cast(func.ST_AsGeoJSON(self.col("geom"), COORD_DIGITS), JSON),
+            cast(func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(self.col("geom")), COORD_DIGITS), JSON),
             literal_column("'properties'"),
             func.json_build_object(*props),
         )

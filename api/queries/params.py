@@ -7,7 +7,7 @@
 | `category=a,b` | the layer's category field is one of a, b |
 | `level=a,b` | the layer's level field is one of a, b |
 | `district=c1,c2` | district code is one of c1, c2 |
-| `bbox=minLon,minLat,maxLon,maxLat` | intersects the WGS84 box |
+| `bbox=minLon,minLat,maxLon,maxLat` | intersects the WGS84 box (minLon > maxLon: crosses 180°) |
 | `q=text` | name contains text (any case) or code starts with it |
 | `updated_since=2024-05-01T00:00:00Z` | changed at or after |
 | `<field>=v` | field equals v (commas are part of v) |
@@ -30,7 +30,7 @@ from api.queries.features import FeatureQuery
 API_RESERVED = frozenset(
     {"category", "level", "district", "bbox", "q", "updated_since", "sort", "limit", "offset", "f"}
 )
-OGC_RESERVED = frozenset({"bbox", "datetime", "limit", "offset", "f"})
+OGC_RESERVED = frozenset({"bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "f"})
 OPERATORS = ("in", "gte", "gt", "lte", "lt")
 
 
@@ -103,11 +103,17 @@ def api_query(layer: Layer, qp: QueryParams, limit: int, offset: int) -> Feature
 
 
 def ogc_query(layer: Layer, qp: QueryParams, limit: int, offset: int) -> FeatureQuery:
-    """The FeatureQuery an OGC items query string asks for (property=value filters)."""
+    """The FeatureQuery an OGC items query string asks for (property=value filters).
+
+    A layer holding more than one geometry type (or none) serves them in turn, so
+    the first page shows each: clients that take a layer's type from its first
+    page (GDAL's OAPIF driver) then make a layer that accepts them all.
+    """
     _once(qp)
     query = FeatureQuery(layer, limit=limit, offset=offset)
+    query.interleave_kinds = len(layer.geometry_types) > 1 or layer.geometry_nullable
     for key, raw in qp.items():
-        if key in ("limit", "offset", "f"):
+        if key in ("limit", "offset", "f", "crs", "bbox-crs"):
             continue
         if key == "bbox":
             query.bbox(parse_bbox(raw))

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from api.auth.principal import authenticate
 from api.errors import BadRequest, ServiceUnavailable
+from api.geojson_bbox import clean_json_body
 from api.raster.bounds import check_body, check_path, check_query
 
 log = logging.getLogger("onemap.raster")
@@ -65,6 +66,7 @@ class RasterRoute(APIRoute):
             check_path(request.path_params)
             check_query(request)
             await check_body(request)
+            await clean_json_body(request)
             limit = request.app.state.settings.raster_time_limit_s
             task = asyncio.ensure_future(handler(request))
             done, _ = await asyncio.wait({task}, timeout=limit)

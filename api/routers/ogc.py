@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import PoolDep, Reader, SettingsDep
-from api.errors import NotFound
+from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer
-from api.ogc.openapi import OAS30, feature_schema, openapi_document
+from api.ogc.openapi import CRS84, OAS30, feature_schema, openapi_document
+from api.ogc.schema import QUERYABLES_REL, SCHEMA_REL, queryables, returnables
 from api.params import OPEN_QUERY
 from api.queries import features
 from api.queries.catalogue import LayerStats
@@ -23,14 +25,36 @@ router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 SCHEMA = "application/schema+json"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
+#: Part 2 (CRS by reference): the one CRS offered, as its URI or its safe CURIE
+CRS_NAMES = frozenset({CRS84, "[OGC:CRS84]"})
+CONTENT_CRS = {"Content-Crs": f"<{CRS84}>"}
 
 Format = Annotated[Literal["json"] | None, Query(description="output format: json")]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _get(path: str, **kwargs: Any) -> Callable[[_F], _F]:
+    """GET `path` and `path/` alike (OGC clients ask for both): no redirect, one handler.
+
+    The trailing-slash form answers exactly as the other and stays out of the
+    OpenAPI documents.
+    """
+
+    def register(handler: _F) -> _F:
+        router.get(path, **kwargs)(handler)
+        alias = {k: v for k, v in kwargs.items() if k not in ("name", "operation_id")}
+        name = f"{kwargs.get('name') or handler.__name__}_slash"
+        router.get(f"{path}/", name=name, include_in_schema=False, **alias)(handler)
+        return handler
+
+    return register
 
 
 def _base(request: Request) -> str:
@@ -50,14 +74,27 @@ def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
         "description": layer.description,
         "itemType": "feature",
         "crs": [CRS84],
+        "storageCrs": CRS84,
         "links": [
             {"rel": "self", "type": JSON, "title": "this collection", "href": href},
             {"rel": "items", "type": GEOJSON, "title": "its features", "href": f"{href}/items"},
             {
-                "rel": "describedBy",
+                "rel": "describedby",
                 "type": SCHEMA,
-                "title": "JSON Schema of its features",
+                "title": "JSON Schema of its GeoJSON features (typed properties)",
+                "href": f"{href}/feature-schema",
+            },
+            {
+                "rel": SCHEMA_REL,
+                "type": SCHEMA,
+                "title": "its schema: typed properties and the geometry type (Part 5)",
                 "href": f"{href}/schema",
+            },
+            {
+                "rel": QUERYABLES_REL,
+                "type": SCHEMA,
+                "title": "what its items filter on (Part 3 queryables)",
+                "href": f"{href}/queryables",
             },
         ],
     }
@@ -76,6 +113,15 @@ def _collection(layer: Layer, stats: LayerStats, base: str) -> dict[str, Any]:
     return out
 
 
+def check_crs(name: str, value: str | None) -> None:
+    """`crs` / `bbox-crs`: CRS84 is the only one offered (Part 2 /req/crs/crs-action), else 400."""
+    if value is not None and value not in CRS_NAMES:
+        raise BadRequest(
+            f"{name}: {value[:200]!r} is not offered; the only CRS is {CRS84} "
+            "(OGC API Features Part 2, /req/crs/crs-action)"
+        )
+
+
 def _collection_layer(collection_id: str) -> Layer:
     layer = LAYERS.get(collection_id)
     if layer is None:
@@ -83,9 +129,7 @@ def _collection_layer(collection_id: str) -> Layer:
     return layer
 
 
-@router.get(
-    "", name="ogcLanding", operation_id="ogcLanding", summary="OGC API Features landing page"
-)
+@_get("", name="ogcLanding", operation_id="ogcLanding", summary="OGC API Features landing page")
 async def landing(request: Request, who: Reader, f: Format = None) -> Response:
     """Links to the API definition, the conformance classes and the collections."""
     base = _base(request)
@@ -125,7 +169,7 @@ async def landing(request: Request, who: Reader, f: Format = None) -> Response:
     )
 
 
-@router.get(
+@_get(
     "/api",
     operation_id="ogcApi",
     summary="The OpenAPI 3.0 definition of /ogc",
@@ -139,13 +183,13 @@ async def api_definition(
     return _json(doc, OAS30)
 
 
-@router.get("/conformance", operation_id="ogcConformance", summary="Conformance classes")
+@_get("/conformance", operation_id="ogcConformance", summary="Conformance classes")
 async def conformance(who: Reader, f: Format = None) -> Response:
     """Core, GeoJSON and OpenAPI 3.0."""
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", operation_id="ogcCollections", summary="The collections")
+@_get("/collections", operation_id="ogcCollections", summary="The collections")
 async def collections(request: Request, who: Reader, pool: PoolDep, f: Format = None) -> Response:
     """One collection per layer, with its extent."""
     base = _base(request)
@@ -154,12 +198,13 @@ async def collections(request: Request, who: Reader, pool: PoolDep, f: Format = 
     return _json(
         {
             "links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"}],
+            "crs": [CRS84],
             "collections": [_collection(lyr, stats[n], base) for n, lyr in LAYERS.items()],
         }
     )
 
 
-@router.get("/collections/{collectionId}", operation_id="ogcCollection", summary="One collection")
+@_get("/collections/{collectionId}", operation_id="ogcCollection", summary="One collection")
 async def collection(
     collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803 - OGC's name
     request: Request,
@@ -174,11 +219,11 @@ async def collection(
     return _json(_collection(layer, stats[layer.name], _base(request)))
 
 
-@router.get(
+@_get(
     "/collections/{collectionId}/schema",
     operation_id="ogcSchema",
-    summary="JSON Schema of a collection's features (typed properties)",
-    responses={200: {"content": {"application/schema+json": {}}}},
+    summary="The collection's schema: typed properties and geometry type (Part 5)",
+    responses={200: {"content": {SCHEMA: {}}}},
 )
 async def schema(
     collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
@@ -186,12 +231,48 @@ async def schema(
     who: Reader,
     f: Format = None,
 ) -> Response:
-    """Each property with its JSON type (and date/date-time format), so clients type columns."""
+    """Each property typed, the id and time roles, and the primary geometry with its type."""
     layer = _collection_layer(collectionId)
-    return _json(feature_schema(layer, f"{_base(request)}/collections/{layer.name}/schema"), SCHEMA)
+    return _json(returnables(layer, f"{_base(request)}/collections/{layer.name}/schema"), SCHEMA)
 
 
-@router.get(
+@_get(
+    "/collections/{collectionId}/queryables",
+    operation_id="ogcQueryables",
+    summary="What the collection's items filter on (Part 3 queryables)",
+    responses={200: {"content": {SCHEMA: {}}}},
+)
+async def queryables_doc(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
+    request: Request,
+    who: Reader,
+    f: Format = None,
+) -> Response:
+    """Every property (property=value) and the geometry (bbox), typed."""
+    layer = _collection_layer(collectionId)
+    url = f"{_base(request)}/collections/{layer.name}/queryables"
+    return _json(queryables(layer, url), SCHEMA)
+
+
+@_get(
+    "/collections/{collectionId}/feature-schema",
+    operation_id="ogcFeatureSchema",
+    summary="JSON Schema of a collection's GeoJSON features (typed properties)",
+    responses={200: {"content": {SCHEMA: {}}}},
+)
+async def geojson_schema(
+    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
+    request: Request,
+    who: Reader,
+    f: Format = None,
+) -> Response:
+    """The `describedby` document: a GeoJSON Feature whose properties are typed (GDAL reads it)."""
+    layer = _collection_layer(collectionId)
+    url = f"{_base(request)}/collections/{layer.name}/feature-schema"
+    return _json(feature_schema(layer, url), SCHEMA)
+
+
+@_get(
     "/collections/{collectionId}/items",
     operation_id="ogcItems",
     summary="Features of a collection (bbox, datetime, property=value, limit/offset)",
@@ -207,13 +288,23 @@ async def items(
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat")] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", description="RFC 3339")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="features per page (above the maximum: the maximum)")
+    ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
+    crs: Annotated[str | None, Query(description=f"output CRS: only {CRS84}")] = None,
+    bbox_crs: Annotated[
+        str | None, Query(alias="bbox-crs", description=f"CRS of bbox: only {CRS84}")
+    ] = None,
     f: Format = None,
 ) -> Response:
     """A page of GeoJSON features with numberMatched, numberReturned and next links."""
     layer = _collection_layer(collectionId)
-    size = limit or settings.ogc_default_limit
+    check_crs("crs", crs)
+    check_crs("bbox-crs", bbox_crs)
+    # a limit above the maximum is served as the maximum (17-069r4 /req/core/fc-limit-response-1):
+    # the next link carries the limit the page really had
+    size = min(limit or settings.ogc_default_limit, settings.ogc_max_limit)
     check_page(size, offset, settings.ogc_max_limit, settings, "ogc_max_limit")
     query = ogc_query(layer, request.query_params, size, offset)
     async with pool.acquire() as conn:
@@ -228,10 +319,10 @@ async def items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    return Response(collection_bytes(head, texts), media_type=GEOJSON)
+    return Response(collection_bytes(head, texts), media_type=GEOJSON, headers=CONTENT_CRS)
 
 
-@router.get(
+@_get(
     "/collections/{collectionId}/items/{featureId}",
     operation_id="ogcFeature",
     summary="One feature, by its code",
@@ -244,10 +335,12 @@ async def feature(
     request: Request,
     who: Reader,
     pool: PoolDep,
+    crs: Annotated[str | None, Query(description=f"output CRS: only {CRS84}")] = None,
     f: Format = None,
 ) -> Response:
     """The feature with its self and collection links."""
     layer = _collection_layer(collectionId)
+    check_crs("crs", crs)
     query = features.FeatureQuery(layer, limit=1)
     query.conditions.append(query.col("code") == featureId)
     async with pool.acquire() as conn:
@@ -260,4 +353,4 @@ async def feature(
         {"rel": "collection", "type": JSON, "href": f"{base}/collections/{layer.name}"},
     ]
     body = texts[0].encode()[:-1] + b',"links":' + orjson.dumps(links) + b"}"
-    return Response(body, media_type=GEOJSON)
+    return Response(body, media_type=GEOJSON, headers=CONTENT_CRS)

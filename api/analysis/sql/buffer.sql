@@ -27,7 +27,7 @@ SELECT CASE WHEN (SELECT count(*) FROM capped) > $3 THEN NULL ELSE json_build_ob
     'features', coalesce((SELECT json_agg(json_build_object(
                     'type', 'Feature',
                     'id', c.layer || '/' || c.code,
-                    'geometry', ST_AsGeoJSON(c.geom, 7)::json,
+                    'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(c.geom), 7)::json,
                     'properties', c.props) ORDER BY c.distance_m, c.layer, c.code)
                    FROM capped c), '[]'::json)
 )::text END

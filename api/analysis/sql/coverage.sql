@@ -70,7 +70,7 @@ SELECT json_build_object(
         FROM rows),
     'features', coalesce((SELECT json_agg(json_build_object(
         'type', 'Feature', 'id', r."code",
-        'geometry', CASE WHEN $3 THEN ST_AsGeoJSON(r."geom", 6)::json END,
+        'geometry', CASE WHEN $3 THEN ST_AsGeoJSON(ST_ForcePolygonCCW(r."geom"), 6)::json END,
         'properties', json_build_object(
             'code', r."code", 'name', r."name", 'adcode', r."adcode",
             'census_population', r.census_population,

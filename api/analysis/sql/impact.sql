@@ -78,7 +78,7 @@ WITH q AS MATERIALIZED (
 ), features AS (
     SELECT 0 AS grp, 0::bigint AS ord, json_build_object(
                'type', 'Feature', 'id', 'impact_zone',
-               'geometry', ST_AsGeoJSON(q.zone, 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(q.zone), 7)::json,
                'properties', json_build_object(
                    'role', 'impact_zone', 'radius_m', $2::float8,
                    'area_m2', round(ST_Area(q.zone::geography)::numeric))) AS f
@@ -86,7 +86,7 @@ WITH q AS MATERIALIZED (
     UNION ALL
     SELECT 1, row_number() OVER (ORDER BY x.distance_m, x."code"), json_build_object(
                'type', 'Feature', 'id', 'risk_units/' || x."code",
-               'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                'properties', json_build_object(
                    'role', 'risk_unit', 'layer', 'risk_units',
                    'distance_m', round(x.distance_m::numeric, 2), {{unit_props}}))
@@ -94,7 +94,7 @@ WITH q AS MATERIALIZED (
     UNION ALL
     SELECT 2, row_number() OVER (ORDER BY x.distance_m, x."code"), json_build_object(
                'type', 'Feature', 'id', 'vulnerable_sites/' || x."code",
-               'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                'properties', json_build_object(
                    'role', 'vulnerable_site', 'layer', 'vulnerable_sites',
                    'distance_m', round(x.distance_m::numeric, 2), {{site_props}}))
@@ -102,7 +102,7 @@ WITH q AS MATERIALIZED (
     UNION ALL
     SELECT 3, x.rank, json_build_object(
                'type', 'Feature', 'id', 'shelters/' || x."code",
-               'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                'properties', json_build_object(
                    'role', 'shelter', 'layer', 'shelters', 'rank', x.rank,
                    'distance_m', round(x.distance_m::numeric, 2),
@@ -111,7 +111,7 @@ WITH q AS MATERIALIZED (
     UNION ALL
     SELECT 4, x.rank, json_build_object(
                'type', 'Feature', 'id', 'rescue_teams/' || x."code",
-               'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                'properties', json_build_object(
                    'role', 'rescue_team', 'layer', 'rescue_teams', 'rank', x.rank,
                    'distance_m', round(x.distance_m::numeric, 2), {{team_props}}))
@@ -119,7 +119,7 @@ WITH q AS MATERIALIZED (
     UNION ALL
     SELECT 5, x.rank, json_build_object(
                'type', 'Feature', 'id', 'reserve_depots/' || x."code",
-               'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+               'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                'properties', json_build_object(
                    'role', 'reserve_depot', 'layer', 'reserve_depots', 'rank', x.rank,
                    'distance_m', round(x.distance_m::numeric, 2), {{depot_props}}))

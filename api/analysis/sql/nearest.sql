@@ -32,7 +32,7 @@ SELECT json_build_object(
     'features', coalesce(json_agg(json_build_object(
         'type', 'Feature',
         'id', x."code",
-        'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+        'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
         'properties', json_build_object(
             'layer', {{layer}}, 'rank', x.rank, 'distance_m', round(x.distance_m::numeric, 2),
             {{props}})) ORDER BY x.rank), '[]'::json)

@@ -29,7 +29,7 @@ SELECT CASE WHEN $1 IS NOT NULL AND (SELECT count(*) FROM capped) > $1 THEN NULL
     'numberReturned', (SELECT count(*) FROM capped),
     'features', coalesce((SELECT json_agg(json_build_object(
                     'type', 'Feature', 'id', x."code",
-                    'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+                    'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
                     'properties', json_build_object('overlaps', x.overlaps, {{props}}))
                   ORDER BY x."code") FROM capped x), '[]'::json)
 )::text END

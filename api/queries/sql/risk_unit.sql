@@ -3,7 +3,7 @@
 SELECT json_build_object(
     'type', 'Feature',
     'id', x."code",
-    'geometry', ST_AsGeoJSON(x."geom", 7)::json,
+    'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(x."geom"), 7)::json,
     'properties', json_build_object({{props}}),
     'district_name', (SELECT d."name" FROM districts d WHERE d."code" = x."district"),
     'grade', json_build_object(

@@ -251,7 +251,7 @@ lv AS (
                     r.fl4_now, r.fl5_now) AS now_rank,
            array_position(ARRAY['low', 'general', 'large', 'major'], r.prev) AS prev_rank
       FROM r CROSS JOIN p
-)
+),
 -- the units whose level would fall: graded again at every moment of the window
 dn AS MATERIALIZED (
     SELECT lv.id AS uid, lv.r0, lv.fl0 FROM lv WHERE lv.prev_rank > lv.now_rank

@@ -18,10 +18,13 @@ CH4的混合物等), Q = 20 t (two independent transcriptions of Table 1 agree; 
 
 β (§4.3): Table 3 for the toxic gases it names; otherwise Table 4 by the
 substance's hazard class. Every Table 1 row carries its class (`hazard_class`,
-a Table 2 symbol): the class its GHS classification (危险化学品目录 2015 and its
-实施指南) puts it in; where it falls in several, the one with the largest β.
-A row none of Table 2's classes fits (sulphur trioxide: corrosive only) takes
-Table 4's "other" β of 1. This module is the one table: the importer takes Q
+a Table 2 symbol): the class its GHS classification puts it in; where it falls
+in several, the one with the largest β. A row none of Table 2's classes fits
+(sulphur trioxide: corrosive only) takes Table 4's "other" β of 1. The classes
+were assigned from the substances' published GHS classifications, not checked
+line by line against the text of the 危险化学品目录 (2015) 实施指南, which the
+project could not reach; a correction is one entry of HAZARD_CLASS, and the
+importer and the demo follow it. This module is the one table: the importer takes Q
 and β of `hazard_substances` from it, the demo builds its substances from it.
 
 Identification: S = Σ qᵢ/Qᵢ ≥ 1 makes a major hazard source. Grading:

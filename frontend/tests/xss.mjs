@@ -1,7 +1,7 @@
 // Stored-XSS browser test (playwright-core driving Debian's chromium).
 // Run by tests/test_xss.py against a live server whose database holds a district and a
 // risk unit imported (through POST /layers/{layer}/import) with HTML in their names and codes:
-//   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_XSS='{"district":{...},"unit":{...},"admin":{...}}'
+//   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_XSS='{"district":{...},"unit":{...},"editor":{...}}'
 //   [CHROMIUM=/usr/bin/chromium] node tests/xss.mjs
 // Every place the front end shows those strings is opened (filter panel, dashboard, search,
 // popup and its explanation, the live feed); the strings must read as text, no element
@@ -89,6 +89,23 @@ async function main() {
     await clean(page, "dashboard");
     ok("dashboard");
 
+    // ---- the live feed: an editor reports a large hidden hazard at the unit (through the
+    // API); the unit is graded and its change pushed to the page
+    const report = await fetch(BASE + "/hidden-hazards", {
+      method: "POST",
+      headers: { ...XSS.editor, "content-type": "application/json" },
+      body: JSON.stringify({ name: XSS.unit.name, risk_unit: XSS.unit.code, severity: "large" }),
+    });
+    assert(report.status === 201, `hidden hazard reported (${report.status})`);
+    await page.waitForSelector(`#feed .feed-item`, { timeout: WAIT });
+    const feed = await page.evaluate(() => {
+      const li = document.querySelector("#feed .feed-item");
+      return { name: li.querySelector("b").textContent, unit: li.dataset.unit };
+    });
+    assert(feed.name === XSS.unit.name && feed.unit === XSS.unit.code, `feed item as text (${JSON.stringify(feed)})`);
+    await clean(page, "live feed");
+    ok("live feed", feed);
+
     // ---- search lists the unit by its code; its name shows as text
     await page.fill("#search", XSS.unit.code);
     await page.waitForSelector("#search-results li b", { timeout: WAIT });
@@ -110,17 +127,28 @@ async function main() {
     await clean(page, "popup");
     ok("popup", popup);
 
-    // ---- the live feed: a regrade (by the admin, through the API) pushes the unit's change
-    const run = await fetch(BASE + "/grading/run", { method: "POST", headers: { ...XSS.admin, "content-type": "application/json" }, body: "{}" });
-    assert(run.ok, `admin regrade answered ${run.status}`);
-    await page.waitForSelector(`#feed .feed-item`, { timeout: WAIT });
-    const feed = await page.evaluate(() => {
-      const li = document.querySelector("#feed .feed-item");
-      return { name: li.querySelector("b").textContent, unit: li.dataset.unit };
-    });
-    assert(feed.name === XSS.unit.name && feed.unit === XSS.unit.code, `feed item as text (${JSON.stringify(feed)})`);
-    await clean(page, "live feed");
-    ok("live feed", feed);
+    // ---- the explanation gives each reason, in the page's language (zh, then en)
+    const reasons = async () =>
+      page.evaluate(() => ({
+        factors: [...document.querySelectorAll(".popup-body ul.factors li[data-factor] .reason")].map((x) => x.textContent),
+        floors: [...document.querySelectorAll(".popup-body ul.floors li.fired .reason")].map((x) => x.textContent),
+        decided: document.querySelector(".popup-body .decided-by")?.textContent,
+      }));
+    const zh = await reasons();
+    assert(zh.factors.includes("1项较大隐患未整改"), `factor reason in Chinese (${JSON.stringify(zh)})`);
+    assert(zh.floors.includes("备案等级一般") && zh.decided, `floor reason in Chinese (${JSON.stringify(zh)})`);
+    await page.evaluate(() => window.onemap.popups.close());
+    await page.click("header .lang-toggle");
+    await page.fill("#search", "");
+    await page.fill("#search", XSS.unit.code);
+    await page.waitForSelector("#search-results li b", { timeout: WAIT });
+    await page.click("#search-results li:first-child");
+    await page.waitForSelector(".popup-body[data-ready='1']", { timeout: WAIT });
+    const en = await reasons();
+    assert(en.factors.includes("1 open large hidden hazard(s)"), `factor reason in English (${JSON.stringify(en)})`);
+    assert(en.floors.includes("registered level general"), `floor reason in English (${JSON.stringify(en)})`);
+    await clean(page, "popup (en)");
+    ok("popup reasons in both languages", { zh, en });
 
     // ---- the CSP itself: an inline script put into the page is refused
     const inline = await page.evaluate(async () => {

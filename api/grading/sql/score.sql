@@ -262,14 +262,14 @@ ev AS MATERIALIZED (
            a.level AS n, a.point_id AS pt, NULL::text AS sev, NULL::timestamptz AS deadline
       FROM alarms a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
      WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
-       AND (a.ended_at IS NULL OR a.ended_at > p.t0)
+       AND (a.ended_at IS NULL OR a.ended_at > p.t0) AND {units:a.risk_unit_id}
     UNION ALL
     SELECT dn.uid, 'offline', o.started_at, o.ended_at, NULL, o.point_id, NULL, NULL
       FROM monitoring_offline_periods o
       JOIN monitoring_points mp ON mp.id = o.point_id
       JOIN dn ON dn.uid = mp.risk_unit_id
      CROSS JOIN p
-     WHERE o.started_at <= p.t AND o.ended_at > p.t0
+     WHERE o.started_at <= p.t AND o.ended_at > p.t0 AND {units:mp.risk_unit_id}
     UNION ALL
     SELECT dn.uid, 'offline',
            coalesce(s.last_at + mp.expected_interval_s * interval '1 second', '-infinity'),
@@ -279,7 +279,8 @@ ev AS MATERIALIZED (
       LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
      CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_at) s
      CROSS JOIN p
-     WHERE coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
+     WHERE {units:mp.risk_unit_id}
+       AND coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
     UNION ALL
     SELECT dn.uid, 'hazard', h.reported_at, e.h_end, NULL, NULL, h.severity,
            ((h.due_date + 1)::timestamp AT TIME ZONE p.tz)
@@ -289,22 +290,24 @@ ev AS MATERIALIZED (
      CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
      WHERE h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
        AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
+       AND {units:h.risk_unit_id}
     UNION ALL
     SELECT dn.uid, 'weather', ww.since, ww.until, ww.c, NULL, NULL, NULL
       FROM ww
       JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
       JOIN dn ON dn.uid = ru.id
      CROSS JOIN p
-     WHERE (p.rel -> ww.type) ? ru.category
+     WHERE (p.rel -> ww.type) ? ru.category AND {units:ru.id}
     UNION ALL
     SELECT dn.uid, 'period', sp.since, sp.until, NULL, NULL, NULL, NULL
       FROM sp
       JOIN risk_units ru ON sp.geom IS NULL OR ST_Intersects(ru.geom, sp.geom)
       JOIN dn ON dn.uid = ru.id
+     WHERE {units:ru.id}
     UNION ALL
     SELECT dn.uid, 'accident', a.occurred_at, a.occurred_at + p.acc_w, NULL, NULL, a.grade, NULL
       FROM accidents a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
-     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0
+     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0 AND {units:a.risk_unit_id}
 ),
 mo AS (
     SELECT dn.uid, p.t0 AS m FROM dn CROSS JOIN p

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -29,6 +30,34 @@ def basemap(settings: Settings) -> dict[str, Any] | None:
     return {"tiles": [url], "attribution": settings.basemap_attribution}
 
 
+def content_security_policy(settings: Settings) -> str:
+    """The page's Content-Security-Policy: scripts only from this origin, never inline.
+
+    MapLibre runs its worker from a blob: URL and decodes tiles into blob: / data:
+    images; the optional basemap's origin may be fetched and drawn; styles may be
+    inline (the templates colour legend swatches with style attributes), scripts not.
+    """
+    extra = ""
+    if settings.basemap_url:
+        parts = urlsplit(settings.basemap_url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            extra = f" {parts.scheme}://{parts.netloc}"
+    return "; ".join((
+        "default-src 'self'",
+        "script-src 'self'",
+        "worker-src 'self' blob:",
+        "child-src 'self' blob:",
+        f"connect-src 'self'{extra}",
+        f"img-src 'self' data: blob:{extra}",
+        "style-src 'self' 'unsafe-inline'",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ))  # fmt: skip
+
+
 @router.get("/ui/config", operation_id="uiConfig", summary="What the front end needs to start")
 async def ui_config(who: Reader, settings: SettingsDep) -> dict[str, Any]:
     """The basemap (if any), whether the raster risk surface exists, the tile zoom range."""
@@ -45,13 +74,17 @@ def install_frontend(app: FastAPI, settings: Settings) -> None:
     """Serve frontend/dist at `/` (its assets under /assets); without a build, `/` says how."""
     dist = settings.frontend_dist
     index = dist / "index.html"
+    headers = {
+        "content-security-policy": content_security_policy(settings),
+        "x-content-type-options": "nosniff",
+    }
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def home() -> Response:
         """The built page (revalidated on each visit: its assets carry content hashes)."""
         if index.is_file():
-            return FileResponse(index, headers={"cache-control": "no-cache"})
-        return HTMLResponse(MISSING)
+            return FileResponse(index, headers={"cache-control": "no-cache", **headers})
+        return HTMLResponse(MISSING, headers=headers)
 
     # check_dir=False: a build made while the app runs is served without a restart
     assets = StaticFiles(directory=dist / "assets", check_dir=False)

@@ -481,12 +481,28 @@ CHILD_TABLES: dict[str, ChildTable] = {
             (
                 _f("substance", "text", "substance name", required=True),
                 _f("cas", "text", "CAS number"),
-                _f("category", "text", "GB 18218 category"),
+                _f(
+                    "category",
+                    "text",
+                    "GB 18218 Table 2 category (J1..J5, W1.1..W11); required when Table 1 "
+                    "does not name the substance",
+                ),
                 _f("q_tonnes", "float", "quantity present (t)", required=True, minimum=0),
-                _f("threshold_tonnes", "float", "GB 18218 threshold Q (t)", required=True),
-                _f("beta", "float", "GB 18218 correction β", required=True),
+                _f(
+                    "threshold_tonnes",
+                    "float",
+                    "GB 18218 threshold Q (t); from the standard (a file may leave it empty, "
+                    "a different value is refused)",
+                ),
+                _f(
+                    "beta",
+                    "float",
+                    "GB 18218 correction β; from the standard (a file may leave it empty, "
+                    "a different value is refused)",
+                ),
             ),
-            description="Substances of a major hazard source (GB 18218 q, Q and β)",
+            description="Substances of a major hazard source (GB 18218 q; Q and β from the "
+            "standard: Table 1 for named substances, else the Table 2 category)",
         ),
         ChildTable(
             "enterprise_capacity",

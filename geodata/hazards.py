@@ -1,7 +1,8 @@
 """geodata.hazards: major hazard sources with GB 18218-2018 substances, identified and graded.
 
-Threshold quantities Q are those of GB 18218-2018 Table 1 for the named
-substances; β follows the standard's correction factors (GRADING.md). The
+Threshold quantities Q and correction factors β are the standard's, read from
+api.grading.gb18218 (Table 1 for the named substances, Table 2 / 4 by category
+for xylene, which Table 1 does not name). The
 quantities present are chosen so that each source is identified (S ≥ 1) and
 the sources spread over the four grades; α comes from the population grid
 (people within 500 m), as the database recomputes it.
@@ -16,13 +17,14 @@ import shapely
 from shapely.affinity import scale
 from shapely.geometry import Point
 
+from api.grading import gb18218
 from geodata.context import Context, Feature
 from geodata.sampling import M_LAT, M_LON
 
 
 @dataclass(frozen=True)
 class Substance:
-    """A GB 18218 named substance: Chinese name, CAS, category, Q (t), β."""
+    """A substance the demo stores: name, CAS, GB 18218 class (Table 2 symbol), Q (t), β."""
 
     name: str
     cas: str
@@ -31,27 +33,35 @@ class Substance:
     beta: float
 
 
+def _substance(name: str, cas: str, category: str | None = None) -> Substance:
+    """Q and β as GB 18218-2018 gives them (api.grading.gb18218, the one table)."""
+    q, beta, _ = gb18218.standard_q_beta(name, cas, category)
+    named = gb18218.find(name)
+    symbol = category or (named.hazard_class if named is not None else None) or ""
+    return Substance(name, cas, symbol, q, beta)
+
+
 S = {
     s.name: s
     for s in (
-        Substance("氯", "7782-50-5", "毒性气体", 5, 4),
-        Substance("氨", "7664-41-7", "毒性气体", 10, 2),
-        Substance("硫化氢", "7783-06-4", "毒性气体", 5, 5),
-        Substance("氯化氢（无水）", "7647-01-0", "毒性气体", 20, 3),
-        Substance("二氧化硫", "7446-09-5", "毒性气体", 20, 2),
-        Substance("环氧乙烷", "75-21-8", "毒性气体", 10, 2),
-        Substance("一氧化碳", "630-08-0", "毒性气体", 10, 2),
-        Substance("液化石油气", "68476-85-7", "易燃气体", 50, 1.5),
-        Substance("天然气", "8006-14-2", "易燃气体", 50, 1.5),
-        Substance("氢", "1333-74-0", "易燃气体", 5, 1.5),
-        Substance("乙炔", "74-86-2", "易燃气体", 1, 1.5),
-        Substance("甲醇", "67-56-1", "易燃液体", 500, 1),
-        Substance("乙醇", "64-17-5", "易燃液体", 500, 1),
-        Substance("汽油", "86290-81-5", "易燃液体", 200, 1),
-        Substance("苯", "71-43-2", "易燃液体", 50, 1),
-        Substance("甲苯", "108-88-3", "易燃液体", 500, 1),
-        Substance("二甲苯", "1330-20-7", "易燃液体", 5000, 1),
-        Substance("丙酮", "67-64-1", "易燃液体", 500, 1),
+        _substance("氯", "7782-50-5"),
+        _substance("氨", "7664-41-7"),
+        _substance("硫化氢", "7783-06-4"),
+        _substance("氯化氢（无水）", "7647-01-0"),
+        _substance("二氧化硫", "7446-09-5"),
+        _substance("环氧乙烷", "75-21-8"),
+        _substance("一氧化碳", "630-08-0"),  # Table 1 row 13 (煤气, CO ...): Q 20 t
+        _substance("液化石油气", "68476-85-7"),
+        _substance("天然气", "8006-14-2"),
+        _substance("氢", "1333-74-0"),
+        _substance("乙炔", "74-86-2"),
+        _substance("甲醇", "67-56-1"),
+        _substance("乙醇", "64-17-5"),
+        _substance("汽油", "86290-81-5"),
+        _substance("苯", "71-43-2"),
+        _substance("甲苯", "108-88-3"),
+        _substance("二甲苯", "1330-20-7", "W5.4"),  # not in Table 1: flammable liquid, cat. 3
+        _substance("丙酮", "67-64-1"),
     )
 }
 

@@ -126,3 +126,15 @@ def events(draw: st.DrawFn, prefix: str = "") -> model.Events:
         accidents.append(model.Accident(uid("c"), draw(st.sampled_from(codes.ACCIDENT_GRADES)), at))
     return model.Events(tuple(alarms), tuple(offline), tuple(hazards), tuple(warnings),
                         tuple(periods), tuple(accidents))  # fmt: skip
+
+
+#: two floors that never overlapped in the last 24 h: a major hidden hazard open from
+#: 20 h to 15 h ago (F1), then a level-1 alarm from 10 h to 5 h ago (F2); nothing now
+APART_EVENTS = model.Events(
+    alarms=(alarm("a", "p", 1, AS_OF - timedelta(hours=10), until=AS_OF - timedelta(hours=5)),),
+    hidden_hazards=(
+        model.HiddenHazard(
+            "h", "major", None, "verified", AS_OF - timedelta(hours=20), AS_OF - timedelta(hours=15)
+        ),
+    ),  # fmt: skip
+)

@@ -125,6 +125,8 @@ async def test_alarm_to_level_change_history_sse_and_webhook(empty_db: Settings)
         assert (alarm["point"], alarm["level"]) == ("CH4-1", 1)
         assert x["floors"][2] == {"code": "F2", "fired": True, "level": "large",
                                   "reason": "an active level-1 alarm",
+                                  "reason_i18n": {"zh": "存在一级（红色）报警",
+                                                  "en": "an active level-1 alarm"},
                                   "records": [alarm["id"]]}  # fmt: skip
         # the webhook (min_level large) got the change, signed; the first try failed
         await until(lambda: any(s == 200 for _, _, s in receiver.requests), "delivered")

@@ -65,12 +65,22 @@ def test_grades_by_r(r: float, grade: int) -> None:
 
 
 def test_beta_from_tables_3_and_4() -> None:
-    """Named toxic gases take Table 3 β; others their category's β (Table 4), else 1."""
+    """Named toxic gases take Table 3 β; other named substances their class's β (Table 4)."""
     assert gb18218.line_for(Holding("phosgene", 1)).beta == 20
     assert gb18218.line_for(Holding("硫化氢", 1)).beta == 5
-    assert gb18218.line_for(Holding("氢", 1, "W2")).beta == 1.5  # named, β by category
+    assert gb18218.line_for(Holding("氢", 1, "W2")).beta == 1.5
+    # hydrogen is a flammable gas (W2): β 1.5 without being told (it was 1.0, "default")
     hydrogen = gb18218.line_for(Holding("氢", 1))
-    assert (hydrogen.beta, hydrogen.beta_basis) == (1.0, "default")
+    assert (hydrogen.beta, hydrogen.beta_basis) == (1.5, "table4:W2")
+    # a named substance's own class wins over a category the caller passes
+    assert gb18218.line_for(Holding("氢", 1, "W5.4")).beta == 1.5
+    for name, beta, basis in (
+        ("液化石油气", 1.5, "table4:W2"), ("甲烷", 1.5, "table4:W2"), ("乙炔", 1.5, "table4:W2"),
+        ("TNT", 2, "table4:W1.1"), ("乙醚", 1.5, "table4:W5.1"), ("甲醇", 1, "table4:W5.3"),
+        ("二氟化氧", 4, "table4:J1"), ("一氧化碳", 2, "table3"), ("三氧化硫", 1, "table4:other"),
+    ):  # fmt: skip
+        line = gb18218.line_for(Holding(name, 1))
+        assert (line.beta, line.beta_basis) == (beta, basis), name
     custom = gb18218.line_for(Holding("some toxic gas", 10, "J1"))
     assert (custom.threshold_tonnes, custom.beta, custom.basis) == (5, 4, "table2:J1")
     assert gb18218.line_for(Holding("explosive", 1, "W1.2")).beta == 2
@@ -78,3 +88,33 @@ def test_beta_from_tables_3_and_4() -> None:
         gb18218.line_for(Holding("unknown liquid", 1))
     with pytest.raises(ValueError, match="unknown GB 18218 category"):
         gb18218.line_for(Holding("x", 1, "W99"))
+
+
+def test_every_table_1_row_has_a_hazard_class() -> None:
+    """85 rows, each with a Table 2 class (or none of them, named) and a β from Table 3 or 4."""
+    assert len(gb18218.TABLE_1) == 85 == len(gb18218.HAZARD_CLASS)
+    for row in gb18218.TABLE_1:
+        assert row.hazard_class is None or row.hazard_class in gb18218.TABLE_2, row
+        beta, basis = gb18218.named_beta(row)
+        assert basis == "table3" or basis == f"table4:{row.hazard_class or 'other'}"
+        assert beta >= 1
+    # the rows Table 1 groups as flammable gases are W2, explosives W1.x
+    assert {gb18218.TABLE_1[n - 1].hazard_class for n in range(47, 56)} == {"W2"}
+    assert all((gb18218.TABLE_1[n - 1].hazard_class or "").startswith("W1") for n in range(31, 40))
+    # only the one row no class fits goes without
+    assert [r.no for r in gb18218.TABLE_1 if r.hazard_class is None] == [26]
+
+
+def test_carbon_monoxide_is_the_coal_gas_row() -> None:
+    """CO has no row of its own: row 13 (煤气, CO and its mixtures), Q 20 t; β 2 (Table 3)."""
+    co = gb18218.find("一氧化碳")
+    assert co is not None and (co.no, co.q_tonnes) == (13, 20)
+    assert gb18218.standard_q_beta("一氧化碳", None, None) == (20, 2, "table1:13")
+    assert gb18218.standard_q_beta("anything", "630-08-0", None) == (20, 2, "table1:13")
+    # full-width brackets as Chinese files write them
+    assert gb18218.standard_q_beta("氯化氢（无水）", None, None) == (20, 3, "table1:11")
+    assert gb18218.standard_q_beta("二甲苯", "1330-20-7", "W5.4") == (5000, 1, "table2:W5.4")
+    with pytest.raises(ValueError, match="Table 2 category"):
+        gb18218.standard_q_beta("二甲苯", "1330-20-7", None)
+    with pytest.raises(ValueError, match="unknown GB 18218 category"):
+        gb18218.standard_q_beta("二甲苯", None, "易燃液体")

@@ -78,6 +78,26 @@ async def test_evaluate_with_gb18218_holdings(empty_db: Settings) -> None:
     assert out["gb18218"]["grade"] == 3 and out["gb18218"]["r"] == pytest.approx(35.2)
 
 
+async def test_evaluate_takes_beta_from_the_hazard_class(empty_db: Settings) -> None:
+    """Hydrogen (W2) takes β 1.5 unasked: 20 t, α 2 -> R 12 (三级, H 4), not 8 (四级, H 3)."""
+    headers = await role_headers(empty_db)
+    body = {
+        "unit": {"category": "hazardous_chemicals",
+                 "gb18218": {"holdings": [{"substance": "氢", "quantity_tonnes": 20}],
+                             "people_within_500m": 150},
+                 "population_within_radius": 0},
+        "as_of": "2026-10-01T08:00:00+08:00",
+    }  # fmt: skip
+    async with app_client(empty_db, headers["analyst"]) as client:
+        r = await client.post("/grading/evaluate", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    (line,) = out["gb18218"]["lines"]
+    assert (line["threshold_tonnes"], line["beta"], line["basis"], line["beta_basis"]) == (
+        5, 1.5, "table1:51", "table4:W2")  # fmt: skip
+    assert (out["gb18218"]["r"], out["gb18218"]["grade"], out["h"]["value"]) == (12, 3, 4)
+
+
 @pytest.mark.parametrize(
     ("patch", "field"),
     [

@@ -16,6 +16,7 @@ from api.grading import model
 from api.grading.model import Events, Unit, grade
 from api.grading.params import DEFAULT_PARAMS_JSON, Params, default_params
 from tests.grading_cases import (
+    APART_EVENTS,
     AS_OF,
     EXAMPLE_A2_EVENTS,
     EXAMPLE_A_EVENTS,
@@ -80,6 +81,43 @@ def test_worked_example_a() -> None:
         3.0, "registered_level", 3.0, 1.0)  # fmt: skip
     assert j["decided_by"] == "score" and j["colour"] == "yellow" and j["param_version"] == 1
     assert [f["code"] for f in j["floors"] if f["fired"]] == ["F0"]
+
+
+def test_explanation_texts_in_both_languages() -> None:
+    """Every factor, floor and decision text the popup shows comes in zh and en; old fields stay."""
+    j = grade(EXAMPLE_A_UNIT, EXAMPLE_A2_EVENTS, AS_OF, P, previous="general").to_json()
+    assert [(f["detail"], f["detail_i18n"]) for f in j["factors"]] == [
+        ("highest active alarm: level 1",
+         {"zh": "最高有效报警：1级", "en": "highest active alarm: level 1"}),
+        ("1 further alarming point(s)",
+         {"zh": "另有1个监测点报警", "en": "1 further alarming point(s)"}),
+        ("1 open general hidden hazard(s), 0 overdue",
+         {"zh": "1项一般隐患未整改，其中0项逾期",
+          "en": "1 open general hidden hazard(s), 0 overdue"}),
+    ]  # fmt: skip
+    floors = {f["code"]: f for f in j["floors"]}
+    assert floors["F0"]["reason"] == "registered level general"
+    assert floors["F0"]["reason_i18n"] == {"zh": "备案等级一般", "en": "registered level general"}
+    assert floors["F2"]["reason_i18n"]["zh"] == "存在一级（红色）报警"
+    assert floors["F5"]["reason_i18n"] == {"zh": "F1–F4中1项触发（F2）",
+                                           "en": "1 of F1-F4 fired (F2)"}  # fmt: skip
+    assert (j["decided_by"], j["decided_by_i18n"]) == ("score", {"zh": "评分", "en": "score"})
+    # every text of every rule, in a grade that fires them all, has both languages
+    ev = Events(
+        alarms=(alarm("a", "p", 1), alarm("b", "q", 2)),
+        offline_points=(model.OfflinePoint("r"),),
+        hidden_hazards=tuple(model.HiddenHazard(s, s, date(2026, 1, 1), since=AS_OF)
+                             for s in ("general", "large", "major")),
+        weather_warnings=(model.WeatherWarning("w", "rainstorm", "red"),),
+        special_periods=(model.SpecialPeriod("s"),),
+        accidents=(model.Accident("c", "general", AS_OF), model.Accident("d", "large", AS_OF)),
+    )  # fmt: skip
+    full = grade(Unit("drainage", "low"), ev, AS_OF, P).to_json()
+    assert len(full["factors"]) == 10 and all(f["fired"] for f in full["floors"])
+    for item in full["factors"] + full["floors"]:
+        texts = item.get("detail_i18n") or item["reason_i18n"]
+        assert texts["zh"] and texts["en"] and texts["zh"] != texts["en"], item
+    assert full["decided_by_i18n"] == {"zh": "底线规则 F5", "en": "floor F5"}
 
 
 def test_worked_example_a_escalates() -> None:
@@ -234,8 +272,15 @@ def test_hysteresis_holds_a_downgrade_for_24_hours() -> None:
     ev = Events(alarms=(alarm("a", "p", 1, AS_OF - timedelta(days=2), until=ended),))
     g = grade(LOW_UNIT, ev, AS_OF, P, previous="large")
     assert (g.level, g.decided_by, g.now.level) == ("large", "hysteresis", "low")
-    assert g.hysteresis == {"held": True, "would_be": "low", "hours": 24.0,
-                            "clear_at": (ended + timedelta(hours=24)).isoformat()}  # fmt: skip
+    peak_at = (AS_OF - timedelta(hours=24)).isoformat()
+    assert g.hysteresis == {
+        "held": True, "would_be": "low", "hours": 24.0,
+        "clear_at": (ended + timedelta(hours=24)).isoformat(),
+        "peak_level": "large", "peak_at": peak_at,
+        "reason_i18n": {"zh": f"保持较大：24小时内{peak_at}时为较大",
+                        "en": f"held at large: the level was large at {peak_at}, within the "
+                        "last 24 h"},
+    }  # fmt: skip
     later = grade(LOW_UNIT, ev, ended + timedelta(hours=24), P, previous="large")
     assert (later.level, later.decided_by, later.change) == ("low", "score", "down")
     # no previous level: nothing to hold
@@ -253,6 +298,26 @@ def test_hysteresis_allows_a_partial_downgrade_and_never_raises() -> None:
     assert (g.now.level, g.level) == ("large", "major")
     g = grade(LOW_UNIT, ev, AS_OF, P, previous="general")
     assert g.level == "large" and g.hysteresis is None
+
+
+def test_hysteresis_holds_the_highest_single_moment_not_the_union() -> None:
+    """F1 and F2 at different moments hold large; only a moment with both held F5's major."""
+    g = grade(LOW_UNIT, APART_EVENTS, AS_OF, P, previous="major")
+    assert (g.now.level, g.level, g.decided_by) == ("low", "large", "hysteresis")
+    assert g.hysteresis is not None
+    assert (g.hysteresis["peak_level"], g.hysteresis["peak_at"]) == (
+        "large", (AS_OF - timedelta(hours=20)).isoformat())  # fmt: skip
+    # large is held until the alarm's end (the last moment at large) is 24 h old
+    assert g.hysteresis["clear_at"] == (AS_OF + timedelta(hours=19)).isoformat()
+    assert grade(LOW_UNIT, APART_EVENTS, AS_OF + timedelta(hours=19), P, "major").level == "low"
+    # the same two causes overlapping for one hour: that moment was major
+    overlap = replace(
+        APART_EVENTS,
+        alarms=(alarm("a", "p", 1, AS_OF - timedelta(hours=16), until=AS_OF - timedelta(hours=5)),),
+    )
+    held = grade(LOW_UNIT, overlap, AS_OF, P, previous="major")
+    assert (held.level, held.hysteresis and held.hysteresis["peak_at"]) == (
+        "major", (AS_OF - timedelta(hours=16)).isoformat())  # fmt: skip
 
 
 def test_as_of_must_carry_a_zone() -> None:

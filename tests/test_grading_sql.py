@@ -17,6 +17,7 @@ from api.grading.model import grade
 from api.grading.params import Params, default_params
 from api.settings import Settings
 from tests.grading_cases import (
+    APART_EVENTS,
     AS_OF,
     EXAMPLE_A2_EVENTS,
     EXAMPLE_A_EVENTS,
@@ -91,6 +92,8 @@ def test_sql_agrees_with_the_model_on_worked_examples(empty_db: Settings) -> Non
             (EXAMPLE_A_UNIT, EXAMPLE_A_EVENTS, None),
             (EXAMPLE_A_UNIT, EXAMPLE_A2_EVENTS, "general"),
             (replace(EXAMPLE_B_UNIT, vulnerable_sites=()), EXAMPLE_B_EVENTS, None),
+            # floors that never overlapped in the window hold large, not F5's major
+            (model.Unit("gas", "low", None, "compliant", 0), APART_EVENTS, "major"),
         ):
             loop.run_until_complete(_check_cases(conn, [case], []))
         edges = [

@@ -680,6 +680,64 @@ async def test_child_tables_by_parent_code(empty_db: Settings, tmp_path: Path) -
     assert (await run(empty_db, cap, "enterprise_capacity")).inserted == 1
 
 
+async def test_hazard_substances_take_q_and_beta_from_gb18218(
+    empty_db: Settings, tmp_path: Path
+) -> None:
+    """Q and β come from the standard: empty ones filled, different ones refused by row."""
+    src = F.geojson(
+        tmp_path / "h.geojson",
+        [F.feature({"code": "H1", "name": "煤气站", "people_within_500m": 150},
+                   shapely.Point(108.9, 34.2))],
+    )  # fmt: skip
+    await run(empty_db, src, "hazard_sources")
+    cols = ["hazard_source_code", "substance", "cas", "category", "q_tonnes", "threshold_tonnes",
+            "beta"]  # fmt: skip
+    bad = F.csv_file(
+        tmp_path / "bad.csv",
+        cols,
+        [
+            ["H1", "一氧化碳", "630-08-0", "毒性气体", 14, 10, 2],  # Q is 20 t (row 13)
+            ["H1", "氢", "1333-74-0", "", 4, 5, 1],  # β is 1.5 (W2)
+            ["H1", "二甲苯", "1330-20-7", "", 500, 5000, 1],  # not named: category needed
+            ["H1", "二甲苯2", "", "W9", 1, 1, 1],
+            ["H1", "甲醇", "67-56-1", "", 800, 500, 1],  # agrees
+        ],
+    )
+    with pytest.raises(ImportRejected) as info:
+        await run(empty_db, bad, "hazard_substances")
+    assert info.value.errors == [
+        {"row": 1, "field": "threshold_tonnes",
+         "reason": "10 disagrees with GB 18218-2018 Table 1 row 13: Q = 20 t"},
+        {"row": 2, "field": "beta",
+         "reason": "1 disagrees with GB 18218-2018 Table 1 row 51: β = 1.5"},
+        {"row": 3, "field": "category", "reason": "'二甲苯' is not named in GB 18218 Table 1; "
+         "give its Table 2 category"},
+        {"row": 4, "field": "category",
+         "reason": "unknown GB 18218 category 'W9' (a Table 2 symbol: J1, W2, ...)"},
+    ]  # fmt: skip
+    assert await fetch(empty_db, "SELECT count(*) AS n FROM hazard_substances") == [{"n": 0}]
+    # Q and β left out: the standard's; an unnamed substance its category's
+    good = F.csv_file(
+        tmp_path / "good.csv",
+        ["hazard_source_code", "substance", "category", "q_tonnes"],
+        [["H1", "一氧化碳", "", 14], ["H1", "氢", "", 4], ["H1", "二甲苯", "W5.4", 500]],
+    )
+    assert (await run(empty_db, good, "hazard_substances")).inserted == 3
+    got = await fetch(
+        empty_db,
+        "SELECT substance, threshold_tonnes AS q, beta FROM hazard_substances ORDER BY substance",
+    )
+    assert got == [
+        {"substance": "一氧化碳", "q": 20.0, "beta": 2.0},
+        {"substance": "二甲苯", "q": 5000.0, "beta": 1.0},
+        {"substance": "氢", "q": 5.0, "beta": 1.5},
+    ]
+    # S = 14/20 + 4/5 + 500/5000 = 1.6; R = 2 x (0.7 x 2 + 0.8 x 1.5 + 0.1 x 1) = 5.4
+    (row,) = await fetch(empty_db, "SELECT s_value, r_value, gb_grade FROM hazard_sources")
+    assert (row["s_value"], row["r_value"], row["gb_grade"]) == (
+        pytest.approx(1.6), pytest.approx(5.4), 4)  # fmt: skip
+
+
 async def test_risk_unit_code_resolved(empty_db: Settings, tmp_path: Path) -> None:
     """monitoring_points.risk_unit_code -> risk_unit_id; an unknown code is a row error."""
     ru = F.geojson(

@@ -8,9 +8,24 @@ Q), §4.3 Table 3 (β of the named toxic gases), Table 4 (β by category),
 Table 5 (α by people outside the plant within 500 m) and Table 6 (grades by R).
 Transcribed from the standard's text (front matter at
 http://www.jianbiaoku.com/webarbs/book/70409/4803690.shtml) and cross-checked,
-row by row (number, name, CAS, Q), against a public transcription of the
+row by row (number, name, CAS, Q), against public transcriptions of the
 standard's PDF found with the project's code search; the β values are the ones
 GRADING.md gives. Quantities are in tonnes.
+
+Carbon monoxide has no row of its own in Table 1: it is row 13, 煤气(CO, CO和H2、
+CH4的混合物等), Q = 20 t (two independent transcriptions of Table 1 agree; the
+2009 edition has the same row and Q), and Table 3 gives CO β = 2.
+
+β (§4.3): Table 3 for the toxic gases it names; otherwise Table 4 by the
+substance's hazard class. Every Table 1 row carries its class (`hazard_class`,
+a Table 2 symbol): the class its GHS classification puts it in; where it falls
+in several, the one with the largest β. A row none of Table 2's classes fits
+(sulphur trioxide: corrosive only) takes Table 4's "other" β of 1. The classes
+were assigned from the substances' published GHS classifications, not checked
+line by line against the text of the 危险化学品目录 (2015) 实施指南, which the
+project could not reach; a correction is one entry of HAZARD_CLASS, and the
+importer and the demo follow it. This module is the one table: the importer takes Q
+and β of `hazard_substances` from it, the demo builds its substances from it.
 
 Identification: S = Σ qᵢ/Qᵢ ≥ 1 makes a major hazard source. Grading:
 R = α · Σ βᵢ · qᵢ/Qᵢ; 一级 R ≥ 100, 二级 50 ≤ R < 100, 三级 10 ≤ R < 50,
@@ -20,6 +35,7 @@ R = α · Σ βᵢ · qᵢ/Qᵢ; 一级 R ≥ 100, 二级 50 ≤ R < 100, 三级
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,6 +50,8 @@ class NamedSubstance:
     name_en: str
     cas: tuple[str, ...]
     q_tonnes: float
+    #: the Table 2 / Table 4 class (symbol) β derives from when Table 3 does not name it
+    hazard_class: str | None = None
 
 
 def _s(no: int, zh: str, aliases: str, en: str, cas: str, q: float) -> NamedSubstance:
@@ -48,7 +66,7 @@ def _s(no: int, zh: str, aliases: str, en: str, cas: str, q: float) -> NamedSubs
 
 
 #: Table 1: 危险化学品名称及其临界量 (number, name, aliases, English, CAS, Q in t).
-TABLE_1: tuple[NamedSubstance, ...] = (
+_ROWS: tuple[NamedSubstance, ...] = (
     _s(1, "氨", "液氨;氨气", "ammonia", "7664-41-7", 10),
     _s(2, "二氟化氧", "一氧化二氟", "oxygen difluoride", "7783-41-7", 1),
     _s(3, "二氧化氮", "", "nitrogen dioxide", "10102-44-0", 1),
@@ -228,6 +246,37 @@ TABLE_1: tuple[NamedSubstance, ...] = (
 )
 
 
+#: the hazard class (Table 2 symbol) of every Table 1 row, by row number; None: no
+#: class of Table 2 fits (β 1, Table 4's "other"). Toxic gases of Table 3 take Table 3's β.
+HAZARD_CLASS: dict[int, str | None] = {
+    1: "J3", 2: "J1", 3: "J3", 4: "J3", 5: "J1", 6: "J1", 7: "W2", 8: "J3", 9: "J1",
+    10: "J3", 11: "J3", 12: "J3", 13: "W2", 14: "J3", 15: "J3", 16: "J3", 17: "J3",
+    18: "J2", 19: "J2", 20: "J3", 21: "W5.4", 22: "W5.3", 23: "J5", 24: "J5", 25: "J1",
+    26: None, 27: "W5.3", 28: "J2", 29: "J2", 30: "J1",
+    # explosives
+    31: "W1.1", 32: "W1.1", 33: "W1.1", 34: "W1.1", 35: "W1.1", 36: "W1.1", 37: "W1.1",
+    38: "W1.1", 39: "W1.2", 40: "W10", 41: "W10", 42: "W5.3", 43: "W1.1",
+    # oxidising ammonium / potassium nitrate
+    44: "W9.2", 45: "W9.2", 46: "W9.2",
+    # flammable gases
+    47: "W2", 48: "W2", 49: "W2", 50: "W2", 51: "W2", 52: "W2", 53: "W2", 54: "W2", 55: "W2",
+    56: "W4",
+    # flammable liquids (category 1: W5.1; category 2: W5.3; category 3: W5.4)
+    57: "W5.3", 58: "W5.4", 59: "W5.3", 60: "W5.3", 61: "W5.3", 62: "W5.3", 63: "W5.1",
+    64: "W5.3", 65: "W5.3", 66: "W5.3", 67: "W5.3", 68: "W5.1", 69: "W5.3", 70: "W5.3",
+    # organic peroxides, pyrophorics, oxidisers, water-reactives
+    71: "W7.2", 72: "W7.1", 73: "W8", 74: "W8", 75: "W8", 76: "W9.1", 77: "W9.1",
+    78: "W9.1", 79: "W9.1", 80: "W9.1", 81: "W9.2", 82: "W9.2", 83: "W11", 84: "W11",
+    85: "W11",
+}  # fmt: skip
+
+#: Table 1 with each row's hazard class
+TABLE_1: tuple[NamedSubstance, ...] = tuple(
+    NamedSubstance(r.no, r.name_zh, r.aliases_zh, r.name_en, r.cas, r.q_tonnes, HAZARD_CLASS[r.no])
+    for r in _ROWS
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Category:
     """One row of Table 2 with its β from Table 4."""
@@ -318,7 +367,8 @@ ALPHA_BANDS: tuple[tuple[int, float], ...] = ((100, 2.0), (50, 1.5), (30, 1.2), 
 
 
 def _key(text: str) -> str:
-    return "".join(text.split()).lower()
+    # NFKC: full-width brackets and commas (氯化氢（无水）) read as the half-width ones
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
 
 
 #: chemical formulas people write for the common Table 1 gases (lookup convenience)
@@ -384,7 +434,7 @@ class Line:
     beta: float
     ratio: float
     basis: str  # "table1:<no>" or "table2:<symbol>"
-    beta_basis: str  # "table3", "table4:<symbol>" or "default"
+    beta_basis: str  # "table3", "table4:<symbol>" or "table4:other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +449,39 @@ class Result:
     grade: int | None
 
 
+def named_beta(named: NamedSubstance) -> tuple[float, str]:
+    """β of a Table 1 row and its basis: Table 3 when it names the gas, else Table 4 by class."""
+    toxic = next((TOXIC_GAS_BETA[c] for c in named.cas if c in TOXIC_GAS_BETA), None)
+    if toxic is not None:
+        return toxic, "table3"
+    if named.hazard_class is None:
+        return 1.0, "table4:other"
+    return TABLE_2[named.hazard_class].beta, f"table4:{named.hazard_class}"
+
+
+def standard_q_beta(
+    substance: str, cas: str | None, category: str | None
+) -> tuple[float, float, str]:
+    """Q, β and the basis the standard gives a substance (ValueError naming what is missing).
+
+    A substance Table 1 names (by name, alias, formula or CAS) takes its row's Q
+    and β whatever category it is given; only a substance Table 1 does not name
+    takes its Table 2 category's Q and Table 4 β.
+    """
+    named = find(substance) or (find(cas) if cas else None)
+    if named is not None:
+        beta, _ = named_beta(named)
+        return named.q_tonnes, beta, f"table1:{named.no}"
+    if not category:
+        raise ValueError(
+            f"{substance!r} is not named in GB 18218 Table 1; give its Table 2 category"
+        )
+    cat = TABLE_2.get(category)
+    if cat is None:
+        raise ValueError(f"unknown GB 18218 category {category!r} (a Table 2 symbol: J1, W2, ...)")
+    return cat.q_tonnes, cat.beta, f"table2:{cat.symbol}"
+
+
 def line_for(holding: Holding) -> Line:
     """Q and β for one holding (ValueError when neither Table 1 nor Table 2 knows it)."""
     named = find(holding.substance)
@@ -407,19 +490,14 @@ def line_for(holding: Holding) -> Line:
         raise ValueError(f"unknown GB 18218 category {holding.category!r}")
     if named is not None:
         q, basis = named.q_tonnes, f"table1:{named.no}"
-        toxic = next((TOXIC_GAS_BETA[c] for c in named.cas if c in TOXIC_GAS_BETA), None)
+        beta, beta_basis = named_beta(named)
     elif category is not None:
-        q, basis, toxic = category.q_tonnes, f"table2:{category.symbol}", None
+        q, basis = category.q_tonnes, f"table2:{category.symbol}"
+        beta, beta_basis = category.beta, f"table4:{category.symbol}"
     else:
         raise ValueError(
             f"{holding.substance!r} is not named in GB 18218 Table 1; give its Table 2 category"
         )
-    if toxic is not None:
-        beta, beta_basis = toxic, "table3"
-    elif category is not None:
-        beta, beta_basis = category.beta, f"table4:{category.symbol}"
-    else:
-        beta, beta_basis = 1.0, "default"
     ratio = holding.quantity_tonnes / q
     return Line(holding.substance, holding.quantity_tonnes, q, beta, ratio, basis, beta_basis)
 

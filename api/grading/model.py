@@ -5,9 +5,11 @@ window is measured from `as_of`. Arithmetic is exact (`Decimal`), as in the
 set-based SQL path (`numeric`), so both land on the same side of every band
 edge. An event is *active in a window* [t0, t1] when it started at or before
 t1 and had not ended by t0 (`since <= t1 and (until is None or until > t0)`);
-"active at as_of" is the window [as_of, as_of]. Hysteresis grades the same
-unit over the window [as_of - 24 h, as_of]: a downgrade may go no lower than
-the level the events of that window justify.
+"active at as_of" is the window [as_of, as_of]. Hysteresis looks back over
+[as_of - 24 h, as_of]: a downgrade may go no lower than the highest level any
+single moment of that window had (causes that never overlapped are never
+added up). The level only rises when an event starts or a hidden hazard falls
+overdue, so the moments to grade are the window's start and those instants.
 """
 
 from __future__ import annotations
@@ -135,18 +137,28 @@ class Events:
 # ---------------------------------------------------------------- outputs
 
 
+#: warning colours as the Chinese texts name them
+COLOUR_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
+
+
+def _level_zh(level: str | None) -> str:
+    return codes.LEVEL_NAMES_ZH.get(level or "", level or "")
+
+
 @dataclass(slots=True)
 class Factor:
-    """One dynamic factor: its code, its k and the records behind it."""
+    """One dynamic factor: its code, its k, why it applies (en, zh) and the records behind it."""
 
     code: str
     k: Decimal
     detail: str
     records: list[dict[str, Any]]
+    detail_zh: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form (`detail` English as before; `detail_i18n` both languages)."""
         return {"code": self.code, "k": float(self.k), "detail": self.detail,
+                "detail_i18n": {"zh": self.detail_zh, "en": self.detail},
                 "records": self.records}  # fmt: skip
 
 
@@ -159,11 +171,13 @@ class Floor:
     level: str | None
     reason: str
     records: list[str] = field(default_factory=list)
+    reason_zh: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form (`reason` English as before; `reason_i18n` both languages)."""
         return {"code": self.code, "fired": self.fired, "level": self.level,
-                "reason": self.reason, "records": self.records}  # fmt: skip
+                "reason": self.reason, "reason_i18n": {"zh": self.reason_zh, "en": self.reason},
+                "records": self.records}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -239,6 +253,7 @@ class Grade:
             "score_level": a.score_level,
             "floors": [f.to_json() for f in a.floors],
             "decided_by": self.decided_by,
+            "decided_by_i18n": decided_by_text(self.decided_by),
             "previous_level": self.previous_level,
             "change": self.change,
             "hysteresis": self.hysteresis,
@@ -254,6 +269,18 @@ class Grade:
             "data_quality": a.data_quality,
             "ignored": a.ignored,
         }
+
+
+def decided_by_text(code: str) -> dict[str, str]:
+    """What decided the level, in both languages (the score, a floor or hysteresis)."""
+    if code == "score":
+        return {"zh": "评分", "en": "score"}
+    if code == "hysteresis":
+        return {
+            "zh": "滞后保持（24小时内的较高等级）",
+            "en": "hysteresis (a higher level of the last 24 h)",
+        }
+    return {"zh": f"底线规则 {code}", "en": f"floor {code}"}
 
 
 def _fmt(d: Decimal) -> str:
@@ -370,6 +397,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             "alarm_highest", k.alarm_level[str(top_alarm)],
             f"highest active alarm: level {top_alarm}",
             [_alarm_record(a) for a in sorted(top, key=_alarm_key)],
+            f"最高有效报警：{top_alarm}级",
         ))  # fmt: skip
         points = sorted({a.point for a in alarms})
         if len(points) > 1:
@@ -379,6 +407,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
                 "alarm_further_points", further,
                 f"{len(points) - 1} further alarming point(s)",
                 [_alarm_record(a) for a in sorted(alarms, key=_alarm_key) if a not in top],
+                f"另有{len(points) - 1}个监测点报警",
             ))  # fmt: skip
 
     offline = [o for o in events.offline_points if _active(o.since, o.until, t0, t1)]
@@ -390,6 +419,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             f"{len(off_points)} monitoring point(s) offline",
             [{"type": "offline_point", "point": o.point, "since": _iso(o.since),
               "until": _iso(o.until)} for o in sorted(offline, key=_offline_key)],
+            f"{len(off_points)}个监测点离线",
         ))  # fmt: skip
         flags.append({"code": "monitoring_offline", "points": off_points})
         never = sorted({o.point for o in offline if o.never_reported})
@@ -416,6 +446,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             "hidden_general", _capped(k.hidden_general.each, k.hidden_general.cap, weight),
             f"{len(gen)} open general hidden hazard(s), {n_over} overdue",
             [_hazard_record(hh, o, params) for hh, o in sorted(gen, key=_hh_key)],
+            f"{len(gen)}项一般隐患未整改，其中{n_over}项逾期",
         ))  # fmt: skip
     for sev, cfg in (("large", k.hidden_large), ("major", k.hidden_major)):
         items = open_hazards[sev]
@@ -424,6 +455,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
                 f"hidden_{sev}", _capped(cfg.each, cfg.cap, Decimal(len(items))),
                 f"{len(items)} open {sev} hidden hazard(s)",
                 [_hazard_record(hh, o, params) for hh, o in sorted(items, key=_hh_key)],
+                f"{len(items)}项{_level_zh(sev)}隐患未整改",
             ))  # fmt: skip
 
     # weather warnings: relevant ones, the highest colour only
@@ -443,6 +475,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             "weather", k.weather[top_colour], f"relevant {top_colour} weather warning",
             [_warning_record(w) for w in sorted(warnings, key=lambda w: w.id)
              if w.colour == top_colour],
+            f"相关{COLOUR_ZH[top_colour]}气象预警",
         ))  # fmt: skip
 
     periods = [p for p in events.special_periods if _active(p.since, p.until, t0, t1)]
@@ -453,20 +486,24 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             f"{len(periods)} special period(s) in scope",
             [{"type": "special_period", "id": p.id, "since": _iso(p.since),
               "until": _iso(p.until)} for p in sorted(periods, key=lambda p: p.id)],
+            f"处于{len(periods)}个特殊时段",
         ))  # fmt: skip
 
     window = timedelta(days=params.accident_window_days)
     acc = [a for a in events.accidents if _active(a.at, a.at + window, t0, t1)]
     acc_general = [a for a in acc if a.grade == "general"]
     acc_large = [a for a in acc if a.grade in LARGE_ACCIDENT_GRADES]
-    for code, accs, cfg in (("accident_general", acc_general, k.accident_general),
-                            ("accident_large", acc_large, k.accident_large)):  # fmt: skip
+    for code, accs, cfg, kind_zh in (
+        ("accident_general", acc_general, k.accident_general, "一般"),
+        ("accident_large", acc_large, k.accident_large, "较大及以上"),
+    ):
         if accs:
             factors.append(Factor(
                 code, _capped(cfg.each, cfg.cap, Decimal(len(accs))),
                 f"{len(accs)} accident(s) within {params.accident_window_days} days",
                 [{"type": "accident", "id": a.id, "grade": a.grade, "at": _iso(a.at)}
                  for a in sorted(accs, key=lambda a: (a.at, a.id))],
+                f"{params.accident_window_days}天内发生{len(accs)}起{kind_zh}事故",
             ))  # fmt: skip
 
     sum_k = sum((f.k for f in factors), ZERO)
@@ -499,34 +536,42 @@ def _floors(
     out: list[Floor] = []
     reg = unit.registered_level
     out.append(Floor("F0", bool(fl.F0 and reg), reg if fl.F0 and reg else None,
-                     f"registered level {reg}" if reg else "no registered level"))  # fmt: skip
+                     f"registered level {reg}" if reg else "no registered level",
+                     reason_zh=f"备案等级{_level_zh(reg)}" if reg else "无备案等级"))  # fmt: skip
     out.append(Floor(
         "F1", bool(majors), fl.F1.level if majors else None,
         "an open major hidden hazard" if majors else "no open major hidden hazard",
         sorted(hh.id for hh, _ in majors),
+        "存在未整改的重大隐患" if majors else "无未整改的重大隐患",
     ))  # fmt: skip
     red = [a.id for a in alarms if a.level == 1]
     out.append(Floor("F2", bool(red), fl.F2.level if red else None,
                      "an active level-1 alarm" if red else "no active level-1 alarm",
-                     sorted(red)))  # fmt: skip
+                     sorted(red),
+                     "存在一级（红色）报警" if red else "无一级（红色）报警"))  # fmt: skip
     f3_level = getattr(fl.F3, top_colour) if top_colour is not None else None
     out.append(Floor(
         "F3", f3_level is not None, f3_level,
         f"a relevant {top_colour} weather warning" if f3_level else
         "no relevant warning of a floor colour",
         sorted(w.id for w in warnings if w.colour == top_colour) if f3_level else [],
+        f"相关{COLOUR_ZH[top_colour]}气象预警" if f3_level and top_colour else
+        "无触发底线的相关气象预警",
     ))  # fmt: skip
     out.append(Floor(
         "F4", bool(acc_large), fl.F4.level if acc_large else None,
         "an accident of large grade or above within the window" if acc_large
         else "no accident of large grade or above within the window",
         sorted(a.id for a in acc_large),
+        "期限内发生较大及以上事故" if acc_large else "期限内无较大及以上事故",
     ))  # fmt: skip
     fired = [f.code for f in out[1:] if f.fired]
     combo = len(fired) >= fl.F5.min_fired
     out.append(Floor("F5", combo, fl.F5.level if combo else None,
                      f"{len(fired)} of F1-F4 fired" + (f" ({', '.join(fired)})" if fired else ""),
-                     fired if combo else []))  # fmt: skip
+                     fired if combo else [],
+                     f"F1–F4中{len(fired)}项触发" + (f"（{'、'.join(fired)}）" if fired else "")
+                     ))  # fmt: skip
     return out
 
 
@@ -570,6 +615,27 @@ def _decided_by(a: Assessment) -> str:
     return "score"  # pragma: no cover - level is always the score's or a floor's
 
 
+def moments(events: Events, t0: datetime, t1: datetime, params: Params) -> list[datetime]:
+    """The instants of [t0, t1] at which the level can peak: t0, each start and each due deadline.
+
+    At one instant more active events never lower the level (monotonicity), and
+    the set of active events only grows when an event starts (or a hidden hazard
+    falls overdue), so the highest level of the window is the highest at these.
+    """
+    starts: set[datetime] = {t0}
+    starts.update(a.since for a in events.alarms)
+    starts.update(o.since for o in events.offline_points if o.since is not None)
+    for hh in events.hidden_hazards:
+        if hh.since is not None:
+            starts.add(hh.since)
+        if hh.due is not None:
+            starts.add(due_deadline(hh.due, params))
+    starts.update(w.since for w in events.weather_warnings if w.since is not None)
+    starts.update(p.since for p in events.special_periods if p.since is not None)
+    starts.update(a.at for a in events.accidents)
+    return sorted(m for m in starts if t0 <= m <= t1)
+
+
 def _ended_in(events: Events, t0: datetime, t1: datetime, params: Params) -> Iterable[datetime]:
     """End times of events active in [t0, t1] that are no longer active at t1."""
     window = timedelta(days=params.accident_window_days)
@@ -602,15 +668,33 @@ def grade(
     if previous is not None and LEVEL_RANK[now.level] < LEVEL_RANK[previous]:
         hold_window = timedelta(hours=float(params.hysteresis_hours))
         t0 = as_of - hold_window
-        held = assess(unit, events, t0, as_of, params)
-        level = higher(now.level, lower(previous, held.level))
+        # the highest level of any single moment of the window (the earliest such moment)
+        graded = [(m, assess(unit, events, m, m, params).level)
+                  for m in moments(events, t0, as_of, params)]  # fmt: skip
+        peak_at, peak = as_of, now.level
+        for m, at_m in graded:
+            if LEVEL_RANK[at_m] > LEVEL_RANK[peak]:
+                peak_at, peak = m, at_m
+        level = higher(now.level, lower(previous, peak))
         if level != now.level:
-            ends = list(_ended_in(events, t0, as_of, params))
+            # the level is held until the last moment that reached it is 24 h old
+            last = max(m for m, at_m in graded if LEVEL_RANK[at_m] >= LEVEL_RANK[level])
+            ends = sorted(e for e in _ended_in(events, t0, as_of, params) if e > last)
+            drop = next((e for e in ends
+                         if LEVEL_RANK[assess(unit, events, e, e, params).level]
+                         < LEVEL_RANK[level]), None)  # fmt: skip
             hysteresis = {
                 "held": True,
                 "would_be": now.level,
                 "hours": float(params.hysteresis_hours),
-                "clear_at": _iso(max(ends) + hold_window) if ends else None,
+                "clear_at": _iso(drop + hold_window) if drop else None,
+                "peak_level": peak,
+                "peak_at": _iso(peak_at),
+                "reason_i18n": {
+                    "zh": f"保持{_level_zh(level)}：24小时内{_iso(peak_at)}时为{_level_zh(peak)}",
+                    "en": f"held at {level}: the level was {peak} at {_iso(peak_at)}, "
+                    "within the last 24 h",
+                },
             }
             decided_by = "hysteresis"
         else:

@@ -17,6 +17,7 @@ import shapely
 from numpy.typing import NDArray
 
 from api.crs import Crs
+from api.grading import gb18218
 from api.importer import coerce as C
 from api.importer import geometry as G
 from api.importer.catalog import TableInfo
@@ -234,6 +235,9 @@ def check(
             problems.append((unknown, code_field, f"no {parent} feature has this code"))
         values[id_col] = C.Typed(np.where(found, ids, 0).astype(np.int64), ~found, [])
 
+    if isinstance(target, ChildTable) and target.name == "hazard_substances":
+        problems += _gb18218_q_beta(values, n)
+
     geoms: G.Geoms | None = None
     needs_repair = np.zeros(n, dtype=bool)
     key_fields = ["code"] if isinstance(target, Layer) else [target.parent_code, *target.key]
@@ -245,6 +249,53 @@ def check(
         if "district" in target.field_map:
             _district(values, geoms, lookups, problems)
     return Checked(n, values, geoms, problems, needs_repair)
+
+
+def _texts(t: C.Typed | None, n: int) -> list[str | None]:
+    if t is None:
+        return [None] * n
+    return [None if t.nulls[i] else v for i, v in enumerate(t.values.to_pylist())]
+
+
+def _gb18218_q_beta(values: dict[str, C.Typed], n: int) -> list[Problem]:
+    """hazard_substances: Q and β from GB 18218-2018 (api.grading.gb18218), not from the file.
+
+    A substance Table 1 names takes its row's Q and β; any other takes its Table 2
+    category's. A file may leave `threshold_tonnes` and `beta` empty (they are
+    filled in); a value that disagrees with the standard rejects the row, and
+    the reason names the standard's row.
+    """
+    names = _texts(values.get("substance"), n)
+    cas = _texts(values.get("cas"), n)
+    cats = _texts(values.get("category"), n)
+    given = {f: values.get(f) for f in ("threshold_tonnes", "beta")}
+    std = {f: np.zeros(n) for f in given}
+    reasons: dict[str, dict[int, str]] = {"substance": {}, "category": {}, **{f: {} for f in given}}
+    for i, name in enumerate(names):
+        if name is None:
+            continue  # "required" already reported
+        try:
+            q, beta, basis = gb18218.standard_q_beta(name, cas[i], cats[i])
+        except ValueError as exc:
+            reasons["category"][i] = str(exc)
+            continue
+        std["threshold_tonnes"][i], std["beta"][i] = q, beta
+        table, _, ref = basis.partition(":")
+        where = f"GB 18218-2018 Table 1 row {ref}" if table == "table1" else (
+            f"GB 18218-2018 Table 2 category {ref}")  # fmt: skip
+        for f, label in (("threshold_tonnes", f"Q = {q:g} t"), ("beta", f"β = {beta:g}")):
+            t = given[f]
+            if t is not None and not t.nulls[i] and not np.isclose(t.values[i], std[f][i]):
+                reasons[f][i] = f"{t.values[i]:g} disagrees with {where}: {label}"
+    for f in given:
+        values[f] = C.Typed(std[f], np.zeros(n, dtype=bool), [])
+    out: list[Problem] = []
+    for f, by_row in reasons.items():
+        if by_row:
+            mask = np.zeros(n, dtype=bool)
+            mask[list(by_row)] = True
+            out.append((mask, f, by_row))
+    return out
 
 
 def _lookup(keys: pa.Array, table: dict[str, Any]) -> tuple[NDArray[Any], NDArray[np.bool_]]:

@@ -1,11 +1,8 @@
 // The one screen: district statistics as charts, and the live feed of level changes.
 import { api } from "./api.js";
 import { bars, fmt, stackedBars } from "./charts.js";
+import { html, setHtml } from "./html.js";
 import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, levelName, onLang, t } from "./i18n.js";
-
-function esc(v) {
-  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 export class Dashboard {
   constructor(root, feedRoot) {
@@ -50,16 +47,16 @@ export class Dashboard {
       "#43a047",
       { digits: 3 },
     );
-    const rows = districts
-      .map(
-        (d) => `<tr><th>${esc(short(d.name))}</th><td>${fmt(d.reserve_depots.count)} / ${fmt(d.reserve_depots.items)}</td>
+    const rows = districts.map(
+      (d) => html`<tr><th>${short(d.name)}</th><td>${fmt(d.reserve_depots.count)} / ${fmt(d.reserve_depots.items)}</td>
           <td>${fmt(d.rescue_teams.count)} / ${fmt(d.rescue_teams.people)}</td></tr>`,
-      )
-      .join("");
+    );
     const chips = LEVELS.map(
-      (l) => `<span class="kpi-level" style="border-color:${LEVEL_HEX[l]}"><i class="sw dot" style="background:${LEVEL_HEX[l]}"></i>${levelName(l)} <b data-level-count="${l}">${fmt(city.risk_units.by_level[l] || 0)}</b></span>`,
-    ).join("");
-    this.root.innerHTML = `
+      (l) => html`<span class="kpi-level" style="border-color:${LEVEL_HEX[l]}"><i class="sw dot" style="background:${LEVEL_HEX[l]}"></i>${levelName(l)} <b data-level-count="${l}">${fmt(city.risk_units.by_level[l] || 0)}</b></span>`,
+    );
+    setHtml(
+      this.root,
+      html`
       <div class="kpis">
         <div class="kpi"><span>${t("risk_units")}</span><b>${fmt(city.risk_units.total)}</b></div>
         <div class="kpi"><span>${t("population")}</span><b>${fmt(city.population)}</b></div>
@@ -72,7 +69,8 @@ export class Dashboard {
       <section><h4>${t("shelter_per_resident")}</h4><div class="c-shelter"></div></section>
       <section><h4>${t("depots_items")} · ${t("teams_people")}</h4>
         <table class="grid"><thead><tr><th>${t("district")}</th><th>${t("depots_items")}</th><th>${t("teams_people")}</th></tr></thead>
-        <tbody>${rows}</tbody></table></section>`;
+        <tbody>${rows}</tbody></table></section>`,
+    );
     this.root.querySelector(".c-level").append(byLevel);
     this.root.querySelector(".c-cat").append(byCat);
     this.root.querySelector(".c-shelter").append(perResident);
@@ -92,17 +90,18 @@ export class Dashboard {
 
   renderFeed() {
     const status = this.state === "open" ? t("connected") : this.state ? t("reconnecting") : "";
-    const items = this.events
-      .map((e) => {
-        const time = new Date(e.as_of).toLocaleTimeString();
-        const from = e.from ? `<span class="chip" style="background:${LEVEL_HEX[e.from]}">${levelName(e.from)}</span>` : "—";
-        return `<li class="feed-item" data-unit="${esc(e.unit)}" data-to="${esc(e.to)}">
-          <span class="time">${time}</span> <b>${esc(e.name)}</b> <small>${esc(e.unit)}</small><br>
+    const items = this.events.map((e) => {
+      const time = new Date(e.as_of).toLocaleTimeString();
+      const from = e.from ? html`<span class="chip" style="background:${LEVEL_HEX[e.from]}">${levelName(e.from)}</span>` : "—";
+      return html`<li class="feed-item" data-unit="${e.unit}" data-to="${e.to}">
+          <span class="time">${time}</span> <b>${e.name}</b> <small>${e.unit}</small><br>
           ${from} → <span class="chip" style="background:${LEVEL_HEX[e.to]}">${levelName(e.to)}</span>
-          <small class="muted">${esc(categoryName(e.category))} · ${esc(e.decided_by || "")} · R ${esc(e.r)}</small></li>`;
-      })
-      .join("");
-    this.feedRoot.innerHTML = `<div class="feed-status ${this.state}">${status}</div>
-      <ul class="feed">${items || `<li class="muted">${t("feed_empty")}</li>`}</ul>`;
+          <small class="muted">${categoryName(e.category)} · ${e.decided_by || ""} · R ${e.r}</small></li>`;
+    });
+    setHtml(
+      this.feedRoot,
+      html`<div class="feed-status ${this.state}">${status}</div>
+      <ul class="feed">${items.length ? items : html`<li class="muted">${t("feed_empty")}</li>`}</ul>`,
+    );
   }
 }

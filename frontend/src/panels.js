@@ -1,5 +1,6 @@
 // Layer panel (toggle + legend), filter panel (category, level, district), search.
 import { api } from "./api.js";
+import { html, setHtml } from "./html.js";
 import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, layerTitle, levelName, onLang, t } from "./i18n.js";
 
 const SEARCH_LAYERS = ["risk_units", "hazard_sources", "shelters", "rescue_teams", "reserve_depots", "vulnerable_sites"];
@@ -9,9 +10,9 @@ function swatch(styleLayer) {
   const colour = paint["circle-color"] ?? paint["fill-color"] ?? paint["line-color"];
   if (typeof colour === "string") {
     const shape = styleLayer.type === "circle" ? "dot" : styleLayer.type === "line" ? "bar" : "box";
-    return `<i class="sw ${shape}" style="background:${colour}"></i>`;
+    return html`<i class="sw ${shape}" style="background:${colour}"></i>`;
   }
-  return `<i class="sw multi"></i>`;
+  return html`<i class="sw multi"></i>`;
 }
 
 export function layerPanel(root, onemap, layerMeta, config) {
@@ -24,24 +25,27 @@ export function layerPanel(root, onemap, layerMeta, config) {
       const ids = onemap.styleLayers(name).map((l) => l.id);
       const on = ids.some((id) => !onemap.hidden.has(id));
       const sw = swatch(onemap.styleLayers(name).at(-1));
-      return `<label class="layer"><input type="checkbox" data-layer="${name}" ${on ? "checked" : ""}>
+      return html`<label class="layer"><input type="checkbox" data-layer="${name}" ${on ? "checked" : ""}>
         ${sw}<span>${layerTitle(layerMeta[name]) || name}</span></label>`;
     });
     if (config.risk_surface) {
       const on = onemap.map.getLayoutProperty("risk-surface", "visibility") === "visible";
-      items.push(`<label class="layer"><input type="checkbox" data-raster="risk-surface" ${on ? "checked" : ""}>
+      items.push(html`<label class="layer"><input type="checkbox" data-raster="risk-surface" ${on ? "checked" : ""}>
         <i class="sw heat"></i><span>${t("risk_surface")}</span></label>`);
     }
     if (config.basemap) {
       const on = onemap.map.getLayoutProperty("basemap", "visibility") !== "none";
-      items.push(`<label class="layer"><input type="checkbox" data-raster="basemap" ${on ? "checked" : ""}>
+      items.push(html`<label class="layer"><input type="checkbox" data-raster="basemap" ${on ? "checked" : ""}>
         <i class="sw box" style="background:#cfd8dc"></i><span>${t("basemap")}</span></label>`);
     }
     const legend = LEVELS.map(
-      (l) => `<span class="legend-item"><i class="sw dot" style="background:${LEVEL_HEX[l]}"></i>${levelName(l)}</span>`,
-    ).join("");
-    root.innerHTML = `<div class="layers">${items.join("")}</div>
-      <div class="sub">${t("legend")} · ${layerTitle(layerMeta.risk_units)}</div><div class="legend">${legend}</div>`;
+      (l) => html`<span class="legend-item"><i class="sw dot" style="background:${LEVEL_HEX[l]}"></i>${levelName(l)}</span>`,
+    );
+    setHtml(
+      root,
+      html`<div class="layers">${items}</div>
+      <div class="sub">${t("legend")} · ${layerTitle(layerMeta.risk_units)}</div><div class="legend">${legend}</div>`,
+    );
   }
   root.addEventListener("change", (e) => {
     const box = e.target;
@@ -59,20 +63,23 @@ export function filterPanel(root, onemap, districts) {
   const state = { level: [], category: [], district: [] };
   function render() {
     const levels = LEVELS.map(
-      (l) => `<label class="lv"><input type="checkbox" name="level" value="${l}" ${state.level.includes(l) ? "checked" : ""}>
+      (l) => html`<label class="lv"><input type="checkbox" name="level" value="${l}" ${state.level.includes(l) ? "checked" : ""}>
         <i class="sw dot" style="background:${LEVEL_HEX[l]}"></i>${levelName(l)}</label>`,
-    ).join("");
-    const cats = Object.keys(CATEGORIES)
-      .map((c) => `<option value="${c}" ${state.category[0] === c ? "selected" : ""}>${categoryName(c)}</option>`)
-      .join("");
-    const dists = districts
-      .map((d) => `<option value="${d.code}" ${state.district[0] === d.code ? "selected" : ""}>${d.name}</option>`)
-      .join("");
-    root.innerHTML = `
+    );
+    const cats = Object.keys(CATEGORIES).map(
+      (c) => html`<option value="${c}" ${state.category[0] === c ? "selected" : ""}>${categoryName(c)}</option>`,
+    );
+    const dists = districts.map(
+      (d) => html`<option value="${d.code}" ${state.district[0] === d.code ? "selected" : ""}>${d.name}</option>`,
+    );
+    setHtml(
+      root,
+      html`
       <div class="sub">${t("level")}</div><div class="levels">${levels}</div>
       <label class="field">${t("category")}<select name="category"><option value="">${t("all")}</option>${cats}</select></label>
       <label class="field">${t("district")}<select name="district"><option value="">${t("all")}</option>${dists}</select></label>
-      <button type="button" class="clear">${t("clear")}</button>`;
+      <button type="button" class="clear">${t("clear")}</button>`,
+    );
   }
   function apply() {
     onemap.setFilters({ ...state });
@@ -114,7 +121,8 @@ export function searchBox(input, list, layerMeta, onPick) {
     list.replaceChildren(
       ...hits.map(({ layer, f }) => {
         const li = document.createElement("li");
-        li.innerHTML = `<b></b> <small></small> <span class="muted"></span>`;
+        li.append(document.createElement("b"), " ", document.createElement("small"), " ");
+        li.append(Object.assign(document.createElement("span"), { className: "muted" }));
         li.querySelector("b").textContent = f.properties.name;
         li.querySelector("small").textContent = f.properties.code;
         li.querySelector("span").textContent = layerTitle(layerMeta[layer]);
@@ -125,7 +133,7 @@ export function searchBox(input, list, layerMeta, onPick) {
         return li;
       }),
     );
-    if (!hits.length) list.innerHTML = `<li class="muted">${t("no_results")}</li>`;
+    if (!hits.length) setHtml(list, html`<li class="muted">${t("no_results")}</li>`);
   }
   input.addEventListener("input", () => {
     clearTimeout(timer);

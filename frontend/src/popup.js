@@ -3,44 +3,45 @@
 import maplibregl from "maplibre-gl";
 import { api } from "./api.js";
 import { levelHistory } from "./charts.js";
-import { LEVEL_HEX, categoryName, levelName, t } from "./i18n.js";
+import { html, setHtml } from "./html.js";
+import { LEVEL_HEX, categoryName, getLang, levelName, t } from "./i18n.js";
 
 const HIDDEN = new Set(["id", "source", "created_at", "updated_at", "risk_unit_id", "point_id"]);
-
-function esc(v) {
-  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function attrTable(props) {
   const rows = Object.entries(props)
     .filter(([k, v]) => !HIDDEN.has(k) && v !== null && v !== "" && typeof v !== "object")
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`);
-  return `<table class="attrs">${rows.join("")}</table>`;
+    .map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`);
+  return html`<table class="attrs">${rows}</table>`;
 }
 
 function levelChip(level) {
   const colour = LEVEL_HEX[level] || "#9e9e9e";
-  return `<span class="chip" style="background:${colour}">${esc(levelName(level))}</span>`;
+  return html`<span class="chip" style="background:${colour}">${levelName(level)}</span>`;
+}
+
+/** A server text in the current language: its {zh, en} form, else the plain (English) one. */
+function say(texts, plain) {
+  return texts?.[getLang()] || texts?.en || (typeof plain === "string" ? plain : plain?.reason) || "";
 }
 
 function explanationHtml(g) {
-  const factors = (g.factors || [])
-    .map((f) => `<li><b>${esc(f.code)}</b> k=${esc(f.k)} ${esc(f.detail?.reason || f.detail?.name || "")}</li>`)
-    .join("");
-  const floors = (g.floors || [])
-    .map(
-      (f) =>
-        f.fired
-          ? `<li class="fired"><b>${esc(f.code)}</b> ${levelChip(f.level)} ${esc(f.reason)}</li>`
-          : `<li class="quiet" title="${esc(f.reason)}">${esc(f.code)} —</li>`,
-    )
-    .join("");
-  return `
+  const factors = (g.factors || []).map(
+    (f) => html`<li data-factor="${f.code}"><b>${f.code}</b> k=${f.k} <span class="reason">${say(f.detail_i18n, f.detail)}</span></li>`,
+  );
+  const floors = (g.floors || []).map((f) =>
+    f.fired
+      ? html`<li class="fired" data-floor="${f.code}"><b>${f.code}</b> ${levelChip(f.level)} <span class="reason">${say(f.reason_i18n, f.reason)}</span></li>`
+      : html`<li class="quiet" data-floor="${f.code}" title="${say(f.reason_i18n, f.reason)}">${f.code} —</li>`,
+  );
+  const held = g.hysteresis?.held ? html`<div class="held">${say(g.hysteresis.reason_i18n, "")}</div>` : "";
+  return html`
     <div class="explain">
-      <div class="formula">${esc(g.formula?.r0 || "")}<br>${esc(g.formula?.r || "")}</div>
-      <div><span class="muted">${t("decided_by")}:</span> <b>${esc(g.decided_by)}</b>
-        · R = <b>${esc(g.r)}</b> · ${levelChip(g.score_level)}</div>
-      <div class="sub">${t("factors")}</div><ul class="factors">${factors || `<li class="quiet">—</li>`}</ul>
+      <div class="formula">${g.formula?.r0 || ""}<br>${g.formula?.r || ""}</div>
+      <div><span class="muted">${t("decided_by")}:</span> <b class="decided-by">${say(g.decided_by_i18n, g.decided_by)}</b>
+        · R = <b>${g.r}</b> · ${levelChip(g.score_level)}</div>
+      ${held}
+      <div class="sub">${t("factors")}</div><ul class="factors">${factors.length ? factors : html`<li class="quiet">—</li>`}</ul>
       <div class="sub">${t("floors")}</div><ul class="floors">${floors}</ul>
     </div>`;
 }
@@ -53,13 +54,16 @@ async function riskUnitBody(code) {
   ]);
   const p = unit.properties;
   const div = document.createElement("div");
-  div.innerHTML = `
-    <h3>${esc(p.name)} <small>${esc(p.code)}</small></h3>
-    <div class="row">${levelChip(grade.level)} <span>${esc(categoryName(p.category))}</span>
-      <span class="muted">${esc(unit.district_name || "")}</span></div>
+  setHtml(
+    div,
+    html`
+    <h3>${p.name} <small>${p.code}</small></h3>
+    <div class="row">${levelChip(grade.level)} <span>${categoryName(p.category)}</span>
+      <span class="muted">${unit.district_name || ""}</span></div>
     <details open><summary>${t("explanation")}</summary>${explanationHtml(grade)}</details>
     <div class="sub">${t("history")}</div><div class="history-chart"></div>
-    <details><summary>${t("features")}</summary>${attrTable(p)}</details>`;
+    <details><summary>${t("features")}</summary>${attrTable(p)}</details>`,
+  );
   div.querySelector(".history-chart").append(levelHistory(history.items || []));
   div.dataset.level = grade.level;
   return div;
@@ -73,7 +77,7 @@ async function featureBody(layer, code, title) {
     div.textContent = code;
     return div;
   }
-  div.innerHTML = `<h3>${esc(f.properties.name)} <small>${esc(title)}</small></h3>${attrTable(f.properties)}`;
+  setHtml(div, html`<h3>${f.properties.name} <small>${title}</small></h3>${attrTable(f.properties)}`);
   return div;
 }
 
@@ -106,7 +110,7 @@ export class Popups {
       let body;
       if (isCluster) {
         body = document.createElement("div");
-        body.innerHTML = `<b>${esc(props.count)}</b> ${t("features")} · ${t("zoom_in")}`;
+        setHtml(body, html`<b>${props.count}</b> ${t("features")} · ${t("zoom_in")}`);
         map.easeTo({ center: lngLat, zoom: Math.min(map.getZoom() + 2, 18) });
       } else if (layer === "risk_units") {
         body = await riskUnitBody(props.code);

@@ -2,6 +2,7 @@
 // Each is one POST /analysis/* from a clicked point; results are listed and highlighted.
 import { api } from "./api.js";
 import { fmt } from "./charts.js";
+import { html, setHtml } from "./html.js";
 import { LEVEL_HEX, layerTitle, levelName, onLang, t } from "./i18n.js";
 
 function circle([lon, lat], radius, steps = 64) {
@@ -15,10 +16,6 @@ function circle([lon, lat], radius, steps = 64) {
   return { type: "Polygon", coordinates: [ring] };
 }
 
-function esc(v) {
-  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 export class Tools {
   constructor(root, onemap, layerMeta, popups) {
     this.root = root;
@@ -27,7 +24,7 @@ export class Tools {
     this.popups = popups;
     this.mode = null;
     this.last = null;
-    root.innerHTML = `<div class="tool-head"></div><div class="tool-results"></div>`;
+    setHtml(root, html`<div class="tool-head"></div><div class="tool-results"></div>`);
     this.render();
     onLang(() => {
       this.render();
@@ -45,8 +42,10 @@ export class Tools {
   }
 
   render() {
-    const b = (k) => `<button type="button" data-tool="${k}" class="${this.mode === k ? "on" : ""}">${t(k)}</button>`;
-    this.root.querySelector(".tool-head").innerHTML = `
+    const b = (k) => html`<button type="button" data-tool="${k}" class="${this.mode === k ? "on" : ""}">${t(k)}</button>`;
+    setHtml(
+      this.root.querySelector(".tool-head"),
+      html`
       <div class="toolbar">${b("buffer")}${b("nearest")}${b("impact")}</div>
       <div class="tool-opts">
         <label class="field">${t("radius_m")}<input name="radius" type="number" min="10" max="50000" step="50" value="500"></label>
@@ -56,7 +55,8 @@ export class Tools {
           <option value="reserve_depots">${t("reserve_depots")}</option></select></label>
         <label class="field nearest-only">${t("k")}<input name="k" type="number" min="1" max="50" value="5"></label>
       </div>
-      <div class="hint muted">${this.mode ? t("pick_point") : ""}</div>`;
+      <div class="hint muted">${this.mode ? t("pick_point") : ""}</div>`,
+    );
     this.root.classList.toggle("nearest", this.mode === "nearest");
   }
 
@@ -125,7 +125,7 @@ export class Tools {
     let head = "";
     if (kind === "impact") {
       const s = out.summary;
-      head = `<table class="summary">
+      head = html`<table class="summary">
         <tr><th>${t("affected_units")}</th><td>${s.risk_units.total}</td></tr>
         <tr><th>${t("affected_sites")}</th><td>${s.vulnerable_sites.total} (${fmt(s.vulnerable_sites.occupants)})</td></tr>
         <tr><th>${t("population")}</th><td>${fmt(Math.round(s.population))}</td></tr>
@@ -135,20 +135,25 @@ export class Tools {
       </table>`;
     } else if (kind === "buffer") {
       const counts = Object.entries(out.counts || {})
-        .map(([layer, c]) => `${esc(layerTitle(this.layerMeta[layer]))} ${c.total}`)
+        .map(([layer, c]) => `${layerTitle(this.layerMeta[layer])} ${c.total}`)
         .join(" · ");
-      head = `<div class="summary">${counts}</div>`;
+      head = html`<div class="summary">${counts}</div>`;
     }
     const rows = marks.slice(0, 200).map((f, i) => {
       const p = f.properties;
       const layer = p.layer || out.layer || this.values().target;
-      const level = p.current_level ? `<i class="sw dot" style="background:${LEVEL_HEX[p.current_level]}" title="${levelName(p.current_level)}"></i>` : "";
-      return `<li data-i="${i}" data-layer="${esc(layer)}" data-code="${esc(p.code)}">${level}<b>${esc(p.name)}</b>
-        <small>${esc(layerTitle(this.layerMeta[layer]) || layer)}</small><span class="dist">${fmt(Math.round(p.distance_m))} m</span></li>`;
+      const level = p.current_level
+        ? html`<i class="sw dot" style="background:${LEVEL_HEX[p.current_level]}" title="${levelName(p.current_level)}"></i>`
+        : "";
+      return html`<li data-i="${i}" data-layer="${layer}" data-code="${p.code}">${level}<b>${p.name}</b>
+        <small>${layerTitle(this.layerMeta[layer]) || layer}</small><span class="dist">${fmt(Math.round(p.distance_m))} m</span></li>`;
     });
-    results.innerHTML = `${head}<div class="sub">${t("results")}: <b class="n-results">${marks.length}</b>
+    setHtml(
+      results,
+      html`${head}<div class="sub">${t("results")}: <b class="n-results">${marks.length}</b>
       <button type="button" class="clear">${t("clear")}</button></div>
-      <ol class="result-list">${rows.join("") || `<li class="muted">${t("no_results")}</li>`}</ol>`;
+      <ol class="result-list">${rows.length ? rows : html`<li class="muted">${t("no_results")}</li>`}</ol>`,
+    );
     results.querySelectorAll("li[data-i]").forEach((li) => {
       li.addEventListener("click", () => {
         const f = marks[Number(li.dataset.i)];

@@ -5,10 +5,14 @@
 -- $3 bigint[]      unit ids (only in the "units" variant; {units:col} below
 --                  becomes `col = ANY($3)` there and TRUE in the "all" variant)
 --
--- Every event is read once over the hysteresis window [as_of - hours, as_of]
--- and counted twice: active at as_of ("now") and active at any time in the
--- window ("hold"). An event is active in [t0, t] when it started at or before
--- t and had not ended by t0. Arithmetic is numeric (exact), as in the model.
+-- Every event is read over the hysteresis window [as_of - hours, as_of]; the
+-- grade counts the ones active at as_of ("now"). An event is active in [t0, t]
+-- when it started at or before t and had not ended by t0. A unit whose level
+-- would fall below its previous one is held at the highest level any single
+-- moment of the window had ("hold", only for those units): the level peaks at
+-- the window's start, when an event starts or when a hidden hazard falls
+-- overdue, so those are the moments graded (model.moments). Arithmetic is
+-- numeric (exact), as in the model.
 WITH p AS MATERIALIZED (
     SELECT
         $2::timestamptz AS t,
@@ -82,9 +86,7 @@ al AS (
     SELECT a.risk_unit_id AS uid,
            min(a.level) FILTER (WHERE a.ended_at IS NULL OR a.ended_at > p.t) AS top_now,
            count(DISTINCT a.point_id) FILTER (WHERE a.ended_at IS NULL OR a.ended_at > p.t)
-               AS pts_now,
-           min(a.level) AS top_hold,
-           count(DISTINCT a.point_id) AS pts_hold
+               AS pts_now
       FROM alarms a CROSS JOIN p
      WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
        AND (a.ended_at IS NULL OR a.ended_at > p.t0)
@@ -108,8 +110,7 @@ off AS (
                     + mp.expected_interval_s * interval '1 second' <= p.t, true)
 ),
 offa AS (
-    SELECT uid, count(DISTINCT point_id) FILTER (WHERE now) AS n_now,
-           count(DISTINCT point_id) AS n_hold
+    SELECT uid, count(DISTINCT point_id) FILTER (WHERE now) AS n_now
       FROM off GROUP BY uid
 ),
 hz AS (
@@ -117,16 +118,11 @@ hz AS (
            count(*) FILTER (WHERE x.now AND x.severity = 'general') AS gen_now,
            count(*) FILTER (WHERE x.now AND x.severity = 'general' AND x.over_now) AS gen_over_now,
            count(*) FILTER (WHERE x.now AND x.severity = 'large') AS large_now,
-           count(*) FILTER (WHERE x.now AND x.severity = 'major') AS major_now,
-           count(*) FILTER (WHERE x.severity = 'general') AS gen_hold,
-           count(*) FILTER (WHERE x.severity = 'general' AND x.over_hold) AS gen_over_hold,
-           count(*) FILTER (WHERE x.severity = 'large') AS large_hold,
-           count(*) FILTER (WHERE x.severity = 'major') AS major_hold
+           count(*) FILTER (WHERE x.now AND x.severity = 'major') AS major_now
       FROM (
         SELECT h.risk_unit_id AS uid, h.severity,
                (e.h_end IS NULL OR e.h_end > p.t) AS now,
-               d.deadline <= p.t AS over_now,
-               d.deadline <= p.t AND (e.h_end IS NULL OR e.h_end > d.deadline) AS over_hold
+               d.deadline <= p.t AS over_now
           FROM hidden_hazards h
          CROSS JOIN p
          CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
@@ -140,12 +136,13 @@ hz AS (
 ),
 ww AS MATERIALIZED (
     SELECT w.type, array_position(ARRAY['blue', 'yellow', 'orange', 'red'], w.colour) AS c,
-           least(w.valid_to, w.cancelled_at) > p.t AS now, w.geom
+           least(w.valid_to, w.cancelled_at) > p.t AS now, w.geom,
+           w.valid_from AS since, least(w.valid_to, w.cancelled_at) AS until
       FROM weather_warnings w CROSS JOIN p
      WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t0
 ),
 wx AS (
-    SELECT ru.id AS uid, max(ww.c) FILTER (WHERE ww.now) AS c_now, max(ww.c) AS c_hold
+    SELECT ru.id AS uid, max(ww.c) FILTER (WHERE ww.now) AS c_now
       FROM ww
       JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
      CROSS JOIN p
@@ -153,15 +150,16 @@ wx AS (
      GROUP BY ru.id
 ),
 sp AS MATERIALIZED (
-    SELECT least(s.ends_at, s.cancelled_at) > p.t AS now, s.geom
+    SELECT least(s.ends_at, s.cancelled_at) > p.t AS now, s.geom,
+           s.starts_at AS since, least(s.ends_at, s.cancelled_at) AS until
       FROM special_periods s CROSS JOIN p
      WHERE s.starts_at <= p.t AND least(s.ends_at, s.cancelled_at) > p.t0
 ),
 sp_city AS (
-    SELECT count(*) FILTER (WHERE now) AS n_now, count(*) AS n_hold FROM sp WHERE geom IS NULL
+    SELECT count(*) FILTER (WHERE now) AS n_now FROM sp WHERE geom IS NULL
 ),
 spx AS (
-    SELECT ru.id AS uid, count(*) FILTER (WHERE sp.now) AS n_now, count(*) AS n_hold
+    SELECT ru.id AS uid, count(*) FILTER (WHERE sp.now) AS n_now
       FROM sp
       JOIN risk_units ru ON ST_Intersects(ru.geom, sp.geom)
      WHERE sp.geom IS NOT NULL AND {units:ru.id}
@@ -170,9 +168,7 @@ spx AS (
 ac AS (
     SELECT x.uid,
            count(*) FILTER (WHERE x.now AND x.grade = 'general') AS g_now,
-           count(*) FILTER (WHERE x.now AND x.grade <> 'general') AS l_now,
-           count(*) FILTER (WHERE x.grade = 'general') AS g_hold,
-           count(*) FILTER (WHERE x.grade <> 'general') AS l_hold
+           count(*) FILTER (WHERE x.now AND x.grade <> 'general') AS l_now
       FROM (
         SELECT a.risk_unit_id AS uid, a.grade, a.occurred_at + p.acc_w > p.t AS now
           FROM accidents a CROSS JOIN p
@@ -196,17 +192,12 @@ base AS (
                  + CASE WHEN ex.vulnerable_site THEN p.e_bonus ELSE 0 END) AS e,
            p.g_values[array_position(p.g_codes, ru.control_level)] AS g,
            al.top_now, coalesce(al.pts_now, 0) AS pts_now,
-           al.top_hold, coalesce(al.pts_hold, 0) AS pts_hold,
-           coalesce(offa.n_now, 0) AS off_now, coalesce(offa.n_hold, 0) AS off_hold,
+           coalesce(offa.n_now, 0) AS off_now,
            coalesce(hz.gen_now, 0) AS gen_now, coalesce(hz.gen_over_now, 0) AS gen_over_now,
            coalesce(hz.large_now, 0) AS large_now, coalesce(hz.major_now, 0) AS major_now,
-           coalesce(hz.gen_hold, 0) AS gen_hold, coalesce(hz.gen_over_hold, 0) AS gen_over_hold,
-           coalesce(hz.large_hold, 0) AS large_hold, coalesce(hz.major_hold, 0) AS major_hold,
-           wx.c_now, wx.c_hold,
+           wx.c_now,
            sp_city.n_now + coalesce(spx.n_now, 0) AS sp_now,
-           sp_city.n_hold + coalesce(spx.n_hold, 0) AS sp_hold,
-           coalesce(ac.g_now, 0) AS accg_now, coalesce(ac.l_now, 0) AS accl_now,
-           coalesce(ac.g_hold, 0) AS accg_hold, coalesce(ac.l_hold, 0) AS accl_hold
+           coalesce(ac.g_now, 0) AS accg_now, coalesce(ac.l_now, 0) AS accl_now
       FROM risk_units ru
      CROSS JOIN p
      CROSS JOIN sp_city
@@ -233,25 +224,10 @@ k AS (
            least(p.ksp_cap, p.ksp_each * b.sp_now) AS k_period_now,
            least(p.kag_cap, p.kag_each * b.accg_now) AS k_accg_now,
            least(p.kal_cap, p.kal_each * b.accl_now) AS k_accl_now,
-           coalesce(p.k_alarm[b.top_hold], 0)
-           + least(p.kfa_cap, p.kfa_each * greatest(b.pts_hold - 1, 0))
-           + least(p.kof_cap, p.kof_each * b.off_hold)
-           + least(p.kgen_cap, p.kgen_each * ((b.gen_hold - b.gen_over_hold)
-                                              + p.kgen_over * b.gen_over_hold))
-           + least(p.klarge_cap, p.klarge_each * b.large_hold)
-           + least(p.kmajor_cap, p.kmajor_each * b.major_hold)
-           + coalesce(p.k_weather[b.c_hold], 0)
-           + least(p.ksp_cap, p.ksp_each * b.sp_hold)
-           + least(p.kag_cap, p.kag_each * b.accg_hold)
-           + least(p.kal_cap, p.kal_each * b.accl_hold) AS sum_k_hold,
            CASE WHEN b.major_now > 0 THEN p.f1 END AS fl1_now,
            CASE WHEN b.top_now = 1 THEN p.f2 END AS fl2_now,
            p.f3[b.c_now] AS fl3_now,
-           CASE WHEN b.accl_now > 0 THEN p.f4 END AS fl4_now,
-           CASE WHEN b.major_hold > 0 THEN p.f1 END AS fl1_hold,
-           CASE WHEN b.top_hold = 1 THEN p.f2 END AS fl2_hold,
-           p.f3[b.c_hold] AS fl3_hold,
-           CASE WHEN b.accl_hold > 0 THEN p.f4 END AS fl4_hold
+           CASE WHEN b.accl_now > 0 THEN p.f4 END AS fl4_now
       FROM base b CROSS JOIN p
 ),
 s AS (
@@ -261,15 +237,11 @@ s AS (
                AS sum_k,
            CASE WHEN (k.fl1_now IS NOT NULL)::int + (k.fl2_now IS NOT NULL)::int
                      + (k.fl3_now IS NOT NULL)::int + (k.fl4_now IS NOT NULL)::int >= p.f5_min
-                THEN p.f5 END AS fl5_now,
-           CASE WHEN (k.fl1_hold IS NOT NULL)::int + (k.fl2_hold IS NOT NULL)::int
-                     + (k.fl3_hold IS NOT NULL)::int + (k.fl4_hold IS NOT NULL)::int >= p.f5_min
-                THEN p.f5 END AS fl5_hold
+                THEN p.f5 END AS fl5_now
       FROM k CROSS JOIN p
 ),
 r AS (
-    SELECT s.*, s.r0 * (1 + least(p.sum_cap, s.sum_k)) AS r,
-           s.r0 * (1 + least(p.sum_cap, s.sum_k_hold)) AS r_hold
+    SELECT s.*, s.r0 * (1 + least(p.sum_cap, s.sum_k)) AS r
       FROM s CROSS JOIN p
 ),
 lv AS (
@@ -277,14 +249,125 @@ lv AS (
            1 + width_bucket(r.r, p.b_edges) AS score_rank,
            greatest(1 + width_bucket(r.r, p.b_edges), r.fl0, r.fl1_now, r.fl2_now, r.fl3_now,
                     r.fl4_now, r.fl5_now) AS now_rank,
-           greatest(1 + width_bucket(r.r_hold, p.b_edges), r.fl0, r.fl1_hold, r.fl2_hold,
-                    r.fl3_hold, r.fl4_hold, r.fl5_hold) AS hold_rank,
            array_position(ARRAY['low', 'general', 'large', 'major'], r.prev) AS prev_rank
       FROM r CROSS JOIN p
+),
+-- the units whose level would fall: graded again at every moment of the window
+dn AS MATERIALIZED (
+    SELECT lv.id AS uid, lv.r0, lv.fl0 FROM lv WHERE lv.prev_rank > lv.now_rank
+),
+ev AS MATERIALIZED (
+    -- their events active in the window, one row each (kind, since, until, what it counts)
+    SELECT a.risk_unit_id AS uid, 'alarm' AS kind, a.started_at AS since, a.ended_at AS until,
+           a.level AS n, a.point_id AS pt, NULL::text AS sev, NULL::timestamptz AS deadline
+      FROM alarms a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
+     WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
+       AND (a.ended_at IS NULL OR a.ended_at > p.t0) AND {units:a.risk_unit_id}
+    UNION ALL
+    SELECT dn.uid, 'offline', o.started_at, o.ended_at, NULL, o.point_id, NULL, NULL
+      FROM monitoring_offline_periods o
+      JOIN monitoring_points mp ON mp.id = o.point_id
+      JOIN dn ON dn.uid = mp.risk_unit_id
+     CROSS JOIN p
+     WHERE o.started_at <= p.t AND o.ended_at > p.t0 AND {units:mp.risk_unit_id}
+    UNION ALL
+    SELECT dn.uid, 'offline',
+           coalesce(s.last_at + mp.expected_interval_s * interval '1 second', '-infinity'),
+           NULL, NULL, mp.id, NULL, NULL
+      FROM monitoring_points mp
+      JOIN dn ON dn.uid = mp.risk_unit_id
+      LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
+     CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_at) s
+     CROSS JOIN p
+     WHERE {units:mp.risk_unit_id}
+       AND coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
+    UNION ALL
+    SELECT dn.uid, 'hazard', h.reported_at, e.h_end, NULL, NULL, h.severity,
+           ((h.due_date + 1)::timestamp AT TIME ZONE p.tz)
+      FROM hidden_hazards h
+      JOIN dn ON dn.uid = h.risk_unit_id
+     CROSS JOIN p
+     CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
+     WHERE h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
+       AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
+       AND {units:h.risk_unit_id}
+    UNION ALL
+    SELECT dn.uid, 'weather', ww.since, ww.until, ww.c, NULL, NULL, NULL
+      FROM ww
+      JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
+      JOIN dn ON dn.uid = ru.id
+     CROSS JOIN p
+     WHERE (p.rel -> ww.type) ? ru.category AND {units:ru.id}
+    UNION ALL
+    SELECT dn.uid, 'period', sp.since, sp.until, NULL, NULL, NULL, NULL
+      FROM sp
+      JOIN risk_units ru ON sp.geom IS NULL OR ST_Intersects(ru.geom, sp.geom)
+      JOIN dn ON dn.uid = ru.id
+     WHERE {units:ru.id}
+    UNION ALL
+    SELECT dn.uid, 'accident', a.occurred_at, a.occurred_at + p.acc_w, NULL, NULL, a.grade, NULL
+      FROM accidents a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
+     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0 AND {units:a.risk_unit_id}
+),
+mo AS (
+    SELECT dn.uid, p.t0 AS m FROM dn CROSS JOIN p
+    UNION
+    SELECT ev.uid, ev.since FROM ev CROSS JOIN p WHERE ev.since > p.t0
+    UNION
+    SELECT ev.uid, ev.deadline FROM ev CROSS JOIN p WHERE ev.deadline > p.t0 AND ev.deadline <= p.t
+),
+em AS (
+    -- what was active at each moment (as "now" counts it at as_of)
+    SELECT mo.uid, mo.m,
+           min(ev.n) FILTER (WHERE ev.kind = 'alarm') AS top,
+           count(DISTINCT ev.pt) FILTER (WHERE ev.kind = 'alarm') AS pts,
+           count(DISTINCT ev.pt) FILTER (WHERE ev.kind = 'offline') AS off,
+           count(*) FILTER (WHERE ev.kind = 'hazard' AND ev.sev = 'general') AS gen,
+           count(*) FILTER (WHERE ev.kind = 'hazard' AND ev.sev = 'general'
+                              AND ev.deadline <= mo.m) AS gen_over,
+           count(*) FILTER (WHERE ev.kind = 'hazard' AND ev.sev = 'large') AS large,
+           count(*) FILTER (WHERE ev.kind = 'hazard' AND ev.sev = 'major') AS major,
+           max(ev.n) FILTER (WHERE ev.kind = 'weather') AS c,
+           count(*) FILTER (WHERE ev.kind = 'period') AS sp,
+           count(*) FILTER (WHERE ev.kind = 'accident' AND ev.sev = 'general') AS accg,
+           count(*) FILTER (WHERE ev.kind = 'accident' AND ev.sev <> 'general') AS accl
+      FROM mo
+      LEFT JOIN ev ON ev.uid = mo.uid AND ev.since <= mo.m
+                  AND (ev.until IS NULL OR ev.until > mo.m)
+     GROUP BY mo.uid, mo.m
+),
+hk AS (
+    SELECT em.uid, dn.r0, dn.fl0,
+           coalesce(p.k_alarm[em.top], 0)
+           + least(p.kfa_cap, p.kfa_each * greatest(em.pts - 1, 0))
+           + least(p.kof_cap, p.kof_each * em.off)
+           + least(p.kgen_cap, p.kgen_each * ((em.gen - em.gen_over) + p.kgen_over * em.gen_over))
+           + least(p.klarge_cap, p.klarge_each * em.large)
+           + least(p.kmajor_cap, p.kmajor_each * em.major)
+           + coalesce(p.k_weather[em.c], 0)
+           + least(p.ksp_cap, p.ksp_each * em.sp)
+           + least(p.kag_cap, p.kag_each * em.accg)
+           + least(p.kal_cap, p.kal_each * em.accl) AS sum_k,
+           CASE WHEN em.major > 0 THEN p.f1 END AS fl1,
+           CASE WHEN em.top = 1 THEN p.f2 END AS fl2,
+           p.f3[em.c] AS fl3,
+           CASE WHEN em.accl > 0 THEN p.f4 END AS fl4
+      FROM em JOIN dn ON dn.uid = em.uid CROSS JOIN p
+),
+hold AS (
+    SELECT hk.uid,
+           max(greatest(1 + width_bucket(hk.r0 * (1 + least(p.sum_cap, hk.sum_k)), p.b_edges),
+                        hk.fl0, hk.fl1, hk.fl2, hk.fl3, hk.fl4,
+                        CASE WHEN (hk.fl1 IS NOT NULL)::int + (hk.fl2 IS NOT NULL)::int
+                                  + (hk.fl3 IS NOT NULL)::int + (hk.fl4 IS NOT NULL)::int
+                                  >= p.f5_min THEN p.f5 END)) AS hold_rank
+      FROM hk CROSS JOIN p
+     GROUP BY hk.uid
 )
-SELECT lv.*,
+SELECT lv.*, hold.hold_rank,
        (ARRAY['low', 'general', 'large', 'major'])[
-           CASE WHEN lv.prev_rank IS NOT NULL AND lv.now_rank < lv.prev_rank
-                THEN greatest(lv.now_rank, least(lv.prev_rank, lv.hold_rank))
+           CASE WHEN lv.prev_rank > lv.now_rank
+                THEN greatest(lv.now_rank, least(lv.prev_rank, hold.hold_rank))
                 ELSE lv.now_rank END] AS level
   FROM lv
+  LEFT JOIN hold ON hold.uid = lv.id

@@ -22,6 +22,7 @@ from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade, GradingService
 from api.migrate import head_revision
 from api.openapi_doc import install_openapi
+from api.pgnotify import NotificationHub
 from api.params import reject_unknown_query_params
 from api.raster.router import install_raster
 from api.raster.surface import rebuild_risk_surface
@@ -66,17 +67,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # tiles' and analyses' single read-only statements: no reset round trip on
         # release (api/db.py)
         state.read_pool = await create_read_pool(settings)
+        # the process's one LISTEN connection: key revocations, layer versions, grade changes
+        state.hub = NotificationHub(settings.database_url)
+        await state.hub.start()
         state.key_cache = KeyCache()
-        await state.key_cache.listen(settings)
+        await state.key_cache.listen(state.hub)
         if limiter is not None:
             await limiter.start()
         state.tiles = TileService(settings)
-        await state.tiles.start(state.read_pool)
+        await state.tiles.start(state.read_pool, state.hub)
         state.grading = GradingService(state.pool, settings, state.after_full_regrade)
         await state.grading.start()
         state.readings_maintenance = ReadingsMaintenance(state.pool, settings)
         await state.readings_maintenance.start()
-        state.grade_stream = GradeStream(settings, state.pool)
+        state.grade_stream = GradeStream(settings, state.pool, state.hub)
         state.webhooks = WebhookDispatcher(settings, state.pool)
         state.grade_stream.on_change(state.webhooks.wake)
         await state.grade_stream.start()
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.grading.close()
             await state.tiles.close()
             await state.key_cache.close()
+            await state.hub.close()
             if limiter is not None:
                 await limiter.close()
             await state.read_pool.close()

@@ -35,8 +35,8 @@ log = logging.getLogger("tests.faults")
 
 #: how soon the service must answer again once the database is back
 RECOVERY_S = 30.0
-#: the listening connections every process keeps (auth revocations, grade events, tile versions)
-LISTENERS = {"onemap-auth", "onemap-events", "onemap-tiles"}
+#: the listening connection every process keeps (auth revocations, grade events, tile versions)
+LISTENERS = {"onemap-listen"}
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ def grade(
 ) -> None:
     """Regrade every risk unit now (or --unit ...), record level changes, run the hooks."""
     from api.grading import engine, store
-    from api.grading.service import utcnow
+    from api.timestamps import utcnow
     from api.main import create_app
 
     settings = Settings()

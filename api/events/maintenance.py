@@ -20,7 +20,7 @@ from datetime import timedelta
 import asyncpg
 
 from api.events import readings
-from api.grading.service import utcnow
+from api.timestamps import utcnow
 from api.settings import Settings
 
 log = logging.getLogger("onemap.readings")

@@ -47,6 +47,7 @@ from api.auth.principal import Principal
 from api.errors import BadRequest, PayloadTooLarge
 from api.events import alarms as alarm_rules
 from api.events.points import PointArrays, PointCache, levels
+from api.settings import Settings
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
@@ -341,6 +342,28 @@ def check(
         keep = np.concatenate([[True], ~same])
         idx, ts, values = idx[keep], ts[keep], values[keep]
     return Batch(key, n, idx, ts, values, arrays)
+
+
+async def check_batch(
+    conn: asyncpg.Connection,
+    cache: PointCache,
+    key: str,
+    codes: Sequence[Any],
+    tss: Sequence[Any],
+    vals: Sequence[Any] | NDArray[np.float64],
+    now: datetime,
+    settings: Settings,
+) -> Batch:
+    """`check` against the cached points; on an unknown point, once more after a forced
+    reload (a point added since the cache was read is not unknown)."""
+    arrays = await cache.refresh(conn)
+    limits = (now, settings.readings_max_future_s, settings.readings_retention_days,
+              settings.readings_max_batch)  # fmt: skip
+    try:
+        return check(key, codes, tss, vals, arrays, *limits)
+    except UnknownPoints:
+        arrays = await cache.refresh(conn, force=True)
+        return check(key, codes, tss, vals, arrays, *limits)
 
 
 def batch_key(body: bytes, idempotency_key: str | None) -> str:
@@ -721,11 +744,3 @@ async def _ingest(
                            details)  # fmt: skip
         await alarm_writes.write(conn)
     return result
-
-
-def point_cache(state: Any) -> PointCache:
-    """The app's point cache (made on first use)."""
-    cache = getattr(state, "point_cache", None)
-    if cache is None:
-        cache = state.point_cache = PointCache()
-    return cache

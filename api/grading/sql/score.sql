@@ -2,8 +2,9 @@
 --
 -- $1 text          the parameter set (JSON)
 -- $2 timestamptz   as_of
--- $3 bigint[]      unit ids (only in the "units" variant; {units:col} below
---                  becomes `col = ANY($3)` there and TRUE in the "all" variant)
+-- $3 bigint[]      unit ids (only in the "units" variant; each in_units_<alias>
+--                  placeholder below becomes `<alias's unit id> = ANY($3)` there
+--                  and TRUE in the "all" variant: api/grading/sqlfiles.py)
 --
 -- Every event is read once over the hysteresis window [as_of - hours, as_of]
 -- and counted twice: active at as_of ("now") and active at any time in the
@@ -75,7 +76,7 @@ WITH p AS MATERIALIZED (
 gb AS (
     SELECT hs.risk_unit_id AS uid, min(hs.gb_grade) AS grade
       FROM hazard_sources hs
-     WHERE hs.gb_grade IS NOT NULL AND hs.risk_unit_id IS NOT NULL AND {units:hs.risk_unit_id}
+     WHERE hs.gb_grade IS NOT NULL AND hs.risk_unit_id IS NOT NULL AND {{in_units_hs}}
      GROUP BY hs.risk_unit_id
 ),
 al AS (
@@ -88,7 +89,7 @@ al AS (
       FROM alarms a CROSS JOIN p
      WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
        AND (a.ended_at IS NULL OR a.ended_at > p.t0)
-       AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+       AND a.risk_unit_id IS NOT NULL AND {{in_units_a}}
      GROUP BY a.risk_unit_id
 ),
 off AS (
@@ -97,13 +98,13 @@ off AS (
       JOIN monitoring_points mp ON mp.id = o.point_id
      CROSS JOIN p
      WHERE o.started_at <= p.t AND o.ended_at > p.t0
-       AND mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+       AND mp.risk_unit_id IS NOT NULL AND {{in_units_mp}}
     UNION ALL
     SELECT mp.risk_unit_id, mp.id, true
       FROM monitoring_points mp
       LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
      CROSS JOIN p
-     WHERE mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+     WHERE mp.risk_unit_id IS NOT NULL AND {{in_units_mp}}
        AND coalesce(onemap_last_reading(l.last_us, mp.id)
                     + mp.expected_interval_s * interval '1 second' <= p.t, true)
 ),
@@ -132,7 +133,7 @@ hz AS (
          CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
          CROSS JOIN LATERAL (
                SELECT ((h.due_date + 1)::timestamp AT TIME ZONE p.tz) AS deadline) d
-         WHERE h.risk_unit_id IS NOT NULL AND {units:h.risk_unit_id}
+         WHERE h.risk_unit_id IS NOT NULL AND {{in_units_h}}
            AND h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
            AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
       ) x
@@ -149,7 +150,7 @@ wx AS (
       FROM ww
       JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
      CROSS JOIN p
-     WHERE {units:ru.id} AND (p.rel -> ww.type) ? ru.category
+     WHERE {{in_units_ru}} AND (p.rel -> ww.type) ? ru.category
      GROUP BY ru.id
 ),
 sp AS MATERIALIZED (
@@ -164,7 +165,7 @@ spx AS (
     SELECT ru.id AS uid, count(*) FILTER (WHERE sp.now) AS n_now, count(*) AS n_hold
       FROM sp
       JOIN risk_units ru ON ST_Intersects(ru.geom, sp.geom)
-     WHERE sp.geom IS NOT NULL AND {units:ru.id}
+     WHERE sp.geom IS NOT NULL AND {{in_units_ru}}
      GROUP BY ru.id
 ),
 ac AS (
@@ -177,7 +178,7 @@ ac AS (
         SELECT a.risk_unit_id AS uid, a.grade, a.occurred_at + p.acc_w > p.t AS now
           FROM accidents a CROSS JOIN p
          WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0
-           AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+           AND a.risk_unit_id IS NOT NULL AND {{in_units_a}}
       ) x
      GROUP BY x.uid
 ),
@@ -218,7 +219,7 @@ base AS (
       LEFT JOIN wx ON wx.uid = ru.id
       LEFT JOIN spx ON spx.uid = ru.id
       LEFT JOIN ac ON ac.uid = ru.id
-     WHERE {units:ru.id}
+     WHERE {{in_units_ru}}
 ),
 k AS (
     SELECT b.*, b.h * b.e * b.g AS r0,

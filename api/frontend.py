@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.codes import frontend_codes
 from api.deps import Reader, SettingsDep
 from api.raster.surface import risk_surface_path
 from api.settings import Settings
@@ -31,13 +32,15 @@ def basemap(settings: Settings) -> dict[str, Any] | None:
 
 @router.get("/ui/config", operation_id="uiConfig", summary="What the front end needs to start")
 async def ui_config(who: Reader, settings: SettingsDep) -> dict[str, Any]:
-    """The basemap (if any), whether the raster risk surface exists, the tile zoom range."""
+    """The basemap (if any), whether the raster risk surface exists, the tile zoom range,
+    and the levels' and categories' names and colours (api/codes.py)."""
     return {
         "basemap": basemap(settings),
         "risk_surface": risk_surface_path(settings).is_file(),
         "max_zoom": settings.tile_max_zoom,
         "city_bbox": list(settings.city_bbox),
         "user": {"name": who.name, "role": who.role.value},
+        "codes": frontend_codes(),
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from api.codes import LEVEL_COLOURS
 from api.pgnotify import NotificationHub, Subscription
 from api.settings import Settings
 
@@ -32,9 +33,6 @@ SELECT h.id, ru.code AS unit, ru.name, ru.category, ru.district, h.from_level, h
   FROM grade_history h JOIN risk_units ru ON ru.id = h.risk_unit_id
 """
 
-COLOURS = {"major": "red", "large": "orange", "general": "yellow", "low": "blue"}
-
-
 def event_json(row: asyncpg.Record) -> dict[str, Any]:
     """One level change as SSE and webhooks send it."""
     return {
@@ -46,7 +44,7 @@ def event_json(row: asyncpg.Record) -> dict[str, Any]:
         "district": row["district"],
         "from": row["from_level"],
         "to": row["to_level"],
-        "colour": COLOURS[row["to_level"]],
+        "colour": LEVEL_COLOURS[row["to_level"]],
         "r": row["r"],
         "r0": row["r0"],
         "as_of": row["as_of"].isoformat(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
+from api.codes import sql_arrays
 from api.sqlfiles import load, render, substitute
 
 Variant = Literal["all", "units"]
@@ -20,10 +21,11 @@ UNIT_COLUMNS = {
 
 
 def _unit_filters(variant: Variant, ids_param: int) -> dict[str, str]:
-    """TRUE for all units, `col = ANY($n)` for a subset."""
+    """TRUE for all units, `col = ANY($n)` for a subset; with the code arrays of api/codes.py."""
     if variant == "all":
-        return dict.fromkeys(UNIT_COLUMNS, "TRUE")
-    return {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
+        return {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), **sql_arrays()}
+    ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
+    return {**ids, **sql_arrays()}
 
 
 @cache

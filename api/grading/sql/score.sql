@@ -4,7 +4,9 @@
 -- $2 timestamptz   as_of
 -- $3 bigint[]      unit ids (only in the "units" variant; each in_units_<alias>
 --                  placeholder below becomes `<alias's unit id> = ANY($3)` there
---                  and TRUE in the "all" variant: api/grading/sqlfiles.py)
+--                  and TRUE in the "all" variant: api/grading/sqlfiles.py;
+--                  the levels, control levels and warning colours ranked below
+--                  are the arrays of api/codes.py, filled in the same way)
 --
 -- Every event is read once over the hysteresis window [as_of - hours, as_of]
 -- and counted twice: active at as_of ("now") and active at any time in the
@@ -31,7 +33,7 @@ WITH p AS MATERIALIZED (
         (j #>> '{exposure,vulnerable_site_bonus}')::numeric AS e_bonus,
         (j #>> '{exposure,max}')::numeric AS e_max,
         (j #>> '{exposure,unknown_population}')::numeric AS e_unknown,
-        ARRAY['grade1', 'grade2', 'compliant', 'noncompliant', 'suspended'] AS g_codes,
+        {{control_levels}} AS g_codes,
         ARRAY[(j #>> '{control,grade1}')::numeric, (j #>> '{control,grade2}')::numeric,
               (j #>> '{control,compliant}')::numeric, (j #>> '{control,noncompliant}')::numeric,
               (j #>> '{control,suspended}')::numeric] AS g_values,
@@ -61,16 +63,16 @@ WITH p AS MATERIALIZED (
         ARRAY[(j #>> '{bands,general}')::numeric, (j #>> '{bands,large}')::numeric,
               (j #>> '{bands,major}')::numeric] AS b_edges,
         (j #>> '{floors,F0}')::boolean AS f0,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F1,level}') AS f1,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F2,level}') AS f2,
-        ARRAY[array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,blue}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,yellow}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,orange}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,red}')]
+        array_position({{levels}}, j #>> '{floors,F1,level}') AS f1,
+        array_position({{levels}}, j #>> '{floors,F2,level}') AS f2,
+        ARRAY[array_position({{levels}}, j #>> '{floors,F3,blue}'),
+              array_position({{levels}}, j #>> '{floors,F3,yellow}'),
+              array_position({{levels}}, j #>> '{floors,F3,orange}'),
+              array_position({{levels}}, j #>> '{floors,F3,red}')]
             AS f3,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F4,level}') AS f4,
+        array_position({{levels}}, j #>> '{floors,F4,level}') AS f4,
         (j #>> '{floors,F5,min_fired}')::int AS f5_min,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F5,level}') AS f5
+        array_position({{levels}}, j #>> '{floors,F5,level}') AS f5
     FROM (SELECT $1::text::jsonb AS j) s
 ),
 gb AS (
@@ -140,7 +142,7 @@ hz AS (
      GROUP BY x.uid
 ),
 ww AS MATERIALIZED (
-    SELECT w.type, array_position(ARRAY['blue', 'yellow', 'orange', 'red'], w.colour) AS c,
+    SELECT w.type, array_position({{warning_colours}}, w.colour) AS c,
            least(w.valid_to, w.cancelled_at) > p.t AS now, w.geom
       FROM weather_warnings w CROSS JOIN p
      WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t0
@@ -184,11 +186,11 @@ ac AS (
 ),
 base AS (
     SELECT ru.id, ru.code, ru.current_level AS prev, ru.current_r AS prev_r,
-           CASE WHEN p.f0 THEN array_position(ARRAY['low', 'general', 'large', 'major'],
+           CASE WHEN p.f0 THEN array_position({{levels}},
                                               ru.registered_level) END AS fl0,
            CASE WHEN gb.grade IS NOT NULL THEN p.h_gb[gb.grade]
                 WHEN ru.registered_level IS NOT NULL
-                THEN p.h_reg[array_position(ARRAY['low', 'general', 'large', 'major'],
+                THEN p.h_reg[array_position({{levels}},
                                             ru.registered_level)]
                 ELSE p.h_unassessed END AS h,
            least(p.e_max,
@@ -280,11 +282,11 @@ lv AS (
                     r.fl4_now, r.fl5_now) AS now_rank,
            greatest(1 + width_bucket(r.r_hold, p.b_edges), r.fl0, r.fl1_hold, r.fl2_hold,
                     r.fl3_hold, r.fl4_hold, r.fl5_hold) AS hold_rank,
-           array_position(ARRAY['low', 'general', 'large', 'major'], r.prev) AS prev_rank
+           array_position({{levels}}, r.prev) AS prev_rank
       FROM r CROSS JOIN p
 )
 SELECT lv.*,
-       (ARRAY['low', 'general', 'large', 'major'])[
+       ({{levels}})[
            CASE WHEN lv.prev_rank IS NOT NULL AND lv.now_rank < lv.prev_rank
                 THEN greatest(lv.now_rank, least(lv.prev_rank, lv.hold_rank))
                 ELSE lv.now_rank END] AS level

@@ -32,14 +32,14 @@ def basemap(settings: Settings) -> dict[str, Any] | None:
 
 @router.get("/ui/config", operation_id="uiConfig", summary="What the front end needs to start")
 async def ui_config(who: Reader, settings: SettingsDep) -> dict[str, Any]:
-    """The basemap (if any), whether the raster risk surface exists, the tile zoom range,
-    and the levels' and categories' names and colours (api/codes.py)."""
+    """The basemap (if any), whether the raster risk surface exists, the tile zoom range."""
     return {
         "basemap": basemap(settings),
         "risk_surface": risk_surface_path(settings).is_file(),
         "max_zoom": settings.tile_max_zoom,
         "city_bbox": list(settings.city_bbox),
         "user": {"name": who.name, "role": who.role.value},
+        # levels' and categories' names and colours (api/codes.py): the front end's only copy
         "codes": frontend_codes(),
     }
 

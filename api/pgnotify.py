@@ -1,4 +1,4 @@
-"""api.pgnotify: one LISTEN connection per process, channels subscribed by name, one reconnect policy.
+"""api.pgnotify: one LISTEN connection per process: channels by name, one reconnect policy.
 
 PostgreSQL NOTIFY tells every app process that something changed: a key was
 revoked (`onemap_auth_changed`), a layer's rows moved (`onemap_layer_changed`),
@@ -181,10 +181,8 @@ class NotificationHub:
                 await self._resync_pending()
                 continue
             self._conn = None
-            if await self._connect():
-                delay = self.min_delay
-            else:
-                delay = min(delay * 2, self.max_delay)
+            connected = await self._connect()
+            delay = self.min_delay if connected else min(delay * 2, self.max_delay)
 
     def _on_lost(self, _conn: object) -> None:
         """The connection is gone: every subscriber stops trusting its memory."""

@@ -25,7 +25,7 @@ def test_score_sql_ranks_by_the_code_table() -> None:
         assert "ARRAY['blue', 'yellow', 'orange', 'red']" in text
         assert "ARRAY['grade1', 'grade2', 'compliant', 'noncompliant', 'suspended']" in text
     assert "ru.id = ANY($3::bigint[])" in sqlfiles.apply("units")
-    assert "ANY($3" not in sqlfiles.apply("all")
+    assert "ANY($3::bigint[])" not in sqlfiles.apply("all")
 
 
 def test_frontend_does_not_restate_the_codes() -> None:
@@ -44,12 +44,16 @@ async def test_ui_config_serves_the_code_table(empty_db: Settings) -> None:
         body = (await client.get("/ui/config", headers=headers)).json()
     served = body["codes"]
     assert served["levels"] == ["major", "large", "general", "low"]
-    assert served["level_hex"] == LEVEL_HEX == {
-        "major": "#e53935",
-        "large": "#fb8c00",
-        "general": "#fdd835",
-        "low": "#1e88e5",
-    }
+    assert (
+        served["level_hex"]
+        == LEVEL_HEX
+        == {
+            "major": "#e53935",
+            "large": "#fb8c00",
+            "general": "#fdd835",
+            "low": "#1e88e5",
+        }
+    )
     assert served["level_names"]["major"] == ["重大风险", "Major"]
     assert list(served["categories"]) == list(codes.CATEGORIES)
     assert served["categories"]["gas"] == ["燃气", "Gas"]

@@ -17,8 +17,8 @@ from api.events import fingerprints
 from api.events.fingerprints import EventKind
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService
-from api.timestamps import utcnow
 from api.settings import Settings
+from api.timestamps import utcnow
 
 
 class FieldBadRequest(BadRequest):
@@ -193,7 +193,9 @@ def regrade_summary(result: RegradeResult | None, unit_ids: set[int] | None) -> 
     return {"units": n, "done": True, "level_changes": mine[:100]}
 
 
-async def regrade_after(grading: GradingService, units: set[int] | Literal["all"]) -> dict[str, Any]:
+async def regrade_after(
+    grading: GradingService, units: set[int] | Literal["all"]
+) -> dict[str, Any]:
     """Regrade the units an event touched (all of them for a citywide event)."""
     if units == "all":
         return regrade_summary(await grading.regrade_all(trigger="event"), None)

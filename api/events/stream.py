@@ -33,6 +33,7 @@ SELECT h.id, ru.code AS unit, ru.name, ru.category, ru.district, h.from_level, h
   FROM grade_history h JOIN risk_units ru ON ru.id = h.risk_unit_id
 """
 
+
 def event_json(row: asyncpg.Record) -> dict[str, Any]:
     """One level change as SSE and webhooks send it."""
     return {

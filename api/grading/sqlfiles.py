@@ -1,4 +1,4 @@
-"""api.grading.sqlfiles: the set-based SQL in its two variants (all units / some), via api.sqlfiles."""
+"""api.grading.sqlfiles: the set-based SQL in its two variants (all units / some) via sqlfiles."""
 
 from __future__ import annotations
 

@@ -90,4 +90,3 @@ async def table_info(conn: asyncpg.Connection, table: str) -> TableInfo:
         },
         tuple(CheckInfo(r["name"], tuple(r["columns"]), _expression(r["def"])) for r in checks),
     )
-

@@ -17,7 +17,6 @@ from api.crs import WGS84, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
 from api.importer.catalog import table_info
-from api.sqlfiles import ident
 from api.importer.load import load
 from api.importer.readers import RawTable, read_file
 from api.importer.repair import repair
@@ -33,6 +32,7 @@ from api.layers import (
     import_target,
 )
 from api.settings import Settings
+from api.sqlfiles import ident
 
 log = logging.getLogger("onemap.import")
 

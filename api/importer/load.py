@@ -20,10 +20,10 @@ import numpy as np
 
 from api.importer import pgcopy
 from api.importer.catalog import ColumnInfo, TableInfo
-from api.sqlfiles import ident
 from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
 from api.importer.validate import Prepared
 from api.layers import ChildTable, Layer
+from api.sqlfiles import ident
 
 STAGE = "onemap_import_stage"
 log = logging.getLogger("onemap.import")

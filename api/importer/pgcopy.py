@@ -1,4 +1,4 @@
-"""api.importer.pgcopy: the one PostgreSQL binary COPY encoder, column-wise in numpy (no per-row Python).
+"""api.importer.pgcopy: the one PostgreSQL binary COPY encoder, column-wise in numpy.
 
 Used by the importer (any columns) and by readings ingestion (three fixed-width
 columns, 10,000 rows a batch). A column is either fixed-width (big-endian numpy

@@ -13,11 +13,10 @@ from api import audit
 from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
 from api.events import hazards
 from api.events.common import check_time, regrade_after
-from api.routers.replies import REPLAYED, created
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
-from api.timestamps import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 

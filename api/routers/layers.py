@@ -17,9 +17,9 @@ from api.layers import LAYERS, Layer, get_layer
 from api.params import OPEN_QUERY
 from api.queries import features
 from api.queries.catalogue import Catalogue, layer_json
-from api.services import Services
 from api.queries.params import __doc__ as SYNTAX
 from api.queries.params import api_query
+from api.services import Services
 from api.settings import Settings
 
 router = APIRouter(tags=["layers"])

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
-from api.deps import GradingDep, ServicesDep, Integrator, PoolDep, Reader, SettingsDep
+from api.deps import GradingDep, Integrator, PoolDep, Reader, ServicesDep, SettingsDep
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.events import readings
 from api.events.common import regrade_after
-from api.timestamps import utcnow
-from api.timestamps import Timestamp
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 

@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
 from api.events.common import cancel_early, check_time, iso, regrade_after
-from api.routers.replies import REPLAYED, created
 from api.events.periods import SELECT, PeriodIn, create_period
-from api.timestamps import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/special-periods", tags=["special periods"])
 

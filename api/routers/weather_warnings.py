@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
 from api.events.common import cancel_early, check_time, iso, regrade_after
-from api.routers.replies import REPLAYED, created
 from api.events.warnings import SELECT, WarningIn, issue_warning
-from api.timestamps import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/weather-warnings", tags=["weather warnings"])
 

@@ -1,4 +1,4 @@
-"""api.events.readings.batch: a checked batch and what storing it did (the data both sides share)."""
+"""api.events.readings.batch: a checked batch and what storing it did (shared data types)."""
 
 from __future__ import annotations
 
@@ -54,4 +54,3 @@ class IngestResult:
             "alarms": self.alarms,
             "offline_periods": self.offline_periods,
         }
-

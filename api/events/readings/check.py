@@ -34,7 +34,6 @@ class UnknownPoints(BadRequest):
     """The batch names monitoring points the cache does not know."""
 
 
-
 def _ts_us(text: object) -> int:
     if not isinstance(text, str):
         raise ValueError("ts must be an ISO 8601 string")
@@ -42,7 +41,6 @@ def _ts_us(text: object) -> int:
     if t.tzinfo is None:
         raise ValueError("ts must carry a UTC offset")
     return (t - EPOCH) // US
-
 
 
 def _columns_one_by_one(
@@ -203,4 +201,3 @@ def batch_key(body: bytes, idempotency_key: str | None) -> str:
     if idempotency_key:
         return "key:" + idempotency_key.strip()[:200]
     return "sha256:" + hashlib.sha256(body).hexdigest()
-

@@ -1,4 +1,4 @@
-"""api.events.readings.ingest: one checked batch stored in one transaction, whole batches idempotent.
+"""api.events.readings.ingest: one checked batch in one transaction; whole batches idempotent.
 
 1. the batch ledger (`reading_batches`): a batch seen before (same
    Idempotency-Key, or the same bytes) is answered from the ledger at once;
@@ -23,7 +23,6 @@ from api.events.readings.batch import Batch, IngestResult
 from api.events.readings.partitions import ensure_partitions
 from api.events.readings.store import store_batch
 from api.events.readings.transitions import apply_batch
-
 
 #: The batch's ledger row gets its outcome and the audit log its line, in one statement.
 _DONE_SQL = """

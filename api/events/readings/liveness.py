@@ -88,4 +88,3 @@ async def move_liveness(
         open_alarms = await conn.fetch(_SET_SQL, pg_array(wanted[changed].tolist()),
                                        pg_array(state[changed].ravel().tolist()))  # fmt: skip
     return np.where(moved, old, LATE), open_alarms
-

@@ -1,10 +1,14 @@
-"""api.events.readings.partitions: the day partitions of `readings` a batch needs, made on demand."""
+"""api.events.readings.partitions: the day partitions of `readings` a batch needs, on demand."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import asyncpg
 import numpy as np
 from numpy.typing import NDArray
+
+from api.events.readings.check import EPOCH
 
 _known_days: set[int] = set()
 
@@ -36,4 +40,3 @@ async def ensure_partitions(
 def forget_partitions() -> None:
     """Forget which partitions exist (after partitions were dropped)."""
     _known_days.clear()
-

@@ -142,4 +142,3 @@ class AlarmWrites:
 
 def _count_key(reason: str) -> str:
     return {"normal": "closed", "escalated": "escalated", "deescalated": "deescalated"}[reason]
-

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FEED ?= 1
 
-.PHONY: demo test bench soak lint typecheck db tools serve clean-db frontend
+.PHONY: demo test test-fast bench soak lint typecheck db tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -60,6 +60,11 @@ demo: $(STAMP) db frontend
 test: $(STAMP) db tools frontend
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## The inner loop: everything but the tests marked slow (faults, browser, Schemathesis,
+## lint, the live feed); `make test` still runs them all.
+test-fast: $(STAMP) db tools
+	@$(BIN)/python -m pytest -m "not slow"
 
 ## Benchmarks, side by side with their references; prints the README's table.
 bench: $(STAMP) db tools

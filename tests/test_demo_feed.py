@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from api.auth.users import ensure_demo_users
 from api.settings import Settings

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FEED ?= 1
 
-.PHONY: demo test bench soak lint typecheck db redis tools serve clean-db frontend
+.PHONY: demo test test-fast bench soak lint typecheck db redis tools serve clean-db frontend
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -71,6 +71,11 @@ test: $(STAMP) db redis tools frontend
 	echo "[test] skipped tests: $$skipped"; \
 	if [ "$$skipped" != 0 ]; then echo "[test] failing: $$skipped skipped (none allowed)" >&2; exit 1; fi; \
 	exit $$rc
+
+## The inner loop: everything but the tests marked slow (faults, browser, Schemathesis,
+## lint, the live feed); `make test` still runs them all.
+test-fast: $(STAMP) db redis tools
+	@ONEMAP_TEST_REDIS_URL=$$(scripts/redis-up) $(BIN)/python -m pytest -m "not slow"
 
 ## Benchmarks, side by side with their references; prints the README's table.
 bench: $(STAMP) db tools

@@ -11,6 +11,8 @@ from fastapi import Depends, Request
 from api.auth.principal import Principal, authenticate
 from api.auth.roles import Permission
 from api.errors import Forbidden
+from api.grading.service import GradingService
+from api.services import Services
 from api.settings import Settings
 
 
@@ -22,6 +24,16 @@ async def get_pool(request: Request) -> asyncpg.Pool:
 async def get_settings(request: Request) -> Settings:
     """The app's settings (async for the same reason)."""
     return request.app.state.settings
+
+
+async def get_services(request: Request) -> Services:
+    """The app's services, built once in the lifespan (api/services.py)."""
+    return request.app.state.services
+
+
+async def get_grading(request: Request) -> GradingService:
+    """The app's grading service (regrades after events)."""
+    return request.app.state.services.grading
 
 
 def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
@@ -42,6 +54,8 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
 
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+GradingDep = Annotated[GradingService, Depends(get_grading)]
 Reader = Annotated[Principal, Depends(require(Permission.read))]
 Analyst = Annotated[Principal, Depends(require(Permission.analyse))]
 Editor = Annotated[Principal, Depends(require(Permission.edit))]

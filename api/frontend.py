@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.codes import frontend_codes
 from api.deps import Reader, SettingsDep
 from api.raster.surface import risk_surface_path
 from api.settings import Settings
@@ -67,6 +68,8 @@ async def ui_config(who: Reader, settings: SettingsDep) -> dict[str, Any]:
         "max_zoom": settings.tile_max_zoom,
         "city_bbox": list(settings.city_bbox),
         "user": {"name": who.name, "role": who.role.value},
+        # levels' and categories' names and colours (api/codes.py): the front end's only copy
+        "codes": frontend_codes(),
     }
 
 

@@ -1,4 +1,4 @@
-"""api.timestamps: date-times in request bodies are RFC 3339 text, as the documents say.
+"""api.timestamps: the wall clock (`utcnow`) and date-times in request bodies (RFC 3339 text).
 
 Pydantic's lax mode would also take a number (seconds since 1970) for a
 date-time, which the OpenAPI document does not allow and no client means:
@@ -7,9 +7,15 @@ date-time, which the OpenAPI document does not allow and no client means:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator
+
+
+def utcnow() -> datetime:
+    """The wall clock (the service's only reader of it; the grading model never reads it)."""
+    return datetime.now(UTC)
 
 
 def _text_only(value: Any) -> Any:

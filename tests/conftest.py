@@ -10,6 +10,7 @@ no test sees another's rows and no test wipes a shared table.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import subprocess
@@ -32,7 +33,7 @@ from tests import dbutil
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 # Fixture modules of the capabilities (session databases with their own small fixtures).
-pytest_plugins = ("tests.city",)
+pytest_plugins = ("tests.city", "tests.tiles_city")
 
 
 def _digest(*paths: Path) -> str:
@@ -46,6 +47,35 @@ def _digest(*paths: Path) -> str:
             h.update(str(p.relative_to(PROJECT_ROOT)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _import_closure(*modules: str) -> list[Path]:
+    """The project's Python files `modules` import, directly or not (lazy imports included),
+    with the .sql files beside them: what a template's fill can run, and nothing else."""
+    seen: set[Path] = set()
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        base = PROJECT_ROOT.joinpath(*name.split("."))
+        candidates = [base / "__init__.py", base.with_suffix(".py")]
+        # every package on the way is imported too (its __init__ runs)
+        parts = name.split(".")
+        candidates += [
+            PROJECT_ROOT.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts))
+        ]
+        for path in candidates:
+            if not path.is_file() or path in seen:
+                continue
+            seen.add(path)
+            for node in ast.walk(ast.parse(path.read_bytes())):
+                if isinstance(node, ast.Import):
+                    todo += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    todo.append(node.module)
+                    todo += [f"{node.module}.{a.name}" for a in node.names]
+    sql = {q for p in seen for q in p.parent.glob("*.sql")}
+    sql |= {q for p in seen for q in p.parent.glob("sql/*.sql")}
+    return sorted(p for p in seen | sql if p.is_relative_to(PROJECT_ROOT / "api"))
 
 
 async def _stamp(url: str) -> str | None:
@@ -138,7 +168,10 @@ async def demo_template(
     """A migrated database loaded with the Xi'an demo city (built through the import path)."""
     from geodata.build import load_demo
 
-    digest = _digest(PROJECT_ROOT / "db", PROJECT_ROOT / "geodata", PROJECT_ROOT / "api")
+    # only what loading the demo runs: editing a router or the front end keeps the template
+    digest = _digest(
+        PROJECT_ROOT / "db", PROJECT_ROOT / "geodata", *_import_closure("geodata.build")
+    )
     return await _template(
         admin, base_settings, f"{dbutil.prefix()}_demo", digest, empty_template, load_demo
     )

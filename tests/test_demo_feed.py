@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from api.auth.users import ensure_demo_users
 from api.settings import Settings
@@ -63,6 +64,7 @@ async def test_first_readings_leave_no_point_offline(demo_db: Settings) -> None:
     assert await _val(demo_db, "SELECT count(*) FROM readings") == POINTS
 
 
+@pytest.mark.slow
 async def test_feed_against_a_live_server(demo_db: Settings) -> None:
     """A few seconds of feed: every point reported, none offline, excursions open, escalate
     and close alarms, and a unit with a level-1 alarm is at least `large` on the map."""

@@ -30,13 +30,14 @@ from tests.grading_db import seed_gas_unit
 from tests.liveserver import live_server
 from tests.pgcluster import Cluster, private_cluster
 
-pytestmark = pytest.mark.timeout(900)  # a loaded machine parses a big file slowly
+# slow: each test crashes and restarts a private cluster; a loaded machine parses a big file slowly
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 log = logging.getLogger("tests.faults")
 
 #: how soon the service must answer again once the database is back
 RECOVERY_S = 30.0
-#: the listening connections every process keeps (auth revocations, grade events, tile versions)
-LISTENERS = {"onemap-auth", "onemap-events", "onemap-tiles"}
+#: the listening connection every process keeps (auth revocations, grade events, tile versions)
+LISTENERS = {"onemap-listen"}
 
 
 @pytest.fixture(scope="module")

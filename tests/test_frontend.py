@@ -161,6 +161,8 @@ def _run_browser(
         )  # fmt: skip
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Log in, tiles drawn, filters, popup explanation, buffer, a pushed level change."""
     shots = DOC_SCREENSHOTS if os.environ.get("ONEMAP_UPDATE_SCREENSHOTS") == "1" else tmp_path

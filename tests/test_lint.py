@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from api.settings import PROJECT_ROOT
+
+# slow: mypy over the whole tree takes a minute on a loaded machine (`make lint` is the loop)
+pytestmark = pytest.mark.slow
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

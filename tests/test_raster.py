@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 
 import asyncpg
 import numpy as np
-import pytest
 import rasterio
 from rasterio.transform import from_origin
 from rio_cogeo.cogeo import cog_validate
@@ -17,22 +15,10 @@ from api.db import create_pool
 from api.raster.surface import LEVEL_WEIGHTS, rebuild_risk_surface, risk_surface_path
 from api.settings import Settings
 from tests.conftest import app_client, role_headers
-from tests.test_tiles import FIXTURE
 
 RISK_TILE = (
     "/raster/risk/tiles/WebMercatorQuad/14/13150/6530.png?colormap_name=onemap_risk&rescale=0,1"
 )
-
-
-@pytest.fixture
-async def raster_db(empty_db: Settings, tmp_path: Path) -> Settings:
-    """The tile fixture, with rasters written under tmp_path."""
-    conn = await asyncpg.connect(empty_db.database_url)
-    try:
-        await conn.execute(FIXTURE.read_text(encoding="utf-8"))
-    finally:
-        await conn.close()
-    return empty_db.model_copy(update={"data_dir": tmp_path})
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -40,18 +26,18 @@ def _png(data: bytes) -> np.ndarray:
         return src.read()
 
 
-async def test_risk_surface_is_a_cog_peaking_at_the_worst_units(raster_db: Settings) -> None:
+async def test_risk_surface_is_a_cog_peaking_at_the_worst_units(tiles_db: Settings) -> None:
     """Kernel density weighted by level: a valid COG, 1.0 at its peak, near the major units."""
-    pool = await create_pool(raster_db, min_size=1, max_size=2)
+    pool = await create_pool(tiles_db, min_size=1, max_size=2)
     try:
-        path = await rebuild_risk_surface(pool, raster_db)
+        path = await rebuild_risk_surface(pool, tiles_db)
         graded = await pool.fetchval(
             "SELECT count(*) FROM risk_units "
             "WHERE coalesce(current_level, registered_level) IS NOT NULL"
         )
     finally:
         await pool.close()
-    assert path == risk_surface_path(raster_db)
+    assert path == risk_surface_path(tiles_db)
     valid, errors, _warnings = cog_validate(str(path), quiet=True)
     assert valid, errors
     with rasterio.open(path) as src:
@@ -68,10 +54,10 @@ async def test_risk_surface_is_a_cog_peaking_at_the_worst_units(raster_db: Setti
     assert 108.90 < lon < 109.00
 
 
-async def test_risk_tile_through_titiler(raster_db: Settings) -> None:
+async def test_risk_tile_through_titiler(tiles_db: Settings) -> None:
     """A PNG tile of the surface with the risk colormap; built on first use; Reader only."""
-    headers = await role_headers(raster_db)
-    async with app_client(raster_db) as client:
+    headers = await role_headers(tiles_db)
+    async with app_client(tiles_db) as client:
         assert (await client.get(RISK_TILE)).status_code == 401
         r = await client.get(RISK_TILE, headers=headers["viewer"])
         info = await client.get("/raster/risk/info", headers=headers["viewer"])
@@ -90,7 +76,7 @@ async def test_risk_tile_through_titiler(raster_db: Settings) -> None:
     # no caller-supplied path ever reaches the reader: `url` is not a parameter here
     assert probe.status_code == 400
     assert probe.json()["unknown"] == ["url"]
-    assert risk_surface_path(raster_db).is_file()
+    assert risk_surface_path(tiles_db).is_file()
 
 
 def _population_tiff() -> bytes:
@@ -112,15 +98,15 @@ def _population_tiff() -> bytes:
     return buf.getvalue()
 
 
-async def test_population_raster_import_and_tiles(raster_db: Settings) -> None:
+async def test_population_raster_import_and_tiles(tiles_db: Settings) -> None:
     """An editor uploads a GeoTIFF; it is served the same way; others may not upload."""
-    headers = await role_headers(raster_db)
+    headers = await role_headers(tiles_db)
     tile = (
         "/raster/population/tiles/WebMercatorQuad/12/3287/1632.png"
         "?colormap_name=onemap_population&rescale=0,1000"
     )
     files = {"file": ("pop.tif", _population_tiff(), "image/tiff")}
-    async with app_client(raster_db) as client:
+    async with app_client(tiles_db) as client:
         missing = await client.get("/raster/population/info", headers=headers["viewer"])
         refused = await client.post("/raster/population", files=files, headers=headers["viewer"])
         junk = await client.post(
@@ -137,7 +123,7 @@ async def test_population_raster_import_and_tiles(raster_db: Settings) -> None:
     assert created.json()["width"] == 10
     assert r.status_code == 200
     assert _png(r.content)[3].max() > 0
-    conn = await asyncpg.connect(raster_db.database_url)
+    conn = await asyncpg.connect(tiles_db.database_url)
     try:
         action = await conn.fetchval(
             "SELECT action FROM audit_log WHERE target = 'population' ORDER BY id DESC LIMIT 1"
@@ -147,10 +133,10 @@ async def test_population_raster_import_and_tiles(raster_db: Settings) -> None:
     assert action == "raster.import"
 
 
-async def test_rebuild_endpoint_needs_editor(raster_db: Settings) -> None:
+async def test_rebuild_endpoint_needs_editor(tiles_db: Settings) -> None:
     """POST /raster/risk/rebuild: editor yes (audited), viewer 403, nobody 401."""
-    headers = await role_headers(raster_db)
-    async with app_client(raster_db) as client:
+    headers = await role_headers(tiles_db)
+    async with app_client(tiles_db) as client:
         assert (await client.post("/raster/risk/rebuild")).status_code == 401
         viewer = await client.post("/raster/risk/rebuild", headers=headers["viewer"])
         editor = await client.post("/raster/risk/rebuild", headers=headers["editor"])

@@ -8,7 +8,6 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,23 +23,11 @@ from api.tiles.spec import SPECS, composite_layers
 from api.tiles.sql import CLUSTER_CELLS
 from tests.conftest import role_headers, running_app
 
-FIXTURE = Path(__file__).parent / "fixtures" / "tiles.sql"
 T14 = (14, 13150, 6530)  # central Xi'an
 T8 = (8, 205, 102)
 EMPTY = (14, 0, 0)  # the Arctic Ocean
 MARGIN = 256 / 4096
 TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
-
-
-@pytest.fixture
-async def tiles_db(empty_db: Settings, tmp_path: Path) -> Settings:
-    """A fresh database with the tile fixture loaded; rasters under tmp_path."""
-    conn = await asyncpg.connect(empty_db.database_url)
-    try:
-        await conn.execute(FIXTURE.read_text(encoding="utf-8"))
-    finally:
-        await conn.close()
-    return empty_db.model_copy(update={"data_dir": tmp_path})
 
 
 @asynccontextmanager

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-import asyncpg
 from starlette.requests import HTTPConnection
 
 from api.auth.keys import KEY_PREFIX, lookup_key, split_key
 from api.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from api.auth.tokens import read_token
 from api.errors import Unauthorized
-from api.settings import Settings
+from api.pgnotify import NotificationHub, Subscription
 
 log = logging.getLogger("onemap.auth")
+
+#: NOTIFYed with a key's prefix when the key is revoked (the api_keys trigger)
+CHANNEL = "onemap_auth_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +40,16 @@ class KeyCache:
     """Valid keys seen recently, so a tile request does not cost a database round trip.
 
     Entries live `ttl_s` seconds; a revocation anywhere (NOTIFY onemap_auth_changed
-    from the api_keys trigger) evicts the key in every process at once.
+    from the api_keys trigger, heard through the process's NotificationHub) evicts
+    the key in every process at once.
     """
 
     def __init__(self, ttl_s: float = 30.0) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[float, Principal]] = {}
-        self._listener: asyncpg.Connection | None = None
         self._listening = False
-        self._dsn = ""
-        self._keeper: asyncio.Task[None] | None = None
+        self._hub: NotificationHub | None = None
+        self._sub: Subscription | None = None
 
     def get(self, key: str) -> Principal | None:
         """A cached principal for the key, if fresh (nothing while revocations are not heard)."""
@@ -75,65 +75,33 @@ class KeyCache:
         """Forget everything."""
         self._entries.clear()
 
-    async def listen(self, settings: Settings) -> None:
-        """Subscribe to revocations, and keep subscribed: a lost listener reconnects.
+    async def listen(self, hub: NotificationHub) -> None:
+        """Subscribe to revocations through the hub.
 
-        While the listener is down (the database restarting) the cache is empty
+        While the hub is disconnected (the database restarting) the cache is empty
         and every key is checked against the database, so a key revoked in the
-        meantime stops working at once.
+        meantime stops working at once; back, it starts empty (revocations may
+        have been missed).
         """
-        self._dsn = settings.database_url
-        await self._connect()
-        self._keeper = asyncio.create_task(self._keep_listening(), name="auth-listener")
+        self._hub = hub
+        self._sub = await hub.subscribe(
+            CHANNEL, self.evict_prefix, on_resync=self._resync, on_lost=self._on_lost
+        )
 
-    async def _connect(self) -> bool:
-        try:
-            conn = await asyncpg.connect(
-                self._dsn, server_settings={"application_name": "onemap-auth"}
-            )
-            await conn.add_listener("onemap_auth_changed", self._on_notify)
-            conn.add_termination_listener(self._on_lost)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("auth listener unavailable (%s): keys are checked per request", exc)
-            self._listening = False
-            return False
-        self._listener = conn
-        self.clear()  # revocations may have been missed while not listening
+    async def _resync(self) -> None:
+        self.clear()
         self._listening = True
-        return True
 
-    def _on_lost(self, _conn: object) -> None:
+    def _on_lost(self) -> None:
         self._listening = False
         self.clear()
 
-    async def _keep_listening(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            if self._listener is not None and not self._listener.is_closed():
-                delay = 1.0
-                continue
-            self._listening = False
-            self.clear()
-            delay = 1.0 if await self._connect() else min(delay * 2, 10.0)
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.evict_prefix(payload)
-
     async def close(self) -> None:
         """Stop listening."""
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._keeper
-            self._keeper = None
-        if self._listener is not None:
-            try:
-                async with asyncio.timeout(2):
-                    await self._listener.close()
-            except (TimeoutError, OSError, asyncpg.PostgresError):
-                self._listener.terminate()
-            self._listener = None
+        if self._hub is not None and self._sub is not None:
+            self._hub.unsubscribe(self._sub)
+        self._sub = None
+        self._on_lost()
 
 
 def credential(conn: HTTPConnection) -> str | None:

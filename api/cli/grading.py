@@ -40,8 +40,8 @@ def grade(
 ) -> None:
     """Regrade every risk unit now (or --unit ...), record level changes, run the hooks."""
     from api.grading import engine, store
-    from api.grading.service import utcnow
     from api.main import create_app
+    from api.timestamps import utcnow
 
     settings = Settings()
     when = _as_of(as_of)

@@ -43,7 +43,7 @@ def import_csv(
     """Load readings (idempotent per batch and per reading), then regrade the touched units."""
     from api.events import readings
     from api.grading import engine, store
-    from api.grading.service import utcnow
+    from api.timestamps import utcnow
 
     settings = Settings()
     total_lines = sum(1 for _ in file.open("rb")) - 1

@@ -29,8 +29,8 @@ from api.errors import BadRequest, OnemapError
 from api.events import accidents, hazard_reports, periods, warnings
 from api.events.fingerprints import EventKind, existing
 from api.grading import engine, store
-from api.grading.service import utcnow
 from api.settings import Settings
+from api.timestamps import utcnow
 
 KINDS: tuple[str, ...] = get_args(EventKind)
 #: how many bad rows a refusal lists (all are counted)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
-from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import audit
@@ -17,8 +16,9 @@ from api.errors import BadRequest, Conflict, NotFound
 from api.events import fingerprints
 from api.events.fingerprints import EventKind
 from api.grading.engine import RegradeResult
-from api.grading.service import GradingService, utcnow
+from api.grading.service import GradingService
 from api.settings import Settings
+from api.timestamps import utcnow
 
 
 class FieldBadRequest(BadRequest):
@@ -193,24 +193,11 @@ def regrade_summary(result: RegradeResult | None, unit_ids: set[int] | None) -> 
     return {"units": n, "done": True, "level_changes": mine[:100]}
 
 
-#: the extra answer of the event POST routes: a retry (same code, same content)
-REPLAYED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the same record was created before from the same content (a "
-                         "retry): the stored record with `unchanged: true`; nothing written"},
-}  # fmt: skip
-
-
-def created(out: dict[str, Any], response: Response) -> dict[str, Any]:
-    """201 for a new record, 200 for a retry of one (`unchanged` in the body)."""
-    if out.get("unchanged"):
-        response.status_code = 200
-    return out
-
-
-async def regrade_after(request: Request, units: set[int] | Literal["all"]) -> dict[str, Any]:
+async def regrade_after(
+    grading: GradingService, units: set[int] | Literal["all"]
+) -> dict[str, Any]:
     """Regrade the units an event touched (all of them for a citywide event)."""
-    svc: GradingService = request.app.state.grading
     if units == "all":
-        return regrade_summary(await svc.regrade_all(trigger="event"), None)
-    result = await svc.regrade_units(units) if units else None
+        return regrade_summary(await grading.regrade_all(trigger="event"), None)
+    result = await grading.regrade_units(units) if units else None
     return regrade_summary(result, units)

@@ -18,9 +18,8 @@ from api.auth.principal import Principal
 from api.events import fingerprints, hazards
 from api.events.common import check_time, new_code, retry_or_clash, unit_row
 from api.grading import store
-from api.grading.service import utcnow
 from api.settings import Settings
-from api.timestamps import Timestamp
+from api.timestamps import Timestamp, utcnow
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 

@@ -20,8 +20,8 @@ from datetime import timedelta
 import asyncpg
 
 from api.events import readings
-from api.grading.service import utcnow
 from api.settings import Settings
+from api.timestamps import utcnow
 
 log = logging.getLogger("onemap.readings")
 

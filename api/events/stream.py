@@ -1,9 +1,9 @@
 """api.events.stream: level changes to every app process (LISTEN/NOTIFY over grade_history).
 
 grade_history's trigger NOTIFYs `onemap_grade_changed` with the highest new id;
-each process keeps one listening connection, reads the rows it has not seen
-(in id order) and hands them to its subscribers (SSE clients) and to its
-webhook dispatcher. The table is the source of truth, so a reconnecting
+each process hears it on its one listening connection (api/pgnotify.py), reads
+the rows it has not seen (in id order) and hands them to its subscribers (SSE
+clients) and to its webhook dispatcher. The table is the source of truth, so a reconnecting
 client resumes from its Last-Event-ID.
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from api.codes import LEVEL_COLOURS
+from api.pgnotify import NotificationHub, Subscription
 from api.settings import Settings
 
 log = logging.getLogger("onemap.events")
@@ -31,8 +33,6 @@ SELECT h.id, ru.code AS unit, ru.name, ru.category, ru.district, h.from_level, h
   FROM grade_history h JOIN risk_units ru ON ru.id = h.risk_unit_id
 """
 
-COLOURS = {"major": "red", "large": "orange", "general": "yellow", "low": "blue"}
-
 
 def event_json(row: asyncpg.Record) -> dict[str, Any]:
     """One level change as SSE and webhooks send it."""
@@ -45,7 +45,7 @@ def event_json(row: asyncpg.Record) -> dict[str, Any]:
         "district": row["district"],
         "from": row["from_level"],
         "to": row["to_level"],
-        "colour": COLOURS[row["to_level"]],
+        "colour": LEVEL_COLOURS[row["to_level"]],
         "r": row["r"],
         "r0": row["r0"],
         "as_of": row["as_of"].isoformat(),
@@ -65,39 +65,42 @@ async def events_after(
 
 
 class GradeStream:
-    """One listener per process, fanning level changes out to subscribers."""
+    """Level changes fanned out to subscribers; notified through the process's NotificationHub."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, hub: NotificationHub) -> None:
         self.settings = settings
         self.pool = pool
+        self.hub = hub
         self.last_id = 0
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         #: queues cut off because their client did not keep up
         self.overflowed: set[asyncio.Queue[dict[str, Any]]] = set()
         self._listeners: list[Callable[[], None]] = []
-        self._conn: asyncpg.Connection | None = None
+        self._sub: Subscription | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Remember where history stands and start listening."""
+        """Remember where history stands and follow NOTIFYs (and a periodic check)."""
         try:
             async with self.pool.acquire() as conn:
                 self.last_id = await conn.fetchval("SELECT coalesce(max(id), 0) FROM grade_history")
         except asyncpg.UndefinedTableError:  # not migrated yet (/readyz reports it)
             log.warning("grade_history missing: run `onemap db migrate`")
+        self._sub = await self.hub.subscribe(
+            CHANNEL, self._notified, on_resync=self._resync, on_lost=self._wake.set
+        )
         self._task = asyncio.create_task(self._run(), name="grade-stream")
 
     async def close(self) -> None:
         """Stop listening."""
+        if self._sub is not None:
+            self.hub.unsubscribe(self._sub)
+            self._sub = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.close(), 2)
-            self._conn = None
 
     def subscribe(self, maxsize: int = 10_000) -> asyncio.Queue[dict[str, Any]]:
         """A queue that receives every new level change."""
@@ -114,25 +117,17 @@ class GradeStream:
         """Call `callback` (no arguments) whenever new changes arrive (webhooks)."""
         self._listeners.append(callback)
 
-    def _notified(self, *_args: object) -> None:
+    def _notified(self, _payload: str) -> None:
         self._wake.set()
 
-    async def _connect(self) -> None:
-        self._conn = await asyncpg.connect(
-            self.settings.database_url,
-            server_settings={"application_name": "onemap-events", "timezone": "UTC"},
-        )
-        await self._conn.add_listener(CHANNEL, self._notified)
-        self._conn.add_termination_listener(lambda _c: self._wake.set())
+    async def _resync(self) -> None:
+        """(Re)connected: catch up on whatever happened while disconnected."""
+        self._wake.set()
 
     async def _run(self) -> None:
         backoff = 0.5
         while True:
             try:
-                if self._conn is None or self._conn.is_closed():
-                    await self._connect()
-                    backoff = 0.5
-                    self._wake.set()  # catch up on whatever happened while disconnected
                 # a periodic check costs one query; a NOTIFY may be lost around a reconnect
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
@@ -140,13 +135,14 @@ class GradeStream:
                         await self._wake.wait()
                 self._wake.clear()
                 await self._drain()
+                backoff = 0.5
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("grade stream listener: %s; reconnecting in %.1fs", exc, backoff)
-                self._conn = None
+                log.warning("grade stream: %s; reading again in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30)
+                self._wake.set()
 
     async def _drain(self) -> None:
         async with self.pool.acquire() as conn:

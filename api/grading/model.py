@@ -1,6 +1,7 @@
 """api.grading.model: `grade(unit, events, as_of, params, previous)`, pure and deterministic.
 
-The reference implementation of GRADING.md. It never reads the clock: every
+The reference implementation of GRADING.md (its inputs and outputs are the
+records of api/grading/records.py). It never reads the clock: every
 window is measured from `as_of`. Arithmetic is exact (`Decimal`), as in the
 set-based SQL path (`numeric`), so both land on the same side of every band
 edge. An event is *active in a window* [t0, t1] when it started at or before
@@ -15,282 +16,41 @@ overdue, so the moments to grade are the window's start and those instants.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api import codes
 from api.grading.params import COLOURS, LARGE_ACCIDENT_GRADES, LEVEL_RANK, Params
+from api.grading.records import (
+    Accident,
+    Alarm,
+    Assessment,
+    Events,
+    Factor,
+    Floor,
+    Grade,
+    HiddenHazard,
+    OfflinePoint,
+    SpecialPeriod,
+    Unit,
+    WeatherWarning,
+    COLOUR_ZH,
+    iso,
+    level_zh,
+    num,
+)
+
+# the records are the model's vocabulary: `from api.grading.model import Unit` keeps working
+__all__ = [
+    "Accident", "Alarm", "Assessment", "Events", "Factor", "Floor", "Grade", "HiddenHazard",
+    "OfflinePoint", "SpecialPeriod", "Unit", "WeatherWarning",
+    "assess", "due_deadline", "grade", "grade_many", "higher", "level_of", "lower",
+]  # fmt: skip
 
 CLOSED_STATUSES = ("verified", "closed")
 ZERO = Decimal(0)
 ONE = Decimal(1)
-
-
-# ---------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """What is static about a risk unit (exposure already measured)."""
-
-    category: str
-    registered_level: str | None = None
-    gb18218_grade: int | None = None
-    control: str = "compliant"
-    population_within_radius: int | None = None
-    vulnerable_site_within_radius: bool = False
-    code: str | None = None
-    #: ids behind the static inputs (explanation only)
-    hazard_sources: tuple[str, ...] = ()
-    vulnerable_sites: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Alarm:
-    """One alarm period of a monitoring point at one level (1 highest)."""
-
-    id: str
-    point: str
-    level: int
-    since: datetime
-    until: datetime | None = None
-    false_alarm: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OfflinePoint:
-    """A period in which a monitoring point had no reading within its expected interval."""
-
-    point: str
-    since: datetime | None = None
-    until: datetime | None = None
-    never_reported: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HiddenHazard:
-    """A hidden hazard (隐患), open from `since` (reported) until `until` (verified/closed)."""
-
-    id: str
-    severity: str
-    due: date | None = None
-    status: str = "open"
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WeatherWarning:
-    """A weather warning that intersects the unit, valid from `since` until `until`."""
-
-    id: str
-    type: str
-    colour: str
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SpecialPeriod:
-    """A special period (holiday, major event) whose scope covers the unit."""
-
-    id: str
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Accident:
-    """An accident at the unit."""
-
-    id: str
-    grade: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Events:
-    """Everything that happened at (or over) one unit."""
-
-    alarms: tuple[Alarm, ...] = ()
-    offline_points: tuple[OfflinePoint, ...] = ()
-    hidden_hazards: tuple[HiddenHazard, ...] = ()
-    weather_warnings: tuple[WeatherWarning, ...] = ()
-    special_periods: tuple[SpecialPeriod, ...] = ()
-    accidents: tuple[Accident, ...] = ()
-
-    def plus(self, other: Events) -> Events:
-        """These events and the other's."""
-        return Events(
-            self.alarms + other.alarms,
-            self.offline_points + other.offline_points,
-            self.hidden_hazards + other.hidden_hazards,
-            self.weather_warnings + other.weather_warnings,
-            self.special_periods + other.special_periods,
-            self.accidents + other.accidents,
-        )
-
-
-# ---------------------------------------------------------------- outputs
-
-
-#: warning colours as the Chinese texts name them
-COLOUR_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
-
-
-def _level_zh(level: str | None) -> str:
-    return codes.LEVEL_NAMES_ZH.get(level or "", level or "")
-
-
-@dataclass(slots=True)
-class Factor:
-    """One dynamic factor: its code, its k, why it applies (en, zh) and the records behind it."""
-
-    code: str
-    k: Decimal
-    detail: str
-    records: list[dict[str, Any]]
-    detail_zh: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (`detail` English as before; `detail_i18n` both languages)."""
-        return {"code": self.code, "k": float(self.k), "detail": self.detail,
-                "detail_i18n": {"zh": self.detail_zh, "en": self.detail},
-                "records": self.records}  # fmt: skip
-
-
-@dataclass(slots=True)
-class Floor:
-    """One floor rule (F0-F5): whether it fired and the level it holds."""
-
-    code: str
-    fired: bool
-    level: str | None
-    reason: str
-    records: list[str] = field(default_factory=list)
-    reason_zh: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (`reason` English as before; `reason_i18n` both languages)."""
-        return {"code": self.code, "fired": self.fired, "level": self.level,
-                "reason": self.reason, "reason_i18n": {"zh": self.reason_zh, "en": self.reason},
-                "records": self.records}  # fmt: skip
-
-
-@dataclass(slots=True)
-class Assessment:
-    """The score and floors of a unit over one window (no hysteresis)."""
-
-    h: Decimal
-    h_info: dict[str, Any]
-    e: Decimal
-    e_info: dict[str, Any]
-    g: Decimal
-    g_info: dict[str, Any]
-    r0: Decimal
-    factors: list[Factor]
-    sum_k: Decimal
-    sum_cap: Decimal
-    sum_k_applied: Decimal
-    r: Decimal
-    score_level: str
-    floors: list[Floor]
-    level: str
-    data_quality: list[dict[str, Any]]
-    ignored: list[dict[str, Any]]
-
-
-@dataclass(slots=True)
-class Grade:
-    """A unit's level at `as_of` and everything that explains it."""
-
-    level: str
-    r: Decimal
-    now: Assessment
-    decided_by: str
-    previous_level: str | None
-    hysteresis: dict[str, Any] | None
-    param_version: int
-    as_of: datetime
-    unit: Unit
-
-    @property
-    def colour(self) -> str:
-        """The level's map colour."""
-        return codes.LEVEL_COLOURS[self.level]
-
-    @property
-    def change(self) -> str:
-        """new / up / down / same against the previous level."""
-        if self.previous_level is None:
-            return "new"
-        diff = LEVEL_RANK[self.level] - LEVEL_RANK[self.previous_level]
-        return "up" if diff > 0 else "down" if diff < 0 else "same"
-
-    def to_json(self) -> dict[str, Any]:
-        """The full explanation GRADING.md lists, as JSON-ready data."""
-        a = self.now
-        return {
-            "level": self.level,
-            "level_zh": codes.LEVEL_NAMES_ZH[self.level],
-            "colour": self.colour,
-            "r": float(a.r),
-            "r0": float(a.r0),
-            "sum_k": float(a.sum_k),
-            "sum_k_applied": float(a.sum_k_applied),
-            "formula": {
-                "r0": f"R0 = H × E × G = {_fmt(a.h)} × {_fmt(a.e)} × {_fmt(a.g)} = {_fmt(a.r0)}",
-                "r": f"R = R0 × (1 + min({_fmt(a.sum_cap)}, Σk)) = {_fmt(a.r0)} × "
-                f"(1 + {_fmt(a.sum_k_applied)}) = {_fmt(a.r)}",
-            },
-            "h": {"value": float(a.h), **a.h_info},
-            "e": {"value": float(a.e), **a.e_info},
-            "g": {"value": float(a.g), **a.g_info},
-            "factors": [f.to_json() for f in a.factors],
-            "score_level": a.score_level,
-            "floors": [f.to_json() for f in a.floors],
-            "decided_by": self.decided_by,
-            "decided_by_i18n": decided_by_text(self.decided_by),
-            "previous_level": self.previous_level,
-            "change": self.change,
-            "hysteresis": self.hysteresis,
-            "param_version": self.param_version,
-            "as_of": self.as_of.isoformat(),
-            "unit": {
-                "code": self.unit.code,
-                "category": self.unit.category,
-                "registered_level": self.unit.registered_level,
-                "gb18218_grade": self.unit.gb18218_grade,
-                "control": self.unit.control,
-            },
-            "data_quality": a.data_quality,
-            "ignored": a.ignored,
-        }
-
-
-def decided_by_text(code: str) -> dict[str, str]:
-    """What decided the level, in both languages (the score, a floor or hysteresis)."""
-    if code == "score":
-        return {"zh": "评分", "en": "score"}
-    if code == "hysteresis":
-        return {
-            "zh": "滞后保持（24小时内的较高等级）",
-            "en": "hysteresis (a higher level of the last 24 h)",
-        }
-    return {"zh": f"底线规则 {code}", "en": f"floor {code}"}
-
-
-def _fmt(d: Decimal) -> str:
-    """A number as people write it: no exponent, no trailing zeros."""
-    text = format(d.normalize(), "f")
-    return text
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
 
 
 # ---------------------------------------------------------------- the model
@@ -339,7 +99,7 @@ def _hazard(unit: Unit, params: Params, flags: list[dict[str, Any]]) -> tuple[De
         return hz.gb18218[str(unit.gb18218_grade)], {**info, "basis": "gb18218"}
     if unit.registered_level is not None:
         return hz.registered[unit.registered_level], {**info, "basis": "registered_level"}
-    flags.append({"code": "hazard_unassessed", "detail": f"H assumed {_fmt(hz.unassessed)}"})
+    flags.append({"code": "hazard_unassessed", "detail": f"H assumed {num(hz.unassessed)}"})
     return hz.unassessed, {**info, "basis": "unassessed"}
 
 
@@ -354,7 +114,7 @@ def _exposure(unit: Unit, params: Params, flags: list[dict[str, Any]]) -> tuple[
         info["vulnerable_sites"] = list(unit.vulnerable_sites)
     if unit.population_within_radius is None:
         base = ex.unknown_population
-        flags.append({"code": "population_unknown", "detail": f"E assumed {_fmt(base)}"})
+        flags.append({"code": "population_unknown", "detail": f"E assumed {num(base)}"})
     else:
         base = ex.population_bands[0][1]
         for edge, value in ex.population_bands:
@@ -417,8 +177,8 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             "offline_points",
             _capped(k.offline_point.each, k.offline_point.cap, Decimal(len(off_points))),
             f"{len(off_points)} monitoring point(s) offline",
-            [{"type": "offline_point", "point": o.point, "since": _iso(o.since),
-              "until": _iso(o.until)} for o in sorted(offline, key=_offline_key)],
+            [{"type": "offline_point", "point": o.point, "since": iso(o.since),
+              "until": iso(o.until)} for o in sorted(offline, key=_offline_key)],
             f"{len(off_points)}个监测点离线",
         ))  # fmt: skip
         flags.append({"code": "monitoring_offline", "points": off_points})
@@ -455,7 +215,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
                 f"hidden_{sev}", _capped(cfg.each, cfg.cap, Decimal(len(items))),
                 f"{len(items)} open {sev} hidden hazard(s)",
                 [_hazard_record(hh, o, params) for hh, o in sorted(items, key=_hh_key)],
-                f"{len(items)}项{_level_zh(sev)}隐患未整改",
+                f"{len(items)}项{level_zh(sev)}隐患未整改",
             ))  # fmt: skip
 
     # weather warnings: relevant ones, the highest colour only
@@ -484,8 +244,8 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             "special_period",
             _capped(k.special_period.each, k.special_period.cap, Decimal(len(periods))),
             f"{len(periods)} special period(s) in scope",
-            [{"type": "special_period", "id": p.id, "since": _iso(p.since),
-              "until": _iso(p.until)} for p in sorted(periods, key=lambda p: p.id)],
+            [{"type": "special_period", "id": p.id, "since": iso(p.since),
+              "until": iso(p.until)} for p in sorted(periods, key=lambda p: p.id)],
             f"处于{len(periods)}个特殊时段",
         ))  # fmt: skip
 
@@ -501,7 +261,7 @@ def assess(unit: Unit, events: Events, t0: datetime, t1: datetime, params: Param
             factors.append(Factor(
                 code, _capped(cfg.each, cfg.cap, Decimal(len(accs))),
                 f"{len(accs)} accident(s) within {params.accident_window_days} days",
-                [{"type": "accident", "id": a.id, "grade": a.grade, "at": _iso(a.at)}
+                [{"type": "accident", "id": a.id, "grade": a.grade, "at": iso(a.at)}
                  for a in sorted(accs, key=lambda a: (a.at, a.id))],
                 f"{params.accident_window_days}天内发生{len(accs)}起{kind_zh}事故",
             ))  # fmt: skip
@@ -537,7 +297,7 @@ def _floors(
     reg = unit.registered_level
     out.append(Floor("F0", bool(fl.F0 and reg), reg if fl.F0 and reg else None,
                      f"registered level {reg}" if reg else "no registered level",
-                     reason_zh=f"备案等级{_level_zh(reg)}" if reg else "无备案等级"))  # fmt: skip
+                     reason_zh=f"备案等级{level_zh(reg)}" if reg else "无备案等级"))  # fmt: skip
     out.append(Floor(
         "F1", bool(majors), fl.F1.level if majors else None,
         "an open major hidden hazard" if majors else "no open major hidden hazard",
@@ -580,7 +340,7 @@ def _alarm_key(a: Alarm) -> tuple[int, str, datetime, str]:
 
 
 def _offline_key(o: OfflinePoint) -> tuple[str, str]:
-    return (o.point, _iso(o.since) or "")
+    return (o.point, iso(o.since) or "")
 
 
 def _hh_key(item: tuple[HiddenHazard, bool]) -> str:
@@ -589,18 +349,18 @@ def _hh_key(item: tuple[HiddenHazard, bool]) -> str:
 
 def _alarm_record(a: Alarm) -> dict[str, Any]:
     return {"type": "alarm", "id": a.id, "point": a.point, "level": a.level,
-            "since": _iso(a.since), "until": _iso(a.until)}  # fmt: skip
+            "since": iso(a.since), "until": iso(a.until)}  # fmt: skip
 
 
 def _hazard_record(hh: HiddenHazard, overdue: bool, params: Params) -> dict[str, Any]:
     return {"type": "hidden_hazard", "id": hh.id, "severity": hh.severity,
             "due": hh.due.isoformat() if hh.due else None, "overdue": overdue,
-            "since": _iso(hh.since), "until": _iso(hh.until)}  # fmt: skip
+            "since": iso(hh.since), "until": iso(hh.until)}  # fmt: skip
 
 
 def _warning_record(w: WeatherWarning) -> dict[str, Any]:
     return {"type": "weather_warning", "id": w.id, "warning_type": w.type, "colour": w.colour,
-            "since": _iso(w.since), "until": _iso(w.until)}  # fmt: skip
+            "since": iso(w.since), "until": iso(w.until)}  # fmt: skip
 
 
 def _decided_by(a: Assessment) -> str:
@@ -687,12 +447,12 @@ def grade(
                 "held": True,
                 "would_be": now.level,
                 "hours": float(params.hysteresis_hours),
-                "clear_at": _iso(drop + hold_window) if drop else None,
+                "clear_at": iso(drop + hold_window) if drop else None,
                 "peak_level": peak,
-                "peak_at": _iso(peak_at),
+                "peak_at": iso(peak_at),
                 "reason_i18n": {
-                    "zh": f"保持{_level_zh(level)}：24小时内{_iso(peak_at)}时为{_level_zh(peak)}",
-                    "en": f"held at {level}: the level was {peak} at {_iso(peak_at)}, "
+                    "zh": f"保持{level_zh(level)}：24小时内{iso(peak_at)}时为{level_zh(peak)}",
+                    "en": f"held at {level}: the level was {peak} at {iso(peak_at)}, "
                     "within the last 24 h",
                 },
             }

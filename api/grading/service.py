@@ -17,22 +17,20 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from api.grading import engine, store
 from api.grading.engine import RegradeResult
 from api.settings import Settings
+from api.timestamps import utcnow
+
+__all__ = ["AfterFullRegrade", "GradingService", "utcnow"]  # utcnow: re-exported for old imports
 
 log = logging.getLogger("onemap.grading")
 
 AfterFullRegrade = Callable[[RegradeResult], Awaitable[None] | None]
-
-
-def utcnow() -> datetime:
-    """The wall clock (the service's only reader of it; the model never reads it)."""
-    return datetime.now(UTC)
 
 
 class GradingService:

@@ -90,8 +90,3 @@ async def table_info(conn: asyncpg.Connection, table: str) -> TableInfo:
         },
         tuple(CheckInfo(r["name"], tuple(r["columns"]), _expression(r["def"])) for r in checks),
     )
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier, quoted (for names from the registry or the catalog only)."""
-    return '"' + name.replace('"', '""') + '"'

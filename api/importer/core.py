@@ -16,7 +16,7 @@ import shapely
 from api.crs import WGS84, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
-from api.importer.catalog import quote_ident, table_info
+from api.importer.catalog import table_info
 from api.importer.load import load
 from api.importer.readers import RawTable, read_file
 from api.importer.repair import repair
@@ -32,6 +32,7 @@ from api.layers import (
     import_target,
 )
 from api.settings import Settings
+from api.sqlfiles import ident
 
 log = logging.getLogger("onemap.import")
 
@@ -75,7 +76,7 @@ async def _lookups(
     for id_col, codes in V.link_codes(raw, plan, target).items():
         parent = target.parent if isinstance(target, ChildTable) else CODE_LINKS[id_col][1]
         rows = await conn.fetch(
-            f"SELECT code, id FROM {quote_ident(parent)} WHERE code = ANY($1::text[])", codes
+            f"SELECT code, id FROM {ident(parent)} WHERE code = ANY($1::text[])", codes
         )
         out.links[id_col] = {r["code"]: r["id"] for r in rows}
     return out

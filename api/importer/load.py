@@ -19,10 +19,11 @@ import asyncpg
 import numpy as np
 
 from api.importer import pgcopy
-from api.importer.catalog import ColumnInfo, TableInfo, quote_ident
+from api.importer.catalog import ColumnInfo, TableInfo
 from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
 from api.importer.validate import Prepared
 from api.layers import ChildTable, Layer
+from api.sqlfiles import ident
 
 STAGE = "onemap_import_stage"
 log = logging.getLogger("onemap.import")
@@ -68,7 +69,7 @@ async def _copy_stage(
 ) -> list[str]:
     """Create the staging table and COPY the prepared rows into it; the staged columns."""
     names = list(prepared.columns)
-    cols = ", ".join(f"{quote_ident(c)} {_stage_type(info.columns[c])}" for c in names)
+    cols = ", ".join(f"{ident(c)} {_stage_type(info.columns[c])}" for c in names)
     await conn.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
     await conn.execute(f"CREATE TEMP TABLE {STAGE} (row_no bigint, {cols}) ON COMMIT DROP")
     n = len(prepared.rows)
@@ -94,7 +95,7 @@ async def _db_checks(
     for name in staged:
         col = info.columns[name]
         if col.not_null and col.default is None and not col.identity:
-            tests.append((f"{quote_ident(name)} IS NULL", name, "required"))
+            tests.append((f"{ident(name)} IS NULL", name, "required"))
     if not tests:
         return [], []
     flags = ", ".join(sql for sql, _, _ in tests)
@@ -113,7 +114,7 @@ async def _db_checks(
 
 def _value(name: str, col: ColumnInfo) -> str:
     """The staged value; NULL in a NOT NULL column with a default takes the default."""
-    ref = f"s.{quote_ident(name)}"
+    ref = f"s.{ident(name)}"
     if col.not_null and col.default is not None:
         # the default expression is the table's own, read from the catalog
         return f"COALESCE({ref}, {col.default})"
@@ -143,31 +144,31 @@ async def _upsert(
     touch: bool = False,
 ) -> tuple[int, int]:
     """INSERT ... ON CONFLICT (key) DO UPDATE changed rows only (`touch`: set updated_at)."""
-    t = quote_ident(table)
+    t = ident(table)
     cols = [*staged, *extra]
     values = [_value(c, info.columns[c]) for c in staged] + list(extra.values())
     compared = [c for c in staged if c not in key]
-    sets = [f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in compared + list(extra)]
+    sets = [f"{ident(c)} = excluded.{ident(c)}" for c in compared + list(extra)]
     if touch and "updated_at" in info.columns:
         sets.append('"updated_at" = now()')
-    conflict = ", ".join(quote_ident(k) for k in key)
+    conflict = ", ".join(ident(k) for k in key)
     if compared:
-        old = ", ".join(f"t.{quote_ident(c)}" for c in compared)
-        new = ", ".join(f"excluded.{quote_ident(c)}" for c in compared)
+        old = ", ".join(f"t.{ident(c)}" for c in compared)
+        new = ", ".join(f"excluded.{ident(c)}" for c in compared)
         action = f"DO UPDATE SET {', '.join(sets)} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     else:
         action = "DO NOTHING"
     # Unchanged rows leave the staging table first, in one set-based join: far cheaper than
     # a speculative insertion per row when most of a re-imported file is the same.
-    same_key = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
+    same_key = " AND ".join(f"t.{ident(k)} = s.{ident(k)}" for k in key)
     same_values = ""
     if compared:
-        stored = ", ".join(f"t.{quote_ident(c)}" for c in compared)
+        stored = ", ".join(f"t.{ident(c)}" for c in compared)
         staged_values = ", ".join(_value(c, info.columns[c]) for c in compared)
         same_values = f" AND ROW({stored}) IS NOT DISTINCT FROM ROW({staged_values})"
     await conn.execute(f"DELETE FROM pg_temp.{STAGE} s USING {t} t WHERE {same_key}{same_values}")
     sql = (
-        f"INSERT INTO {t} AS t ({', '.join(quote_ident(c) for c in cols)}) "
+        f"INSERT INTO {t} AS t ({', '.join(ident(c) for c in cols)}) "
         f"SELECT {', '.join(values)} FROM pg_temp.{STAGE} s "
         f"ON CONFLICT ({conflict}) {action}"
     )
@@ -179,22 +180,22 @@ async def _rebuilding(
 ) -> int:
     """Run `write` with the table's secondary indexes, unshared keys and foreign keys dropped,
     then rebuild them (sorted builds: far faster than growing them row by row)."""
-    t = quote_ident(layer.name)
+    t = ident(layer.name)
     indexes = await conn.fetch(_INDEXES, layer.name)
     constraints = await conn.fetch(_CONSTRAINTS, layer.name)
     fkeys = [c for c in constraints if c["type"] == "f"]
     keys = [c for c in constraints if c["type"] != "f"]
     for c in fkeys + keys:
-        await conn.execute(f"ALTER TABLE {t} DROP CONSTRAINT {quote_ident(c['name'])}")
+        await conn.execute(f"ALTER TABLE {t} DROP CONSTRAINT {ident(c['name'])}")
     for i in indexes:
-        await conn.execute(f"DROP INDEX {quote_ident(i['name'])}")
+        await conn.execute(f"DROP INDEX {ident(i['name'])}")
     count = await write()
     for c in keys:
-        await conn.execute(f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(c['name'])} {c['def']}")
+        await conn.execute(f"ALTER TABLE {t} ADD CONSTRAINT {ident(c['name'])} {c['def']}")
     for i in indexes:
         await conn.execute(i["def"])
     for c in fkeys:
-        await conn.execute(f"ALTER TABLE {t} ADD CONSTRAINT {quote_ident(c['name'])} {c['def']}")
+        await conn.execute(f"ALTER TABLE {t} ADD CONSTRAINT {ident(c['name'])} {c['def']}")
     return count
 
 
@@ -246,7 +247,7 @@ async def _insert_staged(
     cols = [*staged, "source"]
     values = [_value(c, info.columns[c]) for c in staged] + ["$1::text"]
     status = await conn.execute(
-        f"INSERT INTO {quote_ident(layer.name)} ({', '.join(quote_ident(c) for c in cols)}) "
+        f"INSERT INTO {ident(layer.name)} ({', '.join(ident(c) for c in cols)}) "
         f"SELECT {', '.join(values)} FROM pg_temp.{STAGE} s",
         source,
     )
@@ -270,7 +271,7 @@ async def load(
     indexes and foreign keys rebuilt afterwards; if the database refuses a row
     there, it starts again through the staging table, which names the rows.
     """
-    table = quote_ident(target.name)
+    table = ident(target.name)
     await conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
     bulk = (
         isinstance(target, Layer)

@@ -80,7 +80,7 @@ async def _risk_path(request: Request) -> str:
     settings: Settings = request.app.state.settings
     path = risk_surface_path(settings)
     if not path.is_file():
-        lock: asyncio.Lock = request.app.state.raster_lock
+        lock: asyncio.Lock = request.app.state.services.raster_lock
         async with lock:
             if not path.is_file():
                 await rebuild_risk_surface(request.app.state.pool, settings)
@@ -211,7 +211,6 @@ async def post_population(
 def install_raster(app: FastAPI) -> None:
     """Mount the raster routes (titiler behind the Reader role) and their error mapping."""
     reader = [Depends(require(Permission.read))]
-    app.state.raster_lock = asyncio.Lock()
     app.include_router(router)
     for name, dep in (("risk", _risk_path), ("population", _population_path)):
         factory = _factory(f"/raster/{name}", dep)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from api.deps import Integrator, PoolDep, Reader, SettingsDep
+from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
 from api.events.accidents import SELECT, AccidentIn, record_accident
-from api.events.common import REPLAYED, created, iso, regrade_after
+from api.events.common import iso, regrade_after
+from api.routers.replies import REPLAYED, created
 
 router = APIRouter(prefix="/accidents", tags=["accidents"])
 
@@ -18,14 +19,14 @@ _SELECT = SELECT
 @router.post("", operation_id="recordAccident", status_code=201, responses=REPLAYED,
              summary="Record an accident at a risk unit; the unit is regraded")  # fmt: skip
 async def record(
-    body: AccidentIn, who: Integrator, request: Request, response: Response, pool: PoolDep,
+    body: AccidentIn, who: Integrator, grading: GradingDep, response: Response, pool: PoolDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Store the accident at the unit (or at lon/lat). Sent again with the same code and
     content: the stored accident, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await record_accident(conn, body, who, settings)
-    return created({**row, "regrade": await regrade_after(request, units)}, response)
+    return created({**row, "regrade": await regrade_after(grading, units)}, response)
 
 
 @router.get("", operation_id="listAccidents", summary="Accidents, newest first")

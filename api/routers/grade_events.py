@@ -10,12 +10,13 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api import codes
 from api.deps import Reader
 from api.events.stream import GradeStream, events_after
 
 router = APIRouter(prefix="/events", tags=["grading"])
 
-LEVELS = ("low", "general", "large", "major")
+LEVELS = codes.LEVELS
 
 
 def _frame(event: dict[str, Any]) -> bytes:

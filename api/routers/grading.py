@@ -23,7 +23,7 @@ router = APIRouter(prefix="/grading", tags=["grading"])
 
 def service(request: Request) -> GradingService:
     """The app's grading service."""
-    return request.app.state.grading
+    return request.app.state.services.grading
 
 
 @router.post(

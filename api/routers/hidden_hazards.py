@@ -6,17 +6,17 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
-from api.deps import HazardReporter, PoolDep, Reader, SettingsDep
+from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
 from api.events import hazards
-from api.events.common import REPLAYED, check_time, created, regrade_after
+from api.events.common import check_time, regrade_after
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
-from api.grading.service import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 
@@ -42,7 +42,7 @@ async def _out(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
 @router.post("", operation_id="reportHiddenHazard", status_code=201, responses=REPLAYED,
              summary="Report a hidden hazard at a risk unit")  # fmt: skip
 async def report(
-    body: ReportIn, who: HazardReporter, request: Request, response: Response, pool: PoolDep,
+    body: ReportIn, who: HazardReporter, grading: GradingDep, response: Response, pool: PoolDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Status `reported`; the unit is regraded. Sent again with the same code and content:
@@ -50,12 +50,12 @@ async def report(
     content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         out, units = await report_hazard(conn, body, who, settings)
-    out["regrade"] = await regrade_after(request, units)
+    out["regrade"] = await regrade_after(grading, units)
     return created(out, response)
 
 
 async def _step(
-    action: str, code: str, body: StepIn | None, who: Any, request: Request, pool: Any,
+    action: str, code: str, body: StepIn | None, who: Any, grading: GradingDep, pool: Any,
     settings: Any,
 ) -> dict[str, Any]:  # fmt: skip
     body = body or StepIn()
@@ -69,7 +69,7 @@ async def _step(
                            to=row["status"])  # fmt: skip
         out = await _out(conn, row)
     units = {row["risk_unit_id"]} if row["risk_unit_id"] else set()
-    out["regrade"] = await regrade_after(request, units)
+    out["regrade"] = await regrade_after(grading, units)
     return out
 
 
@@ -77,12 +77,12 @@ def _route(action: str, summary: str) -> None:
     async def endpoint(
         code: Code,
         who: HazardReporter,
-        request: Request,
+        grading: GradingDep,
         pool: PoolDep,
         settings: SettingsDep,
         body: StepIn | None = None,
     ) -> dict[str, Any]:
-        return await _step(action, code, body, who, request, pool, settings)
+        return await _step(action, code, body, who, grading, pool, settings)
 
     endpoint.__doc__ = summary
     endpoint.__name__ = f"{action}_hidden_hazard"

@@ -19,6 +19,7 @@ from api.queries import features
 from api.queries.catalogue import Catalogue, layer_json
 from api.queries.params import __doc__ as SYNTAX
 from api.queries.params import api_query
+from api.services import Services
 from api.settings import Settings
 
 router = APIRouter(tags=["layers"])
@@ -27,11 +28,9 @@ GEOJSON = "application/geo+json"
 
 
 def catalogue(request: Request) -> Catalogue:
-    """The app's catalogue cache (made on first use)."""
-    state = request.app.state
-    if getattr(state, "catalogue", None) is None:
-        state.catalogue = Catalogue()
-    return state.catalogue
+    """The app's catalogue cache (one per process, api/services.py)."""
+    services: Services = request.app.state.services
+    return services.catalogue
 
 
 def layer_or_404(name: str) -> Layer:

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
-from api.deps import Integrator, PoolDep, Reader, SettingsDep
+from api.deps import GradingDep, Integrator, PoolDep, Reader, ServicesDep, SettingsDep
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.events import readings
 from api.events.common import regrade_after
-from api.grading.service import utcnow
-from api.timestamps import Timestamp
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -44,6 +43,7 @@ async def post_readings(
     integrator: Integrator,
     pool: PoolDep,
     settings: SettingsDep,
+    services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Store readings, move point liveness and alarms, regrade the units whose alarms changed.
@@ -68,19 +68,13 @@ async def post_readings(
     else:
         raise UnsupportedMediaType("send application/json or text/csv")
     key = readings.batch_key(body, idempotency_key)
-    cache = readings.point_cache(request.app.state)
     async with pool.acquire() as conn:
-        arrays = await cache.refresh(conn)
-        args = (utcnow(), settings.readings_max_future_s, settings.readings_retention_days,
-                settings.readings_max_batch)  # fmt: skip
-        try:
-            batch = readings.check(key, codes, tss, vals, arrays, *args)
-        except readings.UnknownPoints:
-            arrays = await cache.refresh(conn, force=True)
-            batch = readings.check(key, codes, tss, vals, arrays, *args)
+        batch = await readings.check_batch(
+            conn, services.point_cache, key, codes, tss, vals, utcnow(), settings
+        )
         result = await readings.ingest(conn, batch, integrator)
     out = result.to_json()
-    out["regrade"] = await regrade_after(request, result.touched_units)
+    out["regrade"] = await regrade_after(services.grading, result.touched_units)
     return out
 
 
@@ -101,7 +95,7 @@ class FalseAlarmIn(BaseModel):
 async def confirm_false_alarm(
     code: Annotated[str, Path(max_length=200)],
     integrator: Integrator,
-    request: Request,
+    grading: GradingDep,
     pool: PoolDep,
     body: FalseAlarmIn | None = None,
 ) -> dict[str, Any]:
@@ -128,7 +122,7 @@ async def confirm_false_alarm(
         "episode": row["episode"],
         "periods": periods,
         "false_alarm_at": at.isoformat(),
-        "regrade": await regrade_after(request, units),
+        "regrade": await regrade_after(grading, units),
     }
 
 

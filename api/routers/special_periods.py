@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import REPLAYED, cancel_early, check_time, created, iso, regrade_after
+from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
+from api.events.common import cancel_early, check_time, iso, regrade_after
 from api.events.periods import SELECT, PeriodIn, create_period
-from api.grading.service import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/special-periods", tags=["special periods"])
 
@@ -31,20 +31,20 @@ class CancelIn(BaseModel):
 @router.post("", operation_id="createSpecialPeriod", status_code=201, responses=REPLAYED,
              summary="Declare a special period; the units in scope are regraded")  # fmt: skip
 async def create(
-    body: PeriodIn, who: Integrator, request: Request, response: Response, pool: PoolDep,
+    body: PeriodIn, who: Integrator, grading: GradingDep, response: Response, pool: PoolDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Store the period (it may start later). Sent again with the same code and content:
     the stored period, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await create_period(conn, body, who, settings)
-    return created({**row, "regrade": await regrade_after(request, units)}, response)
+    return created({**row, "regrade": await regrade_after(grading, units)}, response)
 
 
 @router.post("/{code}/cancel", operation_id="cancelSpecialPeriod",
              summary="Call a period off early; the units in scope are regraded")  # fmt: skip
 async def cancel(
-    code: Code, who: Integrator, request: Request, pool: PoolDep, settings: SettingsDep,
+    code: Code, who: Integrator, grading: GradingDep, pool: PoolDep, settings: SettingsDep,
     body: CancelIn | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Set cancelled_at (the period stays, with its times)."""
@@ -52,7 +52,7 @@ async def cancel(
     async with pool.acquire() as conn, conn.transaction():
         units = await cancel_early(conn, "special_periods", code, at, who)
         out = await conn.fetchrow(_SELECT + " WHERE code = $1", code)
-    return {**iso(dict(out)), "regrade": await regrade_after(request, units)}
+    return {**iso(dict(out)), "regrade": await regrade_after(grading, units)}
 
 
 @router.get("", operation_id="listSpecialPeriods", summary="Special periods, newest first")

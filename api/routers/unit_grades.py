@@ -13,8 +13,7 @@ from api.errors import NotFound
 from api.grading import loader, store
 from api.grading.engine import refresh_exposure
 from api.grading.model import grade
-from api.grading.service import utcnow
-from api.timestamps import Timestamp
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/risk-units", tags=["grading"])
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import REPLAYED, cancel_early, check_time, created, iso, regrade_after
+from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
+from api.events.common import cancel_early, check_time, iso, regrade_after
 from api.events.warnings import SELECT, WarningIn, issue_warning
-from api.grading.service import utcnow
-from api.timestamps import Timestamp
+from api.routers.replies import REPLAYED, created
+from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/weather-warnings", tags=["weather warnings"])
 
@@ -30,7 +30,7 @@ class CancelIn(BaseModel):
 @router.post("", operation_id="issueWeatherWarning", status_code=201, responses=REPLAYED,
              summary="Issue a weather warning; the units it covers are regraded")  # fmt: skip
 async def issue(
-    body: WarningIn, who: Integrator, request: Request, response: Response, pool: PoolDep,
+    body: WarningIn, who: Integrator, grading: GradingDep, response: Response, pool: PoolDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:  # fmt: skip
     """Store the warning (it may start later); units inside whose category it concerns move.
@@ -38,13 +38,13 @@ async def issue(
     other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await issue_warning(conn, body, who, settings)
-    return created({**row, "regrade": await regrade_after(request, units)}, response)
+    return created({**row, "regrade": await regrade_after(grading, units)}, response)
 
 
 @router.post("/{code}/cancel", operation_id="cancelWeatherWarning",
              summary="Lift a warning early; the units it covered are regraded")  # fmt: skip
 async def cancel(
-    code: Code, who: Integrator, request: Request, pool: PoolDep, settings: SettingsDep,
+    code: Code, who: Integrator, grading: GradingDep, pool: PoolDep, settings: SettingsDep,
     body: CancelIn | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Set cancelled_at (the warning stays, with its times)."""
@@ -52,7 +52,7 @@ async def cancel(
     async with pool.acquire() as conn, conn.transaction():
         units = await cancel_early(conn, "weather_warnings", code, at, who)
         out = await conn.fetchrow(_SELECT + " WHERE code = $1", code)
-    return {**iso(dict(out)), "regrade": await regrade_after(request, units)}
+    return {**iso(dict(out)), "regrade": await regrade_after(grading, units)}
 
 
 @router.get("", operation_id="listWeatherWarnings", summary="Weather warnings, newest first")

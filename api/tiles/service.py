@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from api.pgnotify import NotificationHub
 from api.settings import Settings
 from api.tiles.cache import MemoryCache, RedisCache, Tile, ungzip
 from api.tiles.request import FilterKey
@@ -55,11 +56,11 @@ class TileService:
         self.versions: LayerVersions = None  # type: ignore[assignment]  # made by start()
         self.queries = 0
 
-    async def start(self, pool: asyncpg.Pool) -> None:
+    async def start(self, pool: asyncpg.Pool, hub: NotificationHub) -> None:
         """Take the app's read pool (shared with analyses, so the app's connections stay
-        within its two pools), load layer versions and start listening for changes."""
+        within its two pools), load layer versions and follow their changes via the hub."""
         self.pool = pool
-        self.versions = LayerVersions(self.pool, self.settings.database_url)
+        self.versions = LayerVersions(self.pool, hub)
         self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()
 

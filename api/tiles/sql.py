@@ -10,14 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
+from api.sqlfiles import ident, literal, render
 from api.tiles.spec import SPECS, TileSpec
-
-_HERE = Path(__file__).parent
-BOUNDS_SQL = (_HERE / "bounds.sql").read_text(encoding="utf-8")
-FEATURES_SQL = (_HERE / "features.sql").read_text(encoding="utf-8")
-CLUSTERS_SQL = (_HERE / "clusters.sql").read_text(encoding="utf-8")
 
 EXTENT = 4096
 #: clustering grid: cells per tile side
@@ -35,13 +30,6 @@ class TileOptions:
 
     buffer: int = 256
     limit: int = 10_000
-
-
-def _ident(name: str) -> str:
-    """A registry identifier, double-quoted (names come only from api/layers.py)."""
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a registry identifier: {name!r}")
-    return f'"{name}"'
 
 
 def filter_column(spec: TileSpec, kind: str) -> str | None:
@@ -72,7 +60,7 @@ def _filters_sql(spec: TileSpec, first_param: int) -> str:
     parts = []
     for i, kind in enumerate(layer_filters(spec)):
         n = first_param + i
-        col = _ident(filter_column(spec, kind) or "")
+        col = ident(filter_column(spec, kind) or "")
         typ = filter_type(spec, kind)
         parts.append(f"\n            AND (${n}::{typ} IS NULL OR f.{col} = ANY(${n}::{typ}))")
     return "".join(parts)
@@ -83,12 +71,12 @@ def _level_cluster(spec: TileSpec) -> tuple[str, str, str]:
     mode = spec.cluster_level
     if mode is None:
         return "", "", ""
-    col = _ident(spec.layer.level_field or "")
+    col = ident(spec.layer.level_field or "")
     if mode == "min_int":
         return f", min(g.lv) AS {col}", f", c.{col}", f", f.{col} AS lv"
     choices = spec.layer.field_map[spec.layer.level_field or ""].choices or ()
-    ranks = " ".join(f"WHEN '{c}' THEN {i + 1}" for i, c in enumerate(choices))
-    array = ", ".join(f"'{c}'" for c in choices)
+    ranks = " ".join(f"WHEN {literal(c)} THEN {i + 1}" for i, c in enumerate(choices))
+    array = ", ".join(literal(c) for c in choices)
     return (
         f", (ARRAY[{array}])[max(g.lv)] AS {col}",
         f", c.{col}",
@@ -98,9 +86,9 @@ def _level_cluster(spec: TileSpec) -> tuple[str, str, str]:
 
 def layer_sql(spec: TileSpec, first_param: int, opts: TileOptions) -> str:
     """The scalar subquery that makes one layer's MVT bytes for the tile."""
-    common = {
+    common: dict[str, str | int] = {
         "layer": spec.name,
-        "table": _ident(spec.name),
+        "table": ident(spec.name),
         "extent": EXTENT,
         "buffer": opts.buffer,
         "limit": opts.limit,
@@ -116,13 +104,14 @@ def layer_sql(spec: TileSpec, first_param: int, opts: TileOptions) -> str:
         )
     else:
         geom = "f.geom"
-    props = "".join(f", f.{_ident(p)}" for p in spec.properties)
-    features = FEATURES_SQL.format(geom=geom, props=props, **common)
+    props = "".join(f", f.{ident(p)}" for p in spec.properties)
+    features = render("tiles/features.sql", geom=geom, props=props, **common)
     if not spec.points or spec.cluster_below <= 0:
         return features
     aggs, out, inner = _level_cluster(spec)
     point = "f.geom" if spec.layer.geometry == "point" else "ST_PointOnSurface(f.geom)"
-    clusters = CLUSTERS_SQL.format(
+    clusters = render(
+        "tiles/clusters.sql",
         point=point,
         cluster_aggs=aggs,
         cluster_props=out,
@@ -152,7 +141,8 @@ def statement(layers: tuple[str, ...], opts: TileOptions) -> Statement:
         spec = SPECS[name]
         sub = layer_sql(spec, 4 + len(slots), opts)
         slots.extend((name, k) for k in layer_filters(spec))
-        columns.append(f"{sub} AS {_ident(name)}")
-    bounds = BOUNDS_SQL.format(margin=opts.buffer / EXTENT, extent=EXTENT, cells=CLUSTER_CELLS)
+        columns.append(f"{sub} AS {ident(name)}")
+    bounds = render("tiles/bounds.sql", margin=opts.buffer / EXTENT, extent=EXTENT,
+                    cells=CLUSTER_CELLS)  # fmt: skip
     text = f"WITH {bounds}\nSELECT " + ",\n".join(columns)
     return Statement(layers, text, tuple(slots))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.codes import LEVEL_COLOURS
+from api.codes import COLOUR_HEX, LEVEL_COLOURS
 from api.tiles.spec import SPECS
 
-#: the four risk colours (GRADING.md: major red, large orange, general yellow, low blue)
-COLOUR_HEX = {"red": "#e53935", "orange": "#fb8c00", "yellow": "#fdd835", "blue": "#1e88e5"}
 LEVEL_HEX = {level: COLOUR_HEX[colour] for level, colour in LEVEL_COLOURS.items()}
 #: alarm levels 1..4 (1 highest, red) and GB 18218 grades 一级..四级
 RANK_HEX = {

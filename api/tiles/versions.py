@@ -2,8 +2,9 @@
 
 The store bumps `layer_versions` in the same transaction as any change to a
 layer's rows and NOTIFYs the layer's name on commit. Each process keeps the
-versions in memory and refreshes one layer when its notification arrives, so
-cache keys (and ETags) change in every process without a query per tile.
+versions in memory and refreshes one layer when its notification arrives
+(through the process's NotificationHub, api/pgnotify.py), so cache keys (and
+ETags) change in every process without a query per tile.
 While the listener is down, versions are read from the database per request.
 """
 
@@ -15,6 +16,8 @@ import logging
 from collections.abc import Callable, Iterable
 
 import asyncpg
+
+from api.pgnotify import NotificationHub, Subscription
 
 log = logging.getLogger("onemap.tiles")
 
@@ -28,36 +31,34 @@ _QUERY = (
 class LayerVersions:
     """Per-layer version tokens ("<version>.<changed_at µs>"), current in this process."""
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, hub: NotificationHub) -> None:
         self._pool = pool
-        self._dsn = dsn
+        self._hub = hub
+        self._sub: Subscription | None = None
         self._tokens: dict[str, str] = {}
         self._listening = False
-        self._listener: asyncpg.Connection | None = None
         self._stale: set[str] = set()
         self._dirty: set[str] = set()
         self._refresh: asyncio.Task[None] | None = None
-        self._keeper: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
         #: called with the layer's name whenever its version changes
         self.on_change: list[Callable[[str], None]] = []
 
     async def start(self) -> None:
-        """Load every version and subscribe to changes (reconnecting in the background)."""
-        await self._connect()
-        self._keeper = asyncio.create_task(self._keep_listening())
+        """Subscribe to changes through the hub (which loads every version on each connect)."""
+        self._sub = await self._hub.subscribe(
+            CHANNEL, self._on_notify, on_resync=self._resync, on_lost=self._on_lost
+        )
 
     async def close(self) -> None:
         """Stop listening."""
-        for task in (self._keeper, self._refresh):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._listener.close(), 2)
-            self._listener = None
+        if self._sub is not None:
+            self._hub.unsubscribe(self._sub)
+            self._sub = None
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._refresh
         self._listening = False
 
     @property
@@ -118,45 +119,23 @@ class LayerVersions:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _connect(self) -> None:
-        try:
-            conn = await asyncpg.connect(
-                self._dsn, server_settings={"application_name": "onemap-tiles"}
-            )
-            await conn.add_listener(CHANNEL, self._on_notify)
-            conn.add_termination_listener(self._on_lost)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("tile version listener unavailable (%s): versions read per request", exc)
-            self._listening = False
-            return
-        self._listener = conn
+    async def _resync(self) -> None:
+        """(Re)connected: read every version (missed notifications included), then trust memory.
+
+        Unreadable versions (e.g. not migrated yet: /readyz says so) leave the
+        versions read per request; the hub tries again.
+        """
         try:
             await self._reload()
-        except asyncpg.PostgresError as exc:  # e.g. not migrated yet: /readyz says so
+        except asyncpg.PostgresError as exc:
             log.warning("layer versions unreadable (%s): versions read per request", exc)
-            return
+            raise
         self._listening = True
 
-    async def _keep_listening(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            if self._listener is not None and not self._listener.is_closed():
-                if not self._listening:  # listening, but the versions were unreadable
-                    with contextlib.suppress(OSError, asyncpg.PostgresError):
-                        await self._reload()
-                        self._listening = True
-                delay = 1.0
-                continue
-            self._listening = False
-            await self._connect()
-            delay = 1.0 if self._listening else min(delay * 2, 30.0)
-
-    def _on_lost(self, _conn: object) -> None:
+    def _on_lost(self) -> None:
         self._listening = False
-        self._listener = None
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         self._stale.add(payload)
         self._dirty.add(payload)
         if self._refresh is None or self._refresh.done():
@@ -171,4 +150,6 @@ class LayerVersions:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("could not refresh layer versions: %s", exc)
                 self._listening = False
+                if self._sub is not None:
+                    self._sub.synced = False  # the hub resyncs at its next check
                 return

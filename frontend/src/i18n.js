@@ -60,31 +60,21 @@ const STRINGS = {
   k: ["数量", "How many"],
 };
 
-export const LEVELS = ["major", "large", "general", "low"];
-export const LEVEL_HEX = { major: "#e53935", large: "#fb8c00", general: "#fdd835", low: "#1e88e5" };
-const LEVEL_NAMES = {
-  major: ["重大风险", "Major"],
-  large: ["较大风险", "Large"],
-  general: ["一般风险", "General"],
-  low: ["低风险", "Low"],
-};
-export const CATEGORIES = {
-  gas: ["燃气", "Gas"],
-  hazardous_chemicals: ["危险化学品", "Hazardous chemicals"],
-  construction: ["建筑施工", "Construction"],
-  crowded_place: ["人员密集场所", "Crowded places"],
-  high_rise: ["高层建筑", "High-rise"],
-  underground_space: ["地下空间", "Underground space"],
-  bridge_tunnel: ["桥梁隧道", "Bridges and tunnels"],
-  rail_transit: ["轨道交通", "Rail transit"],
-  industrial: ["工矿商贸", "Industry and trade"],
-  waterlogging_point: ["易涝点", "Waterlogging points"],
-  drainage: ["排水", "Drainage"],
-  power: ["电力", "Power"],
-  heat_supply: ["供热", "Heat supply"],
-  water_supply: ["供水", "Water supply"],
-  geological_hazard: ["地质灾害", "Geological hazards"],
-};
+// Levels, their colours and names, and the risk categories come from the server
+// (api/codes.py, served in GET /ui/config as `codes`): setCodes() fills these in place
+// before anything is drawn, so every module's imports see the one table.
+export const LEVELS = [];
+export const LEVEL_HEX = {};
+const LEVEL_NAMES = {};
+export const CATEGORIES = {};
+
+/** Take the server's code table (config.codes): levels most severe first, hex, names. */
+export function setCodes(codes) {
+  LEVELS.splice(0, LEVELS.length, ...codes.levels);
+  Object.assign(LEVEL_HEX, codes.level_hex);
+  Object.assign(LEVEL_NAMES, codes.level_names);
+  Object.assign(CATEGORIES, codes.categories);
+}
 
 let lang = localStorage.getItem("onemap.lang") || "zh";
 const listeners = [];

@@ -4,7 +4,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
 import { api, clearToken, getToken, login, streamEvents } from "./api.js";
 import { Dashboard } from "./dashboard.js";
-import { applyStatic, getLang, layerTitle, setLang, t } from "./i18n.js";
+import { applyStatic, getLang, layerTitle, setCodes, setLang, t } from "./i18n.js";
 import { createMap } from "./map.js";
 import { filterPanel, layerPanel, searchBox } from "./panels.js";
 import { Popups } from "./popup.js";
@@ -69,6 +69,7 @@ async function start() {
     api("/layers"),
     loadDistricts(),
   ]);
+  setCodes(config.codes);
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#user").textContent = `${config.user.name} · ${config.user.role}`;

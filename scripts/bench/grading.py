@@ -49,6 +49,7 @@ from api.auth.roles import Role
 from api.events import alarms as alarm_rules
 from api.events import readings as rd
 from api.grading import engine, sqlfiles, store
+from api.importer import pgcopy
 from api.settings import Settings
 from scripts.bench import Context, Row, console, scratch_database, timer
 from scripts.bench.loadgen import Connection
@@ -173,12 +174,11 @@ def make_clients(
                     for i in range(lo, hi)
                 ]
             }
-            rows_ = np.empty(hi - lo, rd.COPY_DTYPE)
-            rows_["n"], rows_["l1"], rows_["l2"], rows_["l3"] = 3, 8, 8, 8
-            rows_["pid"] = ids[p[lo:hi]]
-            rows_["ts"] = ts_us[lo:hi] - rd.PG_EPOCH_US
-            rows_["v"] = values[lo:hi]
-            copy = rd.COPY_HEADER + rows_.tobytes() + b"\xff\xff"
+            copy = pgcopy.payload([pgcopy.FixedColumn(ids[p[lo:hi]].astype(">i8")),
+                                   pgcopy.FixedColumn((ts_us[lo:hi] - pgcopy.PG_EPOCH_US)
+                                                      .astype(">i8")),
+                                   pgcopy.FixedColumn(values[lo:hi].astype(">f8"))],
+                                  hi - lo)  # fmt: skip
             mine_batches.append((orjson.dumps(doc), copy))
         queues[g % clients].append(mine_batches)
     for client, queue in zip(out, queues, strict=True):
@@ -212,7 +212,7 @@ async def raw_copy(url: str, clients: list[Client]) -> float:
 
         async def one(conn: asyncpg.Connection, gw: Client) -> None:
             for payload in gw.copies:
-                await conn.copy_to_table("readings", source=rd._Source(payload),
+                await conn.copy_to_table("readings", source=pgcopy.ByteSource(payload),
                                          format="binary",
                                          columns=["point_id", "ts", "value"])  # fmt: skip
 

@@ -10,7 +10,7 @@ WITH res AS (
     -- rows to spill (the unit's row is compared with the same snapshot the UPDATE sees)
     SELECT s.id, s.code, s.prev, s.level, s.r, s.r0
       FROM (
-{score}
+{{score}}
            ) s
      WHERE s.prev IS DISTINCT FROM s.level OR s.prev_r IS DISTINCT FROM s.r::double precision
 ),

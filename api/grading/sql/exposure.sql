@@ -16,7 +16,7 @@ todo AS (
       FROM risk_units ru
       LEFT JOIN risk_unit_exposure e ON e.risk_unit_id = ru.id
      CROSS JOIN p
-     WHERE {units:ru.id} AND (e.risk_unit_id IS NULL OR e.stamp <> p.stamp)
+     WHERE {{in_units_ru}} AND (e.risk_unit_id IS NULL OR e.stamp <> p.stamp)
 ),
 calc AS (
     SELECT t.id,

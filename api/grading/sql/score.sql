@@ -2,8 +2,11 @@
 --
 -- $1 text          the parameter set (JSON)
 -- $2 timestamptz   as_of
--- $3 bigint[]      unit ids (only in the "units" variant; {units:col} below
---                  becomes `col = ANY($3)` there and TRUE in the "all" variant)
+-- $3 bigint[]      unit ids (only in the "units" variant; each in_units_<alias>
+--                  placeholder below becomes `<alias's unit id> = ANY($3)` there
+--                  and TRUE in the "all" variant: api/grading/sqlfiles.py;
+--                  the levels, control levels and warning colours ranked below
+--                  are the arrays of api/codes.py, filled in the same way)
 --
 -- Every event is read over the hysteresis window [as_of - hours, as_of]; the
 -- grade counts the ones active at as_of ("now"). An event is active in [t0, t]
@@ -34,7 +37,7 @@ WITH p AS MATERIALIZED (
         (j #>> '{exposure,vulnerable_site_bonus}')::numeric AS e_bonus,
         (j #>> '{exposure,max}')::numeric AS e_max,
         (j #>> '{exposure,unknown_population}')::numeric AS e_unknown,
-        ARRAY['grade1', 'grade2', 'compliant', 'noncompliant', 'suspended'] AS g_codes,
+        {{control_levels}} AS g_codes,
         ARRAY[(j #>> '{control,grade1}')::numeric, (j #>> '{control,grade2}')::numeric,
               (j #>> '{control,compliant}')::numeric, (j #>> '{control,noncompliant}')::numeric,
               (j #>> '{control,suspended}')::numeric] AS g_values,
@@ -64,22 +67,22 @@ WITH p AS MATERIALIZED (
         ARRAY[(j #>> '{bands,general}')::numeric, (j #>> '{bands,large}')::numeric,
               (j #>> '{bands,major}')::numeric] AS b_edges,
         (j #>> '{floors,F0}')::boolean AS f0,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F1,level}') AS f1,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F2,level}') AS f2,
-        ARRAY[array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,blue}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,yellow}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,orange}'),
-              array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F3,red}')]
+        array_position({{levels}}, j #>> '{floors,F1,level}') AS f1,
+        array_position({{levels}}, j #>> '{floors,F2,level}') AS f2,
+        ARRAY[array_position({{levels}}, j #>> '{floors,F3,blue}'),
+              array_position({{levels}}, j #>> '{floors,F3,yellow}'),
+              array_position({{levels}}, j #>> '{floors,F3,orange}'),
+              array_position({{levels}}, j #>> '{floors,F3,red}')]
             AS f3,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F4,level}') AS f4,
+        array_position({{levels}}, j #>> '{floors,F4,level}') AS f4,
         (j #>> '{floors,F5,min_fired}')::int AS f5_min,
-        array_position(ARRAY['low', 'general', 'large', 'major'], j #>> '{floors,F5,level}') AS f5
+        array_position({{levels}}, j #>> '{floors,F5,level}') AS f5
     FROM (SELECT $1::text::jsonb AS j) s
 ),
 gb AS (
     SELECT hs.risk_unit_id AS uid, min(hs.gb_grade) AS grade
       FROM hazard_sources hs
-     WHERE hs.gb_grade IS NOT NULL AND hs.risk_unit_id IS NOT NULL AND {units:hs.risk_unit_id}
+     WHERE hs.gb_grade IS NOT NULL AND hs.risk_unit_id IS NOT NULL AND {{in_units_hs}}
      GROUP BY hs.risk_unit_id
 ),
 al AS (
@@ -90,7 +93,7 @@ al AS (
       FROM alarms a CROSS JOIN p
      WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
        AND (a.ended_at IS NULL OR a.ended_at > p.t0)
-       AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+       AND a.risk_unit_id IS NOT NULL AND {{in_units_a}}
      GROUP BY a.risk_unit_id
 ),
 off AS (
@@ -99,13 +102,13 @@ off AS (
       JOIN monitoring_points mp ON mp.id = o.point_id
      CROSS JOIN p
      WHERE o.started_at <= p.t AND o.ended_at > p.t0
-       AND mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+       AND mp.risk_unit_id IS NOT NULL AND {{in_units_mp}}
     UNION ALL
     SELECT mp.risk_unit_id, mp.id, true
       FROM monitoring_points mp
       LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
      CROSS JOIN p
-     WHERE mp.risk_unit_id IS NOT NULL AND {units:mp.risk_unit_id}
+     WHERE mp.risk_unit_id IS NOT NULL AND {{in_units_mp}}
        AND coalesce(onemap_last_reading(l.last_us, mp.id)
                     + mp.expected_interval_s * interval '1 second' <= p.t, true)
 ),
@@ -128,14 +131,14 @@ hz AS (
          CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
          CROSS JOIN LATERAL (
                SELECT ((h.due_date + 1)::timestamp AT TIME ZONE p.tz) AS deadline) d
-         WHERE h.risk_unit_id IS NOT NULL AND {units:h.risk_unit_id}
+         WHERE h.risk_unit_id IS NOT NULL AND {{in_units_h}}
            AND h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
            AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
       ) x
      GROUP BY x.uid
 ),
 ww AS MATERIALIZED (
-    SELECT w.type, array_position(ARRAY['blue', 'yellow', 'orange', 'red'], w.colour) AS c,
+    SELECT w.type, array_position({{warning_colours}}, w.colour) AS c,
            least(w.valid_to, w.cancelled_at) > p.t AS now, w.geom,
            w.valid_from AS since, least(w.valid_to, w.cancelled_at) AS until
       FROM weather_warnings w CROSS JOIN p
@@ -146,7 +149,7 @@ wx AS (
       FROM ww
       JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
      CROSS JOIN p
-     WHERE {units:ru.id} AND (p.rel -> ww.type) ? ru.category
+     WHERE {{in_units_ru}} AND (p.rel -> ww.type) ? ru.category
      GROUP BY ru.id
 ),
 sp AS MATERIALIZED (
@@ -162,7 +165,7 @@ spx AS (
     SELECT ru.id AS uid, count(*) FILTER (WHERE sp.now) AS n_now
       FROM sp
       JOIN risk_units ru ON ST_Intersects(ru.geom, sp.geom)
-     WHERE sp.geom IS NOT NULL AND {units:ru.id}
+     WHERE sp.geom IS NOT NULL AND {{in_units_ru}}
      GROUP BY ru.id
 ),
 ac AS (
@@ -173,17 +176,17 @@ ac AS (
         SELECT a.risk_unit_id AS uid, a.grade, a.occurred_at + p.acc_w > p.t AS now
           FROM accidents a CROSS JOIN p
          WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0
-           AND a.risk_unit_id IS NOT NULL AND {units:a.risk_unit_id}
+           AND a.risk_unit_id IS NOT NULL AND {{in_units_a}}
       ) x
      GROUP BY x.uid
 ),
 base AS (
     SELECT ru.id, ru.code, ru.current_level AS prev, ru.current_r AS prev_r,
-           CASE WHEN p.f0 THEN array_position(ARRAY['low', 'general', 'large', 'major'],
+           CASE WHEN p.f0 THEN array_position({{levels}},
                                               ru.registered_level) END AS fl0,
            CASE WHEN gb.grade IS NOT NULL THEN p.h_gb[gb.grade]
                 WHEN ru.registered_level IS NOT NULL
-                THEN p.h_reg[array_position(ARRAY['low', 'general', 'large', 'major'],
+                THEN p.h_reg[array_position({{levels}},
                                             ru.registered_level)]
                 ELSE p.h_unassessed END AS h,
            least(p.e_max,
@@ -209,7 +212,7 @@ base AS (
       LEFT JOIN wx ON wx.uid = ru.id
       LEFT JOIN spx ON spx.uid = ru.id
       LEFT JOIN ac ON ac.uid = ru.id
-     WHERE {units:ru.id}
+     WHERE {{in_units_ru}}
 ),
 k AS (
     SELECT b.*, b.h * b.e * b.g AS r0,
@@ -249,7 +252,7 @@ lv AS (
            1 + width_bucket(r.r, p.b_edges) AS score_rank,
            greatest(1 + width_bucket(r.r, p.b_edges), r.fl0, r.fl1_now, r.fl2_now, r.fl3_now,
                     r.fl4_now, r.fl5_now) AS now_rank,
-           array_position(ARRAY['low', 'general', 'large', 'major'], r.prev) AS prev_rank
+           array_position({{levels}}, r.prev) AS prev_rank
       FROM r CROSS JOIN p
 ),
 -- the units whose level would fall: graded again at every moment of the window
@@ -262,14 +265,14 @@ ev AS MATERIALIZED (
            a.level AS n, a.point_id AS pt, NULL::text AS sev, NULL::timestamptz AS deadline
       FROM alarms a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
      WHERE a.false_alarm_at IS NULL AND a.started_at <= p.t
-       AND (a.ended_at IS NULL OR a.ended_at > p.t0) AND {units:a.risk_unit_id}
+       AND (a.ended_at IS NULL OR a.ended_at > p.t0) AND {{in_units_a}}
     UNION ALL
     SELECT dn.uid, 'offline', o.started_at, o.ended_at, NULL, o.point_id, NULL, NULL
       FROM monitoring_offline_periods o
       JOIN monitoring_points mp ON mp.id = o.point_id
       JOIN dn ON dn.uid = mp.risk_unit_id
      CROSS JOIN p
-     WHERE o.started_at <= p.t AND o.ended_at > p.t0 AND {units:mp.risk_unit_id}
+     WHERE o.started_at <= p.t AND o.ended_at > p.t0 AND {{in_units_mp}}
     UNION ALL
     SELECT dn.uid, 'offline',
            coalesce(s.last_at + mp.expected_interval_s * interval '1 second', '-infinity'),
@@ -279,7 +282,7 @@ ev AS MATERIALIZED (
       LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
      CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_at) s
      CROSS JOIN p
-     WHERE {units:mp.risk_unit_id}
+     WHERE {{in_units_mp}}
        AND coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
     UNION ALL
     SELECT dn.uid, 'hazard', h.reported_at, e.h_end, NULL, NULL, h.severity,
@@ -290,24 +293,24 @@ ev AS MATERIALIZED (
      CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS h_end) e
      WHERE h.reported_at <= p.t AND (e.h_end IS NULL OR e.h_end > p.t0)
        AND NOT (h.status IN ('verified', 'closed') AND e.h_end IS NULL)
-       AND {units:h.risk_unit_id}
+       AND {{in_units_h}}
     UNION ALL
     SELECT dn.uid, 'weather', ww.since, ww.until, ww.c, NULL, NULL, NULL
       FROM ww
       JOIN risk_units ru ON ST_Intersects(ru.geom, ww.geom)
       JOIN dn ON dn.uid = ru.id
      CROSS JOIN p
-     WHERE (p.rel -> ww.type) ? ru.category AND {units:ru.id}
+     WHERE (p.rel -> ww.type) ? ru.category AND {{in_units_ru}}
     UNION ALL
     SELECT dn.uid, 'period', sp.since, sp.until, NULL, NULL, NULL, NULL
       FROM sp
       JOIN risk_units ru ON sp.geom IS NULL OR ST_Intersects(ru.geom, sp.geom)
       JOIN dn ON dn.uid = ru.id
-     WHERE {units:ru.id}
+     WHERE {{in_units_ru}}
     UNION ALL
     SELECT dn.uid, 'accident', a.occurred_at, a.occurred_at + p.acc_w, NULL, NULL, a.grade, NULL
       FROM accidents a JOIN dn ON dn.uid = a.risk_unit_id CROSS JOIN p
-     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0 AND {units:a.risk_unit_id}
+     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_w > p.t0 AND {{in_units_a}}
 ),
 mo AS (
     SELECT dn.uid, p.t0 AS m FROM dn CROSS JOIN p
@@ -365,7 +368,7 @@ hold AS (
      GROUP BY hk.uid
 )
 SELECT lv.*, hold.hold_rank,
-       (ARRAY['low', 'general', 'large', 'major'])[
+       ({{levels}})[
            CASE WHEN lv.prev_rank > lv.now_rank
                 THEN greatest(lv.now_rank, least(lv.prev_rank, hold.hold_rank))
                 ELSE lv.now_rank END] AS level

@@ -25,7 +25,7 @@ from api.raster import bounds as B
 from api.settings import Settings
 from api.tiles.style import RASTER_MAXZOOM, RASTER_MINZOOM
 from tests.conftest import app_client, role_headers
-from tests.test_tiles import FIXTURE
+from tests.tiles_city import FIXTURE
 
 CENTRE = (14, 13150, 6530)  # a z14 tile over the fixture city's centre
 TILE = "/raster/risk/tiles/WebMercatorQuad/{}/{}/{}.png".format(*CENTRE)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from api.grading.params import COLOURS, LARGE_ACCIDENT_GRADES, LEVEL_RANK, Params
 from api.grading.records import (
+    COLOUR_ZH,
     Accident,
     Alarm,
     Assessment,
@@ -35,7 +36,6 @@ from api.grading.records import (
     SpecialPeriod,
     Unit,
     WeatherWarning,
-    COLOUR_ZH,
     iso,
     level_zh,
     num,

@@ -46,6 +46,7 @@ from api.routers import (
     weather_warnings,
     webhooks,
 )
+from api.routers.organisations import router as organisations_router
 from api.settings import Settings
 from api.shedding import LoadShedder
 from api.tiles.router import router as tiles_router
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accidents, grade_events, webhooks,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(organisations_router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

@@ -366,9 +366,7 @@ async def load_organisations(conn: asyncpg.Connection, path: Path) -> None:
     rows in place. Runs inside the demo load's transaction, before the layers that get a
     town or an area by location.
     """
-    data = json.loads(path.read_text(encoding="utf-8"))
-    rank = {"department": 0, "district": 1, "zone": 2, "town": 3}
-    feats = sorted(data["features"], key=lambda f: rank[f["properties"]["kind"]])
+    feats = _organisation_features(path)
     await conn.executemany(
         load_sql("organisations/sql/upsert_organisation.sql"),
         [
@@ -390,6 +388,13 @@ async def load_organisations(conn: asyncpg.Connection, path: Path) -> None:
         sorted(organisations.CATEGORY_DEPARTMENTS.items()),
     )
     await load_area_statistics(conn)
+
+
+def _organisation_features(path: Path) -> list[dict[str, Any]]:
+    """The organisations file's features, parents before children."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rank = {"department": 0, "district": 1, "zone": 2, "town": 3}
+    return sorted(data["features"], key=lambda f: rank[f["properties"]["kind"]])
 
 
 async def load_area_statistics(conn: asyncpg.Connection) -> None:

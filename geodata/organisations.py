@@ -33,6 +33,7 @@ SEED_SOURCE = "seed 000_3b3990c108109e63.txt"
 DEPARTMENT_SOURCE = f"{SEED_SOURCE} (line 127: the member departments of the leading group)"
 TOWN_REAL = "name: NBS 统计用区划代码 (as recalled, see SOURCES.md); boundary: demo-synthetic"
 TOWN_SYNTHETIC = "name and boundary: demo-synthetic"
+DISTRICT_SOURCE = "districts (the real boundary the demo loads)"
 ZONE_SOURCE = f"{SEED_SOURCE} area table (garbled row decoded); boundary: demo-synthetic"
 
 #: (code, name, English name): the 28 city departments, all named in the seed (line 127)
@@ -104,51 +105,139 @@ TOWN_NAMES: dict[str, tuple[str, ...]] = {
     "610102": tuple(
         f"{n}街道"
         for n in (
-            "西一路 长乐中路 中山门 韩森寨 解放门 自强路 太华路 长乐西路 胡家庙".split()
+            [
+                "西一路",
+                "长乐中路",
+                "中山门",
+                "韩森寨",
+                "解放门",
+                "自强路",
+                "太华路",
+                "长乐西路",
+                "胡家庙",
+            ]
         )
     ),
     "610103": tuple(
-        f"{n}街道" for n in "南院门 柏树林 长乐坊 东关南街 太乙路 文艺路 长安路 张家村".split()
+        f"{n}街道"
+        for n in ["南院门", "柏树林", "长乐坊", "东关南街", "太乙路", "文艺路", "长安路", "张家村"]
     ),
     "610104": tuple(
         f"{n}街道"
-        for n in "北院门 青年路 桃园路 西关 土门 红庙坡 环城西路 枣园 北关".split()
+        for n in [
+            "北院门",
+            "青年路",
+            "桃园路",
+            "西关",
+            "土门",
+            "红庙坡",
+            "环城西路",
+            "枣园",
+            "北关",
+        ]
     ),
-    "610111": tuple(f"{n}街道" for n in "纺织城 十里铺 红旗 席王 洪庆 狄寨 灞桥".split()),
+    "610111": tuple(
+        f"{n}街道" for n in ["纺织城", "十里铺", "红旗", "席王", "洪庆", "狄寨", "灞桥"]
+    ),
     "610112": tuple(
         f"{n}街道"
-        for n in "张家堡 辛家庙 徐家湾 大明宫 谭家 未央宫 汉城 未央湖 草滩 建章路".split()
+        for n in [
+            "张家堡",
+            "辛家庙",
+            "徐家湾",
+            "大明宫",
+            "谭家",
+            "未央宫",
+            "汉城",
+            "未央湖",
+            "草滩",
+            "建章路",
+        ]
     ),
     "610113": tuple(
-        f"{n}街道" for n in "小寨路 大雁塔 长延堡 电子城 等驾坡 鱼化寨 漳浒寨 杜城".split()
+        f"{n}街道"
+        for n in ["小寨路", "大雁塔", "长延堡", "电子城", "等驾坡", "鱼化寨", "漳浒寨", "杜城"]
     ),
-    "610114": tuple(f"{n}街道" for n in "凤凰路 新华路 振兴 新兴 北屯 武屯 关山".split()),
+    "610114": tuple(
+        f"{n}街道" for n in ["凤凰路", "新华路", "振兴", "新兴", "北屯", "武屯", "关山"]
+    ),
     "610115": tuple(
         f"{n}街道"
-        for n in (
-            "骊山 秦陵 新丰 代王 斜口 行者 零口 相桥 雨金 马额 西泉 栎阳 新市 徐杨 北田 "
-            "铁炉 任留 油槐 何寨 交口 穆寨 小金 仁宗"
-        ).split()
+        for n in [
+            "骊山",
+            "秦陵",
+            "新丰",
+            "代王",
+            "斜口",
+            "行者",
+            "零口",
+            "相桥",
+            "雨金",
+            "马额",
+            "西泉",
+            "栎阳",
+            "新市",
+            "徐杨",
+            "北田",
+            "铁炉",
+            "任留",
+            "油槐",
+            "何寨",
+            "交口",
+            "穆寨",
+            "小金",
+            "仁宗",
+        ]
     ),
     "610116": tuple(
         f"{n}街道"
-        for n in (
-            "韦曲 郭杜 滦镇 引镇 太乙宫 子午 杜曲 大兆 黄良 五台 王莽 鸣犊 杨庄 魏寨 王曲 五星"
-        ).split()
+        for n in [
+            "韦曲",
+            "郭杜",
+            "滦镇",
+            "引镇",
+            "太乙宫",
+            "子午",
+            "杜曲",
+            "大兆",
+            "黄良",
+            "五台",
+            "王莽",
+            "鸣犊",
+            "杨庄",
+            "魏寨",
+            "王曲",
+            "五星",
+        ]
     ),
-    "610117": tuple(f"{n}街道" for n in "鹿苑 姬家 湾子 耿镇 张卜 通远 药惠".split()),
+    "610117": tuple(f"{n}街道" for n in ["鹿苑", "姬家", "湾子", "耿镇", "张卜", "通远", "药惠"]),
     "610118": (
-        *(f"{n}街道" for n in "甘亭 余下 玉蝉 五竹".split()),
-        *(f"{n}镇" for n in "祖庵 秦渡 大王 蒋村 庞光 涝店 甘河 石井".split()),
+        *(f"{n}街道" for n in ["甘亭", "余下", "玉蝉", "五竹"]),
+        *(f"{n}镇" for n in ["祖庵", "秦渡", "大王", "蒋村", "庞光", "涝店", "甘河", "石井"]),
     ),
     "610122": (
         "蓝关街道",
         *(
             f"{n}镇"
-            for n in (
-                "洩湖 华胥 前卫 汤峪 焦岱 玉山 三里 普化 葛牌 蓝桥 辋川 灞源 孟村 安村 小寨 "
-                "三官庙 九间房"
-            ).split()
+            for n in [
+                "洩湖",
+                "华胥",
+                "前卫",
+                "汤峪",
+                "焦岱",
+                "玉山",
+                "三里",
+                "普化",
+                "葛牌",
+                "蓝桥",
+                "辋川",
+                "灞源",
+                "孟村",
+                "安村",
+                "小寨",
+                "三官庙",
+                "九间房",
+            ]
         ),
         "厚镇",
     ),
@@ -156,13 +245,30 @@ TOWN_NAMES: dict[str, tuple[str, ...]] = {
         "二曲街道",
         *(
             f"{n}镇"
-            for n in (
-                "哑柏 终南 马召 集贤 楼观 尚村 广济 厚畛子 四屯 竹峪 青化 翠峰 九峰 富仁 司竹 "
-                "骆峪 陈河 板房子 王家河"
-            ).split()
+            for n in [
+                "哑柏",
+                "终南",
+                "马召",
+                "集贤",
+                "楼观",
+                "尚村",
+                "广济",
+                "厚畛子",
+                "四屯",
+                "竹峪",
+                "青化",
+                "翠峰",
+                "九峰",
+                "富仁",
+                "司竹",
+                "骆峪",
+                "陈河",
+                "板房子",
+                "王家河",
+            ]
         ),
     ),
-    "GXQ": tuple(f"{n}街道" for n in "丈八沟 兴隆 细柳 东大 灵沼 草堂 渭丰".split()),
+    "GXQ": tuple(f"{n}街道" for n in ["丈八沟", "兴隆", "细柳", "东大", "灵沼", "草堂", "渭丰"]),
     "JKQ": ("泾渭街道", "崇皇街道"),
     "QJXQ": ("曲江街道",),
     "GWQ": ("新筑街道", "新合街道"),
@@ -170,9 +276,24 @@ TOWN_NAMES: dict[str, tuple[str, ...]] = {
     "CBQ": ("广运潭街道", "雁鸣湖街道"),
     "XXXQ": tuple(
         f"{n}街道"
-        for n in (
-            "三桥 六村堡 王寺 斗门 马王 高桥 底张 北杜 泾干 窑店 正阳 周陵 永乐 崇文 高庄 太平"
-        ).split()
+        for n in [
+            "三桥",
+            "六村堡",
+            "王寺",
+            "斗门",
+            "马王",
+            "高桥",
+            "底张",
+            "北杜",
+            "泾干",
+            "窑店",
+            "正阳",
+            "周陵",
+            "永乐",
+            "崇文",
+            "高庄",
+            "太平",
+        ]
     ),
 }
 
@@ -305,9 +426,7 @@ def uniform_points(
     return np.asarray(np.round(np.concatenate(out), 7), dtype=np.float64)
 
 
-def partition(
-    area: BaseGeometry, n: int, rng: np.random.Generator
-) -> list[MultiPolygon]:
+def partition(area: BaseGeometry, n: int, rng: np.random.Generator) -> list[MultiPolygon]:
     """Split area into n contiguous-ish parts of similar size (Voronoi of k-means seeds)."""
     if n == 1:
         return [_multi(area)]
@@ -354,14 +473,17 @@ def build(ctx: Context) -> Geography:
         c = Point(centre)
         if not inner.contains(c):
             c = nearest_points(inner, c)[0]
-        shape = _multi(shapely.difference(shapely.intersection(_disc((c.x, c.y), radius),
-                                                               districts[adcode].geom), taken))
+        shape = _multi(
+            shapely.difference(
+                shapely.intersection(_disc((c.x, c.y), radius), districts[adcode].geom), taken
+            )
+        )
         zone_geom[code] = shape
         taken = shapely.union(taken, shape)
     stats = {a.code: a for a in areas()}
     for adcode in ADCODES:
         d = districts[adcode]
-        orgs.append(Org(adcode, d.name, "district", None, False, "districts (real boundary)", d.geom))
+        orgs.append(Org(adcode, d.name, "district", None, False, DISTRICT_SOURCE, d.geom))
         zones_here = [z for z, (h, _, _) in ZONES.items() if h == adcode]
         rest: BaseGeometry = d.geom
         for z in zones_here:

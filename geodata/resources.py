@@ -163,9 +163,7 @@ assert len(INDUSTRIES) == ENTERPRISES
 assert {i for _, items in INDUSTRIES for i in items} == set(range(CAPACITY_KINDS))
 
 
-def depots(
-    ctx: Context, geo: Geography
-) -> tuple[list[Feature], list[tuple[str, str, int, str]]]:
+def depots(ctx: Context, geo: Geography) -> tuple[list[Feature], list[tuple[str, str, int, str]]]:
     """489 depots per area as the seed's table gives them, and their stock rows.
 
     Each area's district-level and street depots hold exactly the table's stock for the
@@ -187,10 +185,11 @@ def depots(
         for i, level in enumerate(levels):
             if level == "street":
                 tcode, tname, tgeom = towns[i % len(towns)]
-                (x, y), = organisations.uniform_points(organisations.inset(tgeom), 1, rng)
+                ((x, y),) = organisations.uniform_points(organisations.inset(tgeom), 1, rng)
                 place = tname
             else:
-                (x, y), = organisations.uniform_points(organisations.inset(geo.ground[a.code]), 1, rng)
+                ground = organisations.inset(geo.ground[a.code])
+                ((x, y),) = organisations.uniform_points(ground, 1, rng)
                 place = names.place(rng, geo.host[a.code])
             base = {
                 "city": f"西安市应急物资{place}储备库",
@@ -210,7 +209,9 @@ def depots(
                             "district": f"{a.name}应急管理局"
                             if a.kind == "district"
                             else f"{a.name}管委会",
-                            "street": f"{place}办事处" if place.endswith("街道") else f"{place}人民政府",
+                            "street": f"{place}办事处"
+                            if place.endswith("街道")
+                            else f"{place}人民政府",
                         }[level],
                         "contact": names.contact(rng),
                     },

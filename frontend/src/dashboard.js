@@ -1,7 +1,22 @@
 // The one screen: district statistics as charts, and the live feed of level changes.
 import { api } from "./api.js";
 import { bars, fmt, stackedBars } from "./charts.js";
-import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, levelName, onLang, t } from "./i18n.js";
+import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, getLang, levelName, onLang, t } from "./i18n.js";
+
+// Labels of the areas table (the seed's per-area statistics beside the live figures).
+const AREA_LABELS = {
+  areas_title: ["区县（开发区）基层应急能力：统计表 / 实时", "Areas: the seed's table / live"],
+  area: ["区县（开发区）", "Area"],
+  towns: ["镇街", "Towns"],
+  depots: ["储备点", "Depots"],
+  stock: ["物资(件)", "Items"],
+  per_1000: ["每千人物资", "Items / 1,000 residents"],
+  shelter_towns: ["有避难场所的镇街", "Towns with a shelter"],
+  broadcasts: ["应急广播", "Broadcasts"],
+  zone: ["开发区", "zone"],
+  city_reserve: ["市级储备", "municipal reserve"],
+};
+const al = (key) => AREA_LABELS[key][getLang() === "en" ? 1 : 0];
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -22,7 +37,7 @@ export class Dashboard {
   }
 
   async load() {
-    this.stats = await api("/stats/districts");
+    [this.stats, this.areas] = await Promise.all([api("/stats/districts"), api("/stats/areas")]);
     this.render();
   }
 
@@ -73,9 +88,41 @@ export class Dashboard {
       <section><h4>${t("depots_items")} · ${t("teams_people")}</h4>
         <table class="grid"><thead><tr><th>${t("district")}</th><th>${t("depots_items")}</th><th>${t("teams_people")}</th></tr></thead>
         <tbody>${rows}</tbody></table></section>`;
+    this.root.insertAdjacentHTML("beforeend", this.areasHtml());
     this.root.querySelector(".c-level").append(byLevel);
     this.root.querySelector(".c-cat").append(byCat);
     this.root.querySelector(".c-shelter").append(perResident);
+  }
+
+  /** The 20 district-level areas: each figure of the seed's table beside the live one. */
+  areasHtml() {
+    if (!this.areas) return "";
+    const pair = (table, live) => {
+      const differs = table !== null && table !== undefined && Number(table) !== Number(live);
+      return `<span class="tab">${table ?? "/"}</span> / <b class="${differs ? "differs" : ""}">${fmt(live)}</b>`;
+    };
+    const rows = this.areas.areas
+      .map((a) => {
+        const tb = a.table;
+        const lv = a.live;
+        const kind = a.kind === "zone" ? ` <small class="muted">${al("zone")}</small>` : "";
+        const reserve = lv.city_reserve ? ` <small class="muted" title="${al("city_reserve")}">+${fmt(lv.city_reserve)}</small>` : "";
+        return `<tr data-area="${esc(a.code)}" data-depots="${lv.depots}" data-stock="${lv.stock}" data-table-depots="${tb.depots}" data-table-stock="${tb.stock}"><th>${esc(a.name)}${kind}</th>
+          <td>${pair(tb.towns, lv.towns)}</td><td>${pair(tb.depots, lv.depots)}</td>
+          <td>${pair(tb.stock, lv.stock)}${reserve}</td>
+          <td>${fmt(lv.stock_per_1000_residents ?? 0)}</td>
+          <td>${pair(tb.towns_with_shelters, lv.towns_with_shelters)}</td>
+          <td>${pair(tb.broadcasts, lv.broadcasts)}</td></tr>`;
+      })
+      .join("");
+    const c = this.areas.city;
+    return `<section class="areas"><h4>${al("areas_title")}</h4>
+      <table class="grid areas-table"><thead><tr><th>${al("area")}</th><th>${al("towns")}</th>
+      <th>${al("depots")}</th><th>${al("stock")}</th><th>${al("per_1000")}</th>
+      <th>${al("shelter_towns")}</th><th>${al("broadcasts")}</th></tr></thead>
+      <tbody>${rows}</tbody>
+      <tfoot><tr data-area="city"><th>${t("all")}</th><td>${fmt(c.towns)}</td><td>${fmt(c.depots)}</td>
+      <td>${fmt(c.stock)}</td><td></td><td></td><td>${fmt(c.broadcasts)}</td></tr></tfoot></table></section>`;
   }
 
   setState(state) {

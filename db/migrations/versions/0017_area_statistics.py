@@ -1,4 +1,4 @@
-"""The seed's per-area table (area_statistics); the town of units, hazards, shelters, the area of depots.
+"""The seed's per-area table; the town of units, hazards and shelters, the area of depots.
 
 Revision ID: 0017_area_statistics
 Revises: 0015_organisations

@@ -99,6 +99,17 @@ ZONES: dict[str, tuple[str, tuple[float, float], float]] = {
     "XXXQ": ("610116", (108.80, 34.20), 5.0),
 }
 
+#: the short names zones go by (synthetic town names start with them)
+ZONE_SHORT: dict[str, str] = {
+    "GXQ": "高新",
+    "JKQ": "经开",
+    "QJXQ": "曲江",
+    "GWQ": "港务",
+    "HTJD": "航天",
+    "CBQ": "浐灞",
+    "XXXQ": "西咸",
+}
+
 #: real town and street names per area (as recalled from the NBS lists; see SOURCES.md),
 #: topped up with synthetic names where the table gives more towns than listed here
 TOWN_NAMES: dict[str, tuple[str, ...]] = {
@@ -497,7 +508,7 @@ def build(ctx: Context) -> Geography:
     towns: dict[str, list[tuple[str, str, BaseGeometry]]] = {}
     for a in areas():
         real = TOWN_NAMES[a.code]
-        short = a.name.removeprefix("西安").removesuffix("区").removesuffix("县")[:4]
+        short = ZONE_SHORT.get(a.code) or a.name.removesuffix("区").removesuffix("县")
         parts = partition(ground[a.code], a.towns, rng)
         towns[a.code] = []
         for i, geom in enumerate(parts):

@@ -10,13 +10,23 @@ const AREA_LABELS = {
   towns: ["镇街", "Towns"],
   depots: ["储备点", "Depots"],
   stock: ["物资(件)", "Items"],
-  per_1000: ["每千人物资", "Items / 1,000 residents"],
-  shelter_towns: ["有避难场所的镇街", "Towns with a shelter"],
+  per_1000: ["每千人物资", "Items/1k res."],
+  shelter_towns: ["有避难场所镇街", "Towns w/ shelter"],
   broadcasts: ["应急广播", "Broadcasts"],
   zone: ["开发区", "zone"],
   city_reserve: ["市级储备", "municipal reserve"],
 };
 const al = (key) => AREA_LABELS[key][getLang() === "en" ? 1 : 0];
+// The names the development zones go by (their full names are long for a table cell).
+const ZONE_SHORT = {
+  GXQ: ["高新区", "Hi-tech Zone"],
+  JKQ: ["经开区", "Econ. Dev. Zone"],
+  QJXQ: ["曲江新区", "Qujiang"],
+  GWQ: ["国际港务区", "Intl. Port"],
+  HTJD: ["航天基地", "Aerospace Base"],
+  CBQ: ["浐灞生态区", "Chanba"],
+  XXXQ: ["西咸新区", "Xixian"],
+};
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -99,17 +109,19 @@ export class Dashboard {
     if (!this.areas) return "";
     const pair = (table, live) => {
       const differs = table !== null && table !== undefined && Number(table) !== Number(live);
-      return `<span class="tab">${table ?? "/"}</span> / <b class="${differs ? "differs" : ""}">${fmt(live)}</b>`;
+      const shown = table === null || table === undefined ? "/" : fmt(Number(table));
+      return `<span class="tab">${shown}</span>/<b class="${differs ? "differs" : ""}">${fmt(live)}</b>`;
     };
     const rows = this.areas.areas
       .map((a) => {
         const tb = a.table;
         const lv = a.live;
-        const kind = a.kind === "zone" ? ` <small class="muted">${al("zone")}</small>` : "";
-        const reserve = lv.city_reserve ? ` <small class="muted" title="${al("city_reserve")}">+${fmt(lv.city_reserve)}</small>` : "";
-        return `<tr data-area="${esc(a.code)}" data-depots="${lv.depots}" data-stock="${lv.stock}" data-table-depots="${tb.depots}" data-table-stock="${tb.stock}"><th>${esc(a.name)}${kind}</th>
+        const zone = ZONE_SHORT[a.code];
+        const label = zone ? zone[getLang() === "en" ? 1 : 0] : a.name.replace(/(区|县)$/, "");
+        const reserve = lv.city_reserve ? ` title="${al("city_reserve")} +${lv.city_reserve}"` : "";
+        return `<tr data-area="${esc(a.code)}" data-kind="${esc(a.kind)}" data-depots="${lv.depots}" data-stock="${lv.stock}" data-table-depots="${tb.depots}" data-table-stock="${tb.stock}"><th title="${esc(a.name)}">${esc(label)}</th>
           <td>${pair(tb.towns, lv.towns)}</td><td>${pair(tb.depots, lv.depots)}</td>
-          <td>${pair(tb.stock, lv.stock)}${reserve}</td>
+          <td${reserve}>${pair(tb.stock, lv.stock)}${lv.city_reserve ? "*" : ""}</td>
           <td>${fmt(lv.stock_per_1000_residents ?? 0)}</td>
           <td>${pair(tb.towns_with_shelters, lv.towns_with_shelters)}</td>
           <td>${pair(tb.broadcasts, lv.broadcasts)}</td></tr>`;
@@ -117,6 +129,7 @@ export class Dashboard {
       .join("");
     const c = this.areas.city;
     return `<section class="areas"><h4>${al("areas_title")}</h4>
+      <p class="muted note">* ${al("city_reserve")}</p>
       <table class="grid areas-table"><thead><tr><th>${al("area")}</th><th>${al("towns")}</th>
       <th>${al("depots")}</th><th>${al("stock")}</th><th>${al("per_1000")}</th>
       <th>${al("shelter_towns")}</th><th>${al("broadcasts")}</th></tr></thead>

@@ -23,6 +23,7 @@ from geodata.organisations import (
     table,
     totals,
 )
+from tests.conftest import app_client, role_headers
 
 #: the decoded columns, in the printed order after the name (17 figures per printed row)
 FIGURES = (
@@ -246,5 +247,38 @@ async def test_town_follows_an_edit(demo_db: Settings) -> None:
         assert await conn.fetchval("SELECT town FROM risk_units WHERE code = $1", code) == (
             "610113001"
         )
+    finally:
+        await conn.close()
+
+
+async def test_reported_hazard_gets_its_town(demo_db: Settings) -> None:
+    """A hidden hazard reported through the API (no town given) is placed in the town of
+    its location; a depot moved into a zone is managed by the zone."""
+    headers = await role_headers(demo_db)
+    conn = await asyncpg.connect(demo_db.database_url)
+    try:
+        town = await conn.fetchrow(
+            "SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) "
+            "AS lat FROM organisations WHERE code = 'GXQ002'"
+        )
+        unit = await conn.fetchval("SELECT code FROM risk_units ORDER BY code LIMIT 1")
+        async with app_client(demo_db, headers["editor"]) as client:
+            r = await client.post(
+                "/hidden-hazards",
+                json={"code": "HH-TOWN", "name": "消防通道堵塞", "risk_unit": unit,
+                      "severity": "general", "lon": town["lon"], "lat": town["lat"]},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+        got = await conn.fetchval("SELECT town FROM hidden_hazards WHERE code = 'HH-TOWN'")
+        assert got == "GXQ002"
+        depot = await conn.fetchval(
+            "SELECT code FROM reserve_depots WHERE org = '610113' ORDER BY code LIMIT 1"
+        )
+        await conn.execute(
+            "UPDATE reserve_depots SET geom = ST_SetSRID(ST_MakePoint($2, $3), 4326) "
+            "WHERE code = $1",
+            depot, town["lon"], town["lat"],
+        )  # fmt: skip
+        assert await conn.fetchval("SELECT org FROM reserve_depots WHERE code = $1", depot) == "GXQ"
     finally:
         await conn.close()

@@ -288,6 +288,14 @@ async def load_demo(
                 for part in PARTS:
                     if part.layer == "risk_units":  # after districts, before what gets a town
                         await load_organisations(conn, paths["organisations"])
+                    if part.layer == "depot_stock":
+                        # stock rows are upserted by (depot, item): a rebuilt demo whose depots
+                        # hold other items would keep the old rows and miss the exact total
+                        await conn.execute(
+                            "DELETE FROM depot_stock s USING reserve_depots d "
+                            "WHERE s.depot_id = d.id AND d.source = $1",
+                            part.source,
+                        )
                     await _load_part(
                         conn,
                         settings,

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from api.settings import Settings
-from geodata.build import AREA_COLUMNS
+from geodata.build import AREA_COLUMNS, load_demo
 from geodata.organisations import (
     CATEGORY_DEPARTMENTS,
     CITY_DEPOT_AREAS,
@@ -280,5 +280,26 @@ async def test_reported_hazard_gets_its_town(demo_db: Settings) -> None:
             depot, town["lon"], town["lat"],
         )  # fmt: skip
         assert await conn.fetchval("SELECT org FROM reserve_depots WHERE code = $1", depot) == "GXQ"
+    finally:
+        await conn.close()
+
+
+async def test_reload_over_an_older_demo_is_exact(demo_db: Settings) -> None:
+    """Loading the demo over an older one (other stock rows, an edited organisation) leaves
+    the seed's totals exact and the organisations as built."""
+    conn = await asyncpg.connect(demo_db.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO depot_stock (depot_id, item_type, quantity, unit) "
+            "SELECT id, '旧物资', 5, '件' FROM reserve_depots ORDER BY id LIMIT 3"
+        )
+        await conn.execute("UPDATE organisations SET name = '旧名' WHERE code = '610113001'")
+        await conn.execute("DELETE FROM onemap_meta WHERE key = 'demo'")
+        await load_demo(demo_db, show_progress=False)
+        assert await conn.fetchval("SELECT sum(quantity) FROM depot_stock") == CITY_STOCK_TOTAL
+        assert (
+            await conn.fetchval("SELECT name FROM organisations WHERE code = '610113001'") != "旧名"
+        )
+        assert await conn.fetchval("SELECT count(*) FROM reserve_depots WHERE org IS NULL") == 0
     finally:
         await conn.close()

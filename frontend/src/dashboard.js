@@ -2,7 +2,32 @@
 import { api } from "./api.js";
 import { bars, fmt, stackedBars } from "./charts.js";
 import { html, setHtml } from "./html.js";
-import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, levelName, onLang, t } from "./i18n.js";
+import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, getLang, levelName, onLang, t } from "./i18n.js";
+
+// Labels of the areas table (the seed's per-area statistics beside the live figures).
+const AREA_LABELS = {
+  areas_title: ["区县（开发区）基层应急能力：统计表 / 实时", "Areas: the seed's table / live"],
+  area: ["区县（开发区）", "Area"],
+  towns: ["镇街", "Towns"],
+  depots: ["储备点", "Depots"],
+  stock: ["物资(件)", "Items"],
+  per_1000: ["每千人物资", "Items/1k res."],
+  shelter_towns: ["有避难场所镇街", "Towns w/ shelter"],
+  broadcasts: ["应急广播", "Broadcasts"],
+  zone: ["开发区", "zone"],
+  city_reserve: ["市级储备", "municipal reserve"],
+};
+const al = (key) => AREA_LABELS[key][getLang() === "en" ? 1 : 0];
+// The names the development zones go by (their full names are long for a table cell).
+const ZONE_SHORT = {
+  GXQ: ["高新区", "Hi-tech Zone"],
+  JKQ: ["经开区", "Econ. Dev. Zone"],
+  QJXQ: ["曲江新区", "Qujiang"],
+  GWQ: ["国际港务区", "Intl. Port"],
+  HTJD: ["航天基地", "Aerospace Base"],
+  CBQ: ["浐灞生态区", "Chanba"],
+  XXXQ: ["西咸新区", "Xixian"],
+};
 
 export class Dashboard {
   constructor(root, feedRoot) {
@@ -19,7 +44,7 @@ export class Dashboard {
   }
 
   async load() {
-    this.stats = await api("/stats/districts");
+    [this.stats, this.areas] = await Promise.all([api("/stats/districts"), api("/stats/areas")]);
     this.render();
   }
 
@@ -71,9 +96,44 @@ export class Dashboard {
         <table class="grid"><thead><tr><th>${t("district")}</th><th>${t("depots_items")}</th><th>${t("teams_people")}</th></tr></thead>
         <tbody>${rows}</tbody></table></section>`,
     );
+    const areas = document.createElement("div");
+    setHtml(areas, this.areasHtml());
+    this.root.append(...areas.childNodes);
     this.root.querySelector(".c-level").append(byLevel);
     this.root.querySelector(".c-cat").append(byCat);
     this.root.querySelector(".c-shelter").append(perResident);
+  }
+
+  /** The 20 district-level areas: each figure of the seed's table beside the live one. */
+  areasHtml() {
+    if (!this.areas) return html``;
+    const pair = (table, live) => {
+      const differs = table !== null && table !== undefined && Number(table) !== Number(live);
+      const shown = table === null || table === undefined ? "/" : fmt(Number(table));
+      return html`<span class="tab">${shown}</span>/<b class="${differs ? "differs" : ""}">${fmt(live)}</b>`;
+    };
+    const rows = this.areas.areas.map((a) => {
+      const tb = a.table;
+      const lv = a.live;
+      const zone = ZONE_SHORT[a.code];
+      const label = zone ? zone[getLang() === "en" ? 1 : 0] : a.name.replace(/(区|县)$/, "");
+      const reserve = lv.city_reserve ? `${al("city_reserve")} +${lv.city_reserve}` : "";
+      return html`<tr data-area="${a.code}" data-kind="${a.kind}" data-depots="${lv.depots}" data-stock="${lv.stock}" data-table-depots="${tb.depots}" data-table-stock="${tb.stock}"><th title="${a.name}">${label}</th>
+          <td>${pair(tb.towns, lv.towns)}</td><td>${pair(tb.depots, lv.depots)}</td>
+          <td title="${reserve}">${pair(tb.stock, lv.stock)}${lv.city_reserve ? "*" : ""}</td>
+          <td>${fmt(lv.stock_per_1000_residents ?? 0)}</td>
+          <td>${pair(tb.towns_with_shelters, lv.towns_with_shelters)}</td>
+          <td>${pair(tb.broadcasts, lv.broadcasts)}</td></tr>`;
+    });
+    const c = this.areas.city;
+    return html`<section class="areas"><h4>${al("areas_title")}</h4>
+      <p class="muted note">* ${al("city_reserve")}</p>
+      <table class="grid areas-table"><thead><tr><th>${al("area")}</th><th>${al("towns")}</th>
+      <th>${al("depots")}</th><th>${al("stock")}</th><th>${al("per_1000")}</th>
+      <th>${al("shelter_towns")}</th><th>${al("broadcasts")}</th></tr></thead>
+      <tbody>${rows}</tbody>
+      <tfoot><tr data-area="city"><th>${t("all")}</th><td>${fmt(c.towns)}</td><td>${fmt(c.depots)}</td>
+      <td>${fmt(c.stock)}</td><td></td><td></td><td>${fmt(c.broadcasts)}</td></tr></tfoot></table></section>`;
   }
 
   setState(state) {

@@ -1,0 +1,14 @@
+DROP FUNCTION onemap_place_in_organisations();
+DROP TRIGGER reserve_depots_org ON reserve_depots;
+DROP TRIGGER shelters_town ON shelters;
+DROP TRIGGER hidden_hazards_town ON hidden_hazards;
+DROP TRIGGER risk_units_town ON risk_units;
+DROP FUNCTION onemap_set_org();
+DROP FUNCTION onemap_set_town();
+ALTER TABLE reserve_depots DROP COLUMN org;
+ALTER TABLE shelters DROP COLUMN town;
+ALTER TABLE hidden_hazards DROP COLUMN town;
+ALTER TABLE risk_units DROP COLUMN town;
+DROP FUNCTION onemap_area_at(geometry);
+DROP FUNCTION onemap_town_at(geometry);
+DROP TABLE area_statistics;

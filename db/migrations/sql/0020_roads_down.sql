@@ -1,0 +1,4 @@
+DROP TABLE roads;
+DROP TABLE road_vertices;
+DROP TABLE road_speeds;
+DELETE FROM onemap_meta WHERE key = 'roads';

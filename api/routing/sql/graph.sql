@@ -1,0 +1,1 @@
+SELECT id, source, target, cost, reverse_cost FROM routing_segments

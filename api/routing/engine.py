@@ -144,7 +144,7 @@ def _turn(before: float, after: float) -> str:
     return "uturn"
 
 
-def _steps(legs: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+def _steps(legs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The turn list: consecutive legs on the same road (name and class) make one step."""
     steps: list[dict[str, Any]] = []
     prev_bearing: float | None = None
@@ -194,7 +194,8 @@ async def route(
     snaps = await snap_many(conn, [a, b], max_snap_m, what=["from", "to"])
     async with conn.transaction():
         await _prepare(conn, snaps, None)
-        legs = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
+        rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
+    legs = [dict(r, coordinates=json.loads(r["coordinates"])) for r in rows]
     same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction
     if not legs and not same:
         raise NotFound(
@@ -225,19 +226,28 @@ async def travel_times(
     max_s: float,
     max_snap_m: float | None = None,
 ) -> list[float | None]:
-    """Seconds from origin to each target (None: not within max_s, or not reachable)."""
+    """Seconds from origin to each target (None: not within max_s, not reachable, or the
+    target farther than max_snap_m from any road). OffNetwork when the origin is."""
+    (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
     if not targets:
         return []
-    snaps = await snap_many(
-        conn, [origin, *targets], max_snap_m, what=["origin", *[f"targets[{i}]" for i in
-                                                             range(len(targets))]]
-    )
+    found = await _snap_all(conn, targets)
+    kept = [
+        (i, s)
+        for i, s in enumerate(found)
+        if s is not None and (max_snap_m is None or s.distance_m <= max_snap_m)
+    ]
+    out: list[float | None] = [None] * len(targets)
+    if not kept:
+        return out
     async with conn.transaction():
-        await _prepare(conn, snaps, await _reach_radius(conn, max_s))
+        await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
         rows = await conn.fetch(
-            load("routing/sql/times.sql"), load("routing/sql/graph.sql"), max_s, len(snaps)
+            load("routing/sql/times.sql"), load("routing/sql/graph.sql"), max_s, len(kept) + 1
         )
-    return [r["agg_cost"] for r in rows]
+    for (i, _), r in zip(kept, rows, strict=True):
+        out[i] = r["agg_cost"]
+    return out
 
 
 async def reach(

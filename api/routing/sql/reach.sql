@@ -7,7 +7,11 @@
 -- Along a segment, from its source end the time is a_s + x * cost, from its target end
 -- a_t + (1 - x) * reverse_cost (x: the fraction of the segment); the two fronts meet at
 -- xm, and each side's piece ends at its own front or at the cut-off, whichever is first.
-WITH dd AS MATERIALIZED (
+-- The area of a cut-off: per source, the star of the farthest places it reaches in each
+-- 5-degree sector (cheap and close to the hull for a road network), united over sources.
+WITH cutoffs AS (
+    SELECT t, minutes FROM unnest($5::float8[], $7::int[]) AS c(t, minutes)
+), dd AS MATERIALIZED (
     SELECT node, from_v, agg_cost
       FROM pgr_drivingDistance($1::text, $2::bigint[], $3::float8, true, $4::boolean)
 ), node AS (
@@ -41,41 +45,61 @@ WITH dd AS MATERIALIZED (
                                          THEN 1.0 - (c.t - m.a_t) / m.reverse_cost
                                          ELSE 0.0 END)
            END AS xt
-      FROM meet m CROSS JOIN unnest($5::float8[], $7::int[]) AS c(t, minutes)
+      FROM meet m CROSS JOIN cutoffs c
 ), pieces AS MATERIALIZED (
-    -- (cut-off, road, span on the road, the source it belongs to, time at its two ends)
+    -- (cut-off, road, span on the road, the source it belongs to, time at its two ends,
+    -- and where on the road the time ran out, if it did)
     SELECT t, minutes, edge, f0 AS a, f0 + xs * (f1 - f0) AS b, v_s AS from_v,
-           a_s AS start_s, a_s + xs * cost AS end_s
+           a_s AS start_s, a_s + xs * cost AS end_s,
+           CASE WHEN xs < xm THEN f0 + xs * (f1 - f0) END AS cut_at
       FROM cut WHERE xs > 0
     UNION ALL
-    SELECT t, minutes, edge, f0 + xt * (f1 - f0), f1, v_t, a_t, a_t + (1.0 - xt) * reverse_cost
+    SELECT t, minutes, edge, f0 + xt * (f1 - f0), f1, v_t, a_t, a_t + (1.0 - xt) * reverse_cost,
+           CASE WHEN xt > xm THEN f0 + xt * (f1 - f0) END
       FROM cut WHERE xt < 1
-), geoms AS MATERIALIZED (
-    SELECT p.*, ST_LineSubstring(r.geom, p.a, p.b) AS geom, r.length_m * (p.b - p.a) AS length_m
-      FROM pieces p JOIN roads r ON r.id = p.edge
-), hulls AS (
-    -- one concave hull per cut-off and source, united per cut-off
-    SELECT minutes, ST_ConcaveHull(ST_Collect(geom), 0.3) AS hull
-      FROM geoms GROUP BY minutes, from_v
+), src AS (
+    SELECT -s.pid::bigint AS from_v, ST_LineInterpolatePoint(r.geom, s.fraction) AS g
+      FROM routing_points s JOIN roads r ON r.id = s.edge
+), far AS (
+    -- the outline: in each 5-degree sector around a source, the farthest place it reaches
+    -- (a reached vertex or a point where the time ran out) within the cut-off
+    SELECT DISTINCT ON (x.minutes, x.from_v, x.sector) x.minutes, x.from_v, x.sector, x.geom
+      FROM (
+        SELECT h.minutes, h.from_v, h.geom,
+               floor(degrees(ST_Azimuth(s.g, h.geom)) / 5)::int AS sector,
+               ST_Distance(s.g, h.geom) AS d
+          FROM (
+            SELECT c.minutes, n.from_v, v.geom
+              FROM cutoffs c JOIN node n ON n.agg <= c.t JOIN road_vertices v ON v.id = n.node
+            UNION ALL
+            SELECT p.minutes, p.from_v, ST_LineInterpolatePoint(r.geom, p.cut_at)
+              FROM pieces p JOIN roads r ON r.id = p.edge WHERE p.cut_at IS NOT NULL) h
+          JOIN src s ON s.from_v = h.from_v
+         WHERE NOT ST_Equals(s.g, h.geom)) x
+     ORDER BY x.minutes, x.from_v, x.sector, x.d DESC
+), stars AS (
+    SELECT f.minutes, f.from_v,
+           CASE WHEN count(*) >= 3
+                THEN ST_MakeValid(ST_MakePolygon(ST_AddPoint(
+                         ST_MakeLine(array_agg(f.geom ORDER BY f.sector)),
+                         (array_agg(f.geom ORDER BY f.sector))[1])))
+                ELSE ST_Buffer(ST_Collect(f.geom), 0.0002) END AS geom
+      FROM far f GROUP BY f.minutes, f.from_v
 ), areas AS (
-    SELECT h.minutes,
-           ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(
-               ST_Buffer(h.hull::geography, 25, 'quad_segs=2')::geometry)), 3)) AS geom
-      FROM hulls h GROUP BY h.minutes
+    SELECT minutes, ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom
+      FROM stars GROUP BY minutes
 ), per AS (
-    SELECT minutes, count(DISTINCT edge) AS edges, sum(length_m) AS length_m
-      FROM geoms GROUP BY minutes
+    SELECT p.minutes, count(DISTINCT p.edge) AS edges, sum(r.length_m * (p.b - p.a)) AS length_m
+      FROM pieces p JOIN roads r ON r.id = p.edge GROUP BY p.minutes
 ), people AS (
     SELECT a.minutes, sum(onemap_population_in(c.geom, c.population, a.geom)) AS population
       FROM areas a JOIN population_cells c ON c.geom && a.geom
      GROUP BY a.minutes
-), cutoffs AS (
-    SELECT t, minutes FROM unnest($5::float8[], $7::int[]) AS c(t, minutes)
 )
 SELECT json_build_object(
     'type', 'FeatureCollection',
     'sources', $8::json,
-    'features', coalesce((SELECT json_agg(f ORDER BY o) FROM (
+    'features', coalesce((SELECT json_agg(f ORDER BY o, m, e) FROM (
         SELECT 0 AS o, c.minutes AS m, NULL::float8 AS e, json_build_object(
             'type', 'Feature', 'id', 'reach-' || c.minutes,
             'geometry', ST_AsGeoJSON(a.geom, 6)::json,
@@ -98,7 +122,8 @@ SELECT json_build_object(
                 'source', -g.from_v - 1,
                 'start_cost_s', round(g.start_s::numeric, 3),
                 'agg_cost_s', round(g.end_s::numeric, 3)))
-          FROM geoms g
-         WHERE $6 AND g.t = (SELECT max(t) FROM cutoffs)
+          FROM (SELECT p.*, ST_LineSubstring(r.geom, p.a, p.b) AS geom
+                  FROM pieces p JOIN roads r ON r.id = p.edge
+                 WHERE $6 AND p.t = (SELECT max(t) FROM cutoffs)) g
     ) x(o, m, e, f)), '[]'::json)
 )::text

@@ -12,8 +12,8 @@ WITH path AS (
 )
 SELECT l.path_seq, l.edge, l.forward, l.cost AS duration_s, l.agg_cost AS start_s,
        r.name, r.road_class, r.length_m * (l.f1 - l.f0) AS length_m,
-       ST_AsGeoJSON(CASE WHEN l.forward THEN g.geom ELSE ST_Reverse(g.geom) END, 7)::json
-           -> 'coordinates' AS coordinates
+       (ST_AsGeoJSON(CASE WHEN l.forward THEN g.geom ELSE ST_Reverse(g.geom) END, 7)::json
+           -> 'coordinates')::text AS coordinates
   FROM legs l JOIN roads r ON r.id = l.edge
  CROSS JOIN LATERAL (SELECT ST_LineSubstring(r.geom, l.f0, l.f1) AS geom) g
  ORDER BY l.path_seq

@@ -119,6 +119,12 @@ async def _reach_radius(conn: asyncpg.Connection, seconds: float) -> float:
     return float(kmh) / 3.6 * seconds + 100.0
 
 
+def _coords(text: str) -> list[list[float]]:
+    """A leg's coordinates (a leg of no length is a Point: one position)."""
+    value = json.loads(text)
+    return [value] if value and not isinstance(value[0], list) else list(value)
+
+
 def _bearing(a: Sequence[float], b: Sequence[float]) -> float:
     """Initial bearing in degrees (0 north, clockwise) from a to b (lon/lat)."""
     lat1, lat2 = math.radians(a[1]), math.radians(b[1])
@@ -195,7 +201,7 @@ async def route(
     async with conn.transaction():
         await _prepare(conn, snaps, None)
         rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
-    legs = [dict(r, coordinates=json.loads(r["coordinates"])) for r in rows]
+    legs = [dict(r, coordinates=_coords(r["coordinates"])) for r in rows]
     same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction
     if not legs and not same:
         raise NotFound(

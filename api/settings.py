@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         2_000_000, ge=1024, description="largest analysis request body (413 past it)"
     )
     routing_max_snap_m: float = Field(
-        1_000.0, gt=0, description="farthest a point may be from a road to be snapped onto it"
+        1_500.0, gt=0, description="farthest a point may be from a road to be snapped onto it"
     )
     routing_max_sources: int = Field(100, ge=1, description="most sources of one reach")
     routing_max_minutes: int = Field(60, ge=1, description="largest cut-off of a reach, minutes")

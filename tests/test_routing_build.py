@@ -63,9 +63,7 @@ async def test_geojson_lines_are_noded_at_every_crossing(
     dangle is created, components are reported; costs follow class speeds and overrides."""
     conn = await asyncpg.connect(empty_db.database_url)
     try:
-        stats = await import_roads(
-            conn, _lines(tmp_path), empty_db, speeds={"secondary": 36.0}
-        )
+        stats = await import_roads(conn, _lines(tmp_path), empty_db, speeds={"secondary": 36.0})
         # H1: cut at V1, T1, V2 -> 4; H2: cut at V1, V2 -> 3; V1, V2: cut at H1, H2 -> 3 each;
         # T1, C1 (touches V1 at its end), FAR: 1 each
         assert stats["edges"] == 4 + 3 + 3 + 3 + 1 + 1 + 1

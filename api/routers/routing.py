@@ -80,9 +80,7 @@ async def post_reach(
     cap = settings.routing_max_sources
     async with pool.acquire() as conn:
         if isinstance(body.sources, LayerSources):
-            points, codes = await layer_points(
-                conn, body.sources.layer, body.sources.filter, cap
-            )
+            points, codes = await layer_points(conn, body.sources.layer, body.sources.filter, cap)
             if not points:
                 raise BadRequest(f"sources: no feature of {body.sources.layer} passes the filter")
             labels = [f"{body.sources.layer} {c}" for c in codes]

@@ -1,4 +1,4 @@
-"""api.routing.build: make the road network (edges, vertices, costs) from staged lines, and check it.
+"""api.routing.build: make the road network (edges, vertices, costs) from staged lines; check it.
 
 Every source of roads (the demo generator, an OSM file, a GeoJSON/GeoPackage file) fills
 the temporary table `road_input` (api/routing/sql/input.sql) and calls `build`, which
@@ -58,7 +58,7 @@ async def build(
     overrides = check_speeds(speeds or {})
     if not await conn.fetchval("SELECT count(*) FROM road_input"):
         raise NetworkError("no road lines to build a network from")
-    await conn.execute("TRUNCATE roads, road_vertices")
+    await conn.execute("TRUNCATE roads, road_vertices, road_snaps")
     await conn.execute(load("routing/sql/node.sql" if noding else "routing/sql/unnoded.sql"))
     await conn.execute(load("routing/sql/vertices.sql"))
     await conn.execute(load("routing/sql/edges.sql"), origin, json.dumps(overrides))
@@ -66,6 +66,7 @@ async def build(
         raise NetworkError("no line of positive length: no network")
     await conn.execute("ANALYZE roads")
     await conn.execute("ANALYZE road_vertices")
+    await conn.execute(load("routing/sql/snaps.sql"))
     stats: dict[str, Any] = json.loads(await conn.fetchval(load("routing/sql/checks.sql")))
     stats["origin"] = origin
     stats["noding"] = noding

@@ -60,8 +60,11 @@ def _line_rows(path: Path, settings: Settings, crs: str | None) -> list[tuple[An
     for i, shape in enumerate(geoms.shapes):
         if shape is None or shapely.is_missing(shape):
             continue
-        parts = shapely.get_parts(shapely.line_merge(shape)) if shape.geom_type.startswith(
-            "Multi") else [shape]
+        parts = (
+            shapely.get_parts(shapely.line_merge(shape))
+            if shape.geom_type.startswith("Multi")
+            else [shape]
+        )
         for k, part in enumerate(parts):
             if part.geom_type != "LineString" or part.is_empty:
                 raise NetworkError(f"row {i + 1}: a {part.geom_type}, not a line")

@@ -67,8 +67,11 @@ def _read(path: Path) -> list[_Way]:
         nodes = [(n.ref, n.lon, n.lat) for n in obj.nodes if n.location.valid()]
         if len(nodes) < 2:
             continue
-        tags = {k: obj.tags.get(k) for k in ("highway", "name", "oneway", "junction", "access",
-                                             "motor_vehicle") if obj.tags.get(k) is not None}
+        tags = {
+            k: obj.tags.get(k)
+            for k in ("highway", "name", "oneway", "junction", "access", "motor_vehicle")
+            if obj.tags.get(k) is not None
+        }
         ways.append(_Way(obj.id, tags, nodes))  # type: ignore[arg-type]
     return ways
 
@@ -83,7 +86,9 @@ def segments(path: Path) -> list[Segment]:
         oneway_tag = w.tags.get("oneway", "")
         reverse = oneway_tag == "-1"
         implied = cls in ("motorway", "motorway_link") or w.tags.get("junction") in (
-            "roundabout", "circular")
+            "roundabout",
+            "circular",
+        )
         oneway = reverse or oneway_tag in _YES or (implied and oneway_tag != "no")
         closed = (w.tags.get("access") in _NO_ACCESS
                   or w.tags.get("motor_vehicle") in _NO_ACCESS)  # fmt: skip

@@ -19,14 +19,20 @@ WITH dd AS MATERIALIZED (
     UNION ALL
     SELECT 'site', v.id, v.district, 0.0, v.kind, v.geom FROM vulnerable_sites v
 ), snapped AS MATERIALIZED (
-    SELECT t.*, s.edge, s.fraction
+    -- the snap the last build stored, else (a place added or moved since) snapped now
+    SELECT t.*, coalesce(c.edge, s.edge) AS edge, coalesce(c.fraction, s.fraction) AS fraction
       FROM targets t
+      LEFT JOIN road_snaps c
+             ON c.what = t.what AND c.id = t.id AND ST_OrderingEquals(c.g, t.g)
+            AND c.distance_m <= $4
       LEFT JOIN LATERAL (
-        SELECT c.id AS edge, ST_LineLocatePoint(c.geom, t.g) AS fraction
+        SELECT n.id AS edge, ST_LineLocatePoint(n.geom, t.g) AS fraction
           FROM (SELECT r.id, r.geom FROM roads r WHERE NOT r.closed
-                 ORDER BY r.geom <-> t.g LIMIT 5) c
-         WHERE ST_DWithin(c.geom::geography, t.g::geography, $4)
-         ORDER BY ST_Distance(c.geom::geography, t.g::geography), c.id LIMIT 1) s ON true
+                 ORDER BY r.geom <-> t.g LIMIT 1) n
+         WHERE c.id IS NULL AND NOT EXISTS (
+                   SELECT 1 FROM road_snaps o WHERE o.what = t.what AND o.id = t.id
+                      AND ST_OrderingEquals(o.g, t.g))
+           AND ST_DWithin(n.geom::geography, t.g::geography, $4)) s ON true
 ), timed AS MATERIALIZED (
     -- the time at the snapped place: from the segment's reached ends, along the segment
     SELECT sn.what, sn.id, sn.district, sn.people, sn.site_kind, min(x.t) AS t

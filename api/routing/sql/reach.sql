@@ -17,7 +17,7 @@ WITH cutoffs AS (
 ), node AS (
     SELECT DISTINCT ON (node) node, from_v, agg_cost AS agg FROM dd ORDER BY node, agg_cost
 ), seg AS MATERIALIZED (
-    SELECT s.edge, s.f0, s.f1, s.cost, s.reverse_cost,
+    SELECT s.edge, s.f0, s.f1, s.cost, s.reverse_cost, s.edge_length_m,
            ns.agg AS a_s, ns.from_v AS v_s, nt.agg AS a_t, nt.from_v AS v_t,
            ns.agg IS NOT NULL AND s.cost >= 0 AS fwd,
            nt.agg IS NOT NULL AND s.reverse_cost >= 0 AS bwd
@@ -49,12 +49,12 @@ WITH cutoffs AS (
 ), pieces AS MATERIALIZED (
     -- (cut-off, road, span on the road, the source it belongs to, time at its two ends,
     -- and where on the road the time ran out, if it did)
-    SELECT t, minutes, edge, f0 AS a, f0 + xs * (f1 - f0) AS b, v_s AS from_v,
+    SELECT t, minutes, edge, edge_length_m, f0 AS a, f0 + xs * (f1 - f0) AS b, v_s AS from_v,
            a_s AS start_s, a_s + xs * cost AS end_s,
            CASE WHEN xs < xm THEN f0 + xs * (f1 - f0) END AS cut_at
       FROM cut WHERE xs > 0
     UNION ALL
-    SELECT t, minutes, edge, f0 + xt * (f1 - f0), f1, v_t, a_t, a_t + (1.0 - xt) * reverse_cost,
+    SELECT t, minutes, edge, edge_length_m, f0 + xt * (f1 - f0), f1, v_t, a_t, a_t + (1.0 - xt) * reverse_cost,
            CASE WHEN xt > xm THEN f0 + xt * (f1 - f0) END
       FROM cut WHERE xt < 1
 ), src AS (
@@ -69,8 +69,10 @@ WITH cutoffs AS (
                floor(degrees(ST_Azimuth(s.g, h.geom)) / 5)::int AS sector,
                ST_Distance(s.g, h.geom) AS d
           FROM (
+            -- (an inner vertex is never the farthest of its sector: the outer half only)
             SELECT c.minutes, n.from_v, v.geom
-              FROM cutoffs c JOIN node n ON n.agg <= c.t JOIN road_vertices v ON v.id = n.node
+              FROM cutoffs c JOIN node n ON n.agg <= c.t AND n.agg >= 0.5 * c.t
+              JOIN road_vertices v ON v.id = n.node
             UNION ALL
             SELECT p.minutes, p.from_v, ST_LineInterpolatePoint(r.geom, p.cut_at)
               FROM pieces p JOIN roads r ON r.id = p.edge WHERE p.cut_at IS NOT NULL) h
@@ -89,8 +91,8 @@ WITH cutoffs AS (
     SELECT minutes, ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom
       FROM stars GROUP BY minutes
 ), per AS (
-    SELECT p.minutes, count(DISTINCT p.edge) AS edges, sum(r.length_m * (p.b - p.a)) AS length_m
-      FROM pieces p JOIN roads r ON r.id = p.edge GROUP BY p.minutes
+    SELECT minutes, count(DISTINCT edge) AS edges, sum(edge_length_m * (b - a)) AS length_m
+      FROM pieces GROUP BY minutes
 ), people AS (
     SELECT a.minutes, sum(onemap_population_in(c.geom, c.population, a.geom)) AS population
       FROM areas a JOIN population_cells c ON c.geom && a.geom

@@ -75,3 +75,16 @@ CREATE TABLE roads (
 CREATE INDEX roads_geom_idx ON roads USING gist (geom);
 CREATE INDEX roads_source_idx ON roads (source);
 CREATE INDEX roads_target_idx ON roads (target);
+
+-- Where the places coverage counts (population cells by their centre, vulnerable sites)
+-- land on the network, computed by each build (a place added or moved since is snapped
+-- when it is counted): `g` is the point that was snapped.
+CREATE TABLE road_snaps (
+    what        text NOT NULL CHECK (what IN ('cell', 'site')),
+    id          bigint NOT NULL,
+    g           geometry(Point, 4326) NOT NULL,
+    edge        bigint NOT NULL,
+    fraction    double precision NOT NULL,
+    distance_m  double precision NOT NULL,
+    PRIMARY KEY (what, id)
+);

@@ -1,3 +1,4 @@
+DROP TABLE road_snaps;
 DROP TABLE roads;
 DROP TABLE road_vertices;
 DROP TABLE road_speeds;

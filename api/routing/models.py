@@ -1,4 +1,4 @@
-"""api.routing.models: the bodies of /analysis/route and /analysis/reach (unknown members: 400).
+"""api.routing.models: the bodies of /analysis/route and /analysis/reach (unknown members: 400)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""api.routing.sources: the points a reach or a coverage starts from: given, or from a layer.
+"""api.routing.sources: the points a reach or a coverage starts from: given, or from a layer."""
 
 from __future__ import annotations
 

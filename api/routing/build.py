@@ -65,9 +65,11 @@ async def build(
     if not await conn.fetchval("SELECT count(*) FROM roads"):
         raise NetworkError("no line of positive length: no network")
     await conn.execute("ANALYZE roads")
-    await conn.execute("ANALYZE road_vertices")
     await conn.execute(load("routing/sql/snaps.sql"))
     stats: dict[str, Any] = json.loads(await conn.fetchval(load("routing/sql/checks.sql")))
+    # statistics after the components are numbered (queries filter on them)
+    await conn.execute("ANALYZE road_vertices")
+    await conn.execute("ANALYZE road_snaps")
     stats["origin"] = origin
     stats["noding"] = noding
     stats["speed_overrides"] = overrides

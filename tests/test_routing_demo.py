@@ -292,3 +292,22 @@ async def test_coverage_bad_input(
             r = await client.get("/stats/coverage", params=params)
             assert r.status_code == 400, (params, r.text)
             assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_reach_areas_fast_path_agrees_with_the_sql_path(
+    demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
+) -> None:
+    """Without `edges` the areas come from numpy (api.routing.fast), with `edges` from SQL:
+    the same edges reached, lengths, populations and outlines, one source or several."""
+    for sources in ([CENTRE], [WEST, (108.99, 34.30)]):
+        body = {"sources": sources, "minutes": [5, 10]}
+        s1, fast = await _post(demo_ro, demo_ro_headers["analyst"], "/analysis/reach", body)
+        s2, full = await _post(
+            demo_ro, demo_ro_headers["analyst"], "/analysis/reach?edges=true", body
+        )
+        assert s1 == s2 == 200
+        areas = [f for f in full["features"] if f["properties"]["kind"] == "area"]
+        assert [f["properties"] for f in fast["features"]] == [f["properties"] for f in areas]
+        for a, b in zip(fast["features"], areas, strict=True):
+            assert a["geometry"] == b["geometry"]
+        assert fast["sources"] == full["sources"]

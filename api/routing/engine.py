@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from api.errors import BadRequest, NotFound
+from api.routing import fast
 from api.sqlfiles import load
 
 #: the whole world: the graph of a route is not cut to a box
@@ -281,6 +282,10 @@ async def reach(
     )
     async with conn.transaction():
         await _prepare(conn, snaps, await _reach_radius(conn, cutoffs[-1]))
+        if not edges:
+            # areas and counts only: vertex times post-processed in numpy (api.routing.fast)
+            at = [(s.lon, s.lat) for s in snaps]
+            return await fast.reach_areas(conn, at, mins, snapped)
         text: str = await conn.fetchval(
             load("routing/sql/reach.sql"),
             load("routing/sql/graph.sql"),

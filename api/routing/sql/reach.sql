@@ -66,8 +66,8 @@ WITH cutoffs AS (
     SELECT DISTINCT ON (x.minutes, x.from_v, x.sector) x.minutes, x.from_v, x.sector, x.geom
       FROM (
         SELECT h.minutes, h.from_v, h.geom,
-               floor(degrees(ST_Azimuth(s.g, h.geom)) / 5)::int AS sector,
-               ST_Distance(s.g, h.geom) AS d
+               floor((degrees(atan2(q.dx, q.dy)) + 360.0) / 5)::int % 72 AS sector,
+               q.dx * q.dx + q.dy * q.dy AS d
           FROM (
             -- (an inner vertex is never the farthest of its sector: the outer half only)
             SELECT c.minutes, n.from_v, v.geom
@@ -77,7 +77,10 @@ WITH cutoffs AS (
             SELECT p.minutes, p.from_v, ST_LineInterpolatePoint(r.geom, p.cut_at)
               FROM pieces p JOIN roads r ON r.id = p.edge WHERE p.cut_at IS NOT NULL) h
           JOIN src s ON s.from_v = h.from_v
-         WHERE NOT ST_Equals(s.g, h.geom)) x
+         -- east and north offsets in degrees of latitude
+         CROSS JOIN LATERAL (SELECT (ST_X(h.geom) - ST_X(s.g)) * cos(radians(ST_Y(s.g))) AS dx,
+                                    ST_Y(h.geom) - ST_Y(s.g) AS dy) q
+         WHERE q.dx <> 0 OR q.dy <> 0) x
      ORDER BY x.minutes, x.from_v, x.sector, x.d DESC
 ), stars AS (
     SELECT f.minutes, f.from_v,
@@ -94,13 +97,15 @@ WITH cutoffs AS (
     SELECT minutes, count(DISTINCT edge) AS edges, sum(edge_length_m * (b - a)) AS length_m
       FROM pieces GROUP BY minutes
 ), people AS (
-    SELECT a.minutes, sum(onemap_population_in(c.geom, c.population, a.geom)) AS population
-      FROM areas a JOIN population_cells c ON c.geom && a.geom
+    -- the residents of the cells whose centre lies in the area
+    SELECT a.minutes, sum(c.population) AS population
+      FROM areas a JOIN population_cells c
+        ON c.geom && a.geom AND ST_Intersects(a.geom, ST_PointOnSurface(c.geom))
      GROUP BY a.minutes
 )
 SELECT json_build_object(
     'type', 'FeatureCollection',
-    'sources', $8::json,
+    'sources', $8::text::json,
     'features', coalesce((SELECT json_agg(f ORDER BY o, m, e) FROM (
         SELECT 0 AS o, c.minutes AS m, NULL::float8 AS e, json_build_object(
             'type', 'Feature', 'id', 'reach-' || c.minutes,

@@ -113,6 +113,7 @@ async def reach_areas(
     cost = np.concatenate([net.cost[keep], pe[:, 5]])
     rev = np.concatenate([net.rev[keep], pe[:, 6]])
     length = np.concatenate([net.length[keep], pe[:, 7]]) * (f1 - f0)
+    unsplit = np.concatenate([np.ones(keep.sum(), dtype=bool), np.zeros(len(pe), dtype=bool)])
     a_s = _lookup(nodes, agg, src, np.inf)
     a_t = _lookup(nodes, agg, tgt, np.inf)
     o_s = _lookup(nodes, owner, src, 0.0)
@@ -150,8 +151,8 @@ async def reach_areas(
             )
         share = xs + (1.0 - xt)
         hit = share > 0
-        whole = hit & (f0 == 0) & (f1 == 1)
-        count = int(whole.sum()) + len(np.unique(edge[hit & ~whole]))
+        whole = hit & unsplit
+        count = int(whole.sum()) + len(np.unique(edge[hit & ~unsplit]))
         stats[m] = (count, float((length * share).sum()))
         # the outline's candidates: reached vertices in the outer half, and cut points
         outer = (agg <= t) & (agg >= 0.5 * t)

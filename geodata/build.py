@@ -254,8 +254,7 @@ async def load_demo(
         paths, manifest = ensure_built(out_dir, seed, as_of)
         if stamp and stamp.get("digest") == manifest["digest"]:
             async with conn.transaction():
-                if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM roads)"):
-                    await build_demo_roads(conn)
+                await build_demo_roads(conn)
                 await _write_stamp(conn, manifest, stamp.get("seconds"))
             return
         progress = _rich_progress() if show_progress else None

@@ -162,7 +162,7 @@ export class RoutingTools {
         .map((f) => {
           const p = f.properties;
           return `<tr data-minutes="${p.minutes}"><th><i class="sw" style="background:${BAND[p.minutes] || BAND[15]}"></i>${p.minutes} ${tr("minutes")}</th>
-            <td>${tr("population")} <b class="reach-population">${fmt(p.population)}</b></td><td>${tr("edges")} ${fmt(p.edges_reached)}</td></tr>`;
+            <td>${tr("population")} <b class="reach-population" data-value="${p.population}">${fmt(p.population)}</b></td><td>${tr("edges")} ${fmt(p.edges_reached)}</td></tr>`;
         });
       html = `<table class="summary reach-summary">${rows.join("")}</table>`;
     } else if (last.kind === "route") {
@@ -193,7 +193,7 @@ export class RoutingTools {
     const city = out.city[0];
     const box = document.createElement("div");
     box.className = "summary coverage-summary";
-    box.innerHTML = `${tr("not_reached")} <b class="coverage-not-reached">${fmt(city.population_not_reached)}</b> ·
+    box.innerHTML = `${tr("not_reached")} <b class="coverage-not-reached" data-value="${city.population_not_reached}">${fmt(city.population_not_reached)}</b> ·
       ${tr("sites_not_reached")} ${fmt(city.vulnerable_sites_not_reached)}`;
     this.root.querySelector(".coverage-summary")?.remove();
     this.root.querySelector(".routing-head").after(box);

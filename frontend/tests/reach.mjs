@@ -59,7 +59,7 @@ async function main() {
     await page.waitForSelector("#routing .reach-summary tr", { timeout: WAIT });
     const bands = await page.$$eval("#routing .reach-summary tr", (rows) => rows.map((r) => Number(r.dataset.minutes)));
     assert(JSON.stringify(bands) === "[5,10]", `bands for the chosen minutes (${bands})`);
-    const pops = await page.$$eval("#routing .reach-population", (xs) => xs.map((x) => Number(x.textContent.replace(/[^0-9]/g, ""))));
+    const pops = await page.$$eval("#routing .reach-population", (xs) => xs.map((x) => Number(x.dataset.value)));
     assert(pops[0] > 0 && pops[1] >= pops[0], `population within 5 and 10 minutes (${pops})`);
     const drawn = await rendered(page, "routing-reach");
     assert(drawn > 0, "isochrone bands drawn on the map");
@@ -90,7 +90,7 @@ async function main() {
     await page.click("#routing button[data-routing=route]"); // tool off
     await page.check("#routing input[name=coverage]");
     await page.waitForSelector("#routing .coverage-summary", { timeout: WAIT });
-    const beyond = Number((await page.textContent("#routing .coverage-not-reached")).replace(/[^0-9]/g, ""));
+    const beyond = Number(await page.getAttribute("#routing .coverage-not-reached", "data-value"));
     await page.evaluate(() => window.onemap.map.jumpTo({ center: [108.6, 34.0], zoom: 8 }));
     const red = await page.evaluate(() => window.onemap.map.getSource("routing-coverage")._data?.features?.length ?? -1);
     ok("coverage layer", { beyond, red });

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from api.cli import app
 from api.db import connect
+from api.errors import OnemapError
 from api.routing.build import NetworkError, network_stats
 from api.routing.imports import import_roads
 from api.settings import Settings
@@ -49,7 +50,7 @@ def import_(
 
     try:
         stats = asyncio.run(run())
-    except NetworkError as exc:
+    except (NetworkError, OnemapError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     typer.echo(json.dumps(stats, ensure_ascii=False, indent=2))

@@ -49,7 +49,7 @@ async def test_reach_route_and_coverage_in_the_browser(demo_db: Settings) -> Non
     conn = await asyncpg.connect(demo_db.database_url)
     try:
         await ensure_demo_users(conn)
-        want = await engine.route(conn, A, B, 1000)
+        want = await engine.route(conn, A, B, demo_db.routing_max_snap_m)
         cover = await engine.coverage(
             conn,
             [
@@ -60,7 +60,7 @@ async def test_reach_route_and_coverage_in_the_browser(demo_db: Settings) -> Non
                 )
             ],
             [15],
-            max_snap_m=1000,
+            max_snap_m=demo_db.routing_max_snap_m,
             unreached=True,
         )
     finally:

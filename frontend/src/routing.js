@@ -193,6 +193,7 @@ export class RoutingTools {
     const city = out.city[0];
     const box = document.createElement("div");
     box.className = "summary coverage-summary";
+    box.dataset.cells = String(out.unreached.features.length);
     box.innerHTML = `${tr("not_reached")} <b class="coverage-not-reached" data-value="${city.population_not_reached}">${fmt(city.population_not_reached)}</b> ·
       ${tr("sites_not_reached")} ${fmt(city.vulnerable_sites_not_reached)}`;
     this.root.querySelector(".coverage-summary")?.remove();

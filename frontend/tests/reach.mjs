@@ -91,9 +91,12 @@ async function main() {
     await page.check("#routing input[name=coverage]");
     await page.waitForSelector("#routing .coverage-summary", { timeout: WAIT });
     const beyond = Number(await page.getAttribute("#routing .coverage-not-reached", "data-value"));
+    const red = Number(await page.getAttribute("#routing .coverage-summary", "data-cells"));
     await page.evaluate(() => window.onemap.map.jumpTo({ center: [108.6, 34.0], zoom: 8 }));
-    const red = await page.evaluate(() => window.onemap.map.getSource("routing-coverage")._data?.features?.length ?? -1);
-    ok("coverage layer", { beyond, red });
+    await page.waitForTimeout(1500);
+    const drawnRed = await rendered(page, "routing-coverage");
+    assert(drawnRed > 0, `the unreached cells are drawn in red (${drawnRed})`);
+    ok("coverage layer", { beyond, red, drawnRed });
     result.coverage_not_reached = beyond;
     result.coverage_cells = red;
 

@@ -116,8 +116,8 @@ async def _prepare(
 
 async def _reach_radius(conn: asyncpg.Connection, seconds: float) -> float:
     """How far (m) the fastest road could take you in `seconds`: the box of a reach."""
-    kmh = await conn.fetchval("SELECT max(speed_kmh) FROM roads WHERE NOT closed") or 0.0
-    return float(kmh) / 3.6 * seconds + 100.0
+    net = await fast.network(conn)  # cached per build
+    return net.max_kmh / 3.6 * seconds + 100.0
 
 
 def _coords(text: str) -> list[list[float]]:

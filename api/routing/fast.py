@@ -37,6 +37,7 @@ class Network:
     vid: I  # vertex ids, sorted
     vx: F
     vy: F
+    max_kmh: float  # the fastest drivable road
 
 
 _CACHE: dict[tuple[str, str], Network] = {}
@@ -58,11 +59,13 @@ async def network(conn: asyncpg.Connection) -> Network:
     v = await conn.fetch(
         "SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM road_vertices ORDER BY id"
     )
+    kmh = await conn.fetchval("SELECT max(speed_kmh) FROM roads WHERE NOT closed") or 0.0
     ea = np.array([tuple(r) for r in e], dtype=np.float64).reshape(-1, 6)
     va = np.array([tuple(r) for r in v], dtype=np.float64).reshape(-1, 3)
     net = Network(
         ea[:, 0].astype(np.int64), ea[:, 1].astype(np.int64), ea[:, 2].astype(np.int64),
         ea[:, 3], ea[:, 4], ea[:, 5], va[:, 0].astype(np.int64), va[:, 1], va[:, 2],
+        float(kmh),
     )  # fmt: skip
     _CACHE.clear()
     _CACHE[k] = net

@@ -7,7 +7,9 @@
 -- $5 with the unreached cells of the largest cut-off (GeoJSON)
 WITH dd AS MATERIALIZED (
     SELECT node, agg_cost FROM pgr_drivingDistance(
-        'SELECT id, source, target, cost, reverse_cost FROM routing_segments
+        'SELECT id, source, target, cost_s AS cost, reverse_cost_s AS reverse_cost FROM roads
+         UNION ALL
+         SELECT id, source, target, cost, reverse_cost FROM routing_segments WHERE id < 0
          UNION ALL
          SELECT -1000000000000 - pid, 0::bigint, -pid::bigint, 0.0::float8, -1.0::float8
            FROM routing_points',

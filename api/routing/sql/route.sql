@@ -8,7 +8,12 @@ WITH path AS (
 ), legs AS (
     SELECT p.path_seq, p.node, p.cost, p.agg_cost, s.edge, s.f0, s.f1,
            s.source = p.node AS forward
-      FROM path p JOIN routing_segments s ON s.id = p.edge
+      FROM path p
+      JOIN (SELECT id, edge, source, target, f0, f1 FROM routing_segments
+            UNION ALL
+            -- a road carrying points, driven whole past them (the graph keeps it too)
+            SELECT r.id, r.id, r.source, r.target, 0.0, 1.0 FROM roads r
+             WHERE r.id IN (SELECT edge FROM routing_points)) s ON s.id = p.edge
 )
 SELECT l.path_seq, l.edge, l.forward, l.cost AS duration_s, l.agg_cost AS start_s,
        r.name, r.road_class, r.length_m * (l.f1 - l.f0) AS length_m,

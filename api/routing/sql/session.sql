@@ -1,9 +1,11 @@
 -- Per-connection temporary objects of a routing request (rows live until commit).
 -- routing_points: the request's points snapped onto edges (pid >= 1; vertex -pid).
 -- routing_box: the box the graph is read from (a reach cannot leave it).
--- routing_segments: the graph: every road in the box, except that an edge carrying points
--- is replaced by its pieces between them (edge ids -2*pid and -2*pid - 1; vertex -pid is
--- the point), so a trip starts or ends on the edge itself, not at its nearest vertex.
+-- routing_segments: every road in the box, except that an edge carrying points is replaced
+-- by its pieces between them (edge ids -2*pid and -2*pid - 1; vertex -pid is the point), so
+-- a trip starts or ends on the edge itself, not at its nearest vertex. The graph pgRouting
+-- reads (graph.sql) is the roads plus the pieces (id < 0): keeping the whole road beside its
+-- pieces adds a path of the same cost, which changes no time, and spares an anti-join.
 -- f0, f1: the piece's span as fractions of its road `edge`; costs scale with the span;
 -- edge_length_m: the length of the whole road.
 CREATE TEMP TABLE IF NOT EXISTS routing_points (

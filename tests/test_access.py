@@ -32,6 +32,7 @@ from api.main import create_app
 from api.settings import Settings
 from tests.city import O, load_city
 from tests.conftest import role_headers, running_app
+from tests.routing_grid import load_grid_roads
 
 ROLES = ["none", *(r.value for r in Role)]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -185,6 +186,11 @@ def matrix() -> dict[tuple[str, str], Call]:
             A, "/analysis/impact", json={"point": O, "radius_m": 500}
         ),  # fmt: skip
         ("POST", "/analysis/coverage"): Call(A, "/analysis/coverage", json={"distance_m": 500}),
+        ("POST", "/analysis/route"): Call(
+            A, "/analysis/route", json={"from": O, "to": [O[0] + 0.01, O[1] + 0.005]}
+        ),  # fmt: skip
+        ("POST", "/analysis/reach"): Call(A, "/analysis/reach", json={"sources": [O]}),
+        ("GET", "/stats/coverage"): Call(A, "/stats/coverage?layer=shelters&minutes=5"),
         ("GET", "/ogc"): Call(R, "/ogc"),
         ("GET", "/ogc/api"): Call(R, "/ogc/api"),
         ("GET", "/ogc/conformance"): Call(R, "/ogc/conformance"),
@@ -323,6 +329,7 @@ def test_every_route_is_in_the_matrix(base_settings: Settings) -> None:
 async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> None:
     """Per-role resources the state-changing calls act on."""
     await load_city(settings)
+    await load_grid_roads(settings)
     conn = await asyncpg.connect(settings.database_url)
     try:
         await create_user(conn, "person", "person-pass", Role.viewer)

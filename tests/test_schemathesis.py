@@ -47,6 +47,7 @@ from tests.city import load_city
 from tests.conftest import role_headers
 from tests.liveserver import live_server
 from tests.test_raster_bounds import population_tiff
+from tests.routing_grid import load_grid_roads
 
 #: examples per operation and generation mode (positive, negative)
 EXAMPLES = 15
@@ -81,6 +82,7 @@ HTTP_EXAMPLES = 10
 def api_schema(empty_db: Settings) -> Iterator[tuple[Any, dict[str, str]]]:
     """The app's own OpenAPI document, served in-process by a lifespan-started app."""
     asyncio.run(load_city(empty_db))
+    asyncio.run(load_grid_roads(empty_db))
     headers = asyncio.run(role_headers(empty_db))["admin"]
     settings = empty_db.model_copy(update={"grading_interval_s": 0, "statement_timeout_ms": 5000})
     app = create_app(settings)

@@ -21,4 +21,5 @@ from api.cli import grading as _grading  # noqa: E402,F401
 from api.cli import importing as _importing  # noqa: E402,F401
 from api.cli import raster as _raster  # noqa: E402,F401
 from api.cli import readings as _readings  # noqa: E402,F401
+from api.cli import roads as _roads  # noqa: E402,F401
 from api.cli import serve as _serve  # noqa: E402,F401

@@ -8,6 +8,7 @@ import { applyStatic, getLang, layerTitle, setCodes, setLang, t } from "./i18n.j
 import { createMap } from "./map.js";
 import { filterPanel, layerPanel, searchBox } from "./panels.js";
 import { Popups } from "./popup.js";
+import { installRouting } from "./routing.js";
 import { Tools } from "./tools.js";
 
 const $ = (s) => document.querySelector(s);
@@ -78,6 +79,7 @@ async function start() {
   const onemap = await createMap($("#map"), config);
   const popups = new Popups(onemap, layerMeta);
   const tools = new Tools($("#tools"), onemap, layerMeta, popups);
+  const routing = installRouting($("#left"), onemap);
   layerPanel($("#layers"), onemap, layerMeta, config);
   filterPanel($("#filters"), onemap, districts);
 
@@ -102,6 +104,10 @@ async function start() {
       tools.run(e.lngLat);
       return;
     }
+    if (routing.active) {
+      routing.run(e.lngLat);
+      return;
+    }
     const hits = onemap.map.queryRenderedFeatures(e.point, { layers: onemap.interactiveLayerIds() });
     const top = hits.find((f) => f.geometry.type === "Point") || hits.find((f) => f.sourceLayer !== "districts") || hits[0];
     if (!top) return;
@@ -109,7 +115,7 @@ async function start() {
     popups.open(where, top.sourceLayer, top.properties);
   });
   onemap.map.on("mousemove", (e) => {
-    if (tools.active) return;
+    if (tools.active || routing.active) return;
     const hits = onemap.map.queryRenderedFeatures(e.point, { layers: onemap.interactiveLayerIds() });
     onemap.map.getCanvas().style.cursor = hits.some((f) => f.sourceLayer !== "districts") ? "pointer" : "";
   });
@@ -141,7 +147,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing };
   document.body.dataset.ready = "1";
 }
 

@@ -1,0 +1,332 @@
+"""api.routing.engine: snapping, routes, travel times, reach and coverage over the road network.
+
+The domain API other parts call (incidents, dispatch): `snap`, `route`, `travel_times`,
+`reach`, `coverage`; each takes an asyncpg connection and opens its own transaction (the
+request's points live in temporary tables until commit). Times are seconds, lengths metres.
+A point is snapped onto the nearest drivable edge, at a fraction along it; the edge is split
+there for the trip, so it starts on the road itself, not at the nearest vertex.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from api.errors import BadRequest, NotFound
+from api.routing import fast
+from api.sqlfiles import load
+
+#: the whole world: the graph of a route is not cut to a box
+WORLD = "SRID=4326;POLYGON((-180 -90,-180 90,180 90,180 -90,-180 -90))"
+Point = tuple[float, float]
+
+
+class OffNetwork(BadRequest):
+    """A point farther from the road network than the snap cap (400 saying how far it is)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """Where a point landed on the network."""
+
+    edge: int
+    fraction: float
+    distance_m: float
+    lon: float
+    lat: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The snap as the API shows it."""
+        return {
+            "edge": self.edge,
+            "fraction": round(self.fraction, 9),
+            "snapped_m": round(self.distance_m, 1),
+            "point": [round(self.lon, 7), round(self.lat, 7)],
+        }
+
+
+async def _snap_all(conn: asyncpg.Connection, points: Sequence[Point]) -> list[Snap | None]:
+    rows = await conn.fetch(
+        load("routing/sql/snap.sql"), [p[0] for p in points], [p[1] for p in points]
+    )
+    return [
+        None
+        if r["edge"] is None
+        else Snap(r["edge"], r["fraction"], r["distance_m"], r["lon"], r["lat"])
+        for r in rows
+    ]
+
+
+async def snap(
+    conn: asyncpg.Connection, lon: float, lat: float, max_m: float | None = None
+) -> Snap:
+    """The nearest place on a drivable road; OffNetwork when farther than max_m (or no roads)."""
+    return (await snap_many(conn, [(lon, lat)], max_m, what=["point"]))[0]
+
+
+async def snap_many(
+    conn: asyncpg.Connection,
+    points: Sequence[Point],
+    max_m: float | None,
+    what: Sequence[str] | None = None,
+) -> list[Snap]:
+    """Snap every point; the first one farther than max_m from any road is a 400."""
+    snaps = await _snap_all(conn, points)
+    for i, s in enumerate(snaps):
+        label = what[i] if what else f"points[{i}]"
+        lon, lat = points[i]
+        if s is None:
+            raise OffNetwork(f"{label}: there is no road network to snap [{lon}, {lat}] onto")
+        if max_m is not None and s.distance_m > max_m:
+            raise OffNetwork(
+                f"{label}: [{lon}, {lat}] is {s.distance_m:.0f} m from the nearest road, "
+                f"more than the {max_m:.0f} m a point may be snapped (routing_max_snap_m)",
+                nearest_road_m=round(s.distance_m, 1),
+                cap="routing_max_snap_m",
+            )
+    return [s for s in snaps if s is not None]
+
+
+async def _prepare(
+    conn: asyncpg.Connection, snaps: Sequence[Snap], box_around: float | None
+) -> None:
+    """Temp objects, the points (pid 1..n) and the box (`box_around` metres, None: the world)."""
+    if not await conn.fetchval("SELECT to_regclass('pg_temp.routing_segments') IS NOT NULL"):
+        await conn.execute(load("routing/sql/session.sql"))
+    await conn.executemany(
+        "INSERT INTO routing_points (pid, edge, fraction) VALUES ($1, $2, $3)",
+        [(i + 1, s.edge, s.fraction) for i, s in enumerate(snaps)],
+    )
+    if box_around is None:
+        await conn.execute("INSERT INTO routing_box (geom) VALUES (ST_GeomFromEWKT($1))", WORLD)
+    else:
+        await conn.execute(
+            "INSERT INTO routing_box (geom) SELECT onemap_expand_m(ST_Collect(ST_SetSRID("
+            "ST_MakePoint(x, y), 4326)), $3) FROM unnest($1::float8[], $2::float8[]) AS p(x, y)",
+            [s.lon for s in snaps],
+            [s.lat for s in snaps],
+            box_around,
+        )
+
+
+async def _reach_radius(conn: asyncpg.Connection, seconds: float) -> float:
+    """How far (m) the fastest road could take you in `seconds`: the box of a reach."""
+    net = await fast.network(conn)  # cached per build
+    return net.max_kmh / 3.6 * seconds + 100.0
+
+
+def _coords(text: str) -> list[list[float]]:
+    """A leg's coordinates (a leg of no length is a Point: one position)."""
+    value = json.loads(text)
+    return [value] if value and not isinstance(value[0], list) else list(value)
+
+
+def _bearing(a: Sequence[float], b: Sequence[float]) -> float:
+    """Initial bearing in degrees (0 north, clockwise) from a to b (lon/lat)."""
+    lat1, lat2 = math.radians(a[1]), math.radians(b[1])
+    dlon = math.radians(b[0] - a[0])
+    y = math.sin(dlon) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlon)
+    return (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
+
+
+def _turn(before: float, after: float) -> str:
+    """The turn between two bearings: straight, slight/sharp left/right, u-turn."""
+    delta = (after - before + 540.0) % 360.0 - 180.0
+    side = "right" if delta > 0 else "left"
+    size = abs(delta)
+    if size < 20:
+        return "straight"
+    if size < 60:
+        return f"slight {side}"
+    if size < 135:
+        return side
+    if size < 170:
+        return f"sharp {side}"
+    return "uturn"
+
+
+def _steps(legs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The turn list: consecutive legs on the same road (name and class) make one step."""
+    steps: list[dict[str, Any]] = []
+    prev_bearing: float | None = None
+    for leg in legs:
+        coords = leg["coordinates"]
+        key = (leg["name"], leg["road_class"])
+        if steps and steps[-1]["_key"] == key:
+            step = steps[-1]
+            step["length_m"] += leg["length_m"]
+            step["duration_s"] += leg["duration_s"]
+            step["edges"] += 1
+        else:
+            bearing = _bearing(coords[0], coords[1]) if len(coords) > 1 else 0.0
+            steps.append(
+                {
+                    "_key": key,
+                    "maneuver": "depart" if prev_bearing is None else _turn(prev_bearing, bearing),
+                    "name": leg["name"],
+                    "road_class": leg["road_class"],
+                    "bearing": round(bearing),
+                    "start_s": leg["start_s"],
+                    "length_m": leg["length_m"],
+                    "duration_s": leg["duration_s"],
+                    "location": coords[0],
+                    "edges": 1,
+                }
+            )
+        if len(coords) > 1:
+            prev_bearing = _bearing(coords[-2], coords[-1])
+    for step in steps:
+        del step["_key"]
+        for k in ("length_m", "duration_s", "start_s"):
+            step[k] = round(step[k], 3)
+    if legs:
+        last = legs[-1]["coordinates"][-1]
+        steps.append({"maneuver": "arrive", "location": last, "length_m": 0, "duration_s": 0})
+    return steps
+
+
+async def route(
+    conn: asyncpg.Connection, a: Point, b: Point, max_snap_m: float | None = None
+) -> dict[str, Any]:
+    """The fastest route from a to b: duration_s, length_m, geometry, steps, and the snaps.
+
+    NotFound when b cannot be reached from a (one-way streets, closures, another component).
+    """
+    snaps = await snap_many(conn, [a, b], max_snap_m, what=["from", "to"])
+    async with conn.transaction():
+        await _prepare(conn, snaps, None)
+        rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
+    legs = [dict(r, coordinates=_coords(r["coordinates"])) for r in rows]
+    same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction
+    if not legs and not same:
+        raise NotFound(
+            "no route: the destination cannot be reached from the origin on the network "
+            "(one-way streets, closures or a separate part of the network)"
+        )
+    coords: list[list[float]] = []
+    for leg in legs:
+        pts = leg["coordinates"]
+        coords.extend(pts if not coords else pts[1:])
+    if not coords:
+        coords = [[snaps[0].lon, snaps[0].lat], [snaps[1].lon, snaps[1].lat]]
+    return {
+        "duration_s": round(sum(leg["duration_s"] for leg in legs), 3),
+        "length_m": round(sum(leg["length_m"] for leg in legs), 3),
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "steps": _steps(legs),
+        "from": snaps[0].as_json(),
+        "to": snaps[1].as_json(),
+        "edges": [leg["edge"] for leg in legs],
+    }
+
+
+async def travel_times(
+    conn: asyncpg.Connection,
+    origin: Point,
+    targets: Sequence[Point],
+    max_s: float,
+    max_snap_m: float | None = None,
+) -> list[float | None]:
+    """Seconds from origin to each target (None: not within max_s, not reachable, or the
+    target farther than max_snap_m from any road). OffNetwork when the origin is."""
+    (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
+    if not targets:
+        return []
+    found = await _snap_all(conn, targets)
+    kept = [
+        (i, s)
+        for i, s in enumerate(found)
+        if s is not None and (max_snap_m is None or s.distance_m <= max_snap_m)
+    ]
+    out: list[float | None] = [None] * len(targets)
+    if not kept:
+        return out
+    async with conn.transaction():
+        await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
+        rows = await conn.fetch(
+            load("routing/sql/times.sql"), load("routing/sql/graph.sql"), max_s, len(kept) + 1
+        )
+    for (i, _), r in zip(kept, rows, strict=True):
+        out[i] = r["agg_cost"]
+    return out
+
+
+async def reach(
+    conn: asyncpg.Connection,
+    sources: Sequence[Point],
+    minutes: Sequence[int],
+    *,
+    edges: bool = False,
+    max_snap_m: float | None = None,
+    labels: Sequence[str] | None = None,
+) -> str:
+    """Isochrones from the sources as a GeoJSON FeatureCollection (text).
+
+    One area feature per cut-off (`minutes`, `edges_reached`, `length_km`, `population`);
+    with `edges`, the reached pieces of road within the largest cut-off, each with
+    `agg_cost_s` (the time at its far end) and the `source` it is nearest to.
+    """
+    snaps = await snap_many(
+        conn, sources, max_snap_m, what=labels or [f"sources[{i}]" for i in range(len(sources))]
+    )
+    mins = sorted(set(minutes))
+    cutoffs = [60.0 * m for m in mins]
+    snapped = json.dumps(
+        [dict(s.as_json(), source=i, given=list(sources[i])) for i, s in enumerate(snaps)]
+    )
+    async with conn.transaction():
+        await _prepare(conn, snaps, await _reach_radius(conn, cutoffs[-1]))
+        if not edges:
+            # areas and counts only: vertex times post-processed in numpy (api.routing.fast)
+            at = [(s.lon, s.lat) for s in snaps]
+            return await fast.reach_areas(conn, at, mins, snapped)
+        text: str = await conn.fetchval(
+            load("routing/sql/reach.sql"),
+            load("routing/sql/graph.sql"),
+            [-(i + 1) for i in range(len(snaps))],
+            cutoffs[-1],
+            len(snaps) > 1,
+            cutoffs,
+            edges,
+            mins,
+            snapped,
+        )
+    return text
+
+
+async def coverage(
+    conn: asyncpg.Connection,
+    sources: Sequence[Point],
+    minutes: Sequence[int],
+    *,
+    max_snap_m: float,
+    unreached: bool = False,
+) -> dict[str, Any]:
+    """Residents and vulnerable sites within each cut-off of the nearest source, per district.
+
+    Sources farther than max_snap_m from a road are left out (counted in `sources_off_network`).
+    """
+    snaps = [s for s in await _snap_all(conn, sources) if s is not None]
+    kept = [s for s in snaps if s.distance_m <= max_snap_m]
+    mins = sorted(set(minutes))
+    cutoffs = [60.0 * m for m in mins]
+    result: dict[str, Any] = {
+        "minutes": mins,
+        "sources": len(sources),
+        "sources_off_network": len(sources) - len(kept),
+    }
+    async with conn.transaction():
+        await _prepare(conn, kept, None)
+        text = await conn.fetchval(
+            load("routing/sql/coverage.sql"), cutoffs[-1], cutoffs, mins, max_snap_m, unreached
+        )
+    result.update(json.loads(text))
+    if not unreached:
+        result.pop("unreached", None)
+    return result

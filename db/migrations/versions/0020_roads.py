@@ -1,0 +1,21 @@
+"""Roads and routing (pgRouting): the road network, its vertices and the speed per road class.
+
+Revision ID: 0020_roads
+Revises: 0015_organisations
+Create Date: 2026-12-07
+"""
+
+from db.migrations.sqlfile import run_sql
+
+revision = "0020_roads"
+down_revision = "0015_organisations"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    run_sql("0020_roads.sql")
+
+
+def downgrade() -> None:
+    run_sql("0020_roads_down.sql")

@@ -46,8 +46,8 @@ from api.settings import Settings
 from tests.city import load_city
 from tests.conftest import role_headers
 from tests.liveserver import live_server
-from tests.test_raster_bounds import population_tiff
 from tests.routing_grid import load_grid_roads
+from tests.test_raster_bounds import population_tiff
 
 #: examples per operation and generation mode (positive, negative)
 EXAMPLES = 15

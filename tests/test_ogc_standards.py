@@ -446,6 +446,7 @@ def ensure_ogctests() -> Path:
     return python
 
 
+@pytest.mark.timeout(1800)  # its first run builds the virtualenv from PyPI
 def test_ogctests_conformance_runner_passes(every_layer_db: Settings, tmp_path: Path) -> None:
     """The `ogctests` runner's features/core suite, against uvicorn, with a key, no redirects."""
     python = ensure_ogctests()
@@ -466,6 +467,7 @@ def test_ogctests_conformance_runner_passes(every_layer_db: Settings, tmp_path: 
 # ---------------------------------------------------------------- ogr2ogr -> GeoPackage
 
 
+@pytest.mark.timeout(1800)
 def test_ogr2ogr_copies_every_collection_to_a_conformant_geopackage(
     every_layer_db: Settings, tmp_path: Path
 ) -> None:

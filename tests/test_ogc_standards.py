@@ -582,3 +582,27 @@ def _validate_gpkg_script() -> Path:
     script = next((p for p in found if p.is_file()), None)
     assert script is not None, "GDAL's validate_gpkg.py is needed: Debian's python3-gdal"
     return script
+
+
+async def test_crs84_is_the_one_crs_offered(
+    city_db: Settings, city_headers: dict[str, dict[str, str]]
+) -> None:
+    """Part 2: crs / bbox-crs name CRS84 or are a 400 citing the rule; answers say Content-Crs."""
+    crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    async with app_client(city_db, city_headers["viewer"]) as client:
+        ok = await client.get(
+            "/ogc/collections/shelters/items",
+            params={"crs": crs84, "bbox-crs": "[OGC:CRS84]", "bbox": "108.89,34.24,108.92,34.27"},
+        )
+        assert ok.status_code == 200 and ok.headers["content-crs"] == f"<{crs84}>"
+        assert [f["id"] for f in ok.json()["features"]] == ["S1", "S2"]
+        one = await client.get("/ogc/collections/shelters/items/S1", params={"crs": crs84})
+        assert one.status_code == 200 and one.headers["content-crs"] == f"<{crs84}>"
+        for params in (
+            {"crs": "EPSG:4326"},
+            {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+        ):
+            bad = await client.get("/ogc/collections/shelters/items", params=params)
+            assert bad.status_code == 400 and "/req/crs/crs-action" in bad.json()["detail"]
+        coll = await _json(client, "/ogc/collections/shelters")
+        assert coll["storageCrs"] == crs84 and coll["crs"] == [crs84]

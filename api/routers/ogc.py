@@ -185,7 +185,7 @@ async def api_definition(
 
 @_get("/conformance", operation_id="ogcConformance", summary="Conformance classes")
 async def conformance(who: Reader, f: Format = None) -> Response:
-    """Core, GeoJSON and OpenAPI 3.0."""
+    """Core, GeoJSON, OpenAPI 3.0 and Part 2 CRS (CRS84 only)."""
     return _json({"conformsTo": CONFORMANCE})
 
 

@@ -209,6 +209,7 @@ def test_raster_and_analysis_survive_coverage_and_fuzzing_over_http(
                 "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
             ],
             capture_output=True, text=True, timeout=1500, env={**os.environ, "NO_COLOR": "1"},
+            cwd=tmp_path,  # its run cache (.schemathesis/) too: every run starts afresh
         )  # fmt: skip
     out = done.stdout + done.stderr
     print(out[-6000:])  # noqa: T201

@@ -28,6 +28,9 @@ MAX_ZOOM = 18
 TILE_SIZES = (256, 512)
 MAX_BUFFER_PX = 64.0
 MAX_PADDING_PX = 16
+#: below this zoom a padded tile is read through a warp of (nearly) the whole world: a
+#: 10 x 10 cell raster in EPSG:4326 took 15 s at z0 with padding=1, 2 s at z2, 0.1 s at z3
+MIN_PADDING_ZOOM = 4
 #: statistics and previews: the image read onto, in pixels per side
 MAX_IMAGE_PX = 1024
 MAX_BINS = 256
@@ -192,6 +195,10 @@ def check_query(request: Request) -> None:
         rule = QUERY_BOUNDS.get(name)
         if rule is not None:
             rule(name, query.getlist(name))
+    padding, z = query.get("padding"), request.path_params.get("z")
+    if padding and float(padding) > 0 and z is not None and int(z) < MIN_PADDING_ZOOM:
+        raise BadRequest(f"padding: applies from z{MIN_PADDING_ZOOM} (a padded low-zoom tile "
+                         "reads the raster over most of the world)")  # fmt: skip
     low, high = query.get("minzoom"), query.get("maxzoom")
     if low is not None and high is not None and float(low) > float(high):
         raise BadRequest("minzoom: greater than maxzoom")

@@ -5,14 +5,15 @@
 - a scratch database `onemap_bench_tiles` (migrated; 3,176 risk-unit points,
   22,067 monitoring points, 300,000 building polygons over central Xi'an;
   rebuilt only when missing);
-- 600 distinct tiles z10-z15 over central Xi'an (an even mix, 100 a zoom), per
-  layer and for the composite, at concurrency 1 and 4, uncached, interleaved:
-  raw prepared SQL through asyncpg, onemap (`onemap serve`, cache off), tipg
-  (its own venv and uvicorn, same database, same buffer and feature limit, same
-  properties). Below z11 (risk units) and z13 (monitoring points) onemap sends
-  points aggregated per grid cell while tipg sends every raw point, so the mix
-  favours onemap; the points layers are also run on 600 tiles z13-z16 only,
-  where both send raw points;
+- 600 distinct tiles z10-z15 over central Xi'an (4, 6, 15, 40, 126 and 409 a
+  zoom: all there are at low zoom, the rest at z15), per layer and for the
+  composite, at concurrency 1 and 4, uncached, interleaved: raw prepared SQL
+  through asyncpg, onemap (`onemap serve`, cache off), tipg (its own venv and
+  uvicorn, same database, same buffer and feature limit, same properties).
+  Below z11 (risk units) and z13 (monitoring points) onemap sends points
+  aggregated per grid cell while tipg sends every raw point, so the mix favours
+  onemap at z10-z12; the points layers are also run on 600 tiles z13-z16 only
+  (40, 126, 217, 217 a zoom), where both send raw points;
 - a cache hit against the app's own bare route (/healthz), two workers
   against one, and the keep-alive latency of `--workers 2` with and without
   the TCP_NODELAY fix. Every load goes to 127.0.0.1, bounded in count and time,
@@ -804,7 +805,7 @@ def _rows(report: dict[str, object]) -> list[Row]:
         mix = (
             f"{high} only (raw points on both sides)"
             if high
-            else "z10–z15 even mix (onemap aggregates points at low zoom, tipg sends raw points)"
+            else "z10–z15 mix (onemap aggregates points at low zoom, tipg sends raw points)"
         )
         rows.append(Row(
             f"tiles, {LABELS[name]}, {mix}, conc. 4, uncached",

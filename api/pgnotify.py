@@ -43,6 +43,8 @@ class Subscription:
     on_lost: Callable[[], None] | None = None
     #: whether on_resync ran since the connection was (re)opened
     synced: bool = False
+    #: whether the last resync failed (logged once, not at every retry)
+    failing: bool = False
 
 
 class NotificationHub:
@@ -157,8 +159,11 @@ class NotificationHub:
         try:
             await sub.on_resync()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("resync of %s failed (%s): retrying", sub.channel, exc)
+            if not sub.failing:
+                log.warning("resync of %s failed (%s): retrying", sub.channel, exc)
+            sub.failing = True
             return
+        sub.failing = False
         sub.synced = self.connected
 
     async def _resync_pending(self) -> None:

@@ -125,11 +125,7 @@ class LayerVersions:
         Unreadable versions (e.g. not migrated yet: /readyz says so) leave the
         versions read per request; the hub tries again.
         """
-        try:
-            await self._reload()
-        except asyncpg.PostgresError as exc:
-            log.warning("layer versions unreadable (%s): versions read per request", exc)
-            raise
+        await self._reload()  # a failure is logged and retried by the hub
         self._listening = True
 
     def _on_lost(self) -> None:

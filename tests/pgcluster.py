@@ -45,6 +45,8 @@ def server_binaries() -> Path:
     version = pg.parent.name
     if not Path(f"/usr/share/postgresql/{version}/extension/postgis.control").is_file():
         subprocess.run([str(root), f"postgresql-{version}-postgis-3"], check=True)
+    if not Path(f"/usr/share/postgresql/{version}/extension/pgrouting.control").is_file():
+        subprocess.run([str(root), f"postgresql-{version}-pgrouting"], check=True)
     return pg
 
 
@@ -125,6 +127,7 @@ def private_cluster() -> Iterator[Cluster]:
         cluster.start()
         cluster.psql("CREATE ROLE onemap LOGIN CREATEDB")
         cluster.psql("CREATE EXTENSION IF NOT EXISTS postgis", db="template1")
+        cluster.psql("CREATE EXTENSION IF NOT EXISTS pgrouting", db="template1")
         cluster.psql("CREATE DATABASE onemap OWNER onemap")
         yield cluster
     finally:

@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accidents, grade_events, webhooks,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(auth.me_router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

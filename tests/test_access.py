@@ -133,6 +133,7 @@ def matrix() -> dict[tuple[str, str], Call]:
             None, "/auth/token", json={"username": "person", "password": "person-pass"}
         ),
         ("GET", "/auth/me"): Call(R, "/auth/me"),
+        ("GET", "/me"): Call(R, "/me"),
         ("GET", "/admin/keys"): Call(ADM, "/admin/keys"),
         ("POST", "/admin/keys"): Call(
             ADM, "/admin/keys", json={"name": "new-{role}", "role": "viewer"}, ok=201

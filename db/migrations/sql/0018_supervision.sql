@@ -123,6 +123,9 @@ GRANT INSERT, UPDATE, DELETE ON risk_units, hazard_sources, monitoring_points, l
     hidden_hazards, hidden_hazard_events, accidents TO onemap_app;
 GRANT INSERT ON feature_history, audit_log TO onemap_app;
 GRANT INSERT, UPDATE ON layer_versions TO onemap_app;
+-- tables later migrations create are readable by the app role too
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO onemap_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO onemap_app;
 
 -- ---------------------------------------------------------------- scope
 -- The organisation a write is made for: set per transaction by the app
@@ -134,11 +137,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- May the transaction's organisation write a feature of this category and geometry?
--- City-wide: yes. A department: features of its categories (category_departments),
--- anywhere. A district, zone or town: features whose geometry lies within its boundary.
+-- City-wide: yes, except for the app role, which writes only for an organisation.
+-- A department: features of its categories (category_departments), anywhere.
+-- A district, zone or town: features whose geometry lies within its boundary.
 CREATE OR REPLACE FUNCTION onemap_may_write(cat text, g geometry) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT onemap_scope_org() IS NULL OR EXISTS (
+    SELECT CASE WHEN onemap_scope_org() IS NULL THEN current_user <> 'onemap_app' ELSE EXISTS (
         SELECT 1 FROM organisations o
          WHERE o.code = onemap_scope_org()
            AND CASE WHEN o.kind = 'department'
@@ -146,7 +150,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                              SELECT 1 FROM category_departments c
                               WHERE c.category = cat AND c.department = o.code)
                     ELSE g IS NOT NULL AND ST_Covers(o.geom, g)
-               END)
+               END) END
 $$;
 
 -- The category of a risk unit (NULL for none): an event's category is its unit's.

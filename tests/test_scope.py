@@ -102,6 +102,10 @@ CASES: list[tuple[str, str, Check, dict[str, int]]] = [
                          json={"code": "HH-1", "name": "h", "risk_unit": "RU6",
                                "severity": "general"}),
      {"city": 201, "west": 403, "east": 201, "gas": 403}),
+    ("POST /hidden-hazards/{code}/assign", "the hazard HH-0 at RU6 (rail, East)",
+     lambda c, h: c.post("/hidden-hazards/HH-0/assign", headers=h,
+                         json={"assignee": "RQB", "note": "n"}),
+     {"city": 200, "west": 403, "east": 200, "gas": 403}),
     ("POST /hidden-hazards", "a hazard at RU2 (gas, West)",
      lambda c, h: c.post("/hidden-hazards", headers=h,
                          json={"code": "HH-2", "name": "h", "risk_unit": "RU2",
@@ -112,6 +116,7 @@ CASES: list[tuple[str, str, Check, dict[str, int]]] = [
 _SNAPSHOT = """
 SELECT (SELECT count(*) FROM feature_history) AS versions,
        (SELECT count(*) FROM hidden_hazards) AS hazards,
+       (SELECT count(*) FROM hidden_hazard_events) AS steps,
        (SELECT count(*) FROM risk_units) + (SELECT count(*) FROM shelters) AS features
 """
 
@@ -126,6 +131,11 @@ async def test_role_by_scope_by_route(empty_db: Settings, who: str) -> None:
     conn = await asyncpg.connect(settings.database_url)
     try:
         async with app_client(settings) as client:
+            made = await client.post(
+                "/hidden-hazards", headers=keys["city"],
+                json={"code": "HH-0", "name": "h", "risk_unit": "RU6", "severity": "general"},
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
             for route, what, call, expected in CASES:
                 before = await conn.fetchrow(_SNAPSHOT)
                 r = await call(client, keys[who])

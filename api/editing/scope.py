@@ -13,6 +13,7 @@ from typing import Literal
 
 import asyncpg
 
+from api import sqlfiles
 from api.auth.principal import Principal
 from api.errors import Forbidden
 
@@ -90,3 +91,15 @@ async def forbidden(conn: asyncpg.Connection, principal: Principal, what: str) -
 def is_rls_refusal(exc: BaseException) -> bool:
     """Whether a database error is a row-level security refusal (new row outside the scope)."""
     return isinstance(exc, asyncpg.InsufficientPrivilegeError) and "row-level security" in str(exc)
+
+
+async def enter_hazard(conn: asyncpg.Connection, principal: Principal, code: str) -> None:
+    """Begin a step of hidden hazard `code` for `principal`: 403 naming the scope when the
+    hazard is outside it (the policy would hide it: a 404 would mislead), then as `enter`."""
+    await begin(conn, principal, "edit")
+    if principal.org is not None:
+        await set_org(conn, principal)
+        ok = await conn.fetchval(sqlfiles.load("editing/sql/hazard_writable.sql"), code)
+        if ok is False:
+            raise await forbidden(conn, principal, f"hidden hazard {code!r}")
+        await drop_privileges(conn, principal)

@@ -65,7 +65,7 @@ async def _step(
         action = "reject"
     at = check_time(body.at or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
-        await scope.enter(conn, who, "edit")  # RLS: a hazard on the caller's ground
+        await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
         row = await hazards.transition(conn, code, action, at, who.name, body.note,
                                        body.assignee, body.due_date)  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],

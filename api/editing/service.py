@@ -146,10 +146,19 @@ async def history(conn: asyncpg.Connection, layer: Layer, code: str) -> list[dic
             "actor_kind": r["actor_kind"],
             "via": r["via"],
             "op": r["op"],
-            "diff": r["diff"],
+            "diff": _diff(r),
         }  # fmt: skip
         for r in rows
     ]
+
+
+def _diff(row: asyncpg.Record) -> dict[str, Any]:
+    """A version's diff: {field: [before, after]}; a creation's is every field it was given."""
+    if row["op"] == "create":
+        return {k: [None, v] for k, v in row["data"].items() if v is not None}
+    if row["op"] == "retire":
+        return {k: [v, None] for k, v in row["data"].items() if v is not None}
+    return dict(row["diff"])
 
 
 def check_if_match(if_match: str | None, cur: Current) -> None:

@@ -14,7 +14,9 @@ BEGIN
         EXECUTE format('DROP POLICY IF EXISTS onemap_delete ON %I', t);
         EXECUTE format('ALTER TABLE %I NO FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I DISABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_history', t);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_history_ins', t);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_history_upd', t);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_history_del', t);
     END LOOP;
 END $$;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM onemap_app;

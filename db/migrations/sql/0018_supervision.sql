@@ -49,29 +49,29 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
-        SELECT TG_TABLE_NAME, r.code,
-               coalesce((SELECT max(h.version) FROM feature_history h
-                          WHERE h.layer = TG_TABLE_NAME AND h.code = r.code), 0) + 1,
+        SELECT TG_TABLE_NAME, r.code, coalesce(m.v, 0) + 1,
                v_actor, v_kind, coalesce(v_via, 'import'), 'create',
                to_jsonb(r) - 'id' - 'created_at' - 'updated_at'
                    || jsonb_build_object('geom', ST_AsGeoJSON(r.geom, 15)::jsonb),
                '{}'::jsonb
-          FROM new_rows r;
+          FROM new_rows r
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = TG_TABLE_NAME AND h.code IN (SELECT code FROM new_rows)
+                      GROUP BY h.code) m ON m.code = r.code;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
-        SELECT TG_TABLE_NAME, r.code,
-               coalesce((SELECT max(h.version) FROM feature_history h
-                          WHERE h.layer = TG_TABLE_NAME AND h.code = r.code), 0) + 1,
+        SELECT TG_TABLE_NAME, r.code, coalesce(m.v, 0) + 1,
                v_actor, v_kind, coalesce(v_via, 'import'), 'retire',
                to_jsonb(r) - 'id' - 'created_at' - 'updated_at'
                    || jsonb_build_object('geom', ST_AsGeoJSON(r.geom, 15)::jsonb),
                '{}'::jsonb
-          FROM old_rows r;
+          FROM old_rows r
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = TG_TABLE_NAME AND h.code IN (SELECT code FROM old_rows)
+                      GROUP BY h.code) m ON m.code = r.code;
     ELSE
         INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
-        SELECT TG_TABLE_NAME, x.code,
-               coalesce((SELECT max(h.version) FROM feature_history h
-                          WHERE h.layer = TG_TABLE_NAME AND h.code = x.code), 0) + 1,
+        SELECT TG_TABLE_NAME, x.code, coalesce(m.v, 0) + 1,
                v_actor, v_kind,
                coalesce(v_via, CASE WHEN NOT EXISTS (
                                       SELECT 1 FROM jsonb_object_keys(x.d) k
@@ -93,6 +93,9 @@ BEGIN
                  CROSS JOIN LATERAL (SELECT to_jsonb(nr) - 'id' - 'created_at' - 'updated_at'
                      || jsonb_build_object('geom', ST_AsGeoJSON(nr.geom, 15)::jsonb)) n(j)
                ) x
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = TG_TABLE_NAME AND h.code IN (SELECT code FROM new_rows)
+                      GROUP BY h.code) m ON m.code = x.code
          WHERE x.d <> '{}'::jsonb;
     END IF;
     RETURN NULL;

@@ -25,6 +25,7 @@ from api.routers import (
     admin,
     analysis,
     auth,
+    editing,
     grade_events,
     grading,
     health,
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)
+    app.include_router(auth.me_router)
+    app.include_router(editing.router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
+from api.editing import scope
 from api.events.accidents import SELECT, AccidentIn, record_accident
 from api.events.common import iso, regrade_after
 from api.routers.replies import REPLAYED, created
@@ -25,6 +26,7 @@ async def record(
     """Store the accident at the unit (or at lon/lat). Sent again with the same code and
     content: the stored accident, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter(conn, who, "edit")  # RLS: an accident on the caller's ground
         row, units = await record_accident(conn, body, who, settings)
     return created({**row, "regrade": await regrade_after(grading, units)}, response)
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
+from api.editing import scope
 from api.events import hazards
 from api.events.common import check_time, regrade_after
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
@@ -49,6 +50,7 @@ async def report(
     the stored hazard, 200 (give a code to make retries safe). The same code with other
     content: 409."""
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter(conn, who, "edit")  # RLS: a hazard on the caller's ground
         out, units = await report_hazard(conn, body, who, settings)
     out["regrade"] = await regrade_after(grading, units)
     return created(out, response)
@@ -63,6 +65,7 @@ async def _step(
         action = "reject"
     at = check_time(body.at or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
         row = await hazards.transition(conn, code, action, at, who.name, body.note,
                                        body.assignee, body.due_date)  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],

@@ -1,14 +1,14 @@
 """Roads and routing (pgRouting): the road network, its vertices and the speed per road class.
 
 Revision ID: 0020_roads
-Revises: 0017_area_statistics
+Revises: 0018_supervision
 Create Date: 2026-12-07
 """
 
 from db.migrations.sqlfile import run_sql
 
 revision = "0020_roads"
-down_revision = "0017_area_statistics"
+down_revision = "0018_supervision"
 branch_labels = None
 depends_on = None
 

@@ -228,12 +228,12 @@ async def _copy_direct(
         "SELECT relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)", layer.name
     )
     if forced:
-        await conn.execute(f"ALTER TABLE {quote_ident(layer.name)} NO FORCE ROW LEVEL SECURITY")
+        await conn.execute(f"ALTER TABLE {ident(layer.name)} NO FORCE ROW LEVEL SECURITY")
     await conn.copy_to_table(
         layer.name, source=_stream(columns, n, progress), columns=names, format="binary"
     )
     if forced:
-        await conn.execute(f"ALTER TABLE {quote_ident(layer.name)} FORCE ROW LEVEL SECURITY")
+        await conn.execute(f"ALTER TABLE {ident(layer.name)} FORCE ROW LEVEL SECURITY")
     return n
 
 

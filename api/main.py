@@ -42,6 +42,7 @@ from api.routers import (
     risk_units,
     special_periods,
     stats,
+    supervision,
     unit_grades,
     weather_warnings,
     webhooks,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accidents, grade_events, webhooks,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(supervision.router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

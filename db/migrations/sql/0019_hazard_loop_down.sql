@@ -1,0 +1,6 @@
+DROP TABLE hidden_hazard_evidence;
+ALTER TABLE hidden_hazard_events DROP COLUMN actor_org;
+ALTER TABLE hidden_hazards
+    DROP COLUMN assigned_org, DROP COLUMN reported_by, DROP COLUMN reported_org,
+    DROP COLUMN rectified_by, DROP COLUMN rectified_org, DROP COLUMN verified_by,
+    DROP COLUMN verified_org;

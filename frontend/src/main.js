@@ -4,6 +4,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
 import { api, clearToken, getToken, login, streamEvents } from "./api.js";
 import { Dashboard } from "./dashboard.js";
+import { Inbox, rankingTables, s as hs } from "./inbox.js";
 import { applyStatic, getLang, layerTitle, setLang, t } from "./i18n.js";
 import { createMap } from "./map.js";
 import { filterPanel, layerPanel, searchBox } from "./panels.js";
@@ -96,7 +97,12 @@ async function start() {
   }
   searchBox($("#search"), $("#search-results"), layerMeta, openFeature);
 
+  const inbox = new Inbox($("#inbox"), onemap, config);
   onemap.map.on("click", (e) => {
+    if (inbox.picking) {
+      inbox.pick(e.lngLat);
+      return;
+    }
     if (tools.active) {
       tools.run(e.lngLat);
       return;
@@ -116,6 +122,9 @@ async function start() {
   const dashboard = new Dashboard($("#dashboard"), $("#feed"));
   dashboard.renderFeed();
   await dashboard.load();
+  $("#inbox-title").textContent = hs("inbox");
+  await inbox.load();
+  $("#ranking").replaceChildren(rankingTables(inbox.ranking));
 
   // level changes: the feed, then fresh tiles (again a moment later, in case this
   // process's tile versions heard of the change after the event stream did)
@@ -140,7 +149,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, inbox };
   document.body.dataset.ready = "1";
 }
 

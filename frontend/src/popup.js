@@ -3,6 +3,7 @@
 import maplibregl from "maplibre-gl";
 import { api } from "./api.js";
 import { levelHistory } from "./charts.js";
+import { hazardBody } from "./inbox.js";
 import { LEVEL_HEX, categoryName, levelName, t } from "./i18n.js";
 
 const HIDDEN = new Set(["id", "source", "created_at", "updated_at", "risk_unit_id", "point_id"]);
@@ -108,6 +109,8 @@ export class Popups {
         body = document.createElement("div");
         body.innerHTML = `<b>${esc(props.count)}</b> ${t("features")} · ${t("zoom_in")}`;
         map.easeTo({ center: lngLat, zoom: Math.min(map.getZoom() + 2, 18) });
+      } else if (layer === "hidden_hazards") {
+        body = await hazardBody(props.code);
       } else if (layer === "risk_units") {
         body = await riskUnitBody(props.code);
       } else {

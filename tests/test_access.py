@@ -9,8 +9,8 @@ a row here fails `test_every_route_is_in_the_matrix`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextlib
+import hashlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -225,7 +225,9 @@ def matrix() -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/hidden-hazards/inbox"): Call(R, "/hidden-hazards/inbox?org=D-TEST"),
         ("POST", "/hidden-hazards/{code}/evidence"): Call(
-            H, "/hidden-hazards/HH-{role}/evidence", files={"file": ("p.png", "PNG", "image/png")},
+            H,
+            "/hidden-hazards/HH-{role}/evidence",
+            files={"file": ("p.png", "PNG", "image/png")},
             ok=201,
         ),
         ("GET", "/hidden-hazards/{code}/evidence/{sha256}"): Call(
@@ -353,8 +355,10 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
         assert r.status_code == 201, r.text
     conn = await asyncpg.connect(settings.database_url)
     try:  # the HV- hazards wait for verification, rectified by someone else
-        await conn.execute("UPDATE hidden_hazards SET status = 'rectifying', "
-                           "rectified_at = now(), rectified_by = 'crew' WHERE code LIKE 'HV-%'")
+        await conn.execute(
+            "UPDATE hidden_hazards SET status = 'rectifying', "
+            "rectified_at = now(), rectified_by = 'crew' WHERE code LIKE 'HV-%'"
+        )
     finally:
         await conn.close()
 

@@ -81,8 +81,10 @@ async def test_photo_evidence_through_the_loop(empty_db: Settings) -> None:
         assert served_pdf.headers["content-disposition"].startswith("attachment")
 
         await client.post("/hidden-hazards/HE/assign", json={"assignee": "crew"})
-        r = await client.post("/hidden-hazards/HE/rectify", json={
-            "note": "valve replaced", "evidence": [got["sha256"], p.json()["sha256"]]})
+        r = await client.post(
+            "/hidden-hazards/HE/rectify",
+            json={"note": "valve replaced", "evidence": [got["sha256"], p.json()["sha256"]]},
+        )
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["events"][-1]["evidence"] == [got["sha256"], p.json()["sha256"]]

@@ -19,7 +19,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def box(x0: float, y0: float, x1: float, y1: float) -> str:
     """An EWKT MultiPolygon rectangle."""
-    return (f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))")
+    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
 
 
 async def seed(settings: Settings) -> None:
@@ -72,11 +72,15 @@ async def test_inbox_per_organisation(empty_db: Settings) -> None:
         clicked = await report(client, "H-CLICK", lon=108.9505, lat=34.2502, severity="major")
         assert (clicked["risk_unit"], clicked["lon"], clicked["lat"]) == ("SITE", 108.9505, 34.2502)
         assert clicked["supervisor"] == "D-HOUSING" and clicked["ground"] == ["610113"]
-        far = await client.post("/hidden-hazards", json={
-            "code": "H-FAR", "name": "x", "severity": "general", "lon": 108.5, "lat": 34.0})
+        far = await client.post(
+            "/hidden-hazards",
+            json={"code": "H-FAR", "name": "x", "severity": "general", "lon": 108.5, "lat": 34.0},
+        )
         assert far.status_code == 400 and "risk unit" in far.json()["detail"]
-        half = await client.post("/hidden-hazards", json={
-            "code": "H-HALF", "name": "x", "severity": "general", "lon": 108.9})
+        half = await client.post(
+            "/hidden-hazards",
+            json={"code": "H-HALF", "name": "x", "severity": "general", "lon": 108.9},
+        )
         assert half.status_code == 400
         assert (await client.get("/hidden-hazards/H-FAR")).status_code == 404
         r = await client.post("/hidden-hazards/H-OUT/assign", json={"org": "D-HOUSING"})
@@ -99,7 +103,12 @@ async def test_inbox_per_organisation(empty_db: Settings) -> None:
         assert {(h["code"], h["why"]) for h in housing["items"]} == {
             ("H-OUT", "assigned"), ("H-CLICK", "supervised")}  # fmt: skip
         assert housing["counts"]["by_status"] == {
-            "reported": 1, "assigned": 1, "rectifying": 0, "verified": 0, "closed": 0}
+            "reported": 1,
+            "assigned": 1,
+            "rectifying": 0,
+            "verified": 0,
+            "closed": 0,
+        }
         assert [h["code"] for h in (await box_of("D-GAS"))["items"]] == ["H-IN"]
         assert [h["code"] for h in (await box_of("610113", overdue="true"))["items"]] == ["H-IN"]
         filtered = await box_of("610113", severity="major")
@@ -195,8 +204,13 @@ async def test_organisation_numbers_and_ranking(empty_db: Settings) -> None:
         await client.post("/grading/run", headers=headers["admin"])
         one = (await client.get("/stats/organisations/610113")).json()
         # A rectified on time, B overdue and open; C (OUT) is in 610112
-        assert one["hazards"] == {"open": 2, "overdue": 1, "rectified_month": 1,
-                                  "rectified_on_time_month": 1, "on_time_rate": 1.0}
+        assert one["hazards"] == {
+            "open": 2,
+            "overdue": 1,
+            "rectified_month": 1,
+            "rectified_on_time_month": 1,
+            "on_time_rate": 1.0,
+        }
         assert one["units"]["total"] == 2 and sum(one["units"]["by_level"].values()) == 2
         assert one["alarms_open"] == 0
         weiyang = (await client.get("/stats/organisations/610112")).json()

@@ -85,7 +85,8 @@ async def _step(
     async with pool.acquire() as conn, conn.transaction():
         row = await hazards.transition(
             conn, code, action, at, who.name, body.note, body.assignee, body.due_date,
-            actor_org=hazards.org_of(who), org=body.org, evidence=list(dict.fromkeys(body.evidence)),
+            actor_org=hazards.org_of(who), org=body.org,
+            evidence=list(dict.fromkeys(body.evidence)),
         )  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],
                            to=row["status"])  # fmt: skip
@@ -123,9 +124,16 @@ _route("close", "Close a verified hazard")
 async def inbox(
     who: Reader,
     pool: PoolDep,
-    org: Annotated[str | None, Query(min_length=2, max_length=32, pattern="^[A-Za-z0-9_.-]+$",
-                                     description="default: the caller's organisation "
-                                                 "(the whole city for a city-wide caller)")] = None,
+    org: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=32,
+            pattern="^[A-Za-z0-9_.-]+$",
+            description="default: the caller's organisation "
+            "(the whole city for a city-wide caller)",
+        ),
+    ] = None,
     status: Annotated[Status | None, Query()] = None,
     severity: Annotated[Literal["general", "large", "major"] | None, Query()] = None,
     overdue: Annotated[bool, Query(description="only open hazards past their due date")] = False,
@@ -159,15 +167,17 @@ async def inbox(
         why = {r["id"]: r["why"] for r in page}
         full = {
             r["id"]: r
-            for r in await conn.fetch(hazards.SELECT_HAZARD + " WHERE h.id = ANY($1::bigint[])",
-                                      list(why))  # fmt: skip
+            for r in await conn.fetch(
+                hazards.SELECT_HAZARD + " WHERE h.id = ANY($1::bigint[])", list(why)
+            )  # fmt: skip
         }
         items = [{**hazards.to_json(full[i], now, params), "why": why[i]} for i in why]
     return {
         "org": org,
         "counts": {
             "total": len(rows), "by_status": counts,
-            "open": sum(counts[s] for s in is_open), "overdue": sum(1 for r in rows if r["overdue"]),
+            "open": sum(counts[s] for s in is_open),
+            "overdue": sum(1 for r in rows if r["overdue"]),
         },
         "matched": len(picked),
         "items": items,

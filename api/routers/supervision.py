@@ -70,8 +70,10 @@ def rank(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def ranking(
     who: Reader,
     pool: PoolDep,
-    kind: Annotated[Literal["department", "district", "zone", "town"] | None, Query(
-        description="one kind; default: departments, and districts with zones")] = None,
+    kind: Annotated[
+        Literal["department", "district", "zone", "town"] | None,
+        Query(description="one kind; default: departments, and districts with zones"),
+    ] = None,
 ) -> dict[str, Any]:
     """Per kind, every organisation with its numbers, ranked (the monthly bulletin's table):
     `departments` and `districts` (districts and development zones together)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 
 import numpy as np
 import rasterio
+import rasterio.errors
 
 
 def exif_gps(lon: float, lat: float) -> bytes:
@@ -37,7 +39,8 @@ def plain_jpeg(width: int = 64, height: int = 48) -> bytes:
     """A real baseline JPEG (a colour gradient) written by GDAL."""
     y, x = np.mgrid[0:height, 0:width]
     bands = np.stack([x * 255 // width, y * 255 // height, np.full_like(x, 128)]).astype("uint8")
-    with rasterio.MemoryFile() as mem:
+    with warnings.catch_warnings(), rasterio.MemoryFile() as mem:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
         with mem.open(driver="JPEG", width=width, height=height, count=3, dtype="uint8") as dst:
             dst.write(bands)
         return mem.read()

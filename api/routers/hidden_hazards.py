@@ -120,7 +120,8 @@ _route("close", "Close a verified hazard")
 
 
 @router.get("/inbox", operation_id="getHiddenHazardInbox",
-            summary="An organisation's hidden hazards, with counts by status")  # fmt: skip
+            summary="An organisation's hidden hazards, with counts by status",
+            responses={404: {"description": "no organisation with that code"}})  # fmt: skip
 async def inbox(
     who: Reader,
     pool: PoolDep,

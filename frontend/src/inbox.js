@@ -314,7 +314,7 @@ export class Inbox {
           method: "POST",
           body: { name: name.value, severity: severity.value, lon, lat, due_date: due.value || undefined, description: description.value || undefined },
         });
-        this.form.replaceChildren(el("p", { class: "hz-reported", dataset: { code: out.code, unit: out.risk_unit } }, `${out.code} → ${out.risk_unit_name || ""} ${out.risk_unit}`));
+        this.form.replaceChildren(el("p", { class: "hz-report-done", dataset: { code: out.code, unit: out.risk_unit } }, `${out.code} → ${out.risk_unit_name || ""} ${out.risk_unit}`));
         await this.refresh();
         await this.open(out.code);
         this.onemap.refreshTiles?.();

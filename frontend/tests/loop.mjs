@@ -75,7 +75,7 @@ async function main() {
     await page.fill("#inbox .hz-name", "燃气管道腐蚀 <img src=x onerror=alert(1)>");
     await page.selectOption("#inbox .hz-severity", "large");
     await page.click("#inbox .hz-submit");
-    const reported = await page.waitForSelector("#inbox .hz-reported", { timeout: WAIT });
+    const reported = await page.waitForSelector("#inbox .hz-report-done", { timeout: WAIT });
     const code = await reported.getAttribute("data-code");
     const unit = await reported.getAttribute("data-unit");
     assert(unit === LOOP.unit, `the click found the unit it belongs to (${unit} != ${LOOP.unit})`);

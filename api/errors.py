@@ -49,6 +49,14 @@ class Conflict(OnemapError):
     status, title = 409, "Conflict"
 
 
+class PreconditionFailed(OnemapError):
+    status, title = 412, "Precondition failed"
+
+
+class PreconditionRequired(OnemapError):
+    status, title = 428, "Precondition required"
+
+
 class PayloadTooLarge(OnemapError):
     status, title = 413, "Payload too large"
 

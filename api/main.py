@@ -31,6 +31,7 @@ from api.routers import (
     admin,
     analysis,
     auth,
+    editing,
     grade_events,
     grading,
     health,
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accidents, grade_events, webhooks,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(auth.me_router)
+    app.include_router(editing.router)
     app.include_router(supervision.router)
     app.include_router(tiles_router)
     install_raster(app)

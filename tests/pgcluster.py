@@ -109,6 +109,7 @@ def private_cluster() -> Iterator[Cluster]:
             )
         cluster.start()
         cluster.psql("CREATE ROLE onemap LOGIN CREATEDB")
+        cluster.psql("CREATE ROLE onemap_app LOGIN NOINHERIT; GRANT onemap_app TO onemap")
         cluster.psql("CREATE EXTENSION IF NOT EXISTS postgis", db="template1")
         cluster.psql("CREATE DATABASE onemap OWNER onemap")
         yield cluster

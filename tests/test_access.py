@@ -86,6 +86,8 @@ class Call:
     ok: int = 200
     stream: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _risk(prefix: str) -> dict[tuple[str, str], Call]:
@@ -113,6 +115,28 @@ def _risk(prefix: str) -> dict[tuple[str, str], Call]:
     }
 
 
+def _editing() -> dict[tuple[str, str], Call]:
+    """The routes that edit features in place (city-wide keys; scope: tests/test_scope.py)."""
+    R, E, ADM = Permission.read, Permission.edit, Permission.admin
+    one = "/layers/{layer}/features/{code}"
+    new = {"type": "Feature", "properties": {"code": "N-{role}", "name": "new", "type": "fixed",
+                                                "capacity": 10},
+           "geometry": {"type": "Point", "coordinates": [108.9, 34.25]}}  # fmt: skip
+    any_version = {"If-Match": "*"}
+    return {
+        ("GET", one): Call(R, "/layers/shelters/features/S1"),
+        ("GET", one + "/history"): Call(R, "/layers/shelters/features/S1/history"),
+        ("POST", "/layers/{layer}/features"): Call(E, "/layers/shelters/features", json=new,
+                                                   ok=201),  # fmt: skip
+        ("PATCH", one): Call(E, "/layers/shelters/features/S1", method="PATCH",
+                             json={"properties": {"name": "by {role}"}}, headers=any_version),
+        ("DELETE", one): Call(E, "/layers/shelters/features/N-{role}", method="DELETE",
+                              headers=any_version),
+        ("POST", one + "/restore"): Call(ADM, "/layers/shelters/features/S1/restore",
+                                         json={"version": 1}, headers=any_version),
+    }  # fmt: skip
+
+
 def matrix() -> dict[tuple[str, str], Call]:
     """Every route; `{role}` in a URL or body is the calling role (one resource each)."""
     R, A, E = Permission.read, Permission.analyse, Permission.edit
@@ -136,6 +160,7 @@ def matrix() -> dict[tuple[str, str], Call]:
             None, "/auth/token", json={"username": "person", "password": "person-pass"}
         ),
         ("GET", "/auth/me"): Call(R, "/auth/me"),
+        ("GET", "/me"): Call(R, "/me"),
         ("GET", "/admin/keys"): Call(ADM, "/admin/keys"),
         ("POST", "/admin/keys"): Call(
             ADM, "/admin/keys", json={"name": "new-{role}", "role": "viewer"}, ok=201
@@ -156,6 +181,7 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/layers"): Call(R, "/layers"),
         ("GET", "/layers/{layer}"): Call(R, "/layers/risk_units"),
         ("GET", "/layers/{layer}/features"): Call(R, "/layers/risk_units/features?f=csv"),
+        **_editing(),
         ("GET", "/risk-units/{code}"): Call(R, "/risk-units/RU1"),
         ("GET", "/stats/districts"): Call(R, "/stats/districts"),
         ("POST", "/analysis/buffer"): Call(
@@ -423,6 +449,8 @@ async def _request(
     method = "POST" if body is not None or files is not None or url.endswith(posts) else "GET"
     if url.startswith("/admin/keys/"):
         method = "DELETE"
+    method = call.method or method
+    headers = {**headers, **call.headers}
     return await client.request(method, url, json=body, files=files, headers=headers)
 
 

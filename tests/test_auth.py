@@ -55,6 +55,8 @@ async def test_key_in_either_header_and_role_checks(empty_db: Settings) -> None:
                 "kind": "key",
                 "role": "integrator",
                 "permissions": ["hazards", "ingest", "read"],
+                "org": None,
+                "scope": "city-wide",
             }
         for role in Role:
             r = await client.get("/admin/keys", headers=headers[role.value])

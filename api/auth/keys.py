@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from api.auth.orgs import Org, find_org
 from api.auth.roles import Role
 from api.errors import Conflict, NotFound
 
@@ -48,6 +49,7 @@ class StoredKey:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    org: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The key as the admin API shows it (never the key itself)."""
@@ -58,30 +60,34 @@ class StoredKey:
             "prefix": self.prefix,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "org": self.org,
         }
 
 
 def _stored(row: asyncpg.Record) -> StoredKey:
     return StoredKey(
         row["id"], row["name"], Role(row["role"]), row["prefix"], row["created_at"],
-        row["revoked_at"],
+        row["revoked_at"], row["org"],
     )  # fmt: skip
 
 
 async def create_key(
-    conn: asyncpg.Connection, name: str, role: Role, created_by: str
+    conn: asyncpg.Connection, name: str, role: Role, created_by: str, org: str | None = None
 ) -> tuple[str, StoredKey]:
-    """Store a new key for `name`; returns the key (shown once) and its row."""
+    """Store a new key for `name` (of organisation `org`, None: city-wide); the key and its row."""
     key, prefix = new_key()
+    if org is not None:
+        await find_org(conn, org)
     try:
         row = await conn.fetchrow(
-            "INSERT INTO api_keys (name, role, prefix, key_hash, created_by) "
-            "VALUES ($1, $2, $3, $4, $5) RETURNING *",
+            "INSERT INTO api_keys (name, role, prefix, key_hash, created_by, org) "
+            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
             name,
             role.value,
             prefix,
             key_hash(key),
             created_by,
+            org,
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"an API key named {name!r} already exists") from exc
@@ -106,16 +112,19 @@ async def list_keys(conn: asyncpg.Connection) -> list[StoredKey]:
     return [_stored(r) for r in rows]
 
 
-async def lookup_key(conn: asyncpg.Connection, key: str) -> tuple[str, Role] | None:
-    """(name, role) of a valid, unrevoked key; None otherwise."""
+async def lookup_key(conn: asyncpg.Connection, key: str) -> tuple[str, Role, Org | None] | None:
+    """(name, role, organisation) of a valid, unrevoked key; None otherwise."""
     prefix = split_key(key)
     if prefix is None:
         return None
     row = await conn.fetchrow(
-        "UPDATE api_keys SET last_used_at = now() WHERE prefix = $1 AND revoked_at IS NULL "
-        "RETURNING name, role, key_hash",
+        "WITH k AS (UPDATE api_keys SET last_used_at = now() "
+        "WHERE prefix = $1 AND revoked_at IS NULL RETURNING name, role, key_hash, org) "
+        "SELECT k.*, o.kind AS org_kind, o.name AS org_name "
+        "FROM k LEFT JOIN organisations o ON o.code = k.org",
         prefix,
     )
     if row is None or not hmac.compare_digest(row["key_hash"], key_hash(key)):
         return None
-    return row["name"], Role(row["role"])
+    org = Org(row["org"], row["org_kind"], row["org_name"]) if row["org"] else None
+    return row["name"], Role(row["role"]), org

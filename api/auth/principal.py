@@ -13,6 +13,7 @@ import asyncpg
 from starlette.requests import HTTPConnection
 
 from api.auth.keys import KEY_PREFIX, lookup_key, split_key
+from api.auth.orgs import Org
 from api.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from api.auth.tokens import read_token
 from api.errors import Unauthorized
@@ -23,17 +24,31 @@ log = logging.getLogger("onemap.auth")
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller: a person (logged in) or a system (API key), with a role."""
+    """The caller: a person (logged in) or a system (API key), with a role and an organisation.
+
+    `org` None is city-wide (writes everywhere); otherwise writes are scoped to the
+    organisation's ground (district, zone, town) or categories (department).
+    """
 
     name: str
     kind: Literal["user", "key"]
     role: Role
     permissions: frozenset[Permission] = field(default=frozenset())
+    org: Org | None = None
 
     @classmethod
-    def of(cls, name: str, kind: Literal["user", "key"], role: Role) -> Principal:
+    def of(
+        cls, name: str, kind: Literal["user", "key"], role: Role, org: Org | None = None
+    ) -> Principal:
         """A principal with its role's permissions."""
-        return cls(name, kind, role, ROLE_PERMISSIONS[role])
+        return cls(name, kind, role, ROLE_PERMISSIONS[role], org)
+
+    @property
+    def scope(self) -> str:
+        """The scope in words, as a 403 names it."""
+        if self.org is None:
+            return "city-wide"
+        return f"{self.org.kind} {self.org.code} ({self.org.name})"
 
 
 class KeyCache:
@@ -174,10 +189,10 @@ async def authenticate(conn: HTTPConnection) -> Principal:
                     "the API key is not valid or has been revoked",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-            principal = Principal.of(found[0], "key", found[1])
+            principal = Principal.of(found[0], "key", found[1], found[2])
             cache.put(token, principal)
     else:
-        username, role = read_token(state.settings.secret_key, token)
-        principal = Principal.of(username, "user", role)
+        username, role, org = read_token(state.settings.secret_key, token)
+        principal = Principal.of(username, "user", role, org)
     conn.state.principal = principal
     return principal

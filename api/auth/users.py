@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from api.auth.orgs import Org, find_org
 from api.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from api.auth.roles import Role
 from api.errors import Conflict
@@ -11,23 +12,26 @@ from api.errors import Conflict
 
 async def create_user(
     conn: asyncpg.Connection, username: str, password: str, role: Role,
-    display_name: str | None = None, *, replace: bool = False,
+    display_name: str | None = None, *, replace: bool = False, org: str | None = None,
 ) -> None:  # fmt: skip
-    """Store a user (or, with replace, reset their password and role)."""
+    """Store a user of organisation `org` (None: city-wide); with replace, reset them."""
     hashed = hash_password(password)
+    if org is not None:
+        await find_org(conn, org)
     if replace:
         await conn.execute(
-            "INSERT INTO users (username, display_name, role, password_hash) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET "
-            "role = excluded.role, password_hash = excluded.password_hash, active = true",
-            username, display_name, role.value, hashed,
+            "INSERT INTO users (username, display_name, role, password_hash, org) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET "
+            "role = excluded.role, password_hash = excluded.password_hash, active = true, "
+            "org = excluded.org",
+            username, display_name, role.value, hashed, org,
         )  # fmt: skip
         return
     try:
         await conn.execute(
-            "INSERT INTO users (username, display_name, role, password_hash) "
-            "VALUES ($1, $2, $3, $4)",
-            username, display_name, role.value, hashed,
+            "INSERT INTO users (username, display_name, role, password_hash, org) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            username, display_name, role.value, hashed, org,
         )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"a user named {username!r} already exists") from exc
@@ -54,10 +58,15 @@ async def ensure_demo_users(conn: asyncpg.Connection) -> list[tuple[str, Role, s
     return out
 
 
-async def check_login(conn: asyncpg.Connection, username: str, password: str) -> Role | None:
-    """The role of an active user whose password matches; None otherwise."""
+async def check_login(
+    conn: asyncpg.Connection, username: str, password: str
+) -> tuple[Role, Org | None] | None:
+    """The role and organisation of an active user whose password matches; None otherwise."""
     row = await conn.fetchrow(
-        "SELECT role, password_hash FROM users WHERE username = $1 AND active", username
+        "SELECT u.role, u.password_hash, u.org, o.kind AS org_kind, o.name AS org_name "
+        "FROM users u LEFT JOIN organisations o ON o.code = u.org "
+        "WHERE u.username = $1 AND u.active",
+        username,
     )
     if row is None:
         verify_password(DUMMY_HASH, password)
@@ -65,4 +74,5 @@ async def check_login(conn: asyncpg.Connection, username: str, password: str) ->
     if not verify_password(row["password_hash"], password):
         return None
     await conn.execute("UPDATE users SET last_login_at = now() WHERE username = $1", username)
-    return Role(row["role"])
+    org = Org(row["org"], row["org_kind"], row["org_name"]) if row["org"] else None
+    return Role(row["role"]), org

@@ -33,20 +33,24 @@ def _fail(exc: OnemapError) -> typer.Exit:
 def keys_create(
     role: Role = typer.Option(..., help="the key's role"),
     name: str = typer.Option(..., help="a unique name for the system that uses the key"),
+    org: str | None = typer.Option(
+        None, help="the organisation's code (e.g. 610113); without it the key is city-wide"
+    ),
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
 
     async def run() -> str:
         async with connect(Settings()) as conn, conn.transaction():
-            key, _ = await create_key(conn, name, role, "cli")
-            await audit.record(conn, "cli", "keys.create", "api_keys", [name], role=role)
+            key, _ = await create_key(conn, name, role, "cli", org)
+            await audit.record(conn, "cli", "keys.create", "api_keys", [name], role=role, org=org)
             return key
 
     try:
         key = asyncio.run(run())
     except OnemapError as exc:
         raise _fail(exc) from exc
-    err.print(f"API key [bold]{name}[/bold] ({role.value}); it is shown only now:")
+    where = f"organisation {org}" if org else "city-wide"
+    err.print(f"API key [bold]{name}[/bold] ({role.value}, {where}); it is shown only now:")
     typer.echo(key)
 
 
@@ -58,9 +62,9 @@ def keys_list() -> None:
         async with connect(Settings()) as conn:
             return [k.as_json() for k in await list_keys(conn)]
 
-    table = Table("name", "role", "prefix", "created", "revoked")
+    table = Table("name", "role", "org", "prefix", "created", "revoked")
     for k in asyncio.run(run()):
-        table.add_row(*(str(k[c] or "") for c in ("name", "role", "prefix", "created_at",
+        table.add_row(*(str(k[c] or "") for c in ("name", "role", "org", "prefix", "created_at",
                                                    "revoked_at")))  # fmt: skip
     Console().print(table)
 
@@ -87,13 +91,16 @@ def users_create(
     role: Role = typer.Option(...),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
     replace: bool = typer.Option(False, help="reset the password and role if the user exists"),
+    org: str | None = typer.Option(
+        None, help="the organisation's code (e.g. 610113); without it the user is city-wide"
+    ),
 ) -> None:
     """Create a user who logs in with a password."""
 
     async def run() -> None:
         async with connect(Settings()) as conn, conn.transaction():
-            await create_user(conn, username, password, role, replace=replace)
-            await audit.record(conn, "cli", "users.create", "users", [username], role=role)
+            await create_user(conn, username, password, role, replace=replace, org=org)
+            await audit.record(conn, "cli", "users.create", "users", [username], role=role, org=org)
 
     try:
         asyncio.run(run())

@@ -16,6 +16,8 @@ from api.deps import Admin, PoolDep
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 Name = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+#: an organisation's code (organisations.code); absent: city-wide
+OrgCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class KeyIn(BaseModel):
@@ -23,6 +25,7 @@ class KeyIn(BaseModel):
 
     name: Name
     role: Role
+    org: OrgCode | None = None
 
 
 class UserIn(BaseModel):
@@ -32,6 +35,7 @@ class UserIn(BaseModel):
     password: Annotated[str, Field(min_length=8, max_length=256)]
     role: Role
     display_name: Annotated[str | None, Field(max_length=128)] = None
+    org: OrgCode | None = None
 
 
 @router.get("/keys", operation_id="listKeys", summary="Every API key (never the key itself)")
@@ -47,7 +51,7 @@ async def get_keys(admin: Admin, pool: PoolDep) -> list[dict[str, Any]]:
 async def post_key(body: KeyIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
     """Create a key; the response is the only time the key is shown."""
     async with pool.acquire() as conn, conn.transaction():
-        key, stored = await create_key(conn, body.name, body.role, admin.name)
+        key, stored = await create_key(conn, body.name, body.role, admin.name, body.org)
         await audit.record(conn, admin, "keys.create", "api_keys", [body.name], role=body.role)
     return {**stored.as_json(), "key": key}
 
@@ -74,9 +78,11 @@ async def delete_key(
 async def post_user(body: UserIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
     """Create a person who logs in with a password."""
     async with pool.acquire() as conn, conn.transaction():
-        await create_user(conn, body.username, body.password, body.role, body.display_name)
+        await create_user(
+            conn, body.username, body.password, body.role, body.display_name, org=body.org
+        )
         await audit.record(conn, admin, "users.create", "users", [body.username], role=body.role)
-    return {"username": body.username, "role": body.role.value}
+    return {"username": body.username, "role": body.role.value, "org": body.org}
 
 
 @router.get("/users", operation_id="listUsers", summary="Every user")
@@ -84,7 +90,7 @@ async def get_users(admin: Admin, pool: PoolDep) -> list[dict[str, Any]]:
     """List users (no hashes)."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT username, display_name, role, active, created_at, last_login_at "
+            "SELECT username, display_name, role, org, active, created_at, last_login_at "
             "FROM users ORDER BY username"
         )
     return [dict(r) for r in rows]

@@ -13,6 +13,7 @@ from api.deps import PoolDep, Reader, SettingsDep
 from api.errors import BadRequest, Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+me_router = APIRouter(tags=["auth"])
 
 
 class Login(BaseModel):
@@ -73,19 +74,30 @@ async def login(request: Request, pool: PoolDep, settings: SettingsDep) -> Token
     """Exchange a username and password for a bearer token."""
     creds = await _credentials(request)
     async with pool.acquire() as conn:
-        role = await check_login(conn, creds.username, creds.password)
-    if role is None:
+        found = await check_login(conn, creds.username, creds.password)
+    if found is None:
         raise Unauthorized("wrong username or password")
-    token = issue_token(settings.secret_key, creds.username, role, settings.token_ttl_s)
+    role, org = found
+    token = issue_token(settings.secret_key, creds.username, role, settings.token_ttl_s, org)
     return TokenOut(access_token=token, expires_in=settings.token_ttl_s, role=role.value)
 
 
 @router.get("/me", operation_id="whoami", summary="The caller's name, kind, role and permissions")
 async def me(principal: Reader) -> dict[str, Any]:
-    """Who the credential belongs to."""
+    """Who the credential belongs to: name, kind, role, permissions, organisation and scope."""
     return {
         "name": principal.name,
         "kind": principal.kind,
         "role": principal.role.value,
         "permissions": sorted(p.value for p in principal.permissions),
+        "org": principal.org.as_json() if principal.org else None,
+        "scope": principal.scope,
     }
+
+
+@me_router.get(
+    "/me", operation_id="me", summary="Who you are: name, role, organisation (null: city-wide)"
+)
+async def me_root(principal: Reader) -> dict[str, Any]:
+    """Who the credential belongs to (the same document as /auth/me)."""
+    return await me(principal)

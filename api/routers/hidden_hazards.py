@@ -85,7 +85,7 @@ async def _step(
     async with pool.acquire() as conn, conn.transaction():
         row = await hazards.transition(
             conn, code, action, at, who.name, body.note, body.assignee, body.due_date,
-            actor_org=hazards.org_of(who), org=body.org,
+            org=body.org, who=who,
             evidence=list(dict.fromkeys(body.evidence)),
         )  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],
@@ -233,6 +233,7 @@ async def upload_evidence(
     clean = evidence.sanitise(data)
     async with pool.acquire() as conn, conn.transaction():
         row = await hazards.get(conn, code, lock=True)
+        await hazards.may_write(conn, who, code)
         out, new = await evidence.store(conn, row, clean, upload.filename or "evidence",
                                         who.name, hazards.org_of(who))  # fmt: skip
         if new:

@@ -43,3 +43,13 @@ CREATE TABLE hidden_hazard_evidence (
     CHECK (octet_length(content) = size)
 );
 CREATE INDEX hidden_hazard_evidence_event_idx ON hidden_hazard_evidence (event_id);
+
+-- Scoped writes (0018's row-level security): the organisation a hazard is assigned to
+-- may move it too (it rectifies), beside the area and department whose scope holds it.
+DROP POLICY onemap_update ON hidden_hazards;
+CREATE POLICY onemap_update ON hidden_hazards FOR UPDATE
+    USING (onemap_may_write(onemap_unit_category(risk_unit_id), geom)
+           OR assignee = onemap_scope_org() OR assigned_org = onemap_scope_org())
+    WITH CHECK (onemap_may_write(onemap_unit_category(risk_unit_id), geom)
+                OR assignee = onemap_scope_org() OR assigned_org = onemap_scope_org());
+GRANT INSERT, UPDATE ON hidden_hazard_evidence TO onemap_app;

@@ -1,0 +1,1 @@
+"""api.editing: features edited in place (create, merge-patch, retire, restore), with history."""

@@ -1,0 +1,76 @@
+"""api.editing.scope: who may write what, set per transaction for PostgreSQL's row-level security.
+
+A write made for a scoped principal (one with an organisation) runs, inside its
+transaction, as the role `onemap_app` (not the owner, not a superuser, no BYPASSRLS)
+with `onemap.org` set, so the policies of db/migrations/sql/0018_policies.sql hold
+whatever the route checked. City-wide principals, imports, grading and system jobs
+leave `onemap.org` unset: city-wide.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import asyncpg
+
+from api.auth.principal import Principal
+from api.errors import Forbidden
+
+#: the database role scoped writes run as (created by scripts/db-up, granted by migration 0018)
+APP_ROLE = "onemap_app"
+
+Via = Literal["edit", "import", "restore", "system"]
+
+
+async def begin(conn: asyncpg.Connection, principal: Principal, via: Via) -> None:
+    """Name the actor, the channel and the organisation for this transaction's writes."""
+    await conn.execute(
+        "SELECT set_config('onemap.actor', $1, true), set_config('onemap.actor_kind', $2, true), "
+        "set_config('onemap.via', $3, true), set_config('onemap.org', $4, true)",
+        principal.name,
+        principal.kind,
+        via,
+        principal.org.code if principal.org else "",
+    )
+
+
+async def drop_privileges(conn: asyncpg.Connection, principal: Principal) -> None:
+    """For a scoped principal, the rest of the transaction runs as the app role (RLS binds it)."""
+    if principal.org is not None:
+        await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+
+
+async def city_wide(conn: asyncpg.Connection) -> None:
+    """Back to the owner, city-wide (after the scoped write: audit, regrade, history reads)."""
+    await conn.execute("SET LOCAL ROLE NONE; SELECT set_config('onemap.org', '', true)")
+
+
+async def describe(conn: asyncpg.Connection, principal: Principal) -> str:
+    """What the principal's scope lets it write, in words (a 403 says it)."""
+    org = principal.org
+    if org is None:
+        return "city-wide: every feature"
+    if org.kind == "department":
+        cats = await conn.fetchval(
+            "SELECT coalesce(string_agg(category, ', ' ORDER BY category), 'none') "
+            "FROM category_departments WHERE department = $1",
+            org.code,
+        )
+        return f"{principal.scope}: risk units (and their events) of the categories {cats}"
+    return f"{principal.scope}: features whose geometry lies within its boundary"
+
+
+async def forbidden(conn: asyncpg.Connection, principal: Principal, what: str) -> Forbidden:
+    """The 403 of a write outside the principal's scope, naming the scope."""
+    scope = await describe(conn, principal)
+    org = principal.org
+    return Forbidden(
+        f"{what} is outside your scope ({scope})",
+        scope={"org": org.code if org else None, "kind": org.kind if org else None,
+               "description": scope},
+    )  # fmt: skip
+
+
+def is_rls_refusal(exc: BaseException) -> bool:
+    """Whether a database error is a row-level security refusal (new row outside the scope)."""
+    return isinstance(exc, asyncpg.InsufficientPrivilegeError) and "row-level security" in str(exc)

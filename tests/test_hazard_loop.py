@@ -9,10 +9,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from api.auth.keys import create_key
+from api.auth.roles import Role
 from api.errors import Conflict
 from api.events import hazards
 from api.settings import Settings
 from tests.conftest import app_client, role_headers
+from tests.hazard_files import png
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -230,3 +233,75 @@ async def test_organisation_numbers_and_ranking(empty_db: Settings) -> None:
         assert list(depts) == ["departments"] and len(depts["departments"]) == 3
         assert (await client.get("/stats/organisations/NOBODY")).status_code == 404
         assert (await client.get("/stats/organisations?kind=planet")).status_code == 400
+
+
+async def org_keys(settings: Settings, orgs: list[str]) -> dict[str, dict[str, str]]:
+    """An editor key per organisation (two for the first: colleagues)."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        out = {}
+        for name in [*orgs, f"{orgs[0]}-bis"]:
+            org = name.removesuffix("-bis")
+            key, _ = await create_key(conn, f"ed-{name}", Role.editor, "tests", org=org)
+            out[name] = {"X-API-Key": key}
+        return out
+    finally:
+        await conn.close()
+
+
+async def test_scoped_callers_in_the_loop(empty_db: Settings) -> None:
+    """Keys of organisations: a report outside the ground is 403 (nothing written); the
+    assigned department rectifies (RLS lets it); its colleague cannot verify; another
+    department cannot; the district can; a scoped inbox defaults to its organisation."""
+    await seed(empty_db)
+    headers = await role_headers(empty_db)
+    keys = await org_keys(empty_db, ["D-HOUSING", "D-WATER", "610113", "610112"])
+    async with app_client(empty_db, headers["admin"]) as client:
+        r = await client.post(
+            "/hidden-hazards",
+            headers=keys["610112"],
+            json={"code": "OUTSIDE", "name": "x", "risk_unit": "IN", "severity": "general"},
+        )
+        assert r.status_code == 403 and r.json()["scope"]["org"] == "610112", r.text
+        assert (await client.get("/hidden-hazards/OUTSIDE")).status_code == 404
+        r = await client.post(
+            "/hidden-hazards",
+            headers=keys["610113"],
+            json={"code": "OWN", "name": "x", "risk_unit": "IN", "severity": "general"},
+        )
+        assert r.status_code == 201, r.text
+        mine = r.json()
+        assert (mine["reported_by"], mine["reported_org"]) == ("ed-610113", "610113")
+        await report(client, "HS", risk_unit="IN")
+        r = await client.post("/hidden-hazards/HS/assign", json={"org": "D-HOUSING"})
+        assert r.status_code == 200, r.text
+        r = await client.post("/hidden-hazards/HS/evidence", headers=keys["610112"],
+                              files={"file": ("a.png", png(), "image/png")})  # fmt: skip
+        assert r.status_code == 403
+        r = await client.post("/hidden-hazards/HS/rectify", headers=keys["D-HOUSING"], json={})
+        assert r.status_code == 200, r.text
+        assert (r.json()["rectified_by"], r.json()["rectified_org"]) == (
+            "ed-D-HOUSING",
+            "D-HOUSING",
+        )
+        for who, reason in (
+            ("D-HOUSING-bis", "organisation D-HOUSING rectified"),
+            ("D-WATER", "not from D-WATER"),
+            ("610112", "not from 610112"),
+        ):
+            r = await client.post("/hidden-hazards/HS/verify", headers=keys[who], json={})
+            assert r.status_code == 409 and reason in r.json()["detail"], (who, r.text)
+        r = await client.post("/hidden-hazards/HS/verify", headers=keys["610113"], json={})
+        assert r.status_code == 200 and r.json()["verified_org"] == "610113", r.text
+        box = (await client.get("/hidden-hazards/inbox", headers=keys["610113"])).json()
+        assert box["org"] == "610113" and {h["code"] for h in box["items"]} == {"OWN", "HS"}
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM hidden_hazard_evidence") == 0
+        steps = await conn.fetch(
+            "SELECT ev.actor_org FROM hidden_hazard_events ev JOIN hidden_hazards h "
+            "ON h.id = ev.hazard_id WHERE h.code = 'HS' ORDER BY ev.id"
+        )
+        assert [r["actor_org"] for r in steps] == [None, None, "D-HOUSING", "610113"]
+    finally:
+        await conn.close()

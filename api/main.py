@@ -32,6 +32,7 @@ from api.routers import (
     analysis,
     auth,
     editing,
+    editor_scope,
     grade_events,
     grading,
     health,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.me_router)
     app.include_router(editing.router)
     app.include_router(supervision.router)
+    app.include_router(editor_scope.router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

@@ -261,6 +261,9 @@ def matrix() -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/stats/organisations"): Call(R, "/stats/organisations"),
         ("GET", "/stats/organisations/{code}"): Call(R, "/stats/organisations/D-TEST"),
+        ("GET", "/layers/{layer}/features/{code}/scope"): Call(
+            R, "/layers/shelters/features/S1/scope"
+        ),
         ("GET", "/hidden-hazards/{code}"): Call(R, "/hidden-hazards/HH-admin"),
         ("GET", "/hidden-hazards"): Call(R, "/hidden-hazards"),
         ("POST", "/weather-warnings"): Call(

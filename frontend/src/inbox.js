@@ -205,6 +205,8 @@ export class Inbox {
   }
 
   async load() {
+    const me = await api("/me").catch(() => null);
+    if (me?.org && !this.filters.org) this.filters.org = me.org.code;
     const ranking = await api("/stats/organisations").catch(() => ({ departments: [], districts: [] }));
     this.ranking = ranking;
     this.orgs = [...ranking.departments, ...ranking.districts].sort((a, b) => a.code.localeCompare(b.code));

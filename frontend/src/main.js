@@ -4,6 +4,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
 import { api, clearToken, getToken, login, streamEvents } from "./api.js";
 import { Dashboard } from "./dashboard.js";
+import { Editor } from "./editor.js";
 import { Inbox, rankingTables, s as hs } from "./inbox.js";
 import { applyStatic, getLang, layerTitle, setLang, t } from "./i18n.js";
 import { createMap } from "./map.js";
@@ -98,7 +99,10 @@ async function start() {
   searchBox($("#search"), $("#search-results"), layerMeta, openFeature);
 
   const inbox = new Inbox($("#inbox"), onemap, config);
+  const editor = new Editor($("#editor"), onemap, layerMeta, config);
+  window.addEventListener("onemap:edit", (e) => editor.open(e.detail.layer, e.detail.code).catch((err) => console.warn(err)));
   onemap.map.on("click", (e) => {
+    if (editor.drawing) return;
     if (inbox.picking) {
       inbox.pick(e.lngLat);
       return;
@@ -149,7 +153,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, inbox };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, inbox, editor };
   document.body.dataset.ready = "1";
 }
 

@@ -3,6 +3,7 @@
 import maplibregl from "maplibre-gl";
 import { api } from "./api.js";
 import { levelHistory } from "./charts.js";
+import { editButton } from "./editor.js";
 import { hazardBody } from "./inbox.js";
 import { LEVEL_HEX, categoryName, levelName, t } from "./i18n.js";
 
@@ -116,6 +117,7 @@ export class Popups {
       } else {
         body = await featureBody(layer, props.code, this.layerMeta[layer]?.title_zh || layer);
       }
+      if (!isCluster && layer !== "hidden_hazards" && props.code) body.append(editButton(layer, props.code));
       box.replaceChildren(body);
       box.dataset.ready = "1";
     } catch (err) {

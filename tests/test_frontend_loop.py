@@ -17,7 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from api.auth.users import ensure_demo_users
+from api.auth.roles import Role
+from api.auth.users import create_user, ensure_demo_users
+from api.cli.demo import grade_if_ungraded
 from api.settings import PROJECT_ROOT, Settings
 from tests import hazard_files as HF
 from tests.liveserver import live_server
@@ -78,5 +80,63 @@ async def test_hazard_loop_in_the_browser(empty_db: Settings, tmp_path: Path) ->
         assert ev["to_status"] == "rectifying"
         assert abs(ev["exif_lon"] - 108.9) < 1e-6 and abs(ev["exif_lat"] - 34.2) < 1e-6
         assert b"Exif" not in ev["content"]
+    finally:
+        await conn.close()
+
+
+def _run_editor(
+    settings: Settings, edit: dict[str, Any], shots: Path
+) -> subprocess.CompletedProcess[str]:
+    with live_server(settings) as base:
+        env = {**os.environ, "ONEMAP_BASE_URL": base, "ONEMAP_EDIT": json.dumps(edit),
+               "ONEMAP_SCREENSHOTS": str(shots), "CHROMIUM": CHROMIUM}  # fmt: skip
+        return subprocess.run(
+            ["node", "tests/editor.mjs"], cwd=PROJECT_ROOT / "frontend", env=env,
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+
+
+async def test_scoped_editor_in_the_browser(empty_db: Settings, tmp_path: Path) -> None:
+    """A district's editor moves a unit on its ground and changes an attribute (saved,
+    regraded, recoloured, in its history), meets a 412 with both versions, and cannot edit
+    a unit of another district (read-only on screen, 403 from the API)."""
+    _ensure_browser()
+    _build_frontend()
+    await seed(empty_db)
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        await create_user(conn, "yanta", "yanta-pass", Role.editor, org="610113")
+    finally:
+        await conn.close()
+    await grade_if_ungraded(empty_db)
+    edit = {"user": "yanta", "password": "yanta-pass", "org": "610113", "unit": "IN",
+            "lon": LON, "lat": LAT, "outside": "OUT"}  # fmt: skip
+    run = await asyncio.to_thread(_run_editor, empty_db, edit, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    assert result["checks"] == [
+        "scoped login", "open in the editor", "move with Terra Draw",
+        "attribute changed, recoloured", "history", "412 shows both versions",
+        "outside the scope read-only and refused", "offline and error-free",
+    ]  # fmt: skip
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT registered_level, current_level, contact, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+            "FROM risk_units WHERE code = 'IN'"
+        )
+        assert (row["registered_level"], row["current_level"]) == ("major", "major")
+        assert row["contact"] == "值班室 029-1234"  # the other change stood; ours was refused
+        assert row["lon"] > LON and row["lat"] < LAT
+        outside = await conn.fetchrow(
+            "SELECT name, registered_level FROM risk_units WHERE code = 'OUT'"
+        )
+        assert tuple(outside) == ("drainage pump", "low")
+        vias = await conn.fetch(
+            "SELECT via, actor FROM feature_history WHERE layer = 'risk_units' AND code = 'IN' "
+            "ORDER BY version"
+        )
+        assert [r["actor"] for r in vias if r["via"] == "edit"] == ["yanta", "yanta"]
     finally:
         await conn.close()

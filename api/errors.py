@@ -137,6 +137,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _timeout(request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
         return timeout_response()
 
+    @app.exception_handler(asyncpg.InsufficientPrivilegeError)
+    async def _outside_scope(request: Request, exc: asyncpg.InsufficientPrivilegeError) -> Any:
+        # row-level security refused a scoped principal's write (db/migrations/sql/0018_*)
+        if "row-level security" not in str(exc):
+            return await _unexpected(request, exc)
+        principal = getattr(request.state, "principal", None)
+        scope = principal.scope if principal is not None else "unknown"
+        return problem(403, "Forbidden", f"the write is outside your scope ({scope})", scope=scope)
+
     @app.exception_handler(asyncpg.DataError)
     async def _bad_value(request: Request, exc: asyncpg.DataError) -> JSONResponse:
         # SQLSTATE class 22 (and asyncpg's own argument encoding): a value the request sent

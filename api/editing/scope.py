@@ -13,6 +13,7 @@ from typing import Literal
 
 import asyncpg
 
+from api import sqlfiles
 from api.auth.principal import Principal
 from api.errors import Forbidden
 
@@ -23,21 +24,37 @@ Via = Literal["edit", "import", "restore", "system"]
 
 
 async def begin(conn: asyncpg.Connection, principal: Principal, via: Via) -> None:
-    """Name the actor, the channel and the organisation for this transaction's writes."""
+    """Name the actor and the channel of this transaction's writes (history, audit).
+
+    The organisation is set only where the scope applies (`set_org`): the owner's own
+    reads and row locks before the write stay city-wide.
+    """
     await conn.execute(
         "SELECT set_config('onemap.actor', $1, true), set_config('onemap.actor_kind', $2, true), "
-        "set_config('onemap.via', $3, true), set_config('onemap.org', $4, true)",
+        "set_config('onemap.via', $3, true)",
         principal.name,
         principal.kind,
         via,
-        principal.org.code if principal.org else "",
     )
+
+
+async def set_org(conn: asyncpg.Connection, principal: Principal) -> None:
+    """The principal's organisation for the rest of the transaction ('' = city-wide)."""
+    org = principal.org.code if principal.org else ""
+    await conn.execute("SELECT set_config('onemap.org', $1, true)", org)
 
 
 async def drop_privileges(conn: asyncpg.Connection, principal: Principal) -> None:
     """For a scoped principal, the rest of the transaction runs as the app role (RLS binds it)."""
     if principal.org is not None:
+        await set_org(conn, principal)
         await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+
+
+async def enter(conn: asyncpg.Connection, principal: Principal, via: Via) -> None:
+    """Begin a write for `principal` in the caller's transaction (scoped: as the app role)."""
+    await begin(conn, principal, via)
+    await drop_privileges(conn, principal)
 
 
 async def city_wide(conn: asyncpg.Connection) -> None:
@@ -74,3 +91,15 @@ async def forbidden(conn: asyncpg.Connection, principal: Principal, what: str) -
 def is_rls_refusal(exc: BaseException) -> bool:
     """Whether a database error is a row-level security refusal (new row outside the scope)."""
     return isinstance(exc, asyncpg.InsufficientPrivilegeError) and "row-level security" in str(exc)
+
+
+async def enter_hazard(conn: asyncpg.Connection, principal: Principal, code: str) -> None:
+    """Begin a step of hidden hazard `code` for `principal`: 403 naming the scope when the
+    hazard is outside it (the policy would hide it: a 404 would mislead), then as `enter`."""
+    await begin(conn, principal, "edit")
+    if principal.org is not None:
+        await set_org(conn, principal)
+        ok = await conn.fetchval(sqlfiles.load("editing/sql/hazard_writable.sql"), code)
+        if ok is False:
+            raise await forbidden(conn, principal, f"hidden hazard {code!r}")
+        await drop_privileges(conn, principal)

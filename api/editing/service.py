@@ -41,12 +41,11 @@ MAX_HISTORY = 1000
 
 @dataclass(slots=True)
 class Current:
-    """A feature as it stands: the GeoJSON Feature, its version, whether the scope may write it."""
+    """A feature as it stands: the GeoJSON Feature, its version, its risk unit's id."""
 
     id: int
     feature: dict[str, Any]
     version: int
-    writable: bool
     risk_unit_id: int | None
 
 
@@ -77,7 +76,6 @@ def _current_sql(layer: Layer) -> str:
         "editing/sql/current.sql",
         table=sqlfiles.ident(layer.name),
         layer=sqlfiles.literal(layer.name),
-        category=_category_expr(layer),
         unit_code=(
             "(SELECT u.code FROM risk_units u WHERE u.id = t.risk_unit_id)"
             if linked
@@ -99,7 +97,20 @@ async def current(
     if row["risk_unit_code"] is not None:
         props["risk_unit_code"] = row["risk_unit_code"]
     feature = {"type": "Feature", "id": code, "properties": props, "geometry": row["geometry"]}
-    return Current(row["id"], feature, row["version"], bool(row["writable"]), row["risk_unit_id"])
+    return Current(row["id"], feature, row["version"], row["risk_unit_id"])
+
+
+async def writable(conn: asyncpg.Connection, principal: Principal, layer: Layer, code: str) -> bool:
+    """Whether the principal's scope covers the stored feature (the route's own check)."""
+    if principal.org is None:
+        return True
+    await scope.set_org(conn, principal)
+    sql = sqlfiles.render(
+        "editing/sql/may_write.sql",
+        table=sqlfiles.ident(layer.name),
+        category=_category_expr(layer),
+    )
+    return bool(await conn.fetchval(sql, code))
 
 
 async def as_of(
@@ -297,7 +308,7 @@ async def patch(
         if before is None:
             raise NotFound(f"no {layer.name} feature {code!r}")
         check_if_match(if_match, before)
-        if not before.writable:
+        if not await writable(conn, principal, layer, code):
             raise await scope.forbidden(conn, principal, f"{layer.name} {code!r}")
         props = merge_patch(before.feature["properties"], props_patch)
         # a removed member is a cleared field: the file row says so (an absent column is kept)
@@ -329,7 +340,7 @@ async def retire(
         if before is None:
             raise NotFound(f"no {layer.name} feature {code!r}")
         check_if_match(if_match, before)
-        if not before.writable:
+        if not await writable(conn, principal, layer, code):
             raise await scope.forbidden(conn, principal, f"{layer.name} {code!r}")
         units = await _touched_units(conn, layer, before, None)
         if layer.name == "risk_units":

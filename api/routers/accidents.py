@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import Integrator, PoolDep, Reader, SettingsDep
+from api.editing import scope
 from api.events.accidents import SELECT, AccidentIn, record_accident
 from api.events.common import REPLAYED, created, iso, regrade_after
 
@@ -24,6 +25,7 @@ async def record(
     """Store the accident at the unit (or at lon/lat). Sent again with the same code and
     content: the stored accident, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter(conn, who, "edit")  # RLS: an accident on the caller's ground
         row, units = await record_accident(conn, body, who, settings)
     return created({**row, "regrade": await regrade_after(request, units)}, response)
 

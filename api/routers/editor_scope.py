@@ -25,20 +25,21 @@ async def feature_scope(
     who: Reader,
     pool: PoolDep,
 ) -> dict[str, Any]:
-    """`writable`: the role may edit and the row-level security policies would let the
-    caller's organisation write the feature as it stands (the same test as the write)."""
+    """`writable`: the role may edit and the caller's organisation covers the feature as
+    it stands (the same test the write makes before row-level security)."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn, conn.transaction():
         await scope.begin(conn, who, "edit")
         cur = await service.current(conn, lyr, code)
         if cur is None:
             raise NotFound(f"no {lyr.name} feature {code!r}")
+        covered = await service.writable(conn, who, lyr, code)
         described = await scope.describe(conn, who)
     return {
         "layer": lyr.name,
         "code": code,
         "version": cur.version,
-        "writable": Permission.edit in who.permissions and cur.writable,
+        "writable": Permission.edit in who.permissions and covered,
         "scope": described,
         "org": who.org.as_json() if who.org else None,
     }

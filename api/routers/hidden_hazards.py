@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import HazardReporter, PoolDep, Reader, SettingsDep
+from api.editing import scope
 from api.errors import NotFound
 from api.events import evidence, hazards
 from api.events.common import REPLAYED, check_time, created, regrade_after
@@ -69,6 +70,7 @@ async def report(
     the stored hazard, 200 (give a code to make retries safe). The same code with other
     content: 409."""
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter(conn, who, "edit")  # RLS: a hazard on the caller's ground
         out, units = await report_hazard(conn, body, who, settings)
     out["regrade"] = await regrade_after(request, units)
     return created(out, response)
@@ -83,10 +85,10 @@ async def _step(
         action = "reject"
     at = check_time(body.at or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
         row = await hazards.transition(
             conn, code, action, at, who.name, body.note, body.assignee, body.due_date,
-            org=body.org, who=who,
-            evidence=list(dict.fromkeys(body.evidence)),
+            org=body.org, who=who, evidence=list(dict.fromkeys(body.evidence)),
         )  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],
                            to=row["status"])  # fmt: skip
@@ -232,8 +234,8 @@ async def upload_evidence(
         data = upload.path.read_bytes()
     clean = evidence.sanitise(data)
     async with pool.acquire() as conn, conn.transaction():
+        await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
         row = await hazards.get(conn, code, lock=True)
-        await hazards.may_write(conn, who, code)
         out, new = await evidence.store(conn, row, clean, upload.filename or "evidence",
                                         who.name, hazards.org_of(who))  # fmt: skip
         if new:

@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from api import audit
 from api.db import unless_lost
 from api.deps import Editor, PoolDep, SettingsDep
+from api.editing import scope
 from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
 from api.importer.upload import receive_upload, upload_workspace
@@ -88,13 +89,17 @@ async def post_import(
             raise BadRequest("on_error must be 'fail' or 'skip'")
         crs = upload.fields.get("crs") or None
         async with pool.acquire() as conn, conn.transaction():
+            await scope.enter(conn, editor, "import")  # RLS: only rows in the caller's scope
             result = await unless_lost(
                 conn,
                 import_file(
                     conn,
                     upload.path,
                     layer,
-                    settings=settings,
+                    # the bulk path rebuilds indexes: the owner's, never a scoped import's
+                    settings=settings
+                    if editor.org is None
+                    else settings.model_copy(update={"import_bulk_min_rows": 2**62}),
                     crs=crs,
                     source=f"import:{upload.filename}",
                     on_error="skip" if on_error == "skip" else "fail",

@@ -122,6 +122,8 @@ GRANT INSERT, UPDATE, DELETE ON risk_units, hazard_sources, monitoring_points, l
     shelters, reserve_depots, capacity_enterprises, rescue_teams, broadcasts, vulnerable_sites,
     hidden_hazards, hidden_hazard_events, accidents TO onemap_app;
 GRANT INSERT ON feature_history, audit_log TO onemap_app;
+GRANT INSERT, UPDATE ON event_fingerprints TO onemap_app;
+GRANT DELETE ON risk_unit_exposure TO onemap_app;  -- a moved unit's cached exposure goes
 GRANT INSERT, UPDATE ON layer_versions TO onemap_app;
 -- tables later migrations create are readable by the app role too
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO onemap_app;

@@ -43,6 +43,9 @@ const S = {
   on_time_rate: ["按期整改率", "On-time rate"],
   alarms_open: ["报警", "Alarms"],
   location: ["拍摄位置", "Taken at"],
+  units: ["风险单元", "Risk units"],
+  low: ["低", "Low"],
+  ungraded: ["未定级", "Ungraded"],
   reported: ["已上报", "Reported"],
   assigned: ["已交办", "Assigned"],
   rectifying: ["待验收", "Awaiting verification"],
@@ -202,6 +205,7 @@ export class Inbox {
     this.detail = el("div", { class: "hz-detail-holder" });
     this.form = el("div", { class: "hz-report" });
     this.message = el("p", { class: "hz-message", role: "alert" });
+    this.stats = el("div", { class: "hz-org-stats" });
   }
 
   async load() {
@@ -231,6 +235,7 @@ export class Inbox {
       el("div", { class: "hz-filters" }, el("label", {}, s("org"), " ", org), el("label", {}, s("status"), " ", status), el("label", {}, s("severity"), " ", severity), el("label", {}, overdue, s("overdue"))),
       report,
       this.form,
+      this.stats,
       this.counts,
       this.list,
       this.detail,
@@ -244,6 +249,8 @@ export class Inbox {
     try {
       const box = await api(`/hidden-hazards/inbox?${q}`);
       this.render(box);
+      this.stats.replaceChildren();
+      if (box.org) this.stats.append(orgStats(await api(`/stats/organisations/${encodeURIComponent(box.org)}`)));
     } catch (err) {
       this.message.textContent = String(err.message || err);
     }
@@ -327,6 +334,23 @@ export class Inbox {
     this.form.replaceChildren(form);
     name.focus();
   }
+}
+
+/** One organisation's numbers: hazards open, overdue, on time this month; units; alarms. */
+function orgStats(o) {
+  const h = o.hazards;
+  const rate = h.on_time_rate === null ? "—" : `${Math.round(h.on_time_rate * 100)}%`;
+  const levels = Object.entries(o.units.by_level).filter(([, n]) => n).map(([lv, n]) => `${s(lv)} ${n}`).join(" · ");
+  return el(
+    "div",
+    { class: "hz-org-numbers", dataset: { org: o.code } },
+    el("b", {}, o.name),
+    ` · ${s("open")} ${h.open} · `,
+    el("span", { class: h.overdue ? "overdue" : "" }, `${s("overdue")} ${h.overdue}`),
+    ` · ${s("on_time_rate")} ${rate} (${h.rectified_on_time_month}/${h.rectified_month})`,
+    el("br"),
+    `${s("units")} ${o.units.total}${levels ? ` (${levels})` : ""} · ${s("alarms_open")} ${o.alarms_open}`,
+  );
 }
 
 /** The city view: departments and districts ranked (overdue, on-time rate, open). */

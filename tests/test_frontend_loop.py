@@ -128,7 +128,7 @@ async def test_scoped_editor_in_the_browser(empty_db: Settings, tmp_path: Path) 
         )
         assert (row["registered_level"], row["current_level"]) == ("major", "major")
         assert row["contact"] == "值班室 029-1234"  # the other change stood; ours was refused
-        assert row["lon"] > LON and row["lat"] < LAT
+        assert row["lon"] > LON and row["lat"] > LAT  # dragged right and up
         outside = await conn.fetchrow(
             "SELECT name, registered_level FROM risk_units WHERE code = 'OUT'"
         )

@@ -120,7 +120,7 @@ async function main() {
     await page.waitForSelector("#editor .ed-saved", { timeout: WAIT });
     const saved = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`);
     const [lon, lat] = saved.body.geometry.coordinates;
-    assert(lon > EDIT.lon + 1e-5 && lat < EDIT.lat - 1e-6, `moved east and south (${lon}, ${lat})`);
+    assert(lon > EDIT.lon + 1e-5 && lat > EDIT.lat + 1e-6, `moved east and north (${lon}, ${lat})`);
     assert(saved.body.properties.registered_level === "major", "the attribute changed");
     const grade = await apiInPage(page, `/risk-units/${EDIT.unit}/grade`);
     assert(grade.body.level === "major", `regraded to major (${grade.body.level})`);

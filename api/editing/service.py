@@ -24,6 +24,9 @@ from api import audit, sqlfiles
 from api.auth.principal import Principal
 from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from api.events.common import regrade_summary
+from api.grading import engine, store
+from api.grading.service import utcnow
 from api.importer.core import import_file
 from api.importer.result import ImportResult
 from api.layers import CODE_LINKS, LAYERS, Layer
@@ -242,12 +245,24 @@ async def _touched_units(
 
 @dataclass(slots=True)
 class Written:
-    """What a write did: the feature now (None when retired), its version, the units to regrade."""
+    """What a write did: the feature now (None when retired), its version, the regrade's summary."""
 
     feature: dict[str, Any] | None
     version: int
-    units: set[int]
+    regrade: dict[str, Any] | None
     created: bool = False
+
+
+async def _regrade(conn: asyncpg.Connection, principal: Principal, units: set[int]) -> Any:
+    """Regrade the touched units in the edit's own transaction (city-wide, as grading runs):
+    the edit, its new grade and the tile version commit together."""
+    if not units:
+        return None
+    await conn.execute("SELECT set_config('onemap.via', 'grading', true)")
+    params = await store.active_params(conn)
+    result = await engine.regrade(conn, params, utcnow(), sorted(units), trigger="edit",
+                                  actor=principal.name)  # fmt: skip
+    return regrade_summary(result, units)
 
 
 async def create(
@@ -266,11 +281,13 @@ async def create(
             raise Conflict(f"{layer.name} {code!r} exists: PATCH it (with If-Match) instead")
         await _scoped_load(conn, principal, layer, feature, settings, crs,
                            f"edit:{principal.name}", f"a {layer.name} feature there")  # fmt: skip
-        after = await current(conn, layer, code.strip())
+        made = await current(conn, layer, code.strip())
+        assert made is not None
+        await audit.record(conn, principal, "features.create", layer.name, [made.feature["id"]])
+        summary = await _regrade(conn, principal, await _touched_units(conn, layer, None, made))
+        after = await current(conn, layer, code.strip()) if summary else made
         assert after is not None
-        await audit.record(conn, principal, "features.create", layer.name, [after.feature["id"]])
-        units = await _touched_units(conn, layer, None, after)
-    return Written(after.feature, after.version, units, created=True)
+    return Written(after.feature, after.version, summary, created=True)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -321,12 +338,16 @@ async def patch(
         await _scoped_load(conn, principal, layer, new, settings, crs if "geometry" in body
                            else None, f"edit:{principal.name}",
                            f"{layer.name} {code!r} so changed")  # fmt: skip
-        after = await current(conn, layer, code)
-        assert after is not None
+        changed = await current(conn, layer, code)
+        assert changed is not None
         await audit.record(conn, principal, "features.update", layer.name, [code],
-                           version=after.version)  # fmt: skip
-        units = await _touched_units(conn, layer, before, after)
-    return Written(after.feature, after.version, units)
+                           version=changed.version)  # fmt: skip
+        summary = await _regrade(
+            conn, principal, await _touched_units(conn, layer, before, changed)
+        )
+        after = await current(conn, layer, code) if summary else changed
+        assert after is not None
+    return Written(after.feature, after.version, summary)
 
 
 async def retire(
@@ -358,7 +379,8 @@ async def retire(
             layer.name, code,
         )  # fmt: skip
         await audit.record(conn, principal, "features.retire", layer.name, [code], version=version)
-    return Written(None, version, units)
+        summary = await _regrade(conn, principal, units)
+    return Written(None, version, summary)
 
 
 async def restore(
@@ -385,9 +407,11 @@ async def restore(
         source = f"restore:v{version}"
         await _scoped_load(conn, principal, layer, old, settings, None, source,
                            f"{layer.name} {code!r} as version {version}")  # fmt: skip
-        after = await current(conn, layer, code)
-        assert after is not None
+        back = await current(conn, layer, code)
+        assert back is not None
         await audit.record(conn, principal, "features.restore", layer.name, [code],
-                           restored=version, version=after.version)  # fmt: skip
-        units = await _touched_units(conn, layer, before, after)
-    return Written(after.feature, after.version, units, created=before is None)
+                           restored=version, version=back.version)  # fmt: skip
+        summary = await _regrade(conn, principal, await _touched_units(conn, layer, before, back))
+        after = await current(conn, layer, code) if summary else back
+        assert after is not None
+    return Written(after.feature, after.version, summary, created=before is None)

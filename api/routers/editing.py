@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,6 @@ from api.deps import Admin, Editor, PoolDep, Reader, SettingsDep
 from api.editing import service
 from api.editing.service import Written
 from api.errors import NotFound
-from api.events.common import regrade_after
 
 router = APIRouter(tags=["editing"])
 
@@ -66,27 +65,12 @@ class RestoreIn(BaseModel):
     version: Annotated[int, Field(ge=1, le=2_000_000_000)]
 
 
-def _answer(written: Written, regrade: dict[str, Any] | None, status: int = 200) -> Response:
+def _answer(written: Written, status: int = 200) -> Response:
     body: dict[str, Any] = dict(written.feature or {})
     body["version"] = written.version
-    if regrade is not None:
-        body["regrade"] = regrade
+    if written.regrade is not None:
+        body["regrade"] = written.regrade
     return JSONResponse(body, status_code=status, headers={"ETag": service.etag(written.version)})
-
-
-async def _regraded(
-    request: Request, pool: Any, layer: str, written: Written
-) -> tuple[Written, dict[str, Any] | None]:
-    """Regrade the touched units (after commit); the feature as it then is, and the summary."""
-    if not written.units:
-        return written, None
-    summary = await regrade_after(request, written.units)
-    if written.feature is not None:
-        async with pool.acquire() as conn:
-            now = await service.current(conn, service.editable_layer(layer), written.feature["id"])
-        if now is not None:
-            written = Written(now.feature, now.version, written.units, written.created)
-    return written, summary
 
 
 @router.get(
@@ -138,14 +122,14 @@ async def get_feature_history(
     summary="Create a feature (validated as an imported row; scoped to the caller's organisation)",
 )
 async def post_feature(
-    layer: LayerName, body: FeatureIn, request: Request, editor: Editor, pool: PoolDep,
+    layer: LayerName, body: FeatureIn, editor: Editor, pool: PoolDep,
     settings: SettingsDep, crs: Crs = None,
 ) -> Response:  # fmt: skip
     """Create one feature; 409 when its code is taken, 403 outside the caller's scope."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn:
         written = await service.create(conn, editor, lyr, body.model_dump(), settings, crs)
-    return _answer(*await _regraded(request, pool, lyr.name, written), 201)
+    return _answer(written, 201)
 
 
 @router.patch(
@@ -164,7 +148,7 @@ async def post_feature(
     },
 )
 async def patch_feature(
-    layer: LayerName, code: Code, body: FeaturePatch, request: Request, editor: Editor,
+    layer: LayerName, code: Code, body: FeaturePatch, editor: Editor,
     pool: PoolDep, settings: SettingsDep, if_match: IfMatch = None, crs: Crs = None,
 ) -> Response:  # fmt: skip
     """Apply the patch to the version named by If-Match; the new version and its ETag."""
@@ -172,7 +156,7 @@ async def patch_feature(
     raw = body.model_dump(exclude_unset=True)
     async with pool.acquire() as conn:
         written = await service.patch(conn, editor, lyr, code, raw, if_match, settings, crs)
-    return _answer(*await _regraded(request, pool, lyr.name, written))
+    return _answer(written)
 
 
 @router.delete(
@@ -182,14 +166,14 @@ async def patch_feature(
     responses=PRECONDITIONS,
 )
 async def delete_feature(
-    layer: LayerName, code: Code, request: Request, editor: Editor, pool: PoolDep,
+    layer: LayerName, code: Code, editor: Editor, pool: PoolDep,
     if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
     """Retire the version named by If-Match."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn:
         written = await service.retire(conn, editor, lyr, code, if_match)
-    return _answer(*await _regraded(request, pool, lyr.name, written))
+    return _answer(written)
 
 
 @router.post(
@@ -199,11 +183,11 @@ async def delete_feature(
     responses=PRECONDITIONS,
 )
 async def restore_feature(
-    layer: LayerName, code: Code, body: RestoreIn, request: Request, admin: Admin,
+    layer: LayerName, code: Code, body: RestoreIn, admin: Admin,
     pool: PoolDep, settings: SettingsDep, if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
     """Restore `version` as a new version (If-Match needed while the feature exists)."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn:
         written = await service.restore(conn, admin, lyr, code, body.version, if_match, settings)
-    return _answer(*await _regraded(request, pool, lyr.name, written))
+    return _answer(written)

@@ -2,7 +2,7 @@
 -- links one), its geometry as GeoJSON and its history version.
 SELECT t.id,
        to_jsonb(t) - 'geom' AS props,
-       ST_AsGeoJSON(t.geom, 9)::jsonb AS geometry,
+       ST_AsGeoJSON(t.geom, 15)::jsonb AS geometry,
        {{unit_code}} AS risk_unit_code,
        {{unit_id}} AS risk_unit_id,
        (SELECT coalesce(max(h.version), 0) FROM feature_history h

@@ -48,11 +48,11 @@ DECLARE
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         o := to_jsonb(OLD) - 'id' - 'created_at' - 'updated_at'
-             || jsonb_build_object('geom', ST_AsGeoJSON(OLD.geom, 9)::jsonb);
+             || jsonb_build_object('geom', ST_AsGeoJSON(OLD.geom, 15)::jsonb);
     END IF;
     IF TG_OP <> 'DELETE' THEN
         n := to_jsonb(NEW) - 'id' - 'created_at' - 'updated_at'
-             || jsonb_build_object('geom', ST_AsGeoJSON(NEW.geom, 9)::jsonb);
+             || jsonb_build_object('geom', ST_AsGeoJSON(NEW.geom, 15)::jsonb);
     END IF;
     SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(o -> k, n -> k)), '{}'::jsonb)
       INTO d

@@ -26,6 +26,7 @@ from api.routers import (
     analysis,
     auth,
     editing,
+    editor_scope,
     grade_events,
     grading,
     health,
@@ -38,6 +39,7 @@ from api.routers import (
     routing,
     special_periods,
     stats,
+    supervision,
     unit_grades,
     weather_warnings,
     webhooks,
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(organisations_router)
     app.include_router(auth.me_router)
     app.include_router(editing.router)
+    app.include_router(supervision.router)
+    app.include_router(editor_scope.router)
     app.include_router(tiles_router)
     install_raster(app)
     install_frontend(app, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,12 +33,14 @@ from api.main import create_app
 from api.settings import Settings
 from tests.city import O, load_city
 from tests.conftest import role_headers, running_app
+from tests.hazard_files import png
 from tests.routing_grid import load_grid_roads
 
 ROLES = ["none", *(r.value for r in Role)]
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: public like the static front end (`/`, `/assets`): the API documentation (no data)
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PNG_SHA = hashlib.sha256(png()).hexdigest()
 
 
 def _tile(z: int, lon: float, lat: float) -> tuple[int, int]:
@@ -270,11 +273,26 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("POST", "/hidden-hazards/{code}/rectify"): Call(
             H, "/hidden-hazards/HH-{role}/rectify", json={}
         ),
-        ("POST", "/hidden-hazards/{code}/verify"): Call(
-            H, "/hidden-hazards/HH-{role}/verify", json={}
+        ("POST", "/hidden-hazards/{code}/verify"): Call(  # HV-: rectified by someone else
+            H, "/hidden-hazards/HV-{role}/verify", json={}
         ),
         ("POST", "/hidden-hazards/{code}/close"): Call(
-            H, "/hidden-hazards/HH-{role}/close", json={}
+            H, "/hidden-hazards/HV-{role}/close", json={}
+        ),
+        ("GET", "/hidden-hazards/inbox"): Call(R, "/hidden-hazards/inbox?org=D-TEST"),
+        ("POST", "/hidden-hazards/{code}/evidence"): Call(
+            H,
+            "/hidden-hazards/HH-{role}/evidence",
+            files={"file": ("p.png", "PNG", "image/png")},
+            ok=201,
+        ),
+        ("GET", "/hidden-hazards/{code}/evidence/{sha256}"): Call(
+            R, f"/hidden-hazards/HV-admin/evidence/{PNG_SHA}"
+        ),
+        ("GET", "/stats/organisations"): Call(R, "/stats/organisations"),
+        ("GET", "/stats/organisations/{code}"): Call(R, "/stats/organisations/D-TEST"),
+        ("GET", "/layers/{layer}/features/{code}/scope"): Call(
+            R, "/layers/shelters/features/S1/scope"
         ),
         ("GET", "/hidden-hazards/{code}"): Call(R, "/hidden-hazards/HH-admin"),
         ("GET", "/hidden-hazards"): Call(R, "/hidden-hazards"),
@@ -374,6 +392,8 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
                 "'SRID=4326;POINT(108.9 34.2)')",
                 f"AL-{role}", point, unit, NOW - timedelta(hours=1),
             )  # fmt: skip
+        await conn.execute("INSERT INTO organisations (code, name, kind) VALUES ('D-TEST', 'd', "
+                           "'department')")  # fmt: skip
     finally:
         await conn.close()
     async with running_app(settings) as app, _client(app, headers["admin"]) as admin:
@@ -383,8 +403,24 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
                 json={"code": f"HH-{role}", "name": "h", "risk_unit": "RU1", "severity": "general"},
             )
             assert r.status_code == 201, r.text
+            r = await admin.post(
+                "/hidden-hazards",
+                json={"code": f"HV-{role}", "name": "h", "risk_unit": "RU1", "severity": "general"},
+            )
+            assert r.status_code == 201, r.text
             r = await admin.post("/admin/keys", json={"name": f"victim-{role}", "role": "viewer"})
             assert r.status_code == 201, r.text  # fmt: skip
+        r = await admin.post("/hidden-hazards/HV-admin/evidence",
+                             files={"file": ("p.png", png(), "image/png")})  # fmt: skip
+        assert r.status_code == 201, r.text
+    conn = await asyncpg.connect(settings.database_url)
+    try:  # the HV- hazards wait for verification, rectified by someone else
+        await conn.execute(
+            "UPDATE hidden_hazards SET status = 'rectifying', "
+            "rectified_at = now(), rectified_by = 'crew' WHERE code LIKE 'HV-%'"
+        )
+    finally:
+        await conn.close()
 
 
 def _client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
@@ -440,7 +476,8 @@ async def _request(
     files = None
     if call.files is not None:
         name, content, ctype = call.files["file"]
-        data = _population_tiff() if content == "TIFF" else _geojson(f"B-{role}")
+        data = (_population_tiff() if content == "TIFF" else png() if content == "PNG"
+                else _geojson(f"B-{role}"))  # fmt: skip
         files = {"file": (name, data, ctype)}
     posts = ("/activate", "/run", "/deactivate", "/rebuild")
     method = "POST" if body is not None or files is not None or url.endswith(posts) else "GET"

@@ -68,7 +68,9 @@ async def test_hidden_hazard_loop(empty_db: Settings) -> None:
             ("close", {}, "closed"),
         ]
         for action, body, status in steps:
-            r = await client.post(f"/hidden-hazards/HH1/{action}", json=body)
+            # separation of duties: the rectifier (editor) does not verify
+            who = headers["admin"] if action == "verify" else None
+            r = await client.post(f"/hidden-hazards/HH1/{action}", json=body, headers=who)
             assert r.status_code == 200, (action, r.text)
             assert r.json()["status"] == status
         out = (await client.get("/hidden-hazards/HH1")).json()

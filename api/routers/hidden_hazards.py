@@ -1,4 +1,7 @@
-"""api.routers.hidden_hazards: the dual-prevention loop over HTTP (editors and integrators)."""
+"""api.routers.hidden_hazards: the dual-prevention loop over HTTP (editors and integrators).
+
+Also the inbox of an organisation and the evidence (photos, documents) of each step.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,29 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
 from api.editing import scope
-from api.events import hazards
+from api.errors import NotFound
+from api.events import evidence, hazards
 from api.events.common import check_time, regrade_after
 from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
+from api.importer.upload import receive_upload, upload_workspace
 from api.routers.replies import REPLAYED, created
+from api.sqlfiles import load
 from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 
 Code = Annotated[str, Path(min_length=1, max_length=128)]
+Sha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256 of the file")]
+Status = Literal["reported", "assigned", "rectifying", "verified", "closed"]
+STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "verified", "closed")
 
 
 class StepIn(BaseModel):
@@ -34,6 +44,16 @@ class StepIn(BaseModel):
     assignee: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     due_date: date | None = None
     passed: bool = Field(True, description="verify only: false sends it back to rectification")
+    org: Annotated[
+        str | None,
+        Field(min_length=2, max_length=32, pattern="^[A-Za-z0-9_.-]+$",
+              description="assign only: the organisation (a department, usually) that rectifies"),
+    ] = None  # fmt: skip
+    evidence: Annotated[
+        list[Annotated[str, Field(pattern="^[0-9a-f]{64}$")]],
+        Field(max_length=20, description="SHA-256 of files uploaded to this hazard "
+              "(POST .../evidence) that document this step"),
+    ] = []  # fmt: skip
 
 
 async def _out(conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
@@ -66,8 +86,10 @@ async def _step(
     at = check_time(body.at or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
         await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
-        row = await hazards.transition(conn, code, action, at, who.name, body.note,
-                                       body.assignee, body.due_date)  # fmt: skip
+        row = await hazards.transition(
+            conn, code, action, at, who.name, body.note, body.assignee, body.due_date,
+            org=body.org, who=who, evidence=list(dict.fromkeys(body.evidence)),
+        )  # fmt: skip
         await audit.record(conn, who, f"hidden_hazards.{action}", "hidden_hazards", [code],
                            to=row["status"])  # fmt: skip
         out = await _out(conn, row)
@@ -97,6 +119,156 @@ _route("assign", "Assign the hazard for rectification (assignee, optionally a ne
 _route("rectify", "Report the rectification done (awaiting verification)")
 _route("verify", "Verify the rectification (passed: false sends it back to rectification)")
 _route("close", "Close a verified hazard")
+
+
+@router.get("/inbox", operation_id="getHiddenHazardInbox",
+            summary="An organisation's hidden hazards, with counts by status",
+            responses={404: {"description": "no organisation with that code"}})  # fmt: skip
+async def inbox(
+    who: Reader,
+    pool: PoolDep,
+    org: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=32,
+            pattern="^[A-Za-z0-9_.-]+$",
+            description="default: the caller's organisation "
+            "(the whole city for a city-wide caller)",
+        ),
+    ] = None,
+    status: Annotated[Status | None, Query()] = None,
+    severity: Annotated[Literal["general", "large", "major"] | None, Query()] = None,
+    overdue: Annotated[bool, Query(description="only open hazards past their due date")] = False,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """Hazards assigned to the organisation, on its ground or supervised by it (`why`),
+    newest first; `counts` (by status, open, overdue) cover the whole inbox, the filters
+    only `items`. 404 for an unknown organisation."""
+    org = org or hazards.org_of(who)
+    now = utcnow()
+    async with pool.acquire() as conn:
+        if org is not None and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM organisations WHERE code = $1)", org
+        ):
+            raise NotFound(f"no organisation with code {org!r}")
+        params = await store.active_params(conn)
+        rows = await conn.fetch(load("events/sql/hazard_inbox.sql"), org, params.timezone, now)
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        for r in rows:
+            counts[r["status"]] += 1
+        is_open = {"reported", "assigned", "rectifying"}
+        picked = [
+            r for r in rows
+            if (status is None or r["status"] == status)
+            and (severity is None or r["severity"] == severity)
+            and (not overdue or r["overdue"]) and (not open_only or r["status"] in is_open)
+        ]  # fmt: skip
+        page = picked[offset : offset + limit]
+        why = {r["id"]: r["why"] for r in page}
+        full = {
+            r["id"]: r
+            for r in await conn.fetch(
+                hazards.SELECT_HAZARD + " WHERE h.id = ANY($1::bigint[])", list(why)
+            )  # fmt: skip
+        }
+        items = [{**hazards.to_json(full[i], now, params), "why": why[i]} for i in why]
+    return {
+        "org": org,
+        "counts": {
+            "total": len(rows), "by_status": counts,
+            "open": sum(counts[s] for s in is_open),
+            "overdue": sum(1 for r in rows if r["overdue"]),
+        },
+        "matched": len(picked),
+        "items": items,
+    }  # fmt: skip
+
+
+_EVIDENCE_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "a JPEG or PNG photo or a PDF document (type read "
+                        f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/{code}/evidence",
+    operation_id="uploadHiddenHazardEvidence",
+    summary="Upload a photo or document for a step of the hazard's loop",
+    status_code=201,
+    openapi_extra={"requestBody": _EVIDENCE_FORM},
+    responses={
+        200: {"description": "the same file was uploaded to this hazard before"},
+        400: {"description": "a broken file, or a PDF with active content"},
+        404: {"description": "no such hazard"},
+        413: {"description": "larger than the cap"},
+        415: {"description": "not JPEG, PNG or PDF (decided by content)"},
+    },
+)
+async def upload_evidence(
+    code: Code, who: HazardReporter, request: Request, pool: PoolDep, settings: SettingsDep
+) -> JSONResponse:
+    """The file is kept sanitised (metadata stripped; the EXIF location kept as data) and
+    pending until a step names its `sha256` in `evidence`."""
+    async with pool.acquire() as conn:
+        await hazards.get(conn, code)  # 404 before reading the body
+    with upload_workspace(settings) as tmp:
+        upload = await receive_upload(request, tmp / "evidence", evidence.MAX_EVIDENCE_BYTES)
+        data = upload.path.read_bytes()
+    clean = evidence.sanitise(data)
+    async with pool.acquire() as conn, conn.transaction():
+        await scope.enter_hazard(conn, who, code)  # RLS: a hazard in the caller's scope
+        row = await hazards.get(conn, code, lock=True)
+        out, new = await evidence.store(conn, row, clean, upload.filename or "evidence",
+                                        who.name, hazards.org_of(who))  # fmt: skip
+        if new:
+            await audit.record(conn, who, "hidden_hazards.evidence", "hidden_hazards", [code],
+                               sha256=clean.sha256, media_type=clean.media_type)  # fmt: skip
+    return JSONResponse(out, status_code=201 if new else 200)
+
+
+@router.get(
+    "/{code}/evidence/{sha256}",
+    operation_id="getHiddenHazardEvidence",
+    summary="One evidence file (sanitised) of a hazard",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}}},
+)
+async def get_evidence(code: Code, sha256: Sha256, reader: Reader, pool: PoolDep) -> Response:
+    """The stored bytes with their sniffed type; never rendered as anything active
+    (`nosniff`, a sandboxing CSP, PDFs as attachments)."""
+    async with pool.acquire() as conn:
+        row = await evidence.content(conn, code, sha256)
+    disposition = "attachment" if row["media_type"] == evidence.PDF else "inline"
+    ext = {evidence.JPEG: "jpg", evidence.PNG: "png", evidence.PDF: "pdf"}[row["media_type"]]
+    return Response(
+        bytes(row["content"]),
+        media_type=row["media_type"],
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{sha256[:16]}.{ext}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=86400, immutable",
+            "ETag": f'"{sha256}"',
+        },
+    )
 
 
 @router.get("/{code}", operation_id="getHiddenHazard", summary="A hidden hazard and its loop")

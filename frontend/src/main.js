@@ -4,6 +4,8 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import "./style.css";
 import { api, clearToken, getToken, login, streamEvents } from "./api.js";
 import { Dashboard } from "./dashboard.js";
+import { Editor } from "./editor.js";
+import { Inbox, rankingTables, s as hs } from "./inbox.js";
 import { applyStatic, getLang, layerTitle, setCodes, setLang, t } from "./i18n.js";
 import { createMap } from "./map.js";
 import { filterPanel, layerPanel, searchBox } from "./panels.js";
@@ -99,7 +101,15 @@ async function start() {
   }
   searchBox($("#search"), $("#search-results"), layerMeta, openFeature);
 
+  const inbox = new Inbox($("#inbox"), onemap, config);
+  const editor = new Editor($("#editor"), onemap, layerMeta, config);
+  window.addEventListener("onemap:edit", (e) => editor.open(e.detail.layer, e.detail.code).catch((err) => console.warn(err)));
   onemap.map.on("click", (e) => {
+    if (editor.drawing) return;
+    if (inbox.picking) {
+      inbox.pick(e.lngLat);
+      return;
+    }
     if (tools.active) {
       tools.run(e.lngLat);
       return;
@@ -123,6 +133,9 @@ async function start() {
   const dashboard = new Dashboard($("#dashboard"), $("#feed"));
   dashboard.renderFeed();
   await dashboard.load();
+  $("#inbox-title").textContent = hs("inbox");
+  await inbox.load();
+  $("#ranking").replaceChildren(rankingTables(inbox.ranking));
 
   // level changes: the feed, then fresh tiles (again a moment later, in case this
   // process's tile versions heard of the change after the event stream did)
@@ -147,7 +160,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing, inbox, editor };
   document.body.dataset.ready = "1";
 }
 

@@ -3,7 +3,9 @@
 import maplibregl from "maplibre-gl";
 import { api } from "./api.js";
 import { levelHistory } from "./charts.js";
+import { editButton } from "./editor.js";
 import { html, setHtml } from "./html.js";
+import { hazardBody } from "./inbox.js";
 import { LEVEL_HEX, categoryName, getLang, levelName, t } from "./i18n.js";
 
 const HIDDEN = new Set(["id", "source", "created_at", "updated_at", "risk_unit_id", "point_id"]);
@@ -112,11 +114,14 @@ export class Popups {
         body = document.createElement("div");
         setHtml(body, html`<b>${props.count}</b> ${t("features")} · ${t("zoom_in")}`);
         map.easeTo({ center: lngLat, zoom: Math.min(map.getZoom() + 2, 18) });
+      } else if (layer === "hidden_hazards") {
+        body = await hazardBody(props.code);
       } else if (layer === "risk_units") {
         body = await riskUnitBody(props.code);
       } else {
         body = await featureBody(layer, props.code, this.layerMeta[layer]?.title_zh || layer);
       }
+      if (!isCluster && layer !== "hidden_hazards" && props.code) body.append(editButton(layer, props.code));
       box.replaceChildren(body);
       box.dataset.ready = "1";
     } catch (err) {

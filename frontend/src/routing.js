@@ -3,6 +3,7 @@
 // POST /analysis/reach, POST /analysis/route, GET /stats/coverage?unreached=true.
 import { api } from "./api.js";
 import { fmt } from "./charts.js";
+import { html, setHtml } from "./html.js";
 import { getLang, onLang } from "./i18n.js";
 
 const TEXT = {
@@ -24,9 +25,6 @@ const tr = (k) => (TEXT[getLang()] || TEXT.zh)[k] || k;
 const BAND = { 5: "#1a9850", 10: "#fee08b", 15: "#f46d43" };
 const EMPTY = { type: "FeatureCollection", features: [] };
 
-function esc(v) {
-  return String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 export class RoutingTools {
   constructor(root, onemap) {
@@ -78,16 +76,23 @@ export class RoutingTools {
   }
 
   render() {
-    const b = (k) => `<button type="button" data-routing="${k}" class="${this.mode === k ? "on" : ""}">${tr(k)}</button>`;
+    const b = (k) => html`<button type="button" data-routing="${k}" class="${this.mode === k ? "on" : ""}">${tr(k)}</button>`;
     const hint = { reach: tr("pick_reach"), route: this.from ? tr("pick_to") : tr("pick_from") }[this.mode] || "";
     const checked = (m) => (this.minutes().includes(m) ? "checked" : "");
     this.root.querySelector(".routing-head")?.remove();
     const head = document.createElement("div");
     head.className = "routing-head";
-    head.innerHTML = `<div class="toolbar">${b("reach")}${b("route")}</div>
-      <div class="tool-opts">${[5, 10, 15].map((m) => `<label class="field"><input type="checkbox" name="minutes" value="${m}" ${checked(m)}> ${m} ${tr("minutes")}</label>`).join("")}
-      <label class="field"><input type="checkbox" name="coverage" ${this.coverageOn ? "checked" : ""}> ${tr("coverage")}</label></div>
-      <div class="hint muted">${hint}</div>`;
+    setHtml(
+      head,
+      html`<div class="toolbar">${b("reach")}${b("route")}</div>
+      <div class="tool-opts">${[5, 10, 15].map((m) => (checked(m)
+        ? html`<label class="field"><input type="checkbox" name="minutes" value="${m}" checked> ${m} ${tr("minutes")}</label>`
+        : html`<label class="field"><input type="checkbox" name="minutes" value="${m}"> ${m} ${tr("minutes")}</label>`))}
+      <label class="field">${this.coverageOn
+        ? html`<input type="checkbox" name="coverage" checked>`
+        : html`<input type="checkbox" name="coverage">`} ${tr("coverage")}</label></div>
+      <div class="hint muted">${hint}</div>`,
+    );
     this.root.prepend(head);
     if (!this.root.querySelector(".routing-results")) {
       const res = document.createElement("div");
@@ -155,28 +160,28 @@ export class RoutingTools {
   summary(last) {
     const results = this.root.querySelector(".routing-results");
     if (!last) return;
-    let html = "";
+    let body = html``;
     if (last.kind === "reach") {
       const rows = last.out.features
         .filter((f) => f.properties.kind === "area")
         .map((f) => {
           const p = f.properties;
-          return `<tr data-minutes="${p.minutes}"><th><i class="sw" style="background:${BAND[p.minutes] || BAND[15]}"></i>${p.minutes} ${tr("minutes")}</th>
+          return html`<tr data-minutes="${p.minutes}"><th><i class="sw" style="background:${BAND[p.minutes] || BAND[15]}"></i>${p.minutes} ${tr("minutes")}</th>
             <td>${tr("population")} <b class="reach-population" data-value="${p.population}">${fmt(p.population)}</b></td><td>${tr("edges")} ${fmt(p.edges_reached)}</td></tr>`;
         });
-      html = `<table class="summary reach-summary">${rows.join("")}</table>`;
+      body = html`<table class="summary reach-summary">${rows}</table>`;
     } else if (last.kind === "route") {
       const o = last.out;
       const steps = o.steps
         .filter((s) => s.name)
-        .map((s) => `<li>${esc(s.maneuver)} · ${esc(s.name)} <small>${fmt(Math.round(s.length_m))} m</small></li>`);
-      html = `<table class="summary route-summary">
+        .map((s) => html`<li>${s.maneuver} · ${s.name} <small>${fmt(Math.round(s.length_m))} m</small></li>`);
+      body = html`<table class="summary route-summary">
         <tr><th>${tr("duration")}</th><td class="route-duration">${(o.duration_s / 60).toFixed(1)} ${tr("minutes")}</td></tr>
         <tr><th>${tr("length")}</th><td>${(o.length_m / 1000).toFixed(2)} km</td></tr>
         <tr><th>${tr("snapped")}</th><td>${Math.round(o.from.snapped_m)} m / ${Math.round(o.to.snapped_m)} m</td></tr></table>
-        <ol class="result-list route-steps">${steps.join("")}</ol>`;
+        <ol class="result-list route-steps">${steps}</ol>`;
     }
-    results.innerHTML = `${html}<button type="button" class="routing-clear">${tr("clear")}</button>`;
+    setHtml(results, html`${body}<button type="button" class="routing-clear">${tr("clear")}</button>`);
   }
 
   /** The coverage layer: populated cells beyond 15 minutes of any shelter, in red. */
@@ -194,8 +199,11 @@ export class RoutingTools {
     const box = document.createElement("div");
     box.className = "summary coverage-summary";
     box.dataset.cells = String(out.unreached.features.length);
-    box.innerHTML = `${tr("not_reached")} <b class="coverage-not-reached" data-value="${city.population_not_reached}">${fmt(city.population_not_reached)}</b> ·
-      ${tr("sites_not_reached")} ${fmt(city.vulnerable_sites_not_reached)}`;
+    setHtml(
+      box,
+      html`${tr("not_reached")} <b class="coverage-not-reached" data-value="${city.population_not_reached}">${fmt(city.population_not_reached)}</b> ·
+      ${tr("sites_not_reached")} ${fmt(city.vulnerable_sites_not_reached)}`,
+    );
     this.root.querySelector(".coverage-summary")?.remove();
     this.root.querySelector(".routing-head").after(box);
   }

@@ -1,14 +1,14 @@
 """Roads and routing (pgRouting): the road network, its vertices and the speed per road class.
 
 Revision ID: 0020_roads
-Revises: 0018_supervision
+Revises: 0019_hazard_loop
 Create Date: 2026-12-07
 """
 
 from db.migrations.sqlfile import run_sql
 
 revision = "0020_roads"
-down_revision = "0018_supervision"
+down_revision = "0019_hazard_loop"
 branch_labels = None
 depends_on = None
 

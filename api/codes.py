@@ -1,4 +1,5 @@
-"""api.codes: the domain's enumerations (GRADING.md), one place for API, import, grading, SQL
+"""api.codes: the domain's enumerations (docs/grading-model.md), one place for API, import, grading,
+SQL
 and the front end (`frontend_codes()`, served in GET /ui/config; `sql_arrays()`, the arrays
 the grading SQL ranks by)."""
 

@@ -9,15 +9,13 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import __version__
-from api.app import OnemapAPI, request_chain
+from api.asgi import OnemapAPI, request_chain
 from api.errors import install_error_handlers
-from api.frontend import install_frontend
 from api.grading.engine import RegradeResult
 from api.grading.service import AfterFullRegrade
 from api.migrate import head_revision
 from api.openapi_doc import install_openapi
-from api.params import reject_unknown_query_params
-from api.raster.router import install_raster
+from api.query_params import reject_unknown_query_params
 from api.raster.surface import rebuild_risk_surface
 from api.ratelimit import limiter_for
 from api.routers import (
@@ -44,10 +42,12 @@ from api.routers import (
     weather_warnings,
     webhooks,
 )
+from api.routers.frontend import install_frontend
 from api.routers.organisations import router as organisations_router
+from api.routers.raster import install_raster
+from api.routers.tiles import router as tiles_router
 from api.services import Services
 from api.settings import Settings
-from api.tiles.router import router as tiles_router
 
 log = logging.getLogger("onemap")
 

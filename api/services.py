@@ -18,11 +18,11 @@ import asyncpg
 
 from api.auth.principal import KeyCache
 from api.db import create_pool, create_read_pool
-from api.events.maintenance import ReadingsMaintenance
-from api.events.points import PointCache
-from api.events.stream import GradeStream
-from api.events.webhooks import WebhookDispatcher
 from api.grading.service import AfterFullRegrade, GradingService
+from api.monitoring.maintenance import ReadingsMaintenance
+from api.monitoring.points import PointCache
+from api.notifications.grade_events import GradeStream
+from api.notifications.webhooks import WebhookDispatcher
 from api.pgnotify import NotificationHub
 from api.queries.catalogue import Catalogue
 from api.ratelimit import RateLimiter

@@ -1,6 +1,6 @@
 """geodata.events: hidden hazards (open, overdue, closed; all severities) and a few accidents.
 
-Times lead up to the build's as-of date, so the last 365 days of GRADING.md
+Times lead up to the build's as-of date, so the last 365 days of docs/grading-model.md
 have something in them. Each event is linked to its risk unit by code and
 placed at it.
 """

@@ -39,10 +39,10 @@ class FirstReadings:
 
 async def send_first_readings(settings: Settings, now: datetime | None = None) -> FirstReadings:
     """Send one normal reading at `now` for each point offline at `now`; regrade their units."""
-    from api.events import readings
-    from api.events.points import PointCache
     from api.grading import engine, store
     from api.grading.service import utcnow
+    from api.monitoring import readings
+    from api.monitoring.points import PointCache
 
     started = time.perf_counter()
     now = now or utcnow()

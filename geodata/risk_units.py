@@ -1,4 +1,5 @@
-"""geodata.risk_units: 3,176 synthetic risk units over the 15 categories of GRADING.md."""
+"""geodata.risk_units: 3,176 synthetic risk units over the 15 categories of docs/grading-
+model.md."""
 
 from __future__ import annotations
 

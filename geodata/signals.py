@@ -2,7 +2,7 @@
 
 Thresholds are given per point for levels 1..4 (column j is level j+1, level 1
 the most severe), with `below` for points that alarm on a drop (pressure). A
-value at or past a level's threshold is at that level (api.events.points.levels).
+value at or past a level's threshold is at that level (api.monitoring.points.levels).
 """
 
 from __future__ import annotations

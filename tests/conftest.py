@@ -28,12 +28,12 @@ from api.auth.roles import Role
 from api.main import create_app
 from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
-from tests import dbutil
+from tests.support import dbutil
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 # Fixture modules of the capabilities (session databases with their own small fixtures).
-pytest_plugins = ("tests.city", "tests.tiles_city")
+pytest_plugins = ("tests.support.city", "tests.support.tiles_city")
 
 
 def _digest(*paths: Path) -> str:

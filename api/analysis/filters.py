@@ -9,7 +9,7 @@ from typing import Any
 
 from api.errors import BadRequest
 from api.layers import Field, Layer
-from api.params import parse_date, parse_timestamp
+from api.query_params import parse_date, parse_timestamp
 from api.sqlfiles import ident
 
 #: the PostgreSQL array type a list of values of each field type is bound as

@@ -41,8 +41,8 @@ def import_csv(
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="readings per batch")] = 20_000,
 ) -> None:
     """Load readings (idempotent per batch and per reading), then regrade the touched units."""
-    from api.events import readings
     from api.grading import engine, store
+    from api.monitoring import readings
     from api.timestamps import utcnow
 
     settings = Settings()
@@ -95,7 +95,7 @@ def import_csv(
 @readings_app.command("maintain")
 def maintain() -> None:
     """Create the next days' partitions and drop those past the retention setting."""
-    from api.events.maintenance import maintain_readings
+    from api.monitoring.maintenance import maintain_readings
 
     settings = Settings()
 

@@ -24,12 +24,12 @@ from api import audit, sqlfiles
 from api.auth.principal import Principal
 from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound, PreconditionFailed, PreconditionRequired
-from api.events.common import regrade_summary
 from api.grading import engine, store
 from api.grading.service import utcnow
 from api.importer.core import import_file
 from api.importer.result import ImportResult
 from api.layers import CODE_LINKS, LAYERS, Layer
+from api.risk_events.common import regrade_summary
 from api.settings import Settings
 
 #: layers edited in place (their rows keep every version; RLS scopes their writes)

@@ -1,1 +1,2 @@
-"""api.grading: dynamic four-colour risk grading (GRADING.md): parameters, model, SQL path."""
+"""api.grading: dynamic four-colour risk grading (docs/grading-model.md): parameters, model, SQL
+path."""

@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 import asyncpg
 
-from api.grading import loader, sqlfiles
+from api.grading import loader
+from api.grading import statements as sqlfiles
 from api.grading.model import grade
 from api.grading.params import Params
 

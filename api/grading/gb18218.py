@@ -10,7 +10,7 @@ Transcribed from the standard's text (front matter at
 http://www.jianbiaoku.com/webarbs/book/70409/4803690.shtml) and cross-checked,
 row by row (number, name, CAS, Q), against public transcriptions of the
 standard's PDF found with the project's code search; the β values are the ones
-GRADING.md gives. Quantities are in tonnes.
+docs/grading-model.md gives. Quantities are in tonnes.
 
 Carbon monoxide has no row of its own in Table 1: it is row 13, 煤气(CO, CO和H2、
 CH4的混合物等), Q = 20 t (two independent transcriptions of Table 1 agree; the

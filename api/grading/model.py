@@ -1,6 +1,6 @@
 """api.grading.model: `grade(unit, events, as_of, params, previous)`, pure and deterministic.
 
-The reference implementation of GRADING.md (its inputs and outputs are the
+The reference implementation of docs/grading-model.md (its inputs and outputs are the
 records of api/grading/records.py). It never reads the clock: every
 window is measured from `as_of`. Arithmetic is exact (`Decimal`), as in the
 set-based SQL path (`numeric`), so both land on the same side of every band
@@ -418,7 +418,8 @@ def grade(
     params: Params,
     previous: str | None = None,
 ) -> Grade:
-    """Grade one unit at `as_of` (GRADING.md); `previous` is its level before, for hysteresis."""
+    """Grade one unit at `as_of` (docs/grading-model.md); `previous` is its level before, for
+    hysteresis."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must carry a time zone")
     now = assess(unit, events, as_of, as_of, params)

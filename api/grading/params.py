@@ -1,7 +1,8 @@
-"""api.grading.params: the grading parameter set (GRADING.md's numbers as data, versioned).
+"""api.grading.params: the grading parameter set (docs/grading-model.md's numbers as data,
+versioned).
 
 Every number of the model lives here, not in code: the default set below is
-GRADING.md transcribed; the database keeps versions of it
+docs/grading-model.md transcribed; the database keeps versions of it
 (`grading_param_sets`), and every grade records the version it used. Numbers
 are `Decimal` inside (exact arithmetic, the same as PostgreSQL `numeric` in the
 set-based path) and plain JSON numbers outside.
@@ -86,7 +87,7 @@ class Exposure(_Strict):
 
 
 class K(_Strict):
-    """The dynamic factors k (GRADING.md's table) and the cap on their sum."""
+    """The dynamic factors k (docs/grading-model.md's table) and the cap on their sum."""
 
     alarm_level: dict[str, Num] = Field(description="highest active alarm level (1..4) -> k")
     further_alarm_point: Capped
@@ -152,7 +153,7 @@ class ComboFloor(_Strict):
 
 
 class Floors(_Strict):
-    """F0-F5 of GRADING.md."""
+    """F0-F5 of docs/grading-model.md."""
 
     F0: bool = Field(True, description="never below the registered level")
     F1: LevelFloor = Field(description="an open major hidden hazard")
@@ -163,7 +164,8 @@ class Floors(_Strict):
 
 
 class Params(_Strict):
-    """One grading parameter set (GRADING.md); `version` is the database's, not part of the JSON."""
+    """One grading parameter set (docs/grading-model.md); `version` is the database's, not part
+    of the JSON."""
 
     hazard: Hazard
     exposure: Exposure
@@ -233,7 +235,7 @@ _RAIN = [
 ]  # fmt: skip
 _COLD = ["gas", "water_supply", "heat_supply", "bridge_tunnel", "rail_transit", "power"]
 
-#: GRADING.md, transcribed. Version 1 in every database.
+#: docs/grading-model.md, transcribed. Version 1 in every database.
 DEFAULT_PARAMS_JSON: dict[str, Any] = {
     "hazard": {
         "gb18218": {"1": 5, "2": 4, "3": 4, "4": 3},
@@ -297,5 +299,5 @@ DEFAULT_PARAMS_JSON: dict[str, Any] = {
 
 
 def default_params() -> Params:
-    """GRADING.md's parameter set (version 1 once stored)."""
+    """docs/grading-model.md's parameter set (version 1 once stored)."""
     return Params.from_json(DEFAULT_PARAMS_JSON, version=1)

@@ -205,7 +205,7 @@ class Grade:
         return "up" if diff > 0 else "down" if diff < 0 else "same"
 
     def to_json(self) -> dict[str, Any]:
-        """The full explanation GRADING.md lists, as JSON-ready data."""
+        """The full explanation docs/grading-model.md lists, as JSON-ready data."""
         a = self.now
         return {
             "level": self.level,

@@ -20,10 +20,10 @@ def as_json(value: Any) -> Any:
 
 
 async def ensure_default(conn: asyncpg.Connection) -> None:
-    """Store GRADING.md's set as version 1, active, when the database has no set yet."""
+    """Store docs/grading-model.md's set as version 1, active, when the database has no set yet."""
     await conn.execute(
         "INSERT INTO grading_param_sets (version, params, note, created_by, active) "
-        "SELECT 1, $1::text::jsonb, 'GRADING.md default', 'onemap', true "
+        "SELECT 1, $1::text::jsonb, 'docs/grading-model.md default', 'onemap', true "
         "WHERE NOT EXISTS (SELECT 1 FROM grading_param_sets) ON CONFLICT DO NOTHING",
         json.dumps(DEFAULT_PARAMS_JSON),
     )

@@ -40,7 +40,7 @@ from sqlalchemy.types import NullType, TypeEngine
 
 from api.errors import BadRequest
 from api.layers import LAYERS, Field, Layer
-from api.params import bbox_parts, parse_date, parse_float, parse_timestamp
+from api.query_params import bbox_parts, parse_date, parse_float, parse_timestamp
 from api.sqlfiles import literal
 
 _DIALECT = pg_asyncpg.dialect()

@@ -6,7 +6,7 @@ opened. The tile matrix set is the one the map uses, zooms stop a little past
 the style's raster sources, image sizes, buffers, paddings, bins and lists are
 capped, and band-math expressions are short, refer to the one band there is and
 use only arithmetic. What the bounds cannot make cheap is cut off by the time
-limit of `api.raster.errors.RasterRoute` (503). tests/test_raster_bounds.py
+limit of `api.raster.errors.RasterRoute` (503). tests/http/test_raster_bounds.py
 fails when titiler grows a parameter this table does not name.
 """
 

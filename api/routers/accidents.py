@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
 from api.editing import scope
-from api.events.accidents import SELECT, AccidentIn, record_accident
-from api.events.common import iso, regrade_after
+from api.risk_events.accidents import SELECT, AccidentIn, record_accident
+from api.risk_events.common import iso, regrade_after
 from api.routers.replies import REPLAYED, created
 
 router = APIRouter(prefix="/accidents", tags=["accidents"])

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from api import codes
 from api.deps import Reader
-from api.events.stream import GradeStream, events_after
+from api.notifications.grade_events import GradeStream, events_after
 
 router = APIRouter(prefix="/events", tags=["grading"])
 

@@ -17,11 +17,12 @@ from api import audit
 from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
 from api.editing import scope
 from api.errors import NotFound
-from api.events import evidence, hazards
-from api.events.common import check_time, regrade_after
-from api.events.hazard_reports import ReportIn, hazard_json, report_hazard
 from api.grading import store
 from api.importer.upload import receive_upload, upload_workspace
+from api.risk_events import evidence
+from api.risk_events import hidden_hazards as hazards
+from api.risk_events.common import check_time, regrade_after
+from api.risk_events.hidden_hazard_reports import ReportIn, hazard_json, report_hazard
 from api.routers.replies import REPLAYED, created
 from api.sqlfiles import load
 from api.timestamps import Timestamp, utcnow

@@ -14,11 +14,11 @@ from starlette.datastructures import URL
 from api.deps import PoolDep, Reader, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer, get_layer
-from api.params import OPEN_QUERY
 from api.queries import features
 from api.queries.catalogue import Catalogue, layer_json
-from api.queries.params import __doc__ as SYNTAX
-from api.queries.params import api_query
+from api.queries.request import __doc__ as SYNTAX
+from api.queries.request import api_query
+from api.query_params import OPEN_QUERY
 from api.services import Services
 from api.settings import Settings
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import audit
 from api.deps import GradingDep, Integrator, PoolDep, Reader, ServicesDep, SettingsDep
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
-from api.events import readings
-from api.events.common import regrade_after
+from api.monitoring import readings
+from api.risk_events.common import regrade_after
 from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])

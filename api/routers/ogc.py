@@ -12,12 +12,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from api.deps import PoolDep, Reader, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer
-from api.ogc.openapi import CRS84, OAS30, feature_schema, openapi_document
-from api.ogc.schema import QUERYABLES_REL, SCHEMA_REL, queryables, returnables
-from api.params import OPEN_QUERY
 from api.queries import features
 from api.queries.catalogue import LayerStats
-from api.queries.params import ogc_query
+from api.queries.ogc import CRS84, OAS30, feature_schema, openapi_document
+from api.queries.ogc_schema import QUERYABLES_REL, SCHEMA_REL, queryables, returnables
+from api.queries.request import ogc_query
+from api.query_params import OPEN_QUERY
 from api.routers.layers import catalogue, check_page, collection_bytes, page_links
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import cancel_early, check_time, iso, regrade_after
-from api.events.periods import SELECT, PeriodIn, create_period
+from api.risk_events.common import cancel_early, check_time, iso, regrade_after
+from api.risk_events.special_periods import SELECT, PeriodIn, create_period
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
-from api.events.common import cancel_early, check_time, iso, regrade_after
-from api.events.warnings import SELECT, WarningIn, issue_warning
+from api.risk_events.common import cancel_early, check_time, iso, regrade_after
+from api.risk_events.weather_warnings import SELECT, WarningIn, issue_warning
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 

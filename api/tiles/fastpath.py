@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import OnemapError, problem
-from api.tiles.router import serve_tile
+from api.routers.tiles import serve_tile
 
 PREFIX = "/tiles/"
 SUFFIX = ".mvt"

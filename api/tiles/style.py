@@ -1,4 +1,4 @@
-"""api.tiles.style: the MapLibre style of the one map (GRADING.md's four colours)."""
+"""api.tiles.style: the MapLibre style of the one map (docs/grading-model.md's four colours)."""
 
 from __future__ import annotations
 

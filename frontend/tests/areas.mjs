@@ -1,5 +1,5 @@
 // Browser test of the one screen's areas table (the seed's per-area figures beside the live ones).
-// Run by tests/test_frontend_areas.py against a live server on a copy of the demo city:
+// Run by tests/system/test_frontend_areas.py against a live server on a copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT [ONEMAP_SCREENSHOTS=dir] [CHROMIUM=/usr/bin/chromium] node tests/areas.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.
 import { join } from "node:path";

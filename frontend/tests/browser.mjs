@@ -1,5 +1,5 @@
 // Browser test of the one map (playwright-core driving Debian's chromium).
-// Run by tests/test_frontend.py against a live server on a graded copy of the demo city:
+// Run by tests/system/test_frontend.py against a live server on a graded copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_TARGET='{"unit":..,"point":..,"value":..,"lon":..,"lat":..}'
 //   [ONEMAP_SCREENSHOTS=docs/screenshots] [CHROMIUM=/usr/bin/chromium] node tests/browser.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.

@@ -1,5 +1,5 @@
 // Browser test of the map editor (playwright-core driving Debian's chromium).
-// Run by tests/test_frontend_loop.py against a live server:
+// Run by tests/system/test_frontend_loop.py against a live server:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_EDIT='{"user":..,"password":..,"unit":..,"lon":..,"lat":..,"outside":..}'
 //   [CHROMIUM=/usr/bin/chromium] [ONEMAP_SCREENSHOTS=dir] node tests/editor.mjs
 // A scoped editor moves a unit (Terra Draw), changes an attribute, sees it recoloured after

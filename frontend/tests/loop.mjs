@@ -1,5 +1,5 @@
 // Browser test of the hidden-hazard loop on screen (playwright-core driving Debian's chromium).
-// Run by tests/test_frontend_loop.py against a live server:
+// Run by tests/system/test_frontend_loop.py against a live server:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_LOOP='{"unit":..,"lon":..,"lat":..,"org":..,"photo":..}'
 //   [CHROMIUM=/usr/bin/chromium] [ONEMAP_SCREENSHOTS=dir] node tests/loop.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.

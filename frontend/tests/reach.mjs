@@ -1,5 +1,5 @@
 // Browser test of the travel-time tools (playwright-core driving Debian's chromium).
-// Run by tests/test_frontend_reach.py against a live server on a copy of the demo city:
+// Run by tests/system/test_frontend_reach.py against a live server on a copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_POINTS='{"a":[lon,lat],"b":[lon,lat]}'
 //   [CHROMIUM=/usr/bin/chromium] node tests/reach.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.

@@ -1,5 +1,5 @@
 // Stored-XSS browser test (playwright-core driving Debian's chromium).
-// Run by tests/test_xss.py against a live server whose database holds a district and a
+// Run by tests/system/test_xss.py against a live server whose database holds a district and a
 // risk unit imported (through POST /layers/{layer}/import) with HTML in their names and codes:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_XSS='{"district":{...},"unit":{...},"editor":{...}}'
 //   [CHROMIUM=/usr/bin/chromium] node tests/xss.mjs

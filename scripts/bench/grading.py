@@ -46,10 +46,11 @@ from numpy.typing import NDArray
 
 from api.auth.keys import create_key
 from api.auth.roles import Role
-from api.events import alarms as alarm_rules
-from api.events import readings as rd
-from api.grading import engine, sqlfiles, store
+from api.grading import engine, store
+from api.grading import statements as sqlfiles
 from api.importer import pgcopy
+from api.monitoring import alarms as alarm_rules
+from api.monitoring import readings as rd
 from api.settings import Settings
 from scripts.bench import Context, Row, console, scratch_database, timer
 from scripts.bench.loadgen import Connection
@@ -135,7 +136,7 @@ def make_clients(
     Gateway g owns the g-th of `gateways` runs of consecutive points (as a district's
     points are imported together); client k sends the batches of
     gateways k, k + clients, ... in turn (each gateway's in time order). The counts are
-    what the alarm rules (api/events/alarms.py) make of the episode points' readings:
+    what the alarm rules (api/monitoring/alarms.py) make of the episode points' readings:
     episodes opened, periods escalated, closed, and still open at the end.
     """
     n = len(codes)

@@ -1,10 +1,10 @@
--- Grade risk units in one pass (GRADING.md), the set-based twin of api/grading/model.py.
+-- Grade risk units in one pass (docs/grading-model.md), the set-based twin of api/grading/model.py.
 --
 -- $1 text          the parameter set (JSON)
 -- $2 timestamptz   as_of
 -- $3 bigint[]      unit ids (only in the "units" variant; each in_units_<alias>
 --                  placeholder below becomes `<alias's unit id> = ANY($3)` there
---                  and TRUE in the "all" variant: api/grading/sqlfiles.py;
+--                  and TRUE in the "all" variant: api/grading/statements.py;
 --                  the levels, control levels and warning colours ranked below
 --                  are the arrays of api/codes.py, filled in the same way)
 --

@@ -601,7 +601,7 @@ SELECT onemap_register_layer('vulnerable_sites');
 
 -- ---------------------------------------------------------------- grading
 
--- Versioned grading parameter sets (GRADING.md): a change makes a new
+-- Versioned grading parameter sets (docs/grading-model.md): a change makes a new
 -- version; exactly one is active.
 CREATE TABLE grading_param_sets (
     version     integer PRIMARY KEY,

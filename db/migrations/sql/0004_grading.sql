@@ -1,4 +1,4 @@
--- onemap 0004: what dynamic grading (GRADING.md) needs beyond the store.
+-- onemap 0004: what dynamic grading (docs/grading-model.md) needs beyond the store.
 --
 -- * risk_unit_exposure: population and vulnerable sites within the radius of
 --   each unit, computed in PostGIS and cached; a row is dropped when its

@@ -1,5 +1,5 @@
 -- Event records (hidden hazards, weather warnings, special periods, accidents) are
--- created through one service (api/events/*); each creation stores the SHA-256 of the
+-- created through one service (api/risk_events/*); each creation stores the SHA-256 of the
 -- canonical body it was made from. A re-sent record with the same code is then
 -- "unchanged" when the fingerprint matches and a conflict when it does not.
 CREATE TABLE event_fingerprints (

@@ -37,7 +37,7 @@ RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- Set the last reading of the points p_points to p_at (fixtures, tools, benches);
--- blocks are made when missing. Ingestion does not use it (api/events/readings.py).
+-- blocks are made when missing. Ingestion does not use it (api/monitoring/readings/).
 CREATE FUNCTION onemap_note_readings(p_points bigint[], p_at timestamptz)
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO point_liveness (block, last_us)

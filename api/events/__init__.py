@@ -1,1 +1,0 @@
-"""api.events: the events that move grades (readings and alarms, hidden hazards, warnings, ...)."""

@@ -1,0 +1,52 @@
+"""api.grading.statements: the set-based SQL in its two variants (all units / some) via sqlfiles."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from api.codes import sql_arrays
+from api.sqlfiles import load, render, substitute
+
+Variant = Literal["all", "units"]
+
+#: each `{{in_units_<alias>}}` placeholder of grading/sql/*.sql and the unit id column it tests
+UNIT_COLUMNS = {
+    "in_units_ru": "ru.id",
+    "in_units_hs": "hs.risk_unit_id",
+    "in_units_a": "a.risk_unit_id",
+    "in_units_mp": "mp.risk_unit_id",
+    "in_units_h": "h.risk_unit_id",
+}
+
+
+def _unit_filters(variant: Variant, ids_param: int) -> dict[str, str]:
+    """TRUE for all units, `col = ANY($n)` for a subset; with the code arrays of api/codes.py."""
+    if variant == "all":
+        return {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), **sql_arrays()}
+    ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
+    return {**ids, **sql_arrays()}
+
+
+@cache
+def raw(name: str) -> str:
+    """The text of api/grading/sql/<name>.sql (placeholders as written)."""
+    return load(f"grading/sql/{name}.sql")
+
+
+@cache
+def score(variant: Variant) -> str:
+    """Grade units without writing: $1 params, $2 as_of[, $3 ids]."""
+    return render("grading/sql/score.sql", **_unit_filters(variant, 3))
+
+
+@cache
+def apply(variant: Variant) -> str:
+    """Grade units and write the changed ones: $1 params, $2 as_of[, $3 ids]."""
+    return substitute(raw("apply"), {"score": score(variant)}, "grading/sql/apply.sql")
+
+
+@cache
+def exposure(variant: Variant) -> str:
+    """Refresh cached exposure: $1 radius, $2 stamp[, $3 ids]."""
+    return render("grading/sql/exposure.sql", **_unit_filters(variant, 3))

@@ -1,0 +1,1 @@
+"""tests.db: PostgreSQL + PostGIS, no HTTP."""

@@ -1,0 +1,1 @@
+"""tests.support: helpers the tiers share (databases, servers, files, fixtures)."""

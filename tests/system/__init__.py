@@ -1,0 +1,1 @@
+"""tests.system: real servers, private clusters, a browser, the tool chain."""

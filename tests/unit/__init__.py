@@ -1,0 +1,1 @@
+"""tests.unit: pure functions, no database (fast)."""

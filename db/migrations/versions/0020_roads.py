@@ -1,14 +1,14 @@
 """Roads and routing (pgRouting): the road network, its vertices and the speed per road class.
 
 Revision ID: 0020_roads
-Revises: 0015_organisations
+Revises: 0017_area_statistics
 Create Date: 2026-12-07
 """
 
 from db.migrations.sqlfile import run_sql
 
 revision = "0020_roads"
-down_revision = "0015_organisations"
+down_revision = "0017_area_statistics"
 branch_labels = None
 depends_on = None
 

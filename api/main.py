@@ -22,6 +22,7 @@ from api.raster.surface import rebuild_risk_surface
 from api.ratelimit import limiter_for
 from api.routers import (
     accidents,
+    alerts,
     admin,
     analysis,
     auth,
@@ -30,6 +31,7 @@ from api.routers import (
     health,
     hidden_hazards,
     imports,
+    incidents,
     layers,
     monitoring,
     ogc,
@@ -89,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
-        accidents, grade_events, webhooks, routing,
+        accidents, grade_events, webhooks, routing, incidents, alerts,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)

@@ -232,9 +232,12 @@ async def travel_times(
     targets: Sequence[Point],
     max_s: float,
     max_snap_m: float | None = None,
+    *,
+    inbound: bool = False,
 ) -> list[float | None]:
     """Seconds from origin to each target (None: not within max_s, not reachable, or the
-    target farther than max_snap_m from any road). OffNetwork when the origin is."""
+    target farther than max_snap_m from any road). OffNetwork when the origin is.
+    `inbound`: from each target to the origin instead (the graph reversed: one-way streets)."""
     (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
     if not targets:
         return []
@@ -249,9 +252,10 @@ async def travel_times(
         return out
     async with conn.transaction():
         await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
-        rows = await conn.fetch(
-            load("routing/sql/times.sql"), load("routing/sql/graph.sql"), max_s, len(kept) + 1
-        )
+        graph = load("routing/sql/graph.sql")
+        if inbound:
+            graph = f"SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost FROM ({graph}) g"
+        rows = await conn.fetch(load("routing/sql/times.sql"), graph, max_s, len(kept) + 1)
     for (i, _), r in zip(kept, rows, strict=True):
         out[i] = r["agg_cost"]
     return out

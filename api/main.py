@@ -22,8 +22,8 @@ from api.raster.surface import rebuild_risk_surface
 from api.ratelimit import limiter_for
 from api.routers import (
     accidents,
-    alerts,
     admin,
+    alerts,
     analysis,
     auth,
     grade_events,

@@ -158,7 +158,8 @@ class Settings(BaseSettings):
     cap_sender: str = Field("onemap@xa.gov.cn", description="CAP <sender>")
     cap_sender_name: str = Field("西安市应急管理局", description="CAP <senderName>")
     cap_sender_code: str = Field(
-        "610100000000", pattern=r"^[0-9]{6,20}$",
+        "610100000000",
+        pattern=r"^[0-9]{6,20}$",
         description="issuing unit's code: the head of a GB/T 35965.1 identifier",
     )
     cap_max_severity: int = Field(

@@ -153,6 +153,7 @@ def _incident_routes() -> dict[tuple[str, str], Call]:
         ),
         ("GET", "/incidents/{incident_id}/events"): Call(R, "/incidents/1/events"),
         ("GET", "/alerts"): Call(R, "/alerts"),
+        ("GET", "/events/incidents"): Call(R, "/events/incidents", stream=True),
         ("GET", "/alerts/{identifier}"): Call(R, "/alerts/1", ok=404),
     }
 

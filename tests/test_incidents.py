@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from api.db import init_connection
 from api.errors import Conflict
 from api.incidents import service
 from api.incidents.models import DispatchIn
@@ -20,8 +21,12 @@ from tests.conftest import app_client, role_headers
 from tests.routing_grid import load_grid_roads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-GAS = {"geometry": {"type": "Point", "coordinates": list(O)}, "kind": "gas_leak",
-       "severity": 2, "occurred_at": (NOW - timedelta(minutes=3)).isoformat()}  # fmt: skip
+GAS = {
+    "geometry": {"type": "Point", "coordinates": list(O)},
+    "kind": "gas_leak",
+    "severity": 2,
+    "occurred_at": (NOW - timedelta(minutes=3)).isoformat(),
+}
 
 
 @pytest.fixture
@@ -81,8 +86,9 @@ async def test_report_plan_dispatch_close(city: tuple[Settings, dict[str, dict[s
             ["TF", "TG"], key=lambda c: next(t["eta_s"] for t in plan["teams"] if t["code"] == c)
         )
         for t in plan["teams"]:  # ETA = the route's duration from the base to the incident
-            route = await client.post("/analysis/route", json={"from": [t["lon"], t["lat"]],
-                                                               "to": list(O)})  # fmt: skip
+            route = await client.post(
+                "/analysis/route", json={"from": [t["lon"], t["lat"]], "to": list(O)}
+            )
             assert math.isclose(t["eta_s"], route.json()["duration_s"], abs_tol=0.01), t
             assert t["available"] is True
         assert plan["routes"][0]["code"] == plan["teams"][0]["code"]
@@ -91,7 +97,16 @@ async def test_report_plan_dispatch_close(city: tuple[Settings, dict[str, dict[s
         imp = await client.post("/analysis/impact", json={"point": list(O), "radius_m": 500})
         summary = imp.json()["summary"]
         assert plan["affected"]["summary"]["population"] == summary["population"]
-        assert {u["code"] for u in plan["affected"]["risk_units"]} >= {"RU1", "RU2"}
+        by_role = {
+            role: {f["properties"]["code"] for f in imp.json()["features"]
+                   if f["properties"].get("role") == role}
+            for role in ("risk_unit", "vulnerable_site")
+        }  # fmt: skip
+        assert {u["code"] for u in plan["affected"]["risk_units"]} == by_role["risk_unit"]
+        assert "RU1" in by_role["risk_unit"] and "RU2" not in by_role["risk_unit"]  # 1.1 km off
+        assert {v["code"] for v in plan["affected"]["vulnerable_sites"]} == by_role[
+            "vulnerable_site"
+        ]
         people = plan["population"]
         assert people > 0
         water = next(n for n in plan["needs"] if n["need"] == "drinking_water")
@@ -111,14 +126,16 @@ async def test_report_plan_dispatch_close(city: tuple[Settings, dict[str, dict[s
         team_dispatch = r.json()
         assert team_dispatch["status"] == "dispatched" and team_dispatch["team"] == first
         assert math.isclose(team_dispatch["eta_s"], plan["teams"][0]["eta_s"], abs_tol=0.1)
-        r = await client.post(f"/incidents/{inc['id']}/dispatches",
-                              json={"depot": "P1", "items": [{"item_type": "矿泉水", "quantity": 4}]})  # fmt: skip
+        r = await client.post(
+            f"/incidents/{inc['id']}/dispatches",
+            json={"depot": "P1", "items": [{"item_type": "矿泉水", "quantity": 4}]},
+        )
         assert r.status_code == 201, r.text
         assert r.json()["items"] == [{"item_type": "矿泉水", "quantity": 4}]
         plan2 = (await client.get(f"/incidents/{inc['id']}/plan", params={"days": 3})).json()
-        assert next(n for n in plan2["needs"] if n["need"] == "drinking_water")[
-            "stock_in_reach"
-        ] == 6
+        assert (
+            next(n for n in plan2["needs"] if n["need"] == "drinking_water")["stock_in_reach"] == 6
+        )
         assert next(t for t in plan2["teams"] if t["code"] == first)["available"] is False
 
         # states move forward only, each with its time
@@ -135,10 +152,17 @@ async def test_report_plan_dispatch_close(city: tuple[Settings, dict[str, dict[s
         r = await client.post(f"/incidents/{inc['id']}/dispatches", json={"team": first})
         assert r.status_code == 409
         types = [e["type"] for e in (await client.get(f"/incidents/{inc['id']}/events")).json()]
-        assert types == ["reported", "accident_recorded", "dispatched", "dispatched",
-                         "on_scene", "closed"]  # fmt: skip
-    assert await _count(settings, "SELECT count(*) FROM audit_log WHERE action LIKE "
-                        "'incidents.%'") == len(types)  # fmt: skip
+        assert types == [
+            "reported",
+            "accident_recorded",
+            "dispatched",
+            "dispatched",
+            "on_scene",
+            "closed",
+        ]
+    assert await _count(
+        settings, "SELECT count(*) FROM audit_log WHERE action LIKE 'incidents.%'"
+    ) == len(types)
 
 
 async def test_dispatch_races_over_http(city: tuple[Settings, dict[str, dict[str, str]]]) -> None:
@@ -157,9 +181,15 @@ async def test_dispatch_races_over_http(city: tuple[Settings, dict[str, dict[str
             assert sorted(r.status_code for r in rs) == [201, 409], [r.text for r in rs]
             loser = next(r for r in rs if r.status_code == 409).json()
             assert loser["available"] == 0 and loser["asked"] == 10
-            assert await _count(settings, "SELECT quantity FROM depot_stock s JOIN reserve_depots"
-                                " r ON r.id = s.depot_id WHERE r.code = 'P1' AND "
-                                "item_type = '矿泉水'") == 0  # fmt: skip
+            assert (
+                await _count(
+                    settings,
+                    "SELECT quantity FROM depot_stock s JOIN reserve_depots"
+                    " r ON r.id = s.depot_id WHERE r.code = 'P1' AND "
+                    "item_type = '矿泉水'",
+                )
+                == 0
+            )
             conn = await asyncpg.connect(settings.database_url)
             await conn.execute("UPDATE depot_stock SET quantity = 10 WHERE item_type = '矿泉水'")
             await conn.close()
@@ -179,10 +209,13 @@ async def test_dispatch_race_interleaved(city: tuple[Settings, dict[str, dict[st
     who = "race-test"
     ca = await asyncpg.connect(settings.database_url)
     cb = await asyncpg.connect(settings.database_url)
+    for c in (ca, cb):
+        await init_connection(c)  # the app's codecs
     try:
         inc = await ca.fetchval(
             "INSERT INTO incidents (kind, severity, title, occurred_at, created_by, geom) VALUES "
-            "('fire', 3, 'x', now(), 't', ST_SetSRID(ST_MakePoint(108.9, 34.25), 4326)) RETURNING id"
+            "('fire', 3, 'x', now(), 't', ST_SetSRID(ST_MakePoint(108.9, 34.25), 4326)) "
+            "RETURNING id"
         )
         for body, stock_after in (
             (DispatchIn(depot="P1", items=[{"item_type": "矿泉水", "quantity": 7}]), 3),  # type: ignore[list-item]
@@ -201,9 +234,10 @@ async def test_dispatch_race_interleaved(city: tuple[Settings, dict[str, dict[st
                 await racing
             await tb.rollback()
             if stock_after is not None:
-                assert await ca.fetchval(
-                    "SELECT quantity FROM depot_stock WHERE item_type = '矿泉水'"
-                ) == stock_after
+                assert (
+                    await ca.fetchval("SELECT quantity FROM depot_stock WHERE item_type = '矿泉水'")
+                    == stock_after
+                )
         assert await ca.fetchval("SELECT count(*) FROM dispatches") == 2
     finally:
         await ca.close()
@@ -214,17 +248,29 @@ async def test_dispatch_race_interleaved(city: tuple[Settings, dict[str, dict[st
     ("body", "status", "needle"),
     [
         ({**GAS, "kind": "meteor"}, 400, "unknown kind"),
-        ({**GAS, "severity": 5}, 422, "severity"),
-        ({**GAS, "geometry": {"type": "LineString", "coordinates": [[108.9, 34.25], [108.91, 34.25]]}}, 400, "Point"),
+        ({**GAS, "severity": 5}, 400, "severity"),
+        (
+            {
+                **GAS,
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[108.9, 34.25], [108.91, 34.25]],
+                },
+            },
+            400,
+            "Point",
+        ),
         ({**GAS, "geometry": {"type": "Point", "coordinates": [208.9, 34.25]}}, 400, "geometry"),
         ({**GAS, "occurred_at": (NOW + timedelta(days=2)).isoformat()}, 400, "future"),
-        ({**GAS, "extra": 1}, 422, "extra"),
+        ({**GAS, "extra": 1}, 400, "extra"),
     ],
-)  # fmt: skip
+)
 async def test_bad_incident_is_a_problem_and_nothing_is_written(
-    city: tuple[Settings, dict[str, dict[str, str]]], body: dict[str, Any], status: int,
+    city: tuple[Settings, dict[str, dict[str, str]]],
+    body: dict[str, Any],
+    status: int,
     needle: str,
-) -> None:  # fmt: skip
+) -> None:
     """Unknown kind, severity out of range, a line, a bad position, a future time: 4xx problem
     JSON, no incident, no accident, no audit line."""
     settings, headers = city
@@ -241,19 +287,30 @@ async def test_bad_dispatch_is_a_problem_and_nothing_is_written(
     city: tuple[Settings, dict[str, dict[str, str]]],
 ) -> None:
     """Short stock on the second item rolls back the first; unknown team/depot 404; both team
-    and depot 422; an unknown incident 404; a viewer 403."""
+    and depot 400; an unknown incident 404; a viewer 403."""
     settings, headers = city
     async with app_client(settings, headers["admin"]) as client:
         inc = (await client.post("/incidents", json=GAS)).json()["id"]
         before = await _count(settings, "SELECT sum(quantity) FROM depot_stock")
-        r = await client.post(f"/incidents/{inc}/dispatches", json={"depot": "P1", "items": [
-            {"item_type": "tent", "quantity": 5}, {"item_type": "矿泉水", "quantity": 11}]})  # fmt: skip
+        r = await client.post(
+            f"/incidents/{inc}/dispatches",
+            json={
+                "depot": "P1",
+                "items": [
+                    {"item_type": "tent", "quantity": 5},
+                    {"item_type": "矿泉水", "quantity": 11},
+                ],
+            },
+        )
         assert r.status_code == 409 and r.json()["available"] == 10
         assert await _count(settings, "SELECT sum(quantity) FROM depot_stock") == before
-        for body, status in (({"team": "NOPE"}, 404), ({"depot": "NOPE", "items": [
-                {"item_type": "tent", "quantity": 1}]}, 404), ({"team": "TF", "depot": "P1"}, 422),
-                ({"depot": "P1", "items": []}, 422), ({"depot": "P1", "items": [
-                {"item_type": "tent", "quantity": 0}]}, 422)):  # fmt: skip
+        for body, status in (
+            ({"team": "NOPE"}, 404),
+            ({"depot": "NOPE", "items": [{"item_type": "tent", "quantity": 1}]}, 404),
+            ({"team": "TF", "depot": "P1"}, 400),
+            ({"depot": "P1", "items": []}, 400),
+            ({"depot": "P1", "items": [{"item_type": "tent", "quantity": 0}]}, 400),
+        ):
             r = await client.post(f"/incidents/{inc}/dispatches", json=body)
             assert r.status_code == status, (body, r.text)
             assert r.headers["content-type"] == "application/problem+json"
@@ -265,4 +322,3 @@ async def test_bad_dispatch_is_a_problem_and_nothing_is_written(
         assert (await client.get(f"/incidents/{inc}/plan")).status_code == 200
     assert await _count(settings, "SELECT count(*) FROM dispatches") == 0
     assert await _count(settings, "SELECT sum(quantity) FROM depot_stock") == before
-

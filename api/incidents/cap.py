@@ -32,10 +32,19 @@ COLOUR_SEVERITY = {"red": "Extreme", "orange": "Severe"}
 LEVEL_ZH = {1: "I级（特别重大）", 2: "II级（重大）", 3: "III级（较大）", 4: "IV级（一般）"}
 COLOUR_ZH = {"red": "红色", "orange": "橙色"}
 WARNING_ZH = {
-    "rainstorm": "暴雨", "heat": "高温", "cold_wave": "寒潮", "snowstorm": "暴雪",
-    "road_icing": "道路结冰", "gale": "大风", "thunder_lightning": "雷电", "hail": "冰雹",
-    "fog": "大雾", "haze": "霾", "dust_storm": "沙尘暴", "drought": "干旱",
-}  # fmt: skip
+    "rainstorm": "暴雨",
+    "heat": "高温",
+    "cold_wave": "寒潮",
+    "snowstorm": "暴雪",
+    "road_icing": "道路结冰",
+    "gale": "大风",
+    "thunder_lightning": "雷电",
+    "hail": "冰雹",
+    "fog": "大雾",
+    "haze": "霾",
+    "dust_storm": "沙尘暴",
+    "drought": "干旱",
+}
 
 WANTED_INCIDENTS = """
 SELECT i.id, i.kind, i.severity, i.title, i.occurred_at, k.name_zh, k.name_en, k.radius_m,
@@ -55,6 +64,11 @@ def _time(at: datetime) -> str:
     return at.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
+def _clock(at: datetime) -> str:
+    """Beijing time to the minute, for people."""
+    return _time(at)[:16].replace("T", " ")
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     el = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
     if text is not None:
@@ -71,8 +85,9 @@ async def _area(conn: asyncpg.Connection, zone: bytes) -> dict[str, Any]:
     return dict(row)
 
 
-def _info(alert: ET.Element, lang: str, s: dict[str, Any], area: dict[str, Any],
-          settings: Settings) -> None:  # fmt: skip
+def _info(
+    alert: ET.Element, lang: str, s: dict[str, Any], area: dict[str, Any], settings: Settings
+) -> None:
     """One <info> block (language `lang`)."""
     zh = lang == "zh-CN"
     info = _sub(alert, "info")
@@ -105,9 +120,15 @@ def _info(alert: ET.Element, lang: str, s: dict[str, Any], area: dict[str, Any],
 
 
 def build_xml(
-    settings: Settings, identifier: str, sent: datetime, msg_type: str, refs: str | None,
-    s: dict[str, Any] | None, area: dict[str, Any] | None, note: str | None = None,
-) -> str:  # fmt: skip
+    settings: Settings,
+    identifier: str,
+    sent: datetime,
+    msg_type: str,
+    refs: str | None,
+    s: dict[str, Any] | None,
+    area: dict[str, Any] | None,
+    note: str | None = None,
+) -> str:
     """One CAP 1.2 alert message as XML text."""
     ET.register_namespace("", NS)
     alert = ET.Element(f"{{{NS}}}alert")
@@ -131,60 +152,76 @@ def _incident_subject(r: asyncpg.Record) -> dict[str, Any]:
     level = LEVEL_ZH[r["severity"]]
     radius = int(round(r["radius_m"]))
     return {
-        "category": r["cap_category"], "severity": CAP_SEVERITY[r["severity"]],
-        "certainty": "Observed", "event_zh": r["name_zh"], "event_en": r["name_en"],
-        "event_code": r["kind"], "effective": r["occurred_at"], "expires": None,
-        "headline_zh": f"{r['name_zh']}{level}", "headline_en":
-            f"{r['name_en'].capitalize()}, severity {r['severity']} of 4 (1 is the worst)",
-        "description_zh": f"{_time(r['occurred_at'])[:16].replace('T', ' ')}发生{r['name_zh']}"
-            f"（{r['title']}），影响半径约{radius}米。",
+        "category": r["cap_category"],
+        "severity": CAP_SEVERITY[r["severity"]],
+        "certainty": "Observed",
+        "event_zh": r["name_zh"],
+        "event_en": r["name_en"],
+        "event_code": r["kind"],
+        "effective": r["occurred_at"],
+        "expires": None,
+        "headline_zh": f"{r['name_zh']}{level}",
+        "headline_en": f"{r['name_en'].capitalize()}, severity {r['severity']} of 4 (1: worst)",
+        "description_zh": f"{_clock(r['occurred_at'])}发生{r['name_zh']}"
+        f"（{r['title']}），影响半径约{radius}米。",
         "description_en": f"{r['name_en'].capitalize()} at {_time(r['occurred_at'])}; "
-            f"impact radius about {radius} m.",
+        f"impact radius about {radius} m.",
         "instruction_zh": "请影响范围内人员听从现场指挥，远离危险区域，勿围观。",
         "instruction_en": "People in the area: follow the responders, keep away, do not gather.",
         "area_zh": f"{r['name_zh']}影响区（{radius}米）",
         "area_en": f"{r['name_en']} impact zone ({radius} m)",
         "severity_level": r["severity"],
-    }  # fmt: skip
+    }
 
 
 def _warning_subject(r: asyncpg.Record) -> dict[str, Any]:
     zh = WARNING_ZH.get(r["type"], r["type"])
     colour = COLOUR_ZH[r["colour"]]
     return {
-        "category": "Met", "severity": COLOUR_SEVERITY[r["colour"]], "certainty": "Likely",
-        "event_zh": f"{zh}预警", "event_en": f"{r['type'].replace('_', ' ')} warning",
-        "event_code": f"{r['type']}_{r['colour']}", "effective": r["valid_from"],
-        "expires": r["valid_to"], "headline_zh": f"{zh}{colour}预警",
+        "category": "Met",
+        "severity": COLOUR_SEVERITY[r["colour"]],
+        "certainty": "Likely",
+        "event_zh": f"{zh}预警",
+        "event_en": f"{r['type'].replace('_', ' ')} warning",
+        "event_code": f"{r['type']}_{r['colour']}",
+        "effective": r["valid_from"],
+        "expires": r["valid_to"],
+        "headline_zh": f"{zh}{colour}预警",
         "headline_en": f"{r['colour'].capitalize()} {r['type'].replace('_', ' ')} warning",
-        "description_zh": f"{r['name']}：{zh}{colour}预警，有效至{_time(r['valid_to'])[:16].replace('T', ' ')}。",
+        "description_zh": f"{r['name']}：{zh}{colour}预警，有效至{_clock(r['valid_to'])}。",
         "description_en": f"{r['colour'].capitalize()} {r['type'].replace('_', ' ')} warning "
-            f"in force until {_time(r['valid_to'])}.",
+        f"in force until {_time(r['valid_to'])}.",
         "instruction_zh": "请做好防范，减少外出，关注后续预警信息。",
         "instruction_en": "Take precautions, limit travel, watch for further warnings.",
-        "area_zh": f"{zh}{colour}预警区", "area_en": f"{r['colour']} {r['type']} warning area",
-    }  # fmt: skip
+        "area_zh": f"{zh}{colour}预警区",
+        "area_en": f"{r['colour']} {r['type']} warning area",
+    }
 
 
 async def _identifier(conn: asyncpg.Connection, settings: Settings, sent: datetime) -> str:
     """GB/T 35965.1: the issuing unit's code, the issue time (Beijing, yyyyMMddHHmmss) and a
     four-digit serial number within that second."""
     head = settings.cap_sender_code + sent.astimezone(BEIJING).strftime("%Y%m%d%H%M%S")
-    n = await conn.fetchval(
-        "SELECT count(*) FROM cap_alerts WHERE identifier LIKE $1 || '%'", head
-    )
+    n = await conn.fetchval("SELECT count(*) FROM cap_alerts WHERE identifier LIKE $1 || '%'", head)
     return f"{head}{n + 1:04d}"
 
 
 async def _issue(
-    conn: asyncpg.Connection, settings: Settings, subject: str, msg_type: str,
-    previous: list[asyncpg.Record], s: dict[str, Any] | None, zone: bytes | None, digest: str,
-) -> str:  # fmt: skip
+    conn: asyncpg.Connection,
+    settings: Settings,
+    subject: str,
+    msg_type: str,
+    previous: list[asyncpg.Record],
+    s: dict[str, Any] | None,
+    zone: bytes | None,
+    digest: str,
+) -> str:
     sent = utcnow()
     identifier = await _identifier(conn, settings, sent)
-    refs = " ".join(
-        f"{settings.cap_sender},{p['identifier']},{_time(p['sent'])}" for p in previous
-    ) or None
+    refs = (
+        " ".join(f"{settings.cap_sender},{p['identifier']},{_time(p['sent'])}" for p in previous)
+        or None
+    )
     area = await _area(conn, zone) if zone is not None else None
     note = f"{subject} no longer in force" if msg_type == "Cancel" else None
     xml = build_xml(settings, identifier, sent, msg_type, refs, s, area, note)
@@ -193,9 +230,17 @@ async def _issue(
     await conn.execute(
         "INSERT INTO cap_alerts (identifier, sent, msg_type, subject, refs, active, headline, "
         "digest, expires, xml) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        identifier, sent, msg_type, subject, refs, msg_type != "Cancel", headline, digest,
-        s.get("expires") if s else None, xml,
-    )  # fmt: skip
+        identifier,
+        sent,
+        msg_type,
+        subject,
+        refs,
+        msg_type != "Cancel",
+        headline,
+        digest,
+        s.get("expires") if s else None,
+        xml,
+    )
     return identifier
 
 
@@ -268,6 +313,11 @@ async def feed(conn: asyncpg.Connection, base_url: str) -> str:
         sub(e, "title", r["headline"])
         sub(e, "updated", _time(r["sent"]))
         sub(e, "summary", f"{r['msg_type']} {r['subject']}")
-        sub(e, "link", href=f"{base_url}/alerts/{r['identifier']}", rel="alternate",
-            type="application/cap+xml")  # fmt: skip
+        sub(
+            e,
+            "link",
+            href=f"{base_url}/alerts/{r['identifier']}",
+            rel="alternate",
+            type="application/cap+xml",
+        )
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -1,4 +1,4 @@
-"""api.incidents.models: what /incidents and its dispatches take (the interfaces other systems call)."""
+"""api.incidents.models: what /incidents and its dispatches take (interfaces others call)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ class IncidentIn(BaseModel):
     kind: Annotated[
         str,
         Field(
-            min_length=2, max_length=40, pattern=r"^[a-z_]+$",
+            min_length=2,
+            max_length=40,
+            pattern=r"^[a-z_]+$",
             description="fire, explosion, gas_leak, waterlogging, collapse, hazchem_release, "
             "traffic_accident (GET /incidents/kinds)",
         ),
-    ]  # fmt: skip
+    ]
     severity: Annotated[int, Field(ge=1, le=4, description="1 = I级 (especially major) .. 4")]
     occurred_at: Timestamp
     title: Annotated[str | None, Field(max_length=200)] = None

@@ -32,18 +32,24 @@ from api.sqlfiles import load
 ACCIDENT_GRADE = {1: "especially_major", 2: "major", 3: "large", 4: "general"}
 #: the order a dispatch moves through
 STATES = ("dispatched", "en_route", "on_scene", "released")
+#: the NOTIFY channel of incident_events (the one hub hears it; SSE streams it)
+CHANNEL = "onemap_incident_changed"
 #: how many candidates of each sort a plan times over the network
 CANDIDATES = 30
 
 
-async def timeline(conn: asyncpg.Connection, incident_id: int, who: Principal | str,
-                   type_: str, **details: Any) -> None:  # fmt: skip
+async def timeline(
+    conn: asyncpg.Connection, incident_id: int, who: Principal | str, type_: str, **details: Any
+) -> None:
     """One line on the incident's timeline (NOTIFYed to every process) and in the audit log."""
     name = audit.who(who)[0]
     await conn.execute(
         "INSERT INTO incident_events (incident_id, type, actor, details) VALUES ($1, $2, $3, $4)",
-        incident_id, type_, name, details,
-    )  # fmt: skip
+        incident_id,
+        type_,
+        name,
+        details,
+    )
     await audit.record(conn, who, f"incidents.{type_}", "incidents", [str(incident_id)], **details)
 
 
@@ -63,9 +69,9 @@ async def listing(conn: asyncpg.Connection, status: str | None, limit: int) -> l
 
 def _json(row: asyncpg.Record) -> dict[str, Any]:
     out = iso(dict(row))
-    out["geometry"] = json.loads(out["geometry"]) if isinstance(out["geometry"], str) else out[
-        "geometry"
-    ]
+    out["geometry"] = (
+        json.loads(out["geometry"]) if isinstance(out["geometry"], str) else out["geometry"]
+    )
     out["point"] = list(out["point"])
     return out
 
@@ -78,14 +84,18 @@ async def record(
     units to regrade."""
     check_time(body.occurred_at, settings, "occurred_at")
     if body.geometry.get("type") not in ("Point", "Polygon", "MultiPolygon"):
-        raise FieldBadRequest("geometry", "geometry must be a GeoJSON Point, Polygon or MultiPolygon")
+        raise FieldBadRequest(
+            "geometry", "geometry must be a GeoJSON Point, Polygon or MultiPolygon"
+        )
     try:
         geom = parse_geometry(body.geometry, settings.analysis_max_vertices)
     except BadRequest as exc:
         raise FieldBadRequest("geometry", exc.detail) from None
     kind = await conn.fetchrow("SELECT * FROM incident_kinds WHERE kind = $1", body.kind)
     if kind is None:
-        known = await conn.fetchval("SELECT string_agg(kind, ', ' ORDER BY kind) FROM incident_kinds")
+        known = await conn.fetchval(
+            "SELECT string_agg(kind, ', ' ORDER BY kind) FROM incident_kinds"
+        )
         raise FieldBadRequest("kind", f"unknown kind {body.kind!r}; one of {known}")
     name = audit.who(who)[0]
     title = body.title or f"{kind['name_zh']}（{kind['name_en']}）"
@@ -94,24 +104,33 @@ async def record(
         "district, created_by, geom) VALUES ($1, $2, $3, $4, $5, $6, (SELECT d.code FROM "
         "districts d WHERE ST_Intersects(d.geom, ST_PointOnSurface(ST_GeomFromWKB($7, 4326))) "
         "LIMIT 1), $8, ST_GeomFromWKB($7, 4326)) RETURNING id",
-        body.kind, body.severity, title, body.description, body.reporter or name,
-        body.occurred_at, geom.wkb, name,
-    )  # fmt: skip
+        body.kind,
+        body.severity,
+        title,
+        body.description,
+        body.reporter or name,
+        body.occurred_at,
+        geom.wkb,
+        name,
+    )
     await timeline(conn, incident_id, who, "reported", kind=body.kind, severity=body.severity)
     units: set[int] = set()
     if kind["accident"]:
         ewkb = await conn.fetchval("SELECT ST_AsEWKB(ST_GeomFromWKB($1, 4326))", geom.wkb)
-        touched = await conn.fetch(load("incidents/sql/touched_units.sql"), ewkb,
-                                   settings.incident_touch_m)  # fmt: skip
+        touched = await conn.fetch(
+            load("incidents/sql/touched_units.sql"), ewkb, settings.incident_touch_m
+        )
         codes = []
         for unit in touched:
             code = f"INC{incident_id}-{unit['code']}"[:128]
             accident = AccidentIn(
-                code=code, name=title[:200], risk_unit=unit["code"],
+                code=code,
+                name=title[:200],
+                risk_unit=unit["code"],
                 grade=ACCIDENT_GRADE[body.severity],  # type: ignore[arg-type]
                 occurred_at=body.occurred_at,
                 description=f"incident {incident_id}: {kind['name_en']}, severity {body.severity}",
-            )  # fmt: skip
+            )
             _, got = await record_accident(conn, accident, who, settings, f"incident:{incident_id}")
             if got != "all":
                 units |= got
@@ -125,13 +144,18 @@ async def record(
     return await get(conn, incident_id), units
 
 
-async def _impact(conn: asyncpg.Connection, inc: dict[str, Any], settings: Settings) -> dict[str, Any]:
+async def _impact(
+    conn: asyncpg.Connection, inc: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
     """What the incident reaches within its kind's radius (the impact analysis)."""
-    body = ImpactIn(geometry=inc["geometry"], radius_m=inc["radius_m"], shelters_max=0,
-                    teams_k=0, depots_k=0)  # fmt: skip
+    body = ImpactIn(
+        geometry=inc["geometry"], radius_m=inc["radius_m"], shelters_max=0, teams_k=0, depots_k=0
+    )
     text = await impact.run(conn, body, settings)
     if text is None:
-        raise BadRequest("the incident's impact zone holds more features than analysis_max_features")
+        raise BadRequest(
+            "the incident's impact zone holds more features than analysis_max_features"
+        )
     fc = json.loads(text)
     feats = fc.get("features") or []
     pick = {"risk_unit": "risk_units", "vulnerable_site": "vulnerable_sites"}
@@ -143,17 +167,33 @@ async def _impact(conn: asyncpg.Connection, inc: dict[str, Any], settings: Setti
             zone = f["geometry"]
         elif role in pick:
             p = f["properties"]
-            out[pick[role]].append({k: p.get(k) for k in (
-                "code", "name", "current_level", "category", "kind", "occupants", "distance_m"
-            ) if k in p})  # fmt: skip
+            out[pick[role]].append(
+                {
+                    k: p.get(k)
+                    for k in (
+                        "code",
+                        "name",
+                        "current_level",
+                        "category",
+                        "kind",
+                        "occupants",
+                        "distance_m",
+                    )
+                    if k in p
+                }
+            )
     out["zone"] = zone
     return out
 
 
 async def plan(
-    conn: asyncpg.Connection, incident_id: int, settings: Settings, days: int | None = None,
-    teams_k: int = 5, routes: int = 1,
-) -> dict[str, Any]:  # fmt: skip
+    conn: asyncpg.Connection,
+    incident_id: int,
+    settings: Settings,
+    days: int | None = None,
+    teams_k: int = 5,
+    routes: int = 1,
+) -> dict[str, Any]:
     """The response plan: affected, teams/depots/shelters by travel time, needs vs stock."""
     inc = await get(conn, incident_id)
     days = days or settings.incident_needs_days
@@ -167,32 +207,42 @@ async def plan(
     specialities = await conn.fetchval(
         "SELECT specialities FROM incident_kinds WHERE kind = $1", inc["kind"]
     )
-    cands = [dict(r) for r in await conn.fetch(
-        load("incidents/sql/candidates.sql"), ewkb, list(specialities), CANDIDATES
-    )]  # fmt: skip
+    cands = [
+        dict(r)
+        for r in await conn.fetch(
+            load("incidents/sql/candidates.sql"), ewkb, list(specialities), CANDIDATES
+        )
+    ]
     max_s = 60.0 * settings.incident_plan_minutes
     at = (inc["point"][0], inc["point"][1])
     snap = settings.routing_max_snap_m
     coming = [c for c in cands if c["what"] in ("team", "depot")]
     going = [c for c in cands if c["what"] == "shelter"]
     try:
-        t_in = await travel_times(conn, at, [(c["lon"], c["lat"]) for c in coming], max_s,
-                                  snap, inbound=True)  # fmt: skip
+        t_in = await travel_times(
+            conn, at, [(c["lon"], c["lat"]) for c in coming], max_s, snap, inbound=True
+        )
         t_out = await travel_times(conn, at, [(c["lon"], c["lat"]) for c in going], max_s, snap)
         on_network = True
     except OffNetwork:
         t_in, t_out, on_network = [None] * len(coming), [None] * len(going), False
     for c, t in zip([*coming, *going], [*t_in, *t_out], strict=True):
-        c["eta_s"] = None if t is None else round(t, 1)
+        c["eta_s"] = None if t is None else round(t, 3)
     reached = sorted((c for c in cands if c["eta_s"] is not None), key=lambda c: c["eta_s"])
 
     def public(c: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in c.items() if k not in ("what", "detail", "amount")}
 
     teams = [
-        {**public(c), "speciality": c["detail"], "headcount": c["amount"], "available": not c["busy"]}
-        for c in reached if c["what"] == "team"
-    ][:teams_k]  # fmt: skip
+        {
+            **public(c),
+            "speciality": c["detail"],
+            "headcount": c["amount"],
+            "available": not c["busy"],
+        }
+        for c in reached
+        if c["what"] == "team"
+    ][:teams_k]
     depots = [{**public(c), "level": c["detail"]} for c in reached if c["what"] == "depot"]
     stock = await conn.fetch(
         "SELECT r.code, s.item_type, s.quantity, s.unit FROM depot_stock s JOIN reserve_depots r "
@@ -209,22 +259,26 @@ async def plan(
         d.pop("busy", None)
         d["stock"] = by_depot.get(d["code"], [])
     population = float((affected["summary"] or {}).get("population") or 0)
-    needs = [dict(r) for r in await conn.fetch(
-        load("incidents/sql/needs.sql"), population, days, [d["code"] for d in depots]
-    )]  # fmt: skip
+    needs = [
+        dict(r)
+        for r in await conn.fetch(
+            load("incidents/sql/needs.sql"), population, days, [d["code"] for d in depots]
+        )
+    ]
     for n in needs:
         n["required"] = round(n["required"], 1)
         n["items_required"] = None if n["items_required"] is None else int(n["items_required"])
-        n["covered"] = None if n["items_required"] is None else (
-            n["stock_in_reach"] >= n["items_required"]
-        )  # fmt: skip
+        n["covered"] = (
+            None if n["items_required"] is None else (n["stock_in_reach"] >= n["items_required"])
+        )
     shelters, room = [], 0
     for c in (c for c in reached if c["what"] == "shelter"):
         if room >= population and shelters:
             break
         room += c["amount"]
-        shelters.append({**public(c), "type": c["detail"], "free": c["amount"],
-                         "cumulative_free": room})  # fmt: skip
+        shelters.append(
+            {**public(c), "type": c["detail"], "free": c["amount"], "cumulative_free": room}
+        )
         shelters[-1].pop("busy", None)
     for t in teams:
         t.pop("busy", None)
@@ -232,8 +286,15 @@ async def plan(
     for what, lst in (("team", teams), ("depot", depots)):
         for c in lst[:routes]:
             r = await route(conn, (c["lon"], c["lat"]), at, snap)
-            drawn.append({"what": what, "code": c["code"], "duration_s": r["duration_s"],
-                          "length_m": r["length_m"], "geometry": r["geometry"]})  # fmt: skip
+            drawn.append(
+                {
+                    "what": what,
+                    "code": c["code"],
+                    "duration_s": r["duration_s"],
+                    "length_m": r["length_m"],
+                    "geometry": r["geometry"],
+                }
+            )
     return {
         "incident": inc,
         "on_network": on_network,
@@ -252,7 +313,9 @@ async def plan(
     }
 
 
-async def dispatches(conn: asyncpg.Connection, incident_id: int, one: int | None = None) -> list[dict[str, Any]]:
+async def dispatches(
+    conn: asyncpg.Connection, incident_id: int, one: int | None = None
+) -> list[dict[str, Any]]:
     """The incident's dispatches (or one of them)."""
     rows = await conn.fetch(load("incidents/sql/dispatch_select.sql"), incident_id, one)
     return [iso(dict(r)) for r in rows]
@@ -272,7 +335,9 @@ async def _open(conn: asyncpg.Connection, incident_id: int) -> asyncpg.Record:
     return row
 
 
-async def eta(conn: asyncpg.Connection, incident_id: int, body: DispatchIn, settings: Settings) -> float | None:
+async def eta(
+    conn: asyncpg.Connection, incident_id: int, body: DispatchIn, settings: Settings
+) -> float | None:
     """Travel time (s) from the team's base or the depot to the incident (None: not reachable)."""
     table = "rescue_teams" if body.team is not None else "reserve_depots"
     code = body.team if body.team is not None else body.depot
@@ -282,25 +347,34 @@ async def eta(conn: asyncpg.Connection, incident_id: int, body: DispatchIn, sett
     )  # table from the two above, never from input
     inc = await conn.fetchrow(
         "SELECT ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat "
-        "FROM incidents WHERE id = $1", incident_id,
-    )  # fmt: skip
+        "FROM incidents WHERE id = $1",
+        incident_id,
+    )
     if inc is None:
         raise NotFound(f"no incident {incident_id}")
     if row is None:
         raise FieldNotFound(field, f"no {field} with code {code!r}")
     try:
-        (t,) = await travel_times(conn, (inc["lon"], inc["lat"]), [(row["lon"], row["lat"])],
-                                  60.0 * settings.routing_max_minutes, settings.routing_max_snap_m,
-                                  inbound=True)  # fmt: skip
+        (t,) = await travel_times(
+            conn,
+            (inc["lon"], inc["lat"]),
+            [(row["lon"], row["lat"])],
+            60.0 * settings.routing_max_minutes,
+            settings.routing_max_snap_m,
+            inbound=True,
+        )
     except OffNetwork:
         return None
-    return None if t is None or math.isnan(t) else round(t, 1)
+    return None if t is None or math.isnan(t) else round(t, 3)
 
 
 async def dispatch(
-    conn: asyncpg.Connection, incident_id: int, body: DispatchIn, who: Principal | str,
+    conn: asyncpg.Connection,
+    incident_id: int,
+    body: DispatchIn,
+    who: Principal | str,
     eta_s: float | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Dispatch a team, or items from a depot (the stock falls in this transaction, never below
     zero). 409 when the team is on another job or a depot holds less than asked."""
     await _open(conn, incident_id)
@@ -314,8 +388,11 @@ async def dispatch(
                 did = await conn.fetchval(
                     "INSERT INTO dispatches (incident_id, team_id, eta_s, created_by) "
                     "VALUES ($1, $2, $3, $4) RETURNING id",
-                    incident_id, team["id"], eta_s, name,
-                )  # fmt: skip
+                    incident_id,
+                    team["id"],
+                    eta_s,
+                    name,
+                )
         except asyncpg.UniqueViolationError:
             busy = await conn.fetchval(
                 "SELECT incident_id FROM dispatches WHERE team_id = $1 AND status <> 'released'",
@@ -323,9 +400,12 @@ async def dispatch(
             )
             raise Conflict(
                 f"team {body.team} is taken (dispatched to incident {busy}, not released)",
-                team=body.team, incident=busy,
+                team=body.team,
+                incident=busy,
             ) from None
-        await timeline(conn, incident_id, who, "dispatched", dispatch=did, team=body.team, eta_s=eta_s)
+        await timeline(
+            conn, incident_id, who, "dispatched", dispatch=did, team=body.team, eta_s=eta_s
+        )
     else:
         depot = await conn.fetchrow("SELECT id FROM reserve_depots WHERE code = $1", body.depot)
         if depot is None:
@@ -337,42 +417,61 @@ async def dispatch(
             left = await conn.fetchval(
                 "UPDATE depot_stock SET quantity = quantity - $3, updated_at = now() "
                 "WHERE depot_id = $1 AND item_type = $2 AND quantity >= $3 RETURNING quantity",
-                depot["id"], it.item_type, it.quantity,
-            )  # fmt: skip
+                depot["id"],
+                it.item_type,
+                it.quantity,
+            )
             if left is None:
                 have = await conn.fetchval(
                     "SELECT quantity FROM depot_stock WHERE depot_id = $1 AND item_type = $2",
-                    depot["id"], it.item_type,
-                )  # fmt: skip
+                    depot["id"],
+                    it.item_type,
+                )
                 raise Conflict(
                     f"depot {body.depot} holds {have or 0} of {it.item_type!r}, "
                     f"less than the {it.quantity} asked",
-                    depot=body.depot, item_type=it.item_type, available=have or 0,
+                    depot=body.depot,
+                    item_type=it.item_type,
+                    available=have or 0,
                     asked=it.quantity,
-                )  # fmt: skip
+                )
             taken.append({"item_type": it.item_type, "quantity": it.quantity, "left": left})
         did = await conn.fetchval(
             "INSERT INTO dispatches (incident_id, depot_id, items, eta_s, created_by) "
             "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            incident_id, depot["id"],
+            incident_id,
+            depot["id"],
             [{"item_type": i.item_type, "quantity": i.quantity} for i in items],
-            eta_s, name,
-        )  # fmt: skip
-        await timeline(conn, incident_id, who, "dispatched", dispatch=did, depot=body.depot,
-                       items=taken, eta_s=eta_s)  # fmt: skip
+            eta_s,
+            name,
+        )
+        await timeline(
+            conn,
+            incident_id,
+            who,
+            "dispatched",
+            dispatch=did,
+            depot=body.depot,
+            items=taken,
+            eta_s=eta_s,
+        )
     (out,) = await dispatches(conn, incident_id, did)
     return out
 
 
 async def move(
-    conn: asyncpg.Connection, incident_id: int, dispatch_id: int, status: str,
+    conn: asyncpg.Connection,
+    incident_id: int,
+    dispatch_id: int,
+    status: str,
     who: Principal | str,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Move a dispatch forward (dispatched -> en_route -> on_scene -> released), with its time."""
     row = await conn.fetchrow(
         "SELECT status FROM dispatches WHERE id = $1 AND incident_id = $2 FOR UPDATE",
-        dispatch_id, incident_id,
-    )  # fmt: skip
+        dispatch_id,
+        incident_id,
+    )
     if row is None:
         raise NotFound(f"no dispatch {dispatch_id} of incident {incident_id}")
     if STATES.index(status) <= STATES.index(row["status"]):
@@ -380,8 +479,9 @@ async def move(
     column = {"en_route": "en_route_at", "on_scene": "on_scene_at", "released": "released_at"}
     await conn.execute(
         f"UPDATE dispatches SET status = $2, {column[status]} = now() WHERE id = $1",
-        dispatch_id, status,
-    )  # fmt: skip  (the column from the fixed table above)
+        dispatch_id,
+        status,
+    )
     await timeline(conn, incident_id, who, status, dispatch=dispatch_id)
     (out,) = await dispatches(conn, incident_id, dispatch_id)
     return out
@@ -407,11 +507,14 @@ async def close(
 
 
 async def set_severity(
-    conn: asyncpg.Connection, incident_id: int, severity: int, who: Principal | str,
+    conn: asyncpg.Connection,
+    incident_id: int,
+    severity: int,
+    who: Principal | str,
     settings: Settings,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Re-assess an open incident's severity (its CAP alert is updated, issued or cancelled)."""
-    old = (await _open(conn, incident_id))
+    old = await _open(conn, incident_id)
     before = await conn.fetchval("SELECT severity FROM incidents WHERE id = $1", old["id"])
     await conn.execute("UPDATE incidents SET severity = $2 WHERE id = $1", incident_id, severity)
     await timeline(conn, incident_id, who, "severity", before=before, after=severity)
@@ -428,3 +531,22 @@ async def events(conn: asyncpg.Connection, incident_id: int) -> list[dict[str, A
         incident_id,
     )
     return [iso(dict(r)) for r in rows]
+
+
+EVENT_SQL = """
+SELECT e.id, e.incident_id, e.at, e.type, e.actor, e.details, i.kind, i.severity, i.status
+  FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+"""
+
+
+async def events_after(
+    conn: asyncpg.Connection, after_id: int, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Timeline lines of every incident with an id above `after_id`, oldest first."""
+    rows = await conn.fetch(EVENT_SQL + " WHERE e.id > $1 ORDER BY e.id LIMIT $2", after_id, limit)
+    return [iso(dict(r)) for r in rows]
+
+
+async def last_event_id(conn: asyncpg.Connection) -> int:
+    """The newest timeline id (a new SSE client starts after it)."""
+    return int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM incident_events"))

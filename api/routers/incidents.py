@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import StreamingResponse
 
-from api.deps import GradingDep, PoolDep, Reader, Responder, SettingsDep
+from api.deps import GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
 from api.events.common import regrade_after
 from api.incidents import service
 from api.incidents.models import DispatchIn, IncidentIn, SeverityIn, StatusIn
@@ -21,8 +25,13 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/incidents", operation_id="reportIncident", status_code=201, responses=_WRITE,
-             summary="Report an incident; the risk units it touches get an accident and a regrade")  # fmt: skip
+@router.post(
+    "/incidents",
+    operation_id="reportIncident",
+    status_code=201,
+    responses=_WRITE,
+    summary="Report an incident; the risk units it touches get an accident and a regrade",
+)
 async def report(
     body: IncidentIn, who: Responder, pool: PoolDep, grading: GradingDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -47,8 +56,11 @@ async def list_incidents(
         return await service.listing(conn, status, limit)
 
 
-@router.get("/incidents/kinds", operation_id="listIncidentKinds",
-            summary="Kinds of incident: impact radius and the team specialities each needs")  # fmt: skip
+@router.get(
+    "/incidents/kinds",
+    operation_id="listIncidentKinds",
+    summary="Kinds of incident: impact radius and the team specialities each needs",
+)
 async def kinds(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     """The table `incident_kinds`."""
     async with pool.acquire() as conn:
@@ -56,8 +68,11 @@ async def kinds(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-@router.get("/minimum-needs", operation_id="listMinimumNeeds",
-            summary="Minimum needs per person per week (InaSAFE), every version")  # fmt: skip
+@router.get(
+    "/minimum-needs",
+    operation_id="listMinimumNeeds",
+    summary="Minimum needs per person per week (InaSAFE), every version",
+)
 async def minimum_needs(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     """Rows of `minimum_needs`, newest version first; a plan uses the newest."""
     async with pool.acquire() as conn:
@@ -68,17 +83,24 @@ async def minimum_needs(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-@router.get("/incidents/{incident_id}", operation_id="getIncident",
-            responses={404: {"description": "no such incident"}}, summary="One incident")  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}",
+    operation_id="getIncident",
+    responses={404: {"description": "no such incident"}},
+    summary="One incident",
+)
 async def get_incident(incident_id: Id, reader: Reader, pool: PoolDep) -> dict[str, Any]:
     """The incident with its kind's radius and a point on it."""
     async with pool.acquire() as conn:
         return await service.get(conn, incident_id)
 
 
-@router.get("/incidents/{incident_id}/plan", operation_id="getIncidentPlan",
-            responses={404: {"description": "no such incident"}},
-            summary="The response plan: affected, teams/depots/shelters by travel time, needs")  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/plan",
+    operation_id="getIncidentPlan",
+    responses={404: {"description": "no such incident"}},
+    summary="The response plan: affected, teams/depots/shelters by travel time, needs",
+)
 async def get_plan(
     incident_id: Id,
     reader: Reader,
@@ -97,9 +119,13 @@ async def get_plan(
         return await service.plan(conn, incident_id, settings, days, teams, routes)
 
 
-@router.post("/incidents/{incident_id}/dispatches", operation_id="dispatchToIncident",
-             status_code=201, responses=_WRITE,
-             summary="Dispatch a team or depot items; the stock falls in the same transaction")  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/dispatches",
+    operation_id="dispatchToIncident",
+    status_code=201,
+    responses=_WRITE,
+    summary="Dispatch a team or depot items; the stock falls in the same transaction",
+)
 async def post_dispatch(
     incident_id: Id, body: DispatchIn, who: Responder, pool: PoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -111,8 +137,12 @@ async def post_dispatch(
             return await service.dispatch(conn, incident_id, body, who, eta)
 
 
-@router.get("/incidents/{incident_id}/dispatches", operation_id="listIncidentDispatches",
-            responses={404: {"description": "no such incident"}}, summary="The dispatches")  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/dispatches",
+    operation_id="listIncidentDispatches",
+    responses={404: {"description": "no such incident"}},
+    summary="The dispatches",
+)
 async def list_dispatches(incident_id: Id, reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     """Every dispatch of the incident with its state and times."""
     async with pool.acquire() as conn:
@@ -120,9 +150,12 @@ async def list_dispatches(incident_id: Id, reader: Reader, pool: PoolDep) -> lis
         return await service.dispatches(conn, incident_id)
 
 
-@router.post("/incidents/{incident_id}/dispatches/{dispatch_id}/status",
-             operation_id="moveDispatch", responses=_WRITE,
-             summary="Move a dispatch on: en_route, on_scene, released")  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/dispatches/{dispatch_id}/status",
+    operation_id="moveDispatch",
+    responses=_WRITE,
+    summary="Move a dispatch on: en_route, on_scene, released",
+)
 async def move_dispatch(
     incident_id: Id, dispatch_id: Id, body: StatusIn, who: Responder, pool: PoolDep
 ) -> dict[str, Any]:
@@ -131,8 +164,12 @@ async def move_dispatch(
         return await service.move(conn, incident_id, dispatch_id, body.status, who)
 
 
-@router.post("/incidents/{incident_id}/close", operation_id="closeIncident", responses=_WRITE,
-             summary="Close the incident; dispatches still out are released")  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/close",
+    operation_id="closeIncident",
+    responses=_WRITE,
+    summary="Close the incident; dispatches still out are released",
+)
 async def close_incident(
     incident_id: Id, who: Responder, pool: PoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -141,8 +178,12 @@ async def close_incident(
         return await service.close(conn, incident_id, who, settings)
 
 
-@router.post("/incidents/{incident_id}/severity", operation_id="setIncidentSeverity",
-             responses=_WRITE, summary="Re-assess the severity; the CAP alert follows")  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/severity",
+    operation_id="setIncidentSeverity",
+    responses=_WRITE,
+    summary="Re-assess the severity; the CAP alert follows",
+)
 async def severity(
     incident_id: Id, body: SeverityIn, who: Responder, pool: PoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -151,9 +192,73 @@ async def severity(
         return await service.set_severity(conn, incident_id, body.severity, who, settings)
 
 
-@router.get("/incidents/{incident_id}/events", operation_id="getIncidentTimeline",
-            responses={404: {"description": "no such incident"}}, summary="The timeline")  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/events",
+    operation_id="getIncidentTimeline",
+    responses={404: {"description": "no such incident"}},
+    summary="The timeline",
+)
 async def timeline(incident_id: Id, reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
     """Reported, accident recorded, dispatched, en route, on scene, released, closed."""
     async with pool.acquire() as conn:
         return await service.events(conn, incident_id)
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    return f"id: {event['id']}\nevent: incident\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
+
+
+@router.get(
+    "/events/incidents",
+    operation_id="streamIncidentEvents",
+    summary="Incident timelines as Server-Sent Events (resume with Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_incidents(
+    request: Request,
+    reader: Reader,
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    since: Annotated[int | None, Query(ge=0, description="resume after this event id")] = None,
+) -> StreamingResponse:
+    """Every line of every incident's timeline (`event: incident`): reported, dispatched, en
+    route, on scene, released, closed. Heard through the process's one notification hub
+    (`onemap_incident_changed`); the table is the truth, so a client resumes by id."""
+    pool = request.app.state.pool
+    heartbeat = request.app.state.settings.sse_heartbeat_s
+    cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
+    wake = asyncio.Event()
+    sub = await services.hub.subscribe(service.CHANNEL, lambda _p: wake.set())
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal cursor
+        try:
+            yield b": onemap incident events\nretry: 3000\n\n"
+            if cursor is None:
+                async with pool.acquire() as conn:
+                    cursor = await service.last_event_id(conn)
+            while True:
+                async with pool.acquire() as conn:
+                    batch = await service.events_after(conn, cursor)
+                for event in batch:
+                    cursor = event["id"]
+                    yield _frame(event)
+                if batch:
+                    continue
+                try:
+                    async with asyncio.timeout(heartbeat):
+                        await wake.wait()
+                    wake.clear()
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+        finally:
+            services.hub.unsubscribe(sub)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )

@@ -254,7 +254,10 @@ async def travel_times(
         await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
         graph = load("routing/sql/graph.sql")
         if inbound:
-            graph = f"SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost FROM ({graph}) g"
+            graph = (
+                "SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost "
+                f"FROM ({graph}) g"
+            )
         rows = await conn.fetch(load("routing/sql/times.sql"), graph, max_s, len(kept) + 1)
     for (i, _), r in zip(kept, rows, strict=True):
         out[i] = r["agg_cost"]

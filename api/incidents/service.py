@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -29,7 +29,12 @@ from api.settings import Settings
 from api.sqlfiles import load
 
 #: severity (1 = I级) -> the accident grade of State Council Decree 493
-ACCIDENT_GRADE = {1: "especially_major", 2: "major", 3: "large", 4: "general"}
+ACCIDENT_GRADE: dict[int, Literal["general", "large", "major", "especially_major"]] = {
+    1: "especially_major",
+    2: "major",
+    3: "large",
+    4: "general",
+}
 #: the order a dispatch moves through
 STATES = ("dispatched", "en_route", "on_scene", "released")
 #: the NOTIFY channel of incident_events (the one hub hears it; SSE streams it)
@@ -127,7 +132,7 @@ async def record(
                 code=code,
                 name=title[:200],
                 risk_unit=unit["code"],
-                grade=ACCIDENT_GRADE[body.severity],  # type: ignore[arg-type]
+                grade=ACCIDENT_GRADE[body.severity],
                 occurred_at=body.occurred_at,
                 description=f"incident {incident_id}: {kind['name_en']}, severity {body.severity}",
             )
@@ -271,7 +276,8 @@ async def plan(
         n["covered"] = (
             None if n["items_required"] is None else (n["stock_in_reach"] >= n["items_required"])
         )
-    shelters, room = [], 0
+    shelters: list[dict[str, Any]] = []
+    room = 0
     for c in (c for c in reached if c["what"] == "shelter"):
         if room >= population and shelters:
             break
@@ -280,8 +286,8 @@ async def plan(
             {**public(c), "type": c["detail"], "free": c["amount"], "cumulative_free": room}
         )
         shelters[-1].pop("busy", None)
-    for t in teams:
-        t.pop("busy", None)
+    for team in teams:
+        team.pop("busy", None)
     drawn = []
     for what, lst in (("team", teams), ("depot", depots)):
         for c in lst[:routes]:

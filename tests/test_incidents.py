@@ -322,3 +322,33 @@ async def test_bad_dispatch_is_a_problem_and_nothing_is_written(
         assert (await client.get(f"/incidents/{inc}/plan")).status_code == 200
     assert await _count(settings, "SELECT count(*) FROM dispatches") == 0
     assert await _count(settings, "SELECT sum(quantity) FROM depot_stock") == before
+
+
+async def test_incident_raises_the_grade_it_touches_with_explanation(
+    city: tuple[Settings, dict[str, dict[str, str]]],
+) -> None:
+    """A severity-2 gas leak at the substation (RU3, general): a `major` accident there, and
+    the grading engine raises RU3 to at least `large` (floor F4), the accident in the
+    explanation's factors. A waterlogging (not an accident) records none."""
+    settings, headers = city
+    at = {"type": "Point", "coordinates": [108.91, 34.25]}
+    async with app_client(settings, headers["integrator"]) as client:
+        r = await client.post("/incidents", json={**GAS, "geometry": at})
+        assert r.status_code == 201, r.text
+        assert r.json()["accident_code"] == f"INC{r.json()['id']}-RU3"
+        r = await client.post("/incidents", json={**GAS, "geometry": at, "kind": "waterlogging"})
+        assert r.status_code == 201 and r.json()["accident_code"] is None
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT h.from_level, h.to_level, h.explanation::text AS e FROM grade_history h "
+            "JOIN risk_units ru ON ru.id = h.risk_unit_id WHERE ru.code = 'RU3' "
+            "ORDER BY h.id DESC LIMIT 1"
+        )
+        accidents = await conn.fetchval("SELECT count(*) FROM accidents")
+    finally:
+        await conn.close()
+    assert row is not None and row["from_level"] == "general"
+    assert row["to_level"] in ("large", "major")
+    assert "accident_large" in row["e"] and "F4" in row["e"]
+    assert accidents == 1

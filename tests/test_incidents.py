@@ -14,7 +14,7 @@ import pytest
 from api.db import init_connection
 from api.errors import Conflict
 from api.incidents import service
-from api.incidents.models import DispatchIn
+from api.incidents.models import DispatchIn, Item
 from api.settings import Settings
 from tests.city import O, load_city
 from tests.conftest import app_client, role_headers
@@ -218,7 +218,7 @@ async def test_dispatch_race_interleaved(city: tuple[Settings, dict[str, dict[st
             "RETURNING id"
         )
         for body, stock_after in (
-            (DispatchIn(depot="P1", items=[{"item_type": "矿泉水", "quantity": 7}]), 3),  # type: ignore[list-item]
+            (DispatchIn(depot="P1", items=[Item(item_type="矿泉水", quantity=7)]), 3),
             (DispatchIn(team="TG"), None),
         ):
             ta = ca.transaction()

@@ -1,4 +1,4 @@
-"""Incidents and dispatch: incidents, the kinds' impact radii, minimum needs, dispatches, CAP alerts.
+"""Incidents and dispatch: incident kinds, minimum needs, incidents, dispatches, CAP alerts.
 
 Revision ID: 0021_incidents
 Revises: 0020_roads

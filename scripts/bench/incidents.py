@@ -36,8 +36,8 @@ def _pct(xs: list[float], q: float) -> float:
 
 async def measure(settings: Settings, samples: int) -> list[Row]:
     """Report `samples` gas leaks, time their plans; rows of the table."""
+    await upgrade_async(settings)  # first: the demo check reads `roads`
     await _ensure_demo(settings)
-    await upgrade_async(settings)
     conn = await asyncpg.connect(settings.database_url)
     try:
         key, _ = await create_key(conn, f"bench-{time.time_ns()}", Role.editor, "bench")

@@ -192,15 +192,22 @@ def _steps(legs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def route(
-    conn: asyncpg.Connection, a: Point, b: Point, max_snap_m: float | None = None
+    conn: asyncpg.Connection,
+    a: Point,
+    b: Point,
+    max_snap_m: float | None = None,
+    within_s: float | None = None,
 ) -> dict[str, Any]:
     """The fastest route from a to b: duration_s, length_m, geometry, steps, and the snaps.
 
     NotFound when b cannot be reached from a (one-way streets, closures, another component).
+    `within_s`: the trip is known to take at most that long (a travel time already found):
+    the graph is read from the box the fastest road could cover in it (still exact).
     """
     snaps = await snap_many(conn, [a, b], max_snap_m, what=["from", "to"])
+    box = None if within_s is None else await _reach_radius(conn, within_s + 1.0)
     async with conn.transaction():
-        await _prepare(conn, snaps, None)
+        await _prepare(conn, snaps, box)
         rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
     legs = [dict(r, coordinates=_coords(r["coordinates"])) for r in rows]
     same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction

@@ -3,9 +3,9 @@
 Gas leaks reported at risk units spread over the city (`POST /incidents`, each a 201), then
 `GET /incidents/{id}/plan` for each (each a 200 with teams ranked by ETA), through the app
 in process (httpx over ASGI: routing, thin handler, domain, SQL); beside it the impact
-analysis alone at the same radius (`POST /analysis/impact`, a 200), the plan's first part.
+analysis alone at the same radius (`POST /analysis/impact`, a 200), the plan's first part,
 and a 15-minute reach from the same point (`POST /analysis/reach`, a 200): under the same
-load, how many reaches a plan costs. The incidents are closed afterwards (they stay, closed, in the database).
+load, how many reaches a plan costs. The incidents are closed afterwards (they stay, closed).
 
     python -m scripts.bench.incidents [--samples 20]
 """

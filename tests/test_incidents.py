@@ -352,3 +352,42 @@ async def test_incident_raises_the_grade_it_touches_with_explanation(
     assert row["to_level"] in ("large", "major")
     assert "accident_large" in row["e"] and "F4" in row["e"]
     assert accidents == 1
+
+
+def _sse_incident_events(base: str, key: str) -> list[dict[str, Any]]:
+    """Open `GET /events/incidents` on a live server, then report and dispatch; the events."""
+    import json as _json
+
+    import httpx
+
+    got: list[dict[str, Any]] = []
+    h = {"X-API-Key": key}
+    with (
+        httpx.Client(base_url=base, headers=h, timeout=30) as client,
+        client.stream("GET", "/events/incidents") as stream,
+    ):
+        lines = stream.iter_lines()
+        assert next(lines).startswith(": onemap incident events")
+        inc = client.post("/incidents", json=GAS).json()["id"]
+        client.post(f"/incidents/{inc}/dispatches", json={"team": "TF"})
+        for line in lines:
+            if line.startswith("data: "):
+                got.append(_json.loads(line[6:]))
+            if len(got) >= 3:
+                break
+    return got
+
+
+async def test_timeline_is_streamed_on_sse(
+    city: tuple[Settings, dict[str, dict[str, str]]],
+) -> None:
+    """A live server: a client on `GET /events/incidents` hears reported, the accident and the
+    dispatch as they happen (NOTIFY through the process's one hub), in id order."""
+    from tests.liveserver import live_server
+
+    settings, headers = city
+    with live_server(settings) as base:
+        events = await asyncio.to_thread(_sse_incident_events, base, headers["editor"]["X-API-Key"])
+    assert [e["type"] for e in events] == ["reported", "accident_recorded", "dispatched"]
+    assert events[2]["details"]["team"] == "TF"
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)

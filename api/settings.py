@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     routing_max_sources: int = Field(100, ge=1, description="most sources of one reach")
     routing_max_minutes: int = Field(60, ge=1, description="largest cut-off of a reach, minutes")
     incident_plan_minutes: int = Field(
-        30, ge=1, le=120, description="a plan's resources: those within this travel time"
+        15, ge=1, le=120, description="a plan's resources: those within this travel time"
     )
     incident_needs_days: int = Field(3, ge=1, le=60, description="days of needs a plan counts")
     incident_touch_m: float = Field(

@@ -39,8 +39,6 @@ ACCIDENT_GRADE: dict[int, Literal["general", "large", "major", "especially_major
 STATES = ("dispatched", "en_route", "on_scene", "released")
 #: the NOTIFY channel of incident_events (the one hub hears it; SSE streams it)
 CHANNEL = "onemap_incident_changed"
-#: the first window a plan times resources in (s); the whole window only when it falls short
-FIRST_WINDOW_S = 600.0
 #: how many candidates of each sort a plan times over the network
 CANDIDATES = 30
 
@@ -225,23 +223,11 @@ async def plan(
     snap = settings.routing_max_snap_m
     coming = [c for c in cands if c["what"] in ("team", "depot")]
     going = [c for c in cands if c["what"] == "shelter"]
-    people = float((affected["summary"] or {}).get("population") or 0)
-    first_s = min(max_s, FIRST_WINDOW_S)
     try:
-        # a short window first (a small graph); the whole window only when it falls short
         t_in = await travel_times(
-            conn, at, [(c["lon"], c["lat"]) for c in coming], first_s, snap, inbound=True
+            conn, at, [(c["lon"], c["lat"]) for c in coming], max_s, snap, inbound=True
         )
-        found = [c["what"] for c, t in zip(coming, t_in, strict=True) if t is not None]
-        if first_s < max_s and (found.count("team") < teams_k or "depot" not in found):
-            t_in = await travel_times(
-                conn, at, [(c["lon"], c["lat"]) for c in coming], max_s, snap, inbound=True
-            )
-        pts = [(c["lon"], c["lat"]) for c in going]
-        t_out = await travel_times(conn, at, pts, first_s, snap)
-        room = sum(c["amount"] for c, t in zip(going, t_out, strict=True) if t is not None)
-        if first_s < max_s and room < people:
-            t_out = await travel_times(conn, at, pts, max_s, snap)
+        t_out = await travel_times(conn, at, [(c["lon"], c["lat"]) for c in going], max_s, snap)
         on_network = True
     except OffNetwork:
         t_in, t_out, on_network = [None] * len(coming), [None] * len(going), False
@@ -303,8 +289,8 @@ async def plan(
     for team in teams:
         team.pop("busy", None)
     drawn = []
-    for what, lst in (("team", teams), ("depot", depots)):
-        for c in lst[:routes]:
+    for what, lst in (("team", teams[:routes]), ("depot", depots[: max(0, routes - 1)])):
+        for c in lst:
             r = await route(conn, (c["lon"], c["lat"]), at, snap, within_s=c["eta_s"])
             drawn.append(
                 {

@@ -108,7 +108,9 @@ async def get_plan(
     settings: SettingsDep,
     days: Annotated[int | None, Query(ge=1, le=60, description="days of needs")] = None,
     teams: Annotated[int, Query(ge=1, le=30, description="nearest k teams")] = 5,
-    routes: Annotated[int, Query(ge=0, le=5, description="routes drawn per kind")] = 1,
+    routes: Annotated[
+        int, Query(ge=0, le=5, description="routes drawn: the first n teams, n - 1 depots")
+    ] = 1,
 ) -> dict[str, Any]:
     """What is affected within the kind's radius (units, vulnerable sites, population,
     lifelines); the nearest k teams of the specialities the kind needs, depots and shelters by

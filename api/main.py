@@ -21,6 +21,7 @@ from api.ratelimit import limiter_for
 from api.routers import (
     accidents,
     admin,
+    alerts,
     analysis,
     auth,
     editing,
@@ -30,6 +31,7 @@ from api.routers import (
     health,
     hidden_hazards,
     imports,
+    incidents,
     layers,
     monitoring,
     ogc,
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
-        accidents, grade_events, webhooks, routing,
+        accidents, grade_events, webhooks, routing, incidents, alerts,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)

@@ -148,6 +148,23 @@ class Settings(BaseSettings):
     )
     routing_max_sources: int = Field(100, ge=1, description="most sources of one reach")
     routing_max_minutes: int = Field(60, ge=1, description="largest cut-off of a reach, minutes")
+    incident_plan_minutes: int = Field(
+        15, ge=1, le=120, description="a plan's resources: those within this travel time"
+    )
+    incident_needs_days: int = Field(3, ge=1, le=60, description="days of needs a plan counts")
+    incident_touch_m: float = Field(
+        100.0, ge=0, description="risk units this close to an incident get its accident record"
+    )
+    cap_sender: str = Field("onemap@xa.gov.cn", description="CAP <sender>")
+    cap_sender_name: str = Field("西安市应急管理局", description="CAP <senderName>")
+    cap_sender_code: str = Field(
+        "610100000000",
+        pattern=r"^[0-9]{6,20}$",
+        description="issuing unit's code: the head of a GB/T 35965.1 identifier",
+    )
+    cap_max_severity: int = Field(
+        2, ge=1, le=4, description="incidents of this severity or worse (1 = I级) get a CAP alert"
+    )
 
     # ---- per-credential rate limits (429 with Retry-After past them); 0 turns them off
     rate_limit_per_s: float = Field(

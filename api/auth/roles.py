@@ -24,14 +24,23 @@ class Permission(StrEnum):
     hazards = "hazards"  # report and move hidden hazards through their loop
     ingest = "ingest"  # push readings and events (alarms, warnings, accidents, periods)
     admin = "admin"  # users, keys, grading parameters, webhooks
+    respond = "respond"  # report incidents, dispatch teams and depot items, close incidents
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.viewer: frozenset({Permission.read}),
     Role.analyst: frozenset({Permission.read, Permission.analyse}),
     Role.editor: frozenset(
-        {Permission.read, Permission.analyse, Permission.edit, Permission.hazards}
+        {
+            Permission.read,
+            Permission.analyse,
+            Permission.edit,
+            Permission.hazards,
+            Permission.respond,
+        }
     ),
-    Role.integrator: frozenset({Permission.read, Permission.ingest, Permission.hazards}),
+    Role.integrator: frozenset(
+        {Permission.read, Permission.ingest, Permission.hazards, Permission.respond}
+    ),
     Role.admin: frozenset(Permission),
 }

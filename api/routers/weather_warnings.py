@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
 from api.risk_events.common import cancel_early, check_time, iso, regrade_after
 from api.risk_events.weather_warnings import SELECT, WarningIn, issue_warning
+from api.incidents import cap
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 
@@ -38,6 +39,7 @@ async def issue(
     other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
         row, units = await issue_warning(conn, body, who, settings)
+        await cap.sync(conn, settings)  # orange and red: a CAP alert
     return created({**row, "regrade": await regrade_after(grading, units)}, response)
 
 
@@ -51,6 +53,7 @@ async def cancel(
     at = check_time((body.at if body else None) or utcnow(), settings, "at")
     async with pool.acquire() as conn, conn.transaction():
         units = await cancel_early(conn, "weather_warnings", code, at, who)
+        await cap.sync(conn, settings)
         out = await conn.fetchrow(_SELECT + " WHERE code = $1", code)
     return {**iso(dict(out)), "regrade": await regrade_after(grading, units)}
 

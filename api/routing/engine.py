@@ -192,15 +192,22 @@ def _steps(legs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def route(
-    conn: asyncpg.Connection, a: Point, b: Point, max_snap_m: float | None = None
+    conn: asyncpg.Connection,
+    a: Point,
+    b: Point,
+    max_snap_m: float | None = None,
+    within_s: float | None = None,
 ) -> dict[str, Any]:
     """The fastest route from a to b: duration_s, length_m, geometry, steps, and the snaps.
 
     NotFound when b cannot be reached from a (one-way streets, closures, another component).
+    `within_s`: the trip is known to take at most that long (a travel time already found):
+    the graph is read from the box the fastest road could cover in it (still exact).
     """
     snaps = await snap_many(conn, [a, b], max_snap_m, what=["from", "to"])
+    box = None if within_s is None else await _reach_radius(conn, within_s + 1.0)
     async with conn.transaction():
-        await _prepare(conn, snaps, None)
+        await _prepare(conn, snaps, box)
         rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
     legs = [dict(r, coordinates=_coords(r["coordinates"])) for r in rows]
     same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction
@@ -232,9 +239,12 @@ async def travel_times(
     targets: Sequence[Point],
     max_s: float,
     max_snap_m: float | None = None,
+    *,
+    inbound: bool = False,
 ) -> list[float | None]:
     """Seconds from origin to each target (None: not within max_s, not reachable, or the
-    target farther than max_snap_m from any road). OffNetwork when the origin is."""
+    target farther than max_snap_m from any road). OffNetwork when the origin is.
+    `inbound`: from each target to the origin instead (the graph reversed: one-way streets)."""
     (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
     if not targets:
         return []
@@ -249,9 +259,13 @@ async def travel_times(
         return out
     async with conn.transaction():
         await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
-        rows = await conn.fetch(
-            load("routing/sql/times.sql"), load("routing/sql/graph.sql"), max_s, len(kept) + 1
-        )
+        graph = load("routing/sql/graph.sql")
+        if inbound:
+            graph = (
+                "SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost "
+                f"FROM ({graph}) g"
+            )
+        rows = await conn.fetch(load("routing/sql/times.sql"), graph, max_s, len(kept) + 1)
     for (i, _), r in zip(kept, rows, strict=True):
         out[i] = r["agg_cost"]
     return out

@@ -10,6 +10,7 @@ import { applyStatic, getLang, layerTitle, setCodes, setLang, t } from "./i18n.j
 import { createMap } from "./map.js";
 import { filterPanel, layerPanel, searchBox } from "./panels.js";
 import { Popups } from "./popup.js";
+import { installIncidents } from "./incidents.js";
 import { installRouting } from "./routing.js";
 import { Tools } from "./tools.js";
 
@@ -82,6 +83,7 @@ async function start() {
   const popups = new Popups(onemap, layerMeta);
   const tools = new Tools($("#tools"), onemap, layerMeta, popups);
   const routing = installRouting($("#left"), onemap);
+  const incidents = installIncidents($("#left"), onemap);
   layerPanel($("#layers"), onemap, layerMeta, config);
   filterPanel($("#filters"), onemap, districts);
 
@@ -118,6 +120,10 @@ async function start() {
       routing.run(e.lngLat);
       return;
     }
+    if (incidents.active) {
+      incidents.run(e.lngLat);
+      return;
+    }
     const hits = onemap.map.queryRenderedFeatures(e.point, { layers: onemap.interactiveLayerIds() });
     const top = hits.find((f) => f.geometry.type === "Point") || hits.find((f) => f.sourceLayer !== "districts") || hits[0];
     if (!top) return;
@@ -125,7 +131,7 @@ async function start() {
     popups.open(where, top.sourceLayer, top.properties);
   });
   onemap.map.on("mousemove", (e) => {
-    if (tools.active || routing.active) return;
+    if (tools.active || routing.active || incidents.active) return;
     const hits = onemap.map.queryRenderedFeatures(e.point, { layers: onemap.interactiveLayerIds() });
     onemap.map.getCanvas().style.cursor = hits.some((f) => f.sourceLayer !== "districts") ? "pointer" : "";
   });
@@ -160,7 +166,7 @@ async function start() {
   });
 
   // for the browser tests and for poking at the map from the console
-  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing, inbox, editor };
+  window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing, inbox, editor, incidents };
   document.body.dataset.ready = "1";
 }
 

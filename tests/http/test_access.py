@@ -152,6 +152,39 @@ def _editing() -> dict[tuple[str, str], Call]:
     }  # fmt: skip
 
 
+def _incident_routes() -> dict[tuple[str, str], Call]:
+    """Incidents (incident 1 is made by `_prepare`), dispatch and the public alerts."""
+    R, P = Permission.read, Permission.respond
+    report = {"geometry": {"type": "Point", "coordinates": list(O)}, "kind": "fire",
+              "severity": 3, "occurred_at": "{ts}"}  # fmt: skip
+    water = {"depot": "P1", "items": [{"item_type": "tent", "quantity": 1}]}
+    return {
+        ("POST", "/incidents"): Call(P, "/incidents", json=report, ok=201),
+        ("GET", "/incidents"): Call(R, "/incidents"),
+        ("GET", "/incidents/kinds"): Call(R, "/incidents/kinds"),
+        ("GET", "/minimum-needs"): Call(R, "/minimum-needs"),
+        ("GET", "/incidents/{incident_id}"): Call(R, "/incidents/1"),
+        ("GET", "/incidents/{incident_id}/plan"): Call(R, "/incidents/1/plan"),
+        ("POST", "/incidents/{incident_id}/dispatches"): Call(
+            P, "/incidents/1/dispatches", json=water, ok=201
+        ),
+        ("GET", "/incidents/{incident_id}/dispatches"): Call(R, "/incidents/1/dispatches"),
+        ("POST", "/incidents/{incident_id}/dispatches/{dispatch_id}/status"): Call(
+            P, "/incidents/1/dispatches/999999/status", json={"status": "released"}, ok=404
+        ),
+        ("POST", "/incidents/{incident_id}/close"): Call(
+            P, "/incidents/999999/close", json={}, ok=404
+        ),
+        ("POST", "/incidents/{incident_id}/severity"): Call(
+            P, "/incidents/1/severity", json={"severity": 3}
+        ),
+        ("GET", "/incidents/{incident_id}/events"): Call(R, "/incidents/1/events"),
+        ("GET", "/alerts"): Call(R, "/alerts"),
+        ("GET", "/events/incidents"): Call(R, "/events/incidents", stream=True),
+        ("GET", "/alerts/{identifier}"): Call(R, "/alerts/1", ok=404),
+    }
+
+
 def matrix() -> dict[tuple[str, str], Call]:
     """Every route; `{role}` in a URL or body is the calling role (one resource each)."""
     R, A, E = Permission.read, Permission.analyse, Permission.edit
@@ -323,6 +356,7 @@ def matrix() -> dict[tuple[str, str], Call]:
             ok=201,
         ),  # fmt: skip
         ("GET", "/accidents"): Call(R, "/accidents"),
+        **_incident_routes(),
         ("GET", "/events/grades"): Call(R, "/events/grades", stream=True),
         ("POST", "/webhooks"): Call(
             ADM,
@@ -384,6 +418,10 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
             "SELECT 'CH4-1', 'methane', id, 'gas_concentration', 'lifeline', 'above', "
             "5, 10, 20, 50, 60, geom FROM risk_units WHERE id = $1 RETURNING id",
             unit,
+        )
+        await conn.execute(
+            "INSERT INTO incidents (kind, severity, title, occurred_at, created_by, geom) "
+            "VALUES ('fire', 3, 'fire at O', now(), 'tests', 'SRID=4326;POINT(108.9 34.25)')"
         )
         for role in ROLES:
             await conn.execute(

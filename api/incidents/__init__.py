@@ -1,0 +1,1 @@
+"""api.incidents: incidents, their response plan, dispatch of teams and depot items, CAP alerts."""

@@ -20,10 +20,10 @@ from api.analysis.geometry import parse_geometry
 from api.analysis.models import ImpactIn
 from api.auth.principal import Principal
 from api.errors import BadRequest, Conflict, NotFound
-from api.events.accidents import AccidentIn, record_accident
-from api.events.common import FieldBadRequest, FieldNotFound, check_time, iso
 from api.incidents import cap
 from api.incidents.models import DispatchIn, IncidentIn
+from api.risk_events.accidents import AccidentIn, record_accident
+from api.risk_events.common import FieldBadRequest, FieldNotFound, check_time, iso
 from api.routing import OffNetwork, route, travel_times
 from api.settings import Settings
 from api.sqlfiles import load

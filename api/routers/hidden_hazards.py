@@ -156,7 +156,7 @@ async def inbox(
         ):
             raise NotFound(f"no organisation with code {org!r}")
         params = await store.active_params(conn)
-        rows = await conn.fetch(load("events/sql/hazard_inbox.sql"), org, params.timezone, now)
+        rows = await conn.fetch(load("risk_events/sql/hazard_inbox.sql"), org, params.timezone, now)
         counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for r in rows:
             counts[r["status"]] += 1

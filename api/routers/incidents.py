@@ -11,9 +11,9 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
-from api.events.common import regrade_after
 from api.incidents import service
 from api.incidents.models import DispatchIn, IncidentIn, SeverityIn, StatusIn
+from api.risk_events.common import regrade_after
 
 router = APIRouter(tags=["incidents"])
 

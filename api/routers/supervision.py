@@ -48,7 +48,7 @@ async def org_stats(
     """The numbers of one organisation (code) or of every organisation of a kind."""
     params = await store.active_params(conn)
     now = utcnow()
-    rows = await conn.fetch(load("events/sql/org_stats.sql"), code, kind, params.timezone, now,
+    rows = await conn.fetch(load("risk_events/sql/org_stats.sql"), code, kind, params.timezone, now,
                             month_start(now, params.timezone))  # fmt: skip
     return [org_json(r) for r in rows]
 

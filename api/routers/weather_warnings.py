@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import GradingDep, Integrator, PoolDep, Reader, SettingsDep
+from api.incidents import cap
 from api.risk_events.common import cancel_early, check_time, iso, regrade_after
 from api.risk_events.weather_warnings import SELECT, WarningIn, issue_warning
-from api.incidents import cap
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 

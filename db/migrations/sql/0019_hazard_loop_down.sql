@@ -1,3 +1,4 @@
+DROP INDEX hidden_hazards_status_idx;
 DROP POLICY onemap_update ON hidden_hazards;
 CREATE POLICY onemap_update ON hidden_hazards FOR UPDATE
     USING (onemap_may_write(onemap_unit_category(risk_unit_id), geom)

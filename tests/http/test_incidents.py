@@ -16,9 +16,9 @@ from api.errors import Conflict
 from api.incidents import service
 from api.incidents.models import DispatchIn, Item
 from api.settings import Settings
-from tests.city import O, load_city
 from tests.conftest import app_client, role_headers
-from tests.routing_grid import load_grid_roads
+from tests.support.city import O, load_city
+from tests.support.routing_grid import load_grid_roads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 GAS = {
@@ -383,7 +383,7 @@ async def test_timeline_is_streamed_on_sse(
 ) -> None:
     """A live server: a client on `GET /events/incidents` hears reported, the accident and the
     dispatch as they happen (NOTIFY through the process's one hub), in id order."""
-    from tests.liveserver import live_server
+    from tests.support.liveserver import live_server
 
     settings, headers = city
     with live_server(settings) as base:

@@ -14,8 +14,8 @@ import httpx
 
 from api.auth.users import ensure_demo_users
 from api.settings import PROJECT_ROOT, Settings
-from tests.liveserver import live_server
-from tests.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
+from tests.support.liveserver import live_server
+from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
 
 A = (108.9423, 34.2610)  # the Bell Tower
 

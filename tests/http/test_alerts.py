@@ -12,8 +12,8 @@ import pytest
 from lxml import etree
 
 from api.settings import Settings
-from tests.city import O, load_city
 from tests.conftest import app_client, role_headers
+from tests.support.city import O, load_city
 
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2", "atom": "http://www.w3.org/2005/Atom"}
 NOW = datetime.now(UTC).replace(microsecond=0)

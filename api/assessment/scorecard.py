@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -26,7 +26,7 @@ def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None
     if basis is None:
         return None
     if rule["kind"] == "threshold":
-        if basis["denominator"] in (0, "0"):
+        if basis["value"] is None:
             return None
         value, limit = Decimal(basis["value"]), Decimal(rule["value"])
         hit = value <= limit if rule["op"] == "<=" else value < limit
@@ -39,8 +39,7 @@ def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None
 async def _old_pipe_renewal(conn: asyncpg.Connection, year: int, district: str | None) -> dict[str, Any]:
     """Renewed length over all length of water, heat and gas mains of known age (km)."""
     row = await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), year, district)
-    num, den = row["renewed_km"], row["total_km"]
-    value = (num / den).quantize(Decimal("0.0001"), ROUND_HALF_EVEN) if den else None
+    num, den, value = row["renewed_km"], row["total_km"], row["ratio"]
     return {"numerator": dec(num), "denominator": dec(den),
             "value": None if value is None else dec(value), "threshold": "0.8",
             "unit": "km", "records": {"old": row["old_count"], "unknown_age": row["unknown_age"],

@@ -42,9 +42,9 @@ from api.routers import (
     weather_warnings,
     webhooks,
 )
+from api.routers.assessment import router as assessment_router
 from api.routers.frontend import install_frontend
 from api.routers.organisations import router as organisations_router
-from api.routers.assessment import router as assessment_router
 from api.routers.raster import install_raster
 from api.routers.tiles import router as tiles_router
 from api.services import Services

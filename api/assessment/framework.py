@@ -39,9 +39,14 @@ def _flatten(items: list[dict[str, Any]], parent: str | None, level: int) -> lis
     return rows
 
 
-async def load_framework(conn: asyncpg.Connection, path: Path) -> str:
-    """Insert the edition in `path` (a new version; an existing one is left as it is)."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
+def read_framework(path: Path) -> dict[str, Any]:
+    """The edition in a db/frameworks/*.json file."""
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
+
+
+async def load_framework(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
+    """Insert the edition `doc` (a new version; an existing one is left as it is)."""
     version = doc["version"]
     if await conn.fetchval("SELECT 1 FROM assessment_frameworks WHERE version = $1", version):
         return str(version)

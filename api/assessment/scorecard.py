@@ -36,7 +36,9 @@ def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None
     return None
 
 
-async def _old_pipe_renewal(conn: asyncpg.Connection, year: int, district: str | None) -> dict[str, Any]:
+async def _old_pipe_renewal(
+    conn: asyncpg.Connection, year: int, district: str | None
+) -> dict[str, Any]:
     """Renewed length over all length of water, heat and gas mains of known age (km)."""
     row = await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), year, district)
     num, den, value = row["renewed_km"], row["total_km"], row["ratio"]
@@ -50,7 +52,9 @@ async def _old_pipe_renewal(conn: asyncpg.Connection, year: int, district: str |
 AUTO = {"old_pipe_renewal": _old_pipe_renewal}
 
 
-async def _leaf(conn: asyncpg.Connection, rule: dict[str, Any], year: int) -> tuple[Decimal, bool, Any]:
+async def _leaf(
+    conn: asyncpg.Connection, rule: dict[str, Any], year: int
+) -> tuple[Decimal, bool, Any]:
     """(score, auto, basis) of a leaf: auto parts from the store, the rest from evidence (none
     accepted yet scores nothing)."""
     parts = rule["parts"] if rule["kind"] == "parts" else [rule]
@@ -70,7 +74,9 @@ async def _leaf(conn: asyncpg.Connection, rule: dict[str, Any], year: int) -> tu
     return score, auto, basis
 
 
-async def compute(conn: asyncpg.Connection, version: str, year: int, org: str | None) -> dict[str, Any]:
+async def compute(
+    conn: asyncpg.Connection, version: str, year: int, org: str | None
+) -> dict[str, Any]:
     """The scorecard of `version` for `year` (only the items `org` answers for, when given)."""
     rows = await framework.items(conn, version)
     nodes: dict[str, dict[str, Any]] = {}
@@ -125,10 +131,12 @@ def digest(card: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def snapshot(conn: asyncpg.Connection, card: dict[str, Any], org: str | None, who: str) -> str:
+async def snapshot(
+    conn: asyncpg.Connection, card: dict[str, Any], org: str | None, who: str
+) -> str:
     """Freeze `card` (immutable row); the snapshot as JSON text."""
     return str(await conn.fetchval(load("assessment/sql/snapshot_insert.sql"), card["framework"],
-                                   card["year"], org, json.dumps(card, ensure_ascii=False),
+                                   card["year"], org, card,
                                    digest(card), who))  # fmt: skip
 
 

@@ -171,7 +171,9 @@ async def demo_template(
 
     # only what loading the demo runs: editing a router or the front end keeps the template
     digest = _digest(
-        PROJECT_ROOT / "db", PROJECT_ROOT / "geodata", *_import_closure("geodata.build")
+        PROJECT_ROOT / "db",
+        PROJECT_ROOT / "geodata",
+        *_import_closure("geodata.build", "api.assessment.framework"),
     )
     return await _template(
         admin, base_settings, f"{dbutil.prefix()}_demo", digest, empty_template, load_demo

@@ -44,6 +44,7 @@ from api.routers import (
     weather_warnings,
     webhooks,
 )
+from api.routers.assessment import router as assessment_router
 from api.routers.frontend import install_frontend
 from api.routers.organisations import router as organisations_router
 from api.routers.raster import install_raster
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)
+    app.include_router(assessment_router)
     app.include_router(auth.me_router)
     app.include_router(editing.router)
     app.include_router(supervision.router)

@@ -157,7 +157,8 @@ async def _template(
 @pytest.fixture(scope="session")
 async def empty_template(admin: asyncpg.Connection, base_settings: Settings) -> str:
     """A database migrated to head with no rows."""
-    digest = _digest(PROJECT_ROOT / "db")
+    # migration 0024 loads the assessment framework through api.assessment.framework
+    digest = _digest(PROJECT_ROOT / "db", *_import_closure("api.assessment.framework"))
     return await _template(admin, base_settings, f"{dbutil.prefix()}_empty", digest, None, None)
 
 
@@ -170,7 +171,9 @@ async def demo_template(
 
     # only what loading the demo runs: editing a router or the front end keeps the template
     digest = _digest(
-        PROJECT_ROOT / "db", PROJECT_ROOT / "geodata", *_import_closure("geodata.build")
+        PROJECT_ROOT / "db",
+        PROJECT_ROOT / "geodata",
+        *_import_closure("geodata.build", "api.assessment.framework"),
     )
     return await _template(
         admin, base_settings, f"{dbutil.prefix()}_demo", digest, empty_template, load_demo

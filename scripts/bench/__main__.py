@@ -13,7 +13,16 @@ from api.settings import Settings
 from scripts.bench import Context, Row, console
 
 #: one module per capability, each adding rows to the table
-SECTIONS = ("imports", "analysis", "tiles", "grading", "routing", "editing", "incidents")
+SECTIONS = (
+    "imports",
+    "analysis",
+    "tiles",
+    "grading",
+    "routing",
+    "editing",
+    "incidents",
+    "assessment",
+)
 
 HEADER = (
     "| what | ours | reference | ratio (reference time / ours) | goal |\n|---|---|---|---|---|\n"

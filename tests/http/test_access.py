@@ -235,6 +235,15 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/stats/areas"): Call(R, "/stats/areas"),
         ("GET", "/organisations"): Call(R, "/organisations?kind=district"),
         ("GET", "/organisations/{code}"): Call(R, "/organisations/NONE", ok=404),
+        ("GET", "/assessment/frameworks"): Call(R, "/assessment/frameworks"),
+        ("GET", "/assessment/frameworks/{version}"): Call(R, "/assessment/frameworks/2019"),
+        ("GET", "/assessment/{year}/scorecard"): Call(R, "/assessment/2026/scorecard"),
+        ("POST", "/assessment/{year}/snapshots"): Call(
+            ADM, "/assessment/2026/snapshots", json={}, ok=201
+        ),
+        ("GET", "/assessment/{year}/snapshots/{snapshot_id}"): Call(
+            R, "/assessment/2026/snapshots/999", ok=404
+        ),
         ("POST", "/analysis/buffer"): Call(
             A, "/analysis/buffer", json={"point": O, "distance_m": 500}
         ),  # fmt: skip

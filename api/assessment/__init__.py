@@ -1,0 +1,1 @@
+"""api.assessment: the national safety-development assessment (framework, scorecard, snapshots)."""

@@ -1,0 +1,246 @@
+"""The assessment: the 2019 framework as data, the live scorecard (exact decimals), snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from api.settings import Settings
+from tests.conftest import app_client, role_headers
+
+YEAR = 2026
+
+
+def _sums(item: dict[str, Any]) -> int:
+    """Assert every parent's score and max are exactly its children's sums; count the items."""
+    assert isinstance(item["score"], str) and isinstance(item["max"], str)
+    assert Decimal(0) <= Decimal(item["score"]) <= Decimal(item["max"])
+    assert set(item) == {"id", "level", "name", "max", "score", "auto", "rule", "basis",
+                         "evidence", "items"}  # fmt: skip
+    if item["items"]:
+        assert Decimal(item["score"]) == sum(Decimal(c["score"]) for c in item["items"])
+        assert Decimal(item["max"]) == sum(Decimal(c["max"]) for c in item["items"])
+        assert all(c["level"] == item["level"] + 1 for c in item["items"])
+    return 1 + sum(_sums(c) for c in item["items"])
+
+
+def _find(items: list[dict[str, Any]], ident: str) -> dict[str, Any]:
+    """The item with this id anywhere in the tree."""
+    for item in items:
+        if item["id"] == ident:
+            return item
+        try:
+            return _find(item["items"], ident)
+        except KeyError:
+            pass
+    raise KeyError(ident)
+
+
+async def _line(
+    conn: asyncpg.Connection, code: str, kind: str, year: int | None, lon: float
+) -> None:
+    """A main about 1 km long running north along longitude `lon`."""
+    await conn.execute(
+        "INSERT INTO lifelines (code, name, kind, laid_year, geom) VALUES ($1, $1, $2, $3, "
+        "ST_Multi(ST_MakeLine(ST_MakePoint($4, 34.2), ST_MakePoint($4, 34.209)))::geometry"
+        "(MultiLineString, 4326))",
+        code, kind, year, lon,
+    )  # fmt: skip
+
+
+async def test_frameworks(empty_db: Settings) -> None:
+    """The 2019 edition is loaded by the migration with its cited sources; items whose text was
+    not found are marked so and carry no criterion; unknown versions are 404 problems."""
+    headers = await role_headers(empty_db)
+    async with app_client(empty_db, headers["viewer"]) as client:
+        r = await client.get("/assessment/frameworks")
+        assert r.status_code == 200
+        [edition] = r.json()
+        assert edition["version"] == "2019" and edition["pass_mark"] == "90"
+        assert edition["expected"] == {"level1": 6, "level2": 16, "level3": 47}
+        assert edition["found"] == {"level1": 2, "level2": 3, "level3": 8}
+        assert "安委办〔2019〕16号" in edition["sources"]["xize"]["document"]
+        assert (
+            "http://www.nasse.ac.cn/info/1213/2612.htm"
+            in (edition["sources"]["biaozhun"]["retrieved_from"])
+        )
+        doc = (await client.get("/assessment/frameworks/2019")).json()
+        items = {i["id"]: i for i in doc["items"]}
+        assert sum(Decimal(i["max"]) for i in doc["items"] if i["level"] == 1) == 100
+        assert [items[k]["max"] for k in "123456"] == ["18", "32", "16", "16", "14", "4"]
+        pipes = items["1.2.4"]
+        assert (
+            pipes["found"] and pipes["parent"] == "1.2" and pipes["departments"] == ["ZJJ", "XFZD"]
+        )
+        assert "改造率≤80%的，扣1分" in pipes["scoring"]
+        assert pipes["source"] == {"criterion": "xize", "scoring": "biaozhun"}
+        assert pipes["rule"]["parts"][1] == {"name": "供水、供热和燃气老旧管网改造率", "max": "1",
+            "kind": "threshold", "op": "<=", "value": "0.8", "deduct": "1",
+            "auto": "old_pipe_renewal"}  # fmt: skip
+        assert items["1.1.1"]["rule"] == {"kind": "per_finding", "points": "0.5", "cap": "2"}
+        for unfound in ("3", "1.x", "1.2.x", "2.4.x"):
+            assert not items[unfound]["found"] and items[unfound]["criterion"] is None
+            assert items[unfound]["rule"] == {"kind": "unknown"}
+        # a criterion found but no published scoring text: the rule is unknown, not invented
+        assert items["1.2.5"]["scoring"] is None and items["1.2.5"]["rule"] == {"kind": "unknown"}
+        for bad, status in (("2031", 404), ("a b", 404), ("x" * 40, 422)):
+            r = await client.get(f"/assessment/frameworks/{bad}")
+            assert r.status_code in (status, 400), (bad, r.status_code)
+            assert r.headers["content-type"].startswith("application/problem+json")
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:  # an edition is never edited
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            await conn.execute("UPDATE assessment_items SET max = 3 WHERE id = '1.2.4'")
+    finally:
+        await conn.close()
+
+
+async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
+    """Old-pipe renewal is scored from lifelines: the share of water, heat and gas length laid
+    within 30 years; more than 80 % keeps the point, adding old mains loses it. Every level
+    sums exactly; ?org= keeps only the organisation's items."""
+    headers = await role_headers(empty_db)
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        async with app_client(empty_db, headers["viewer"]) as client:
+            card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+            assert card["framework"] == "2019" and card["year"] == YEAR
+            assert card["max"] == "100" and card["total"] == "0"
+            assert sum(_sums(i) for i in card["items"]) == 21
+            pipes = _find(card["items"], "1.2.4")
+            assert pipes["auto"] and pipes["score"] == "0"
+            assert pipes["basis"]["denominator"] == "0" and pipes["basis"]["value"] is None
+            assert pipes["basis"]["points_lost"] == "1"
+            assert not _find(card["items"], "1.1.1")["auto"]
+
+            for n in range(9):
+                await _line(conn, f"W{n}", "water", 2010, 108.90 + n * 0.01)
+            await _line(conn, "OLD1", "water", 1980, 109.00)
+            await _line(conn, "P1", "power", 1950, 109.01)  # not a pipe: left out
+            await _line(conn, "H1", "heat", None, 109.02)  # unknown age: counted apart
+            card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+            pipes = _find(card["items"], "1.2.4")
+            basis = pipes["basis"]
+            num, den = Decimal(basis["numerator"]), Decimal(basis["denominator"])
+            assert Decimal("8.9") < num < Decimal("9.1") and Decimal("9.9") < den < Decimal("10.1")
+            assert basis["value"] == "0.9" and basis["threshold"] == "0.8"
+            assert basis["records"]["old"] == 1 and basis["records"]["unknown_age"] == 1
+            assert basis["points_lost"] == "0" and pipes["score"] == "1"
+            assert card["total"] == "1" and _find(card["items"], "1")["score"] == "1"
+            assert sum(_sums(i) for i in card["items"]) == 21
+            assert Decimal(card["total"]) == sum(Decimal(i["score"]) for i in card["items"])
+
+            await _line(conn, "OLD2", "gas", 1990, 109.03)
+            await _line(conn, "OLD3", "heat", 1996, 109.04)  # 30 years in 2026: old
+            card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+            pipes = _find(card["items"], "1.2.4")
+            assert pipes["basis"]["value"] == "0.75" and pipes["basis"]["points_lost"] == "1"
+            assert pipes["score"] == "0" and card["total"] == "0"
+            # the same mains judged in 2020: 1990 and 1996 are young then
+            card = (await client.get("/assessment/2020/scorecard")).json()
+            assert _find(card["items"], "1.2.4")["basis"]["value"] == "0.8333"
+            assert card["total"] == "1"
+
+            r = await client.get(f"/assessment/{YEAR}/scorecard", params={"org": "ZJJ"})
+            assert r.status_code == 404
+            assert r.headers["content-type"].startswith("application/problem+json")
+            await conn.execute("INSERT INTO organisations (code, name, kind) VALUES "
+                               "('ZJJ', '住建局', 'department')")  # fmt: skip
+            share = (await client.get(f"/assessment/{YEAR}/scorecard?org=ZJJ")).json()
+            assert [i["id"] for i in share["items"]] == ["1"]
+            assert [i["id"] for i in share["items"][0]["items"]] == ["1.1", "1.2"]
+            assert share["max"] == "3" and share["total"] == "0"
+            assert sum(_sums(i) for i in share["items"]) == 5
+            for params in ({"org": ""}, {"org": "x" * 40}):
+                r = await client.get(f"/assessment/{YEAR}/scorecard", params=params)
+                assert r.status_code == 400, params
+            for year in ("1999", "2101", "twenty"):
+                r = await client.get(f"/assessment/{year}/scorecard")
+                assert r.status_code == 400, year
+    finally:
+        await conn.close()
+
+
+async def test_snapshots_are_frozen(empty_db: Settings) -> None:
+    """A snapshot keeps the scorecard and its digest however the data change later; it cannot
+    be edited or deleted, over HTTP or in SQL; bad bodies write nothing."""
+    headers = await role_headers(empty_db)
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        for n in range(5):
+            await _line(conn, f"W{n}", "water", 2015, 108.90 + n * 0.01)
+        async with app_client(empty_db, headers["admin"]) as client:
+            r = await client.post(f"/assessment/{YEAR}/snapshots")
+            assert r.status_code == 201, r.text
+            snap = r.json()
+            live = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+            assert snap["scorecard"] == live and live["total"] == "1"
+            canonical = json.dumps(live, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            assert snap["digest"] == hashlib.sha256(canonical.encode()).hexdigest()
+            assert snap["created_by"] == "test-admin" and snap["org"] is None
+
+            for n in range(5):
+                await _line(conn, f"O{n}", "gas", 1970, 109.0 + n * 0.01)
+            assert (await client.get(f"/assessment/{YEAR}/scorecard")).json()["total"] == "0"
+            again = (await client.get(f"/assessment/{YEAR}/snapshots/{snap['id']}")).json()
+            assert again == snap and again["scorecard"]["total"] == "1"
+            assert (await client.get(f"/assessment/2025/snapshots/{snap['id']}")).status_code == 404
+
+            for method in ("PUT", "PATCH", "DELETE"):
+                r = await client.request(method, f"/assessment/{YEAR}/snapshots/{snap['id']}",
+                                         json={"total": "100"})  # fmt: skip
+                assert r.status_code == 405, method
+            for body in ({"org": "NOPE"}, {"org": ""}, {"total": "100"}, [1]):
+                r = await client.post(f"/assessment/{YEAR}/snapshots", json=body)
+                assert r.status_code in (400, 404), (body, r.status_code)
+                assert r.headers["content-type"].startswith("application/problem+json")
+        assert await conn.fetchval("SELECT count(*) FROM assessment_snapshots") == 1
+        for sql in (
+            "UPDATE assessment_snapshots SET digest = 'x'",
+            "DELETE FROM assessment_snapshots",
+        ):
+            with pytest.raises(asyncpg.RaiseError, match="immutable"):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_demo_scorecard(
+    demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
+) -> None:
+    """On the Xi'an demo city the pipe item is scored from its 1985-2023 mains and the whole
+    card, each level and each department's share reconcile exactly."""
+    async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
+        card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+        assert sum(_sums(i) for i in card["items"]) == 21
+        basis = _find(card["items"], "1.2.4")["basis"]
+        conn = await asyncpg.connect(demo_ro.database_url)
+        try:
+            old, unknown = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE laid_year <= $1 - 30), count(*) FILTER (WHERE "
+                "laid_year IS NULL) FROM lifelines WHERE kind IN ('water', 'heat', 'gas')",
+                YEAR,
+            )
+        finally:
+            await conn.close()
+        assert old > 0 and basis["records"] == {"old": old, "unknown_age": unknown,
+            "map": f"/?layer=lifelines&kind=water,heat,gas&laid_year_max={YEAR - 30}"}  # fmt: skip
+        assert Decimal(basis["denominator"]) > Decimal(basis["numerator"]) > 0
+        ratio = Decimal(basis["value"])
+        assert abs(ratio - Decimal(basis["numerator"]) / Decimal(basis["denominator"])) < Decimal(
+            "0.001"
+        )
+        assert basis["points_lost"] == ("1" if ratio <= Decimal("0.8") else "0")
+        shares = Decimal(0)
+        for org in ("ZGJ", "YJJ", "ZJJ", "XFZD", "GAJ", "SWJ"):
+            share = (await client.get(f"/assessment/{YEAR}/scorecard", params={"org": org})).json()
+            sum(_sums(i) for i in share["items"])
+            assert Decimal(share["total"]) == sum(Decimal(i["score"]) for i in share["items"])
+            shares += Decimal(share["total"])
+        # 1.2.4 is shared by ZJJ and XFZD: it counts in both shares
+        assert shares == Decimal(card["total"]) + Decimal(_find(card["items"], "1.2.4")["score"])

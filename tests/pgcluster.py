@@ -125,6 +125,7 @@ def private_cluster() -> Iterator[Cluster]:
         cluster.start()
         cluster.psql("CREATE ROLE onemap LOGIN CREATEDB")
         cluster.psql("CREATE EXTENSION IF NOT EXISTS postgis", db="template1")
+        cluster.psql("CREATE EXTENSION IF NOT EXISTS pgrouting", db="template1")  # 0020_roads
         cluster.psql("CREATE DATABASE onemap OWNER onemap")
         yield cluster
     finally:

@@ -106,14 +106,21 @@ async def list_keys(conn: asyncpg.Connection) -> list[StoredKey]:
     return [_stored(r) for r in rows]
 
 
-async def lookup_key(conn: asyncpg.Connection, key: str) -> tuple[str, Role] | None:
-    """(name, role) of a valid, unrevoked key; None otherwise."""
+async def lookup_key(
+    conn: asyncpg.Connection, key: str, read_only: bool = False
+) -> tuple[str, Role] | None:
+    """(name, role) of a valid, unrevoked key; None otherwise.
+
+    `read_only` (a replica, while the primary is lost): last_used_at is not stamped.
+    """
     prefix = split_key(key)
     if prefix is None:
         return None
     row = await conn.fetchrow(
-        "UPDATE api_keys SET last_used_at = now() WHERE prefix = $1 AND revoked_at IS NULL "
-        "RETURNING name, role, key_hash",
+        "SELECT name, role, key_hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL"
+        if read_only
+        else "UPDATE api_keys SET last_used_at = now() WHERE prefix = $1 "
+        "AND revoked_at IS NULL RETURNING name, role, key_hash",
         prefix,
     )
     if row is None or not hmac.compare_digest(row["key_hash"], key_hash(key)):

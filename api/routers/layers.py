@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.datastructures import URL
 
-from api.deps import ReadPoolDep, Reader, SettingsDep
+from api.deps import Reader, ReadPoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer, get_layer
 from api.params import OPEN_QUERY

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import ReadPoolDep, Reader, SettingsDep
+from api.deps import Reader, ReadPoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer
 from api.ogc.openapi import CRS84, OAS30, feature_schema, openapi_document
@@ -190,7 +190,9 @@ async def conformance(who: Reader, f: Format = None) -> Response:
 
 
 @_get("/collections", operation_id="ogcCollections", summary="The collections")
-async def collections(request: Request, who: Reader, pool: ReadPoolDep, f: Format = None) -> Response:
+async def collections(
+    request: Request, who: Reader, pool: ReadPoolDep, f: Format = None
+) -> Response:
     """One collection per layer, with its extent."""
     base = _base(request)
     async with pool.acquire() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api import codes
-from api.deps import ReadPoolDep, Reader
+from api.deps import Reader, ReadPoolDep
 from api.sqlfiles import load
 
 router = APIRouter(prefix="/stats", tags=["stats"])

@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from api.pgnotify import NotificationHub
 from api.replicas import ReadRouter
 from api.settings import Settings
@@ -67,7 +65,10 @@ class TileService:
         """
         self.pool = pool
         self.versions = LayerVersions(
-            pool.primary, hub, track_lsn=bool(pool.replicas), fallback=pool if pool.replicas else None
+            pool.primary,
+            hub,
+            track_lsn=bool(pool.replicas),
+            fallback=pool if pool.replicas else None,
         )
         self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()

@@ -94,6 +94,7 @@ def _one_node_haproxy(node: int) -> tuple[subprocess.Popen[bytes], int]:
 async def _raw(url: str, tiles: list[tuple[int, int, int]], rounds: int) -> float:
     """Tile statements per second on one server (4 connections)."""
     stmt = statement(("risk_units",), TileOptions())
+    nulls = [None] * len(stmt.slots)  # no filters
     pool = await asyncpg.create_pool(url, min_size=4, max_size=4)
     assert pool is not None
     try:
@@ -106,7 +107,7 @@ async def _raw(url: str, tiles: list[tuple[int, int, int]], rounds: int) -> floa
                 async with pool.acquire() as conn:
                     while queue:
                         z, x, y = queue.pop()
-                        await conn.fetchrow(stmt.text, z, x, y)
+                        await conn.fetchrow(stmt.text, z, x, y, *nulls)
 
             await asyncio.gather(*(worker(queue) for _ in range(4)))
             best = max(best, len(tiles) * 4 / (time.perf_counter() - start))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -74,11 +75,10 @@ def nodes(db: tuple[Settings, Any], replica: Cluster) -> Iterator[tuple[str, str
         yield one, two
 
 
-@pytest.fixture(scope="module")
-def haproxy(nodes: tuple[str, str]) -> Iterator[str]:
-    """HAProxy in front of both nodes, configured by scripts/haproxy-cfg as `make cluster` is."""
+@contextlib.contextmanager
+def _haproxy_over(node_ports: list[str]) -> Iterator[str]:
+    """HAProxy in front of these nodes, configured by scripts/haproxy-cfg as `make cluster` is."""
     port = free_port()
-    node_ports = [n.rsplit(":", 1)[1] for n in nodes]
     with tempfile.TemporaryDirectory(prefix="onemap-haproxy-") as tmp:
         cfg = Path(tmp) / "haproxy.cfg"
         cfg.write_text(
@@ -97,10 +97,48 @@ def haproxy(nodes: tuple[str, str]) -> Iterator[str]:
                         break
                 assert time.monotonic() < deadline, "HAProxy did not answer"
                 time.sleep(0.2)
+            time.sleep(1.5)  # every node seen up (rise 2 x 0.5 s)
             yield base
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def haproxy(nodes: tuple[str, str]) -> Iterator[str]:
+    """HAProxy in front of both nodes."""
+    with _haproxy_over([n.rsplit(":", 1)[1] for n in nodes]) as base:
+        yield base
+
+
+@pytest.fixture
+def third_node(
+    db: tuple[Settings, Any], replica: Cluster
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A third app node whose process the test may kill: (its port, the process)."""
+    port = free_port()
+    env = {
+        **os.environ, "ONEMAP_DATABASE_URL": db[0].database_url,
+        "ONEMAP_ENVIRONMENT": "test", "ONEMAP_READ_DATABASE_URLS": replica.url,
+        "ONEMAP_GRADING_INTERVAL_S": "0",
+    }  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "node 3 did not start"
+            time.sleep(0.2)
+        yield str(port), proc
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture
@@ -296,6 +334,29 @@ async def test_replica_lost_and_back_under_load_through_haproxy_no_5xx(
                 break
             assert time.monotonic() < deadline, f"the replica is not used again ({used})"
             await asyncio.sleep(0.3)
+
+
+async def test_app_node_lost_under_load_haproxy_takes_it_out_no_5xx(
+    db: tuple[Settings, dict[str, dict[str, str]]],
+    nodes: tuple[str, str],
+    third_node: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """Node 3 killed (SIGKILL) mid-load behind HAProxy with node 1: every request is
+    answered, none with a 5xx or a dropped connection (HAProxy retries it elsewhere)."""
+    _settings, headers = db
+    port, proc = third_node
+    with _haproxy_over([nodes[0].rsplit(":", 1)[1], port]) as lb:
+        stop = asyncio.Event()
+        load = asyncio.create_task(_load(lb, headers, stop))
+        try:
+            await asyncio.sleep(1.5)
+            proc.kill()
+            await asyncio.sleep(3.0)
+        finally:
+            stop.set()
+            statuses, errors = await load
+    assert not errors, errors[:5]
+    assert sum(statuses.values()) > 50 and set(statuses) <= {200, 204}, statuses
 
 
 async def test_primary_lost_reads_go_on_writes_503_nothing_acknowledged_lost(

@@ -154,8 +154,12 @@ async def run(ctx: Context) -> list[Row]:
     port, nodes, replica_url = _cluster_up()
     conn = await asyncpg.connect(ctx.settings.database_url)
     try:
-        viewer, _ = await create_key(conn, "bench-cluster-viewer", Role.viewer, "bench")
-        writer, _ = await create_key(conn, "bench-cluster-integrator", Role.integrator, "bench")
+        viewer, _ = await create_key(
+            conn, f"bench-cluster-viewer-{os.getpid()}-{int(time.time())}", Role.viewer, "bench"
+        )
+        writer, _ = await create_key(
+            conn, f"bench-cluster-writer-{os.getpid()}-{int(time.time())}", Role.integrator, "bench"
+        )
     finally:
         await conn.close()
     auth = {"X-API-Key": viewer}

@@ -47,9 +47,10 @@ redis:
 	@scripts/redis-up >/dev/null
 
 ## System tools the tests and benchmarks call (Debian packages, installed when missing):
-## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test.
+## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test;
+## HAProxy and docker-compose (`config` only, no engine) for the cluster tests.
 tools:
-	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei
+	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei haproxy docker-compose
 
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 ## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.

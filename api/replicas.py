@@ -74,6 +74,9 @@ class Replica:
         if self.up:
             log.warning("read replica %s lost (%s): reads go to the primary", self.url, exc)
         self.up = False
+        # restarted, a standby may open for reads at an earlier point than it had
+        # replayed before (its last restartpoint): what it has replayed is read anew
+        self.replayed = 0
 
 
 @dataclass(slots=True)
@@ -117,7 +120,7 @@ class ReadRouter:
             return
         if not replica.up:
             log.info("read replica %s up", replica.url)
-        replica.replayed = max(replica.replayed, int(replayed))
+        replica.replayed = int(replayed)  # read now: current (an older read is only lower)
         replica.checked_at = time.monotonic()
         replica.up = True
 
@@ -146,7 +149,7 @@ class ReadRouter:
             replayed = await conn.fetchval(_REPLAY_LSN)
             if replayed is None:
                 return False
-            replica.replayed = max(replica.replayed, int(replayed))
+            replica.replayed = int(replayed)
             if replica.replayed >= need:
                 return True
             if time.monotonic() >= deadline:
@@ -166,6 +169,10 @@ class ReadRouter:
             except LOST as exc:
                 replica.lost(exc)
                 current = False
+            except BaseException:
+                if conn is not None:
+                    await replica.pool.release(conn)
+                raise
             if current:
                 self.served["replica"] += 1
                 try:

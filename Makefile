@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 FEED ?= 1
 
-.PHONY: demo test test-fast bench soak lint typecheck db redis tools serve clean-db frontend
+.PHONY: demo test test-fast bench soak lint typecheck db redis tools serve clean-db frontend \
+	cluster cluster-down
 
 # The virtualenv, (re)installed when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -46,9 +47,10 @@ redis:
 	@scripts/redis-up >/dev/null
 
 ## System tools the tests and benchmarks call (Debian packages, installed when missing):
-## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test.
+## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test;
+## HAProxy and docker-compose (`config` only, no engine) for the cluster tests.
 tools:
-	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei
+	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei haproxy docker-compose
 
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 ## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
@@ -61,6 +63,15 @@ demo: $(STAMP) db redis frontend
 	$(BIN)/onemap demo feed --url http://$(HOST):$(PORT) & feed=$$!; \
 	trap 'kill $$feed 2>/dev/null; wait $$feed 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/onemap serve --host $(HOST) --port $(PORT) --no-access-log
+
+## The cluster on one machine: primary + a streaming replica (pg_basebackup), Redis, two app
+## nodes reading from the replica, HAProxy on PORT checking /readyz (docs/scaling.md).
+cluster: $(STAMP) db redis frontend
+	@scripts/ensure-packages haproxy
+	@PORT=$(PORT) scripts/cluster-up
+
+cluster-down:
+	@scripts/cluster-down
 
 ## The whole test suite against a real PostGIS and a real Redis (exit 5, no tests, is a
 ## failure; so is any skipped test: the count is printed and must be zero).

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.disconnect import CancelOnDisconnect
 from api.ratelimit import RateLimit, RateLimiter
+from api.replicas import ReadYourWrites
 from api.settings import Settings
 from api.shedding import LoadShedder
 
@@ -54,7 +55,8 @@ def request_chain(app: OnemapAPI, settings: Settings, limiter: RateLimiter | Non
     1. RateLimit (when configured): a credential past its rate limit gets its 429
        before it takes a slot;
     2. LoadShedder: past capacity, a prompt 503 + Retry-After;
-    3. CancelOnDisconnect: a client leaving cancels its read;
+    3. ReadYourWrites (with read replicas): a write's LSN out, a read's LSN in;
+       CancelOnDisconnect: a client leaving cancels its read;
     4. TileFastPath, then AnalysisFastPath: the two hot paths;
     5. the FastAPI application (its own middleware stack, then the routes).
     """
@@ -63,6 +65,7 @@ def request_chain(app: OnemapAPI, settings: Settings, limiter: RateLimiter | Non
 
     full: ASGIApp = FastAPI.__call__.__get__(app)
     chain: ASGIApp = TileFastPath(AnalysisFastPath(full))
+    chain = ReadYourWrites(chain, app.state)
     chain = LoadShedder(
         CancelOnDisconnect(chain),
         max_inflight=settings.max_inflight,

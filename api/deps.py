@@ -12,6 +12,7 @@ from api.auth.principal import Principal, authenticate
 from api.auth.roles import Permission
 from api.errors import Forbidden
 from api.grading.service import GradingService
+from api.replicas import ReadRouter
 from api.services import Services
 from api.settings import Settings
 
@@ -19,6 +20,11 @@ from api.settings import Settings
 async def get_pool(request: Request) -> asyncpg.Pool:
     """The app's asyncpg pool (async: a plain def would cost a threadpool hop per request)."""
     return request.app.state.pool
+
+
+async def get_read_pool(request: Request) -> ReadRouter:
+    """Where read-only work runs: a current replica, else the primary (api/replicas.py)."""
+    return request.app.state.read_pool
 
 
 async def get_settings(request: Request) -> Settings:
@@ -53,6 +59,8 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+#: read-only routes (features, OGC items, analyses, stats, routes, reach): replicas when set
+ReadPoolDep = Annotated[ReadRouter, Depends(get_read_pool)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 GradingDep = Annotated[GradingService, Depends(get_grading)]

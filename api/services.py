@@ -26,6 +26,7 @@ from api.notifications.webhooks import WebhookDispatcher
 from api.pgnotify import NotificationHub
 from api.queries.catalogue import Catalogue
 from api.ratelimit import RateLimiter
+from api.replicas import ReadRouter, Replica
 from api.settings import Settings
 from api.tiles.service import TileService
 
@@ -37,8 +38,9 @@ class Services:
     settings: Settings
     #: read-write pool (requests, regrades, ingestion)
     pool: asyncpg.Pool
-    #: tiles' and analyses' single read-only statements: no reset round trip on release
-    read_pool: asyncpg.Pool
+    #: read-only work (tiles, features, analyses, ...): a replica when one is current, else
+    #: the primary's read pool (no reset round trip on release); api/replicas.py
+    read_pool: ReadRouter
     #: the one LISTEN connection (api/pgnotify.py)
     hub: NotificationHub
     key_cache: KeyCache
@@ -65,7 +67,16 @@ class Services:
         """Open everything, in order: pools, hub, key cache, limiter, tiles, grading,
         readings maintenance, grade stream, webhooks."""
         pool = await create_pool(settings)
-        read_pool = await create_read_pool(settings)
+        read_pool = ReadRouter(
+            await create_read_pool(settings),
+            [
+                Replica(url, await create_read_pool(settings, dsn=url, min_size=0))
+                for url in settings.replica_urls
+            ],
+            wait_s=settings.read_wait_ms / 1000,
+            check_s=settings.replica_check_ms / 1000,
+        )
+        await read_pool.start()
         hub = NotificationHub(settings.database_url)
         await hub.start()
         key_cache = KeyCache()
@@ -98,6 +109,7 @@ class Services:
         if self.rate_limiter is not None:
             await self.rate_limiter.close()
         await self.read_pool.close()
+        await self.read_pool.primary.close()
         await self.pool.close()
 
     def publish(self, state: Any) -> None:

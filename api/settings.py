@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         15_000, ge=100, description="every request's queries run under this timeout"
     )
     redis_url: str | None = Field(None, description="redis://... shares finished tiles")
+    read_database_urls: str = Field(
+        "", description="streaming replicas for read-only work, comma-separated (api/replicas.py)"
+    )
+    read_wait_ms: int = Field(
+        200, ge=0, le=5000, description="how long a read waits for a replica to replay its LSN"
+    )
+    replica_check_ms: int = Field(500, ge=50, description="how often replicas are checked")
     tile_max_zoom: int = Field(22, ge=0, le=24, description="highest zoom a tile is served at")
     tile_buffer: int = Field(256, ge=0, le=1024, description="MVT buffer in tile units (of 4096)")
     tile_max_features: int = Field(10_000, ge=1, description="feature cap per layer per tile")
@@ -190,6 +197,11 @@ class Settings(BaseSettings):
         if info.data.get("environment") == "production" and v.startswith("onemap-development"):
             raise ValueError("ONEMAP_SECRET_KEY must be set in production")
         return v
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """ONEMAP_READ_DATABASE_URLS as a list (empty: every read goes to the primary)."""
+        return [u.strip() for u in self.read_database_urls.split(",") if u.strip()]
 
     @property
     def sqlalchemy_url(self) -> str:

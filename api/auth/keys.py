@@ -112,13 +112,22 @@ async def list_keys(conn: asyncpg.Connection) -> list[StoredKey]:
     return [_stored(r) for r in rows]
 
 
-async def lookup_key(conn: asyncpg.Connection, key: str) -> tuple[str, Role, Org | None] | None:
-    """(name, role, organisation) of a valid, unrevoked key; None otherwise."""
+async def lookup_key(
+    conn: asyncpg.Connection, key: str, read_only: bool = False
+) -> tuple[str, Role, Org | None] | None:
+    """(name, role, organisation) of a valid, unrevoked key; None otherwise.
+
+    `read_only` (a replica, while the primary is lost): last_used_at is not stamped.
+    """
     prefix = split_key(key)
     if prefix is None:
         return None
     row = await conn.fetchrow(
-        "WITH k AS (UPDATE api_keys SET last_used_at = now() "
+        "SELECT k.name, k.role, k.key_hash, k.org, o.kind AS org_kind, o.name AS org_name "
+        "FROM api_keys k LEFT JOIN organisations o ON o.code = k.org "
+        "WHERE k.prefix = $1 AND k.revoked_at IS NULL"
+        if read_only
+        else "WITH k AS (UPDATE api_keys SET last_used_at = now() "
         "WHERE prefix = $1 AND revoked_at IS NULL RETURNING name, role, key_hash, org) "
         "SELECT k.*, o.kind AS org_kind, o.name AS org_name "
         "FROM k LEFT JOIN organisations o ON o.code = k.org",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.requests import HTTPConnection
 
@@ -15,6 +15,7 @@ from api.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from api.auth.tokens import read_token
 from api.errors import Unauthorized
 from api.pgnotify import NotificationHub, Subscription
+from api.replicas import LOST
 
 log = logging.getLogger("onemap.auth")
 
@@ -133,6 +134,19 @@ def credential(conn: HTTPConnection) -> str | None:
     return None
 
 
+async def _lookup(state: Any, token: str) -> tuple[str, Role, Org | None] | None:
+    """The key on the primary; the primary lost, on a read replica (reads go on)."""
+    try:
+        async with state.pool.acquire() as db:
+            return await lookup_key(db, token)
+    except LOST:
+        router = getattr(state, "read_pool", None)
+        if router is None or not any(r.up for r in router.replicas):
+            raise
+        async with router.acquire() as db:
+            return await lookup_key(db, token, read_only=True)
+
+
 async def authenticate(conn: HTTPConnection) -> Principal:
     """The request's principal; Unauthorized (401) without a valid credential."""
     cached = getattr(conn.state, "principal", None)
@@ -150,8 +164,7 @@ async def authenticate(conn: HTTPConnection) -> Principal:
         cache: KeyCache = state.key_cache
         principal = cache.get(token)
         if principal is None:
-            async with state.pool.acquire() as db:
-                found = await lookup_key(db, token)
+            found = await _lookup(state, token)
             if found is None:
                 raise Unauthorized(
                     "the API key is not valid or has been revoked",

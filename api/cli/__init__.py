@@ -13,6 +13,7 @@ app = typer.Typer(
 
 # Each module registers its commands on `app` (or a sub-app) when imported.
 from api.cli import access as _access  # noqa: E402,F401
+from api.cli import cluster as _cluster  # noqa: E402,F401
 from api.cli import db as _db  # noqa: E402,F401
 from api.cli import demo as _demo  # noqa: E402,F401
 from api.cli import feed as _feed  # noqa: E402,F401

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from api.analysis import buffer, coverage, impact, nearest, overlay
 from api.analysis.models import BufferIn, CoverageIn, ImpactIn, NearestIn, OverlayIn
-from api.deps import Analyst, PoolDep, SettingsDep
+from api.deps import Analyst, ReadPoolDep, SettingsDep
 from api.errors import PayloadTooLarge
 
 GEOJSON = "application/geo+json"
@@ -67,7 +67,7 @@ def _geojson(text: str) -> Response:
     responses=_RESPONSES,
 )
 async def post_buffer(
-    body: BufferIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: BufferIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> Response:
     """Features within `distance_m` metres (on the WGS84 spheroid), nearest first.
 
@@ -86,7 +86,7 @@ async def post_buffer(
     responses=_RESPONSES,
 )
 async def post_overlay(
-    body: OverlayIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: OverlayIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> Response:
     """E.g. schools inside orange warning polygons; risk units per district (`return_features`
     false gives the counts only). Each feature lists the overlay codes it meets in `overlaps`.
@@ -103,7 +103,7 @@ async def post_overlay(
     responses=_RESPONSES,
 )
 async def post_nearest(
-    body: NearestIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: NearestIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> Response:
     """Nearest first by distance in metres on the spheroid (ties by code). Filters:
     `min_free_capacity` (shelters), `item` + `min_quantity` (reserve depots),
@@ -121,7 +121,7 @@ async def post_nearest(
     responses=_RESPONSES,
 )
 async def post_impact(
-    body: ImpactIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: ImpactIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> Response:
     """A hazard at a point or feature with `radius_m`, or a polygon (grown by `radius_m`).
 
@@ -142,7 +142,7 @@ async def post_impact(
     responses=_RESPONSES,
 )
 async def post_coverage(
-    body: CoverageIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: CoverageIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> Response:
     """One feature per district with population, covered population and share, shelters,
     capacity and capacity per resident; `summary` gives the city."""

@@ -18,6 +18,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def _replica_serves(state: object) -> bool:
+    """Whether a read replica answers (a node without its primary still serves reads)."""
+    router = getattr(state, "read_pool", None)
+    if router is None or not getattr(router, "replicas", None):
+        return False
+    try:
+        async with asyncio.timeout(2):
+            return await router.fetchval("SELECT pg_is_in_recovery()") is True
+    except Exception:  # noqa: BLE001 - no replica either: not ready
+        return False
+
+
 @router.get(
     "/readyz",
     operation_id="readyz",
@@ -35,6 +47,8 @@ async def readyz(request: Request) -> JSONResponse:
                 body["postgis"] = await conn.fetchval("SELECT postgis_lib_version()")
                 body["migration"] = await current_revision(conn)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        if await _replica_serves(state):  # primary lost: reads go on from a replica
+            return JSONResponse({**body, "status": "read-only", "primary": "unavailable"})
         body.update(status="unavailable", reason=f"database unreachable: {type(exc).__name__}")
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     if body["migration"] != head:

@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.datastructures import URL
 
-from api.deps import PoolDep, Reader, SettingsDep
+from api.deps import Reader, ReadPoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer, get_layer
 from api.queries import features
@@ -78,7 +78,7 @@ def collection_bytes(head: dict[str, Any], feature_texts: list[str]) -> bytes:
     operation_id="listLayers",
     summary="The layer catalogue: names, titles, geometry, count, extent, typed fields",
 )
-async def list_layers(request: Request, who: Reader, pool: PoolDep) -> dict[str, Any]:
+async def list_layers(request: Request, who: Reader, pool: ReadPoolDep) -> dict[str, Any]:
     """Every layer with its exact count and WGS84 extent [minLon, minLat, maxLon, maxLat]."""
     async with pool.acquire() as conn:
         stats = await catalogue(request).stats(conn)
@@ -94,7 +94,7 @@ async def get_layer_entry(
     layer: Annotated[str, Path(examples=["risk_units"])],
     request: Request,
     who: Reader,
-    pool: PoolDep,
+    pool: ReadPoolDep,
 ) -> dict[str, Any]:
     """The catalogue entry of one layer."""
     lyr = layer_or_404(layer)
@@ -125,7 +125,7 @@ async def get_features(
     layer: Annotated[str, Path(examples=["risk_units"])],
     request: Request,
     who: Reader,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     settings: SettingsDep,
     category: Annotated[
         str | None, Query(description="category values, comma-separated", examples=["gas,power"])

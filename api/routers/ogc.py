@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import PoolDep, Reader, SettingsDep
+from api.deps import Reader, ReadPoolDep, SettingsDep
 from api.errors import BadRequest, NotFound
 from api.layers import LAYERS, Layer
 from api.queries import features
@@ -190,7 +190,9 @@ async def conformance(who: Reader, f: Format = None) -> Response:
 
 
 @_get("/collections", operation_id="ogcCollections", summary="The collections")
-async def collections(request: Request, who: Reader, pool: PoolDep, f: Format = None) -> Response:
+async def collections(
+    request: Request, who: Reader, pool: ReadPoolDep, f: Format = None
+) -> Response:
     """One collection per layer, with its extent."""
     base = _base(request)
     async with pool.acquire() as conn:
@@ -209,7 +211,7 @@ async def collection(
     collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803 - OGC's name
     request: Request,
     who: Reader,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     f: Format = None,
 ) -> Response:
     """The collection's description and links."""
@@ -284,7 +286,7 @@ async def items(
     collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
     request: Request,
     who: Reader,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     settings: SettingsDep,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat")] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", description="RFC 3339")] = None,
@@ -334,7 +336,7 @@ async def feature(
     featureId: Annotated[str, Path(max_length=200)],  # noqa: N803
     request: Request,
     who: Reader,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     crs: Annotated[str | None, Query(description=f"output CRS: only {CRS84}")] = None,
     f: Format = None,
 ) -> Response:

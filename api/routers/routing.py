@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Analyst, PoolDep, SettingsDep
+from api.deps import Analyst, ReadPoolDep, SettingsDep
 from api.errors import BadRequest
 from api.routers.analysis import CappedBodyRoute
 from api.routing import engine
@@ -42,7 +42,7 @@ def _check_minutes(minutes: list[int], settings: Settings) -> None:
     responses=_RESPONSES,
 )
 async def post_route(
-    body: RouteIn, who: Analyst, pool: PoolDep, settings: SettingsDep
+    body: RouteIn, who: Analyst, pool: ReadPoolDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """`{"from": [lon, lat], "to": [lon, lat]}` → `duration_s`, `length_m`, `geometry`
     (GeoJSON LineString), `steps` (one per road: maneuver, name, length, duration) and, for
@@ -65,7 +65,7 @@ async def post_route(
 async def post_reach(
     body: ReachIn,
     who: Analyst,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     settings: SettingsDep,
     edges: Annotated[
         bool, Query(description="add the reached pieces of road with their agg_cost_s")
@@ -115,7 +115,7 @@ async def post_reach(
 )
 async def coverage_stats(
     who: Analyst,
-    pool: PoolDep,
+    pool: ReadPoolDep,
     settings: SettingsDep,
     layer: Annotated[
         Literal["shelters", "rescue_teams", "fire_stations", "reserve_depots"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api import codes
-from api.deps import PoolDep, Reader
+from api.deps import Reader, ReadPoolDep
 from api.sqlfiles import load
 
 router = APIRouter(prefix="/stats", tags=["stats"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/stats", tags=["stats"])
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-async def district_stats(who: Reader, pool: PoolDep) -> Response:
+async def district_stats(who: Reader, pool: ReadPoolDep) -> Response:
     """`districts`: one entry per district (risk units by level — `ungraded` when grading has
     not run — and by category; shelter count, capacity, occupancy and places per resident;
     reserve depots and the items they hold; rescue teams and their people). `city`: the same

@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from api.pgnotify import NotificationHub
+from api.replicas import ReadRouter
 from api.settings import Settings
 from api.tiles.cache import MemoryCache, RedisCache, Tile, ungzip
 from api.tiles.request import FilterKey
@@ -43,7 +42,7 @@ class TileService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.pool: asyncpg.Pool = None  # opened by start()
+        self.pool: ReadRouter = None  # type: ignore[assignment]  # taken by start()
         self.options = TileOptions(buffer=settings.tile_buffer, limit=settings.tile_max_features)
         self.max_zoom = settings.tile_max_zoom
         self.memory = MemoryCache(settings.tile_cache_mb * 1024 * 1024)
@@ -56,11 +55,21 @@ class TileService:
         self.versions: LayerVersions = None  # type: ignore[assignment]  # made by start()
         self.queries = 0
 
-    async def start(self, pool: asyncpg.Pool, hub: NotificationHub) -> None:
+    async def start(self, pool: ReadRouter, hub: NotificationHub) -> None:
         """Take the app's read pool (shared with analyses, so the app's connections stay
-        within its two pools), load layer versions and follow their changes via the hub."""
+        within its two pools), load layer versions and follow their changes via the hub.
+
+        Versions are read on the primary; with replicas, with the WAL position they were
+        read at, and a tile is made only on a server that has replayed that far (a
+        replica behind never puts old content under a new key: api/replicas.py).
+        """
         self.pool = pool
-        self.versions = LayerVersions(self.pool, hub)
+        self.versions = LayerVersions(
+            pool.primary,
+            hub,
+            track_lsn=bool(pool.replicas),
+            fallback=pool if pool.replicas else None,
+        )
         self.versions.on_change.append(self.memory.drop_layer)
         await self.versions.start()
 
@@ -118,7 +127,7 @@ class TileService:
             return b""
         stmt = statement(layers, self.options)
         self.queries += 1
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(min_lsn=self.versions.lsn) as conn:
             row = await conn.fetchrow(stmt.text, z, x, y, *params)
         assert row is not None
         return b"".join(row)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 import asyncpg
 
 from api.pgnotify import NotificationHub, Subscription
+from api.replicas import LOST, ReadRouter
 
 log = logging.getLogger("onemap.tiles")
 
@@ -27,12 +28,26 @@ _QUERY = (
     "floor(extract(epoch FROM changed_at) * 1000000)::bigint::text AS token FROM layer_versions"
 )
 
+_LSN = "SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint"
+
 
 class LayerVersions:
     """Per-layer version tokens ("<version>.<changed_at µs>"), current in this process."""
 
-    def __init__(self, pool: asyncpg.Pool, hub: NotificationHub) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        hub: NotificationHub,
+        track_lsn: bool = False,
+        fallback: ReadRouter | None = None,
+    ) -> None:
         self._pool = pool
+        #: where versions are read while the primary is lost (a replica: reads go on)
+        self._fallback = fallback
+        #: with read replicas: the primary's WAL position read just after the versions, so
+        #: a tile under these versions is made only where that much has been replayed
+        self._track_lsn = track_lsn
+        self.lsn = 0
         self._hub = hub
         self._sub: Subscription | None = None
         self._tokens: dict[str, str] = {}
@@ -107,8 +122,16 @@ class LayerVersions:
     async def _reload(self) -> None:
         """Read every version; layers notified while the query ran stay stale."""
         self._dirty = set()
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(_QUERY)
+        try:
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(_QUERY)
+                if self._track_lsn:
+                    self.lsn = max(self.lsn, int(await conn.fetchval(_LSN)))
+        except LOST:
+            if self._fallback is None:
+                raise
+            async with self._fallback.acquire() as conn:  # the replica's own versions
+                rows = await conn.fetch(_QUERY)
         before = dict(self._tokens)
         self._tokens = {r["layer"]: r["token"] for r in rows}
         changed = {n for n, t in self._tokens.items() if before.get(n) != t}

@@ -135,3 +135,41 @@ def private_cluster() -> Iterator[Cluster]:
         with contextlib.suppress(subprocess.CalledProcessError):
             cluster.crash()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def replica_of(primary: Cluster) -> Iterator[Cluster]:
+    """A hot-standby streaming replica of `primary` (pg_basebackup -R), on its own port.
+
+    Made the way scripts/cluster-up makes the project's; `delay_apply(ms)` sets its
+    recovery_min_apply_delay (a replica that lags on purpose).
+    """
+    root = Path(tempfile.mkdtemp(prefix="onemap-faults-replica-"))
+    os.chmod(root, 0o755)
+    if os.getuid() == 0:
+        shutil.chown(root, "postgres")
+    replica = Cluster(primary.bin, root, free_port())
+    try:
+        subprocess.run(
+            _as_owner([str(primary.bin / "pg_basebackup"), "-h", "127.0.0.1",
+                       "-p", str(primary.port), "-U", "postgres", "-D", str(replica.data),
+                       "-R", "-X", "stream", "-c", "fast"]),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        with (replica.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"\nport = {replica.port}\nunix_socket_directories = '{root}'\n"
+                "hot_standby = on\nhot_standby_feedback = on\n"
+            )
+        replica.start()
+        yield replica
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            replica.crash()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def delay_apply(replica: Cluster, ms: int) -> None:
+    """Make the replica apply WAL `ms` after the primary committed it (0: at once)."""
+    replica.psql(f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(ms)}ms'")
+    replica.psql("SELECT pg_reload_conf()")

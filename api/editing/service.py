@@ -209,10 +209,7 @@ async def _load(
     crs: str | None, source: str,
 ) -> ImportResult:  # fmt: skip
     """The importer's path for one feature (a one-feature GeoJSON collection, no file)."""
-    # through JSON text and back, so the values are exactly what a file would carry
-    doc = orjson.loads(orjson.dumps(
-        {"type": "FeatureCollection", "features": [_as_file_feature(layer, feature)]}
-    ))  # fmt: skip
+    doc = {"type": "FeatureCollection", "features": [_as_file_feature(layer, feature)]}
     return await import_features(conn, doc, layer.name, settings=settings, crs=crs, source=source)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import asyncpg
 import numpy as np
+import orjson
 import shapely
 
 from api.crs import WGS84, Crs, parse_crs
@@ -183,7 +184,8 @@ async def import_features(
             f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"
         )
     override = parse_crs(crs) if crs else None
-    raw = geojson_table(doc)
+    # through JSON text and back: the values exactly as a file would carry them
+    raw = geojson_table(orjson.loads(orjson.dumps(doc)))
     return await import_table(conn, raw, target, settings=settings, override=override,
                               source=source, on_error="fail", progress=_quiet)  # fmt: skip
 

@@ -1,7 +1,7 @@
 """api.editing.service: create, merge-patch, retire and restore one feature; its versions.
 
-Validation is the importer's: an edited feature is written as a one-feature
-GeoJSON file and loaded by `api.importer.core.import_file`, the path every file
+Validation is the importer's: an edited feature is a one-feature GeoJSON
+collection loaded by `api.importer.core.import_features`, the path every file
 row takes (types, enumerations, CRS, geometry repair, district by location).
 Versions are kept by the feature_history trigger (migration 0018); the ETag of a
 feature is its version there. Each write runs in one transaction: the actor and
@@ -11,10 +11,8 @@ write made as the app role for a scoped principal, the audit line written.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,7 +24,7 @@ from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from api.grading import engine, store
 from api.grading.service import utcnow
-from api.importer.core import import_file
+from api.importer.core import import_features
 from api.importer.result import ImportResult
 from api.layers import CODE_LINKS, LAYERS, Layer
 from api.risk_events.common import regrade_summary
@@ -210,14 +208,9 @@ async def _load(
     conn: asyncpg.Connection, layer: Layer, feature: dict[str, Any], settings: Settings,
     crs: str | None, source: str,
 ) -> ImportResult:  # fmt: skip
-    """The importer's path for one feature (one-feature GeoJSON file)."""
+    """The importer's path for one feature (a one-feature GeoJSON collection, no file)."""
     doc = {"type": "FeatureCollection", "features": [_as_file_feature(layer, feature)]}
-    with tempfile.TemporaryDirectory(prefix="onemap-edit-", dir=settings.upload_dir) as work:
-        path = Path(work) / "feature.geojson"
-        path.write_bytes(orjson.dumps(doc))
-        return await import_file(
-            conn, path, layer.name, settings=settings, crs=crs, source=source, on_error="fail"
-        )
+    return await import_features(conn, doc, layer.name, settings=settings, crs=crs, source=source)
 
 
 async def _scoped_load(

@@ -7,18 +7,19 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import numpy as np
+import orjson
 import shapely
 
-from api.crs import WGS84, parse_crs
+from api.crs import WGS84, Crs, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
 from api.importer.catalog import table_info
 from api.importer.load import load
-from api.importer.readers import RawTable, read_file
+from api.importer.readers import RawTable, geojson_table, read_file
 from api.importer.repair import repair
 from api.importer.result import ImportRejected, ImportResult, RowError
 from api.importer.sniff import sniff
@@ -37,6 +38,7 @@ from api.sqlfiles import ident
 log = logging.getLogger("onemap.import")
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -155,10 +157,69 @@ async def import_file(
                                      ignore_cleanup_errors=True) as work:  # fmt: skip
         raw = await asyncio.to_thread(read_file, path, fmt, Path(work), settings, target.name)
     report("read", 1, 1)
+    return await import_table(conn, raw, target, settings=settings, override=override,
+                              source=source, on_error=on_error, progress=report)  # fmt: skip
+
+
+async def import_features(
+    conn: asyncpg.Connection,
+    doc: dict[str, Any],
+    layer: str,
+    *,
+    settings: Settings,
+    crs: str | None = None,
+    source: str,
+) -> ImportResult:
+    """A few features already parsed (a GeoJSON FeatureCollection) into a layer, all or nothing.
+
+    The same validation and load as `import_file` (a GeoJSON file's rows), without the file:
+    the editor's path for one feature. Small inputs are checked on the event loop.
+    """
+    refusal = event_layer_refusal(layer)
+    if refusal is not None:
+        raise BadRequest(refusal)
+    target = import_target(layer)
+    if target is None:
+        raise NotFound(
+            f"no importable layer {layer!r}; importable: {', '.join(importable_names())}"
+        )
+    override = parse_crs(crs) if crs else None
+    # through JSON text and back: the values exactly as a file would carry them
+    raw = geojson_table(orjson.loads(orjson.dumps(doc)))
+    return await import_table(conn, raw, target, settings=settings, override=override,
+                              source=source, on_error="fail", progress=_quiet)  # fmt: skip
+
+
+#: at most this many rows are validated on the event loop (more: in a worker thread)
+INLINE_ROWS = 16
+
+
+async def _off_loop(n: int, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """fn(*args, **kwargs) in a worker thread, or inline for a handful of rows."""
+    if n <= INLINE_ROWS:
+        return fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def import_table(
+    conn: asyncpg.Connection,
+    raw: RawTable,
+    target: Layer | ChildTable,
+    *,
+    settings: Settings,
+    override: Crs | None,
+    source: str,
+    on_error: Literal["fail", "skip"],
+    progress: Callable[[str, int, int], None],
+) -> ImportResult:
+    """Validate and load rows already read (`import_file` after reading, `import_features`)."""
+    report = progress
     if raw.n == 0:
         raise BadRequest("the file holds no rows")
     file_crs = override or raw.crs or WGS84
-    result = ImportResult(target.name, total=raw.n, format=fmt, crs=file_crs.name, source=source)
+    result = ImportResult(
+        target.name, total=raw.n, format=raw.format, crs=file_crs.name, source=source
+    )
 
     report("validate", 0, 1)
     plan = V.plan_columns(raw, target)
@@ -171,7 +232,8 @@ async def import_file(
         )
     info = await table_info(conn, target.name)
     lookups = await _lookups(conn, target, raw, plan)
-    checked = await asyncio.to_thread(
+    checked = await _off_loop(
+        raw.n,
         V.check,
         raw,
         target,
@@ -183,7 +245,7 @@ async def import_file(
         tz=settings.import_timezone,
     )
     await _repair(conn, checked)
-    prepared = await asyncio.to_thread(V.finish, checked, info)
+    prepared = await _off_loop(raw.n, V.finish, checked, info)
     report("validate", 1, 1)
     result.rejected = prepared.rejected
     result.errors = prepared.errors

@@ -133,6 +133,11 @@ def read_geojson(path: Path) -> RawTable:
         raise BadRequest(f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise UnsupportedMediaType("JSON that is not a GeoJSON object")
+    return geojson_table(doc)
+
+
+def geojson_table(doc: dict[str, Any]) -> RawTable:
+    """A parsed GeoJSON FeatureCollection (or one Feature) as a RawTable (no file needed)."""
     kind = doc.get("type")
     if kind == "FeatureCollection":
         features = doc.get("features")

@@ -116,7 +116,11 @@ async def _prepare(
 
 async def _reach_radius(conn: asyncpg.Connection, seconds: float) -> float:
     """How far (m) the fastest road could take you in `seconds`: the box of a reach."""
-    net = await fast.network(conn)  # cached per build
+    return _radius(await fast.network(conn), seconds)  # the network is cached per build
+
+
+def _radius(net: fast.Network, seconds: float) -> float:
+    """How far (m) the network's fastest road could take you in `seconds`, plus 100 m."""
     return net.max_kmh / 3.6 * seconds + 100.0
 
 
@@ -294,12 +298,13 @@ async def reach(
     snapped = json.dumps(
         [dict(s.as_json(), source=i, given=list(sources[i])) for i, s in enumerate(snaps)]
     )
+    net = await fast.network(conn)  # cached per build
     async with conn.transaction():
-        await _prepare(conn, snaps, await _reach_radius(conn, cutoffs[-1]))
+        await _prepare(conn, snaps, _radius(net, cutoffs[-1]))
         if not edges:
             # areas and counts only: vertex times post-processed in numpy (api.routing.fast)
             at = [(s.lon, s.lat) for s in snaps]
-            return await fast.reach_areas(conn, at, mins, snapped)
+            return await fast.reach_areas(conn, at, mins, snapped, net)
         text: str = await conn.fetchval(
             load("routing/sql/reach.sql"),
             load("routing/sql/graph.sql"),

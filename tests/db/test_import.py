@@ -947,3 +947,34 @@ async def test_every_format_in_every_crs(
     assert [(r["code"], r["name"]) for r in stored] == [("P0", "点0"), ("P1", "点1")]
     for r, (x, y) in zip(stored, TRUTH, strict=True):
         assert abs(r["x"] - x) < 1e-8 and abs(r["y"] - y) < 1e-8, (r, x, y)
+
+
+async def test_features_in_memory_as_a_file(empty_db: Settings, tmp_path: Path) -> None:
+    """import_features (the editor's path) validates and writes exactly as a GeoJSON file."""
+    from api.importer.core import import_features
+
+    await districts(empty_db, tmp_path)
+    feats = [
+        F.feature(
+            {"code": "M1", "name": "广播", "kind": "LED_Screen"}, shapely.Point(108.95, 34.25)
+        )
+    ]
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        doc = {"type": "FeatureCollection", "features": feats}
+        result = await import_features(conn, doc, "broadcasts", settings=empty_db, source="edit:x")
+        assert (result.total, result.inserted, result.format, result.source) == (
+            1, 1, "geojson", "edit:x",
+        )  # fmt: skip
+        bad = {**feats[0], "properties": {**feats[0]["properties"], "kind": "pigeon"}}
+        with pytest.raises(ImportRejected) as mem:
+            await import_features(conn, {"type": "FeatureCollection", "features": [bad]},
+                                  "broadcasts", settings=empty_db, source="edit:x")  # fmt: skip
+    finally:
+        await conn.close()
+    with pytest.raises(ImportRejected) as disk:
+        await run(empty_db, F.geojson(tmp_path / "bad.geojson", [bad]), "broadcasts")
+    assert mem.value.errors == disk.value.errors and mem.value.errors[0]["field"] == "kind"
+    assert await fetch(empty_db, "SELECT code, kind, district, source FROM broadcasts") == [
+        {"code": "M1", "kind": "led_screen", "district": "610102", "source": "edit:x"}
+    ]

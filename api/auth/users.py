@@ -44,17 +44,34 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = tuple(
 )
 
 
-async def ensure_demo_users(conn: asyncpg.Connection) -> list[tuple[str, Role, str, bool]]:
-    """Create the demo users that are missing; (username, role, password, created) for each.
+#: Scoped demo users (supervision): a district editor (雁塔区, units on its ground), a
+#: department editor (住建局, construction and high-rise units anywhere) and a town
+#: inspector (a street of 雁塔区); made only where the demo city's organisations exist.
+SCOPED_DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
+    ("yanta-editor", Role.editor, "yanta-editor-demo", "610113"),
+    ("zjj-editor", Role.editor, "zjj-editor-demo", "ZJJ"),
+    ("town-inspector", Role.editor, "town-inspector-demo", "610113001"),
+)
+
+
+async def ensure_demo_users(
+    conn: asyncpg.Connection,
+) -> list[tuple[str, Role, str, bool, str | None]]:
+    """Create the demo users that are missing; (username, role, password, created, org) each.
 
     An existing user of that name is left alone (its password may have been changed).
+    The scoped users come only when their organisation is there (the demo city).
     """
-    out = []
-    for username, role, password in DEMO_USERS:
+    wanted: list[tuple[str, Role, str, str | None]] = [(*u, None) for u in DEMO_USERS]
+    for username, role, password, code in SCOPED_DEMO_USERS:
+        if await conn.fetchval("SELECT true FROM organisations WHERE code = $1", code):
+            wanted.append((username, role, password, code))
+    out: list[tuple[str, Role, str, bool, str | None]] = []
+    for username, role, password, org in wanted:
         exists = await conn.fetchval("SELECT true FROM users WHERE username = $1", username)
         if not exists:
-            await create_user(conn, username, password, role, f"Demo {role.value}")
-        out.append((username, role, password, not exists))
+            await create_user(conn, username, password, role, f"Demo {role.value}", org=org)
+        out.append((username, role, password, not exists, org))
     return out
 
 

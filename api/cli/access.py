@@ -117,7 +117,7 @@ def demo_users(
         console.print("[yellow]production: no demo users are created[/yellow]")
         return
 
-    async def run() -> list[tuple[str, Role, str, bool]]:
+    async def run() -> list[tuple[str, Role, str, bool, str | None]]:
         async with connect(settings) as conn, conn.transaction():
             users = await ensure_demo_users(conn)
             made = [u[0] for u in users if u[3]]
@@ -126,9 +126,13 @@ def demo_users(
             return users
 
     users = asyncio.run(run())
-    table = Table("username", "password", "role", "", title="demo users (log in with these)")
-    for username, role, password, created in users:
-        table.add_row(username, password, role.value, "new" if created else "existing")
+    table = Table(
+        "username", "password", "role", "organisation", "", title="demo users (log in with these)"
+    )
+    for username, role, password, created, org in users:
+        table.add_row(
+            username, password, role.value, org or "city-wide", "new" if created else "existing"
+        )
     console.print(table)
     console.print(
         f"Log in on the map at {base_url}/ or get a token:\n"

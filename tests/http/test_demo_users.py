@@ -8,7 +8,7 @@ import sys
 import asyncpg
 
 from api.auth.roles import Role
-from api.auth.users import DEMO_USERS, create_user
+from api.auth.users import DEMO_USERS, create_user, ensure_demo_users
 from api.settings import PROJECT_ROOT, Settings
 from tests.conftest import app_client
 
@@ -69,3 +69,25 @@ async def test_no_demo_users_in_production(empty_db: Settings) -> None:
         assert await conn.fetchval("SELECT count(*) FROM users") == 0
     finally:
         await conn.close()
+
+
+async def test_scoped_demo_users_on_the_demo_city(demo_db: Settings) -> None:
+    """On the demo city `make demo` adds a district editor, a department editor and a town
+    inspector; each logs in and /me names its organisation."""
+    conn = await asyncpg.connect(demo_db.database_url)
+    try:
+        users = await ensure_demo_users(conn)
+        again = await ensure_demo_users(conn)
+    finally:
+        await conn.close()
+    scoped = {u[0]: u[4] for u in users if u[4] is not None}
+    assert scoped == {"yanta-editor": "610113", "zjj-editor": "ZJJ", "town-inspector": "610113001"}
+    assert all(u[3] for u in users) and not any(u[3] for u in again)
+    async with app_client(demo_db) as client:
+        for username, role, password, _, org in users:
+            r = await client.post("/auth/token", json={"username": username, "password": password})
+            assert r.status_code == 200, r.text
+            token = r.json()["access_token"]
+            me = (await client.get("/me", headers={"Authorization": f"Bearer {token}"})).json()
+            assert me["role"] == role.value
+            assert (me["org"] or {}).get("code") == org

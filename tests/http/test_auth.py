@@ -54,7 +54,7 @@ async def test_key_in_either_header_and_role_checks(empty_db: Settings) -> None:
                 "name": "test-integrator",
                 "kind": "key",
                 "role": "integrator",
-                "permissions": ["hazards", "ingest", "read"],
+                "permissions": ["hazards", "ingest", "read", "respond"],
                 "org": None,
                 "scope": "city-wide",
             }

@@ -188,7 +188,7 @@ async def _regrade(
         await conn.execute(
             "INSERT INTO grading_runs (kind, trigger, as_of, param_version, units, changed, "
             "r_changed, exposure_refreshed, started_at, finished_at, actor) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10)",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), $10)",
             kind, trigger, as_of, params.version, units, len(changed_rows),
             len(rows) - len(changed_rows), refreshed, started_at, actor,
         )  # fmt: skip

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
+import itertools
 import math
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from api.migrate import upgrade_async
@@ -357,6 +361,172 @@ async def test_app_node_lost_under_load_haproxy_takes_it_out_no_5xx(
             statuses, errors = await load
     assert not errors, errors[:5]
     assert sum(statuses.values()) > 50 and set(statuses) <= {200, 204}, statuses
+
+
+async def _new_units(database_url: str, prefix: str, n: int) -> list[str]:
+    """`n` new gas units (registered large) in the store: each one's first grading is a change."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        codes = [f"{prefix}-{i}" for i in range(n)]
+        await conn.executemany(
+            "INSERT INTO risk_units (code, name, category, registered_level, geom) VALUES "
+            "($1, $1, 'gas', 'large', ST_SetSRID(ST_MakePoint($2, $3), 4326))",
+            [(c, 108.8 + 0.001 * i, 34.1) for i, c in enumerate(codes)],
+        )
+        return codes
+    finally:
+        await conn.close()
+
+
+async def _history_after(database_url: str, after: int) -> list[int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return [r["id"] for r in await conn.fetch(
+            "SELECT id FROM grade_history WHERE id > $1 ORDER BY id", after)]  # fmt: skip
+    finally:
+        await conn.close()
+
+
+async def _sse_until(
+    base: str, headers: dict[str, str], units: set[str], out: list[dict[str, Any]],
+    last_event_id: int | None = None, timeout: float = 60,
+) -> None:
+    """Read `GET /events/grades` from `base` into `out` until every unit in `units` was seen."""
+    seen: set[str] = set()
+    head = dict(headers)
+    if last_event_id is not None:
+        head["Last-Event-ID"] = str(last_event_id)
+    async with (
+        asyncio.timeout(timeout),
+        httpx.AsyncClient(base_url=base, timeout=None) as c,
+        c.stream("GET", "/events/grades", headers=head) as r,
+    ):
+        assert r.status_code == 200
+        async for line in r.aiter_lines():
+            if line.startswith("data: "):
+                event = orjson.loads(line[6:])
+                out.append(event)
+                seen.add(event["unit"])
+                if units <= seen:
+                    return
+
+
+async def test_sse_client_of_a_lost_node_resumes_on_the_other_and_misses_nothing(
+    db: tuple[Settings, dict[str, dict[str, str]]],
+    nodes: tuple[str, str],
+    third_node: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """A stream on node 3; node 3 killed; changes made meanwhile through node 1; the client
+    reconnects to node 2 with Last-Event-ID: it gets every change after that id, in order."""
+    settings, headers = db
+    port, proc = third_node
+    one = httpx.AsyncClient(base_url=nodes[0], timeout=120)
+    try:
+        first: list[dict[str, Any]] = []
+        before = set(await _new_units(settings.database_url, "sse-a", 5))
+        reader = asyncio.create_task(
+            _sse_until(f"http://127.0.0.1:{port}", headers["viewer"], before, first)
+        )
+        await asyncio.sleep(1.0)  # subscribed
+        assert (await one.post("/grading/run", headers=headers["admin"])).status_code == 200
+        await reader
+        last = first[-1]["id"]
+        proc.kill()  # the node is lost with the client's connection
+        proc.wait()
+        after = set(await _new_units(settings.database_url, "sse-b", 7))
+        assert (await one.post("/grading/run", headers=headers["admin"])).status_code == 200
+        expected = await _history_after(settings.database_url, last)
+        resumed: list[dict[str, Any]] = []
+        await _sse_until(nodes[1], headers["viewer"], after, resumed, last_event_id=last)
+    finally:
+        await one.aclose()
+    ids = [e["id"] for e in resumed]
+    assert ids == sorted(ids) and ids[0] > last
+    assert ids == expected[: len(ids)] and set(expected) <= set(ids)  # nothing missed
+    assert {e["unit"] for e in resumed} >= after
+
+
+async def test_each_webhook_delivery_is_sent_once_across_nodes(
+    db: tuple[Settings, dict[str, dict[str, str]]], nodes: tuple[str, str]
+) -> None:
+    """Both nodes run a dispatcher over the same deliveries: 300 changes, each POSTed once."""
+    settings, headers = db
+    received: list[int] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.extend(e["id"] for e in orjson.loads(body)["events"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async with httpx.AsyncClient(base_url=nodes[0], timeout=120) as one:
+            r = await one.post("/webhooks", headers=headers["admin"], json={
+                "name": "once", "url": f"http://127.0.0.1:{server.server_port}/hook"})
+            assert r.status_code == 201, r.text
+            last = (await _history_after(settings.database_url, 0) or [0])[-1]
+            await _new_units(settings.database_url, "hook", 300)
+            assert (await one.post("/grading/run", headers=headers["admin"])).status_code == 200
+            expected = await _history_after(settings.database_url, last)
+            assert len(expected) >= 300
+            conn = await asyncpg.connect(settings.database_url)
+            try:
+                deadline = time.monotonic() + 60
+                while await conn.fetchval(
+                    "SELECT count(*) FROM webhook_deliveries d JOIN webhooks w "
+                    "ON w.id = d.webhook_id WHERE w.name = 'once' AND d.status <> 'delivered'"
+                ):
+                    assert time.monotonic() < deadline, "deliveries still pending"
+                    await asyncio.sleep(0.2)
+                attempts = await conn.fetchval(
+                    "SELECT max(d.attempts) FROM webhook_deliveries d JOIN webhooks w "
+                    "ON w.id = d.webhook_id WHERE w.name = 'once'"
+                )
+            finally:
+                await conn.close()
+            await asyncio.sleep(3)  # a second send, were there one, would arrive by now
+            await one.post("/webhooks/once/deactivate", headers=headers["admin"])
+    finally:
+        server.shutdown()
+    assert sorted(received) == expected  # every change once, none twice
+    assert attempts == 1
+
+
+async def test_one_full_regrade_at_a_time_across_nodes(
+    db: tuple[Settings, dict[str, dict[str, str]]], nodes: tuple[str, str]
+) -> None:
+    """Full regrades asked of both nodes at once run one after another, never overlapping."""
+    settings, headers = db
+    await _new_units(settings.database_url, "serial", 50)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM grading_runs")
+        async with (
+            httpx.AsyncClient(base_url=nodes[0], timeout=300) as one,
+            httpx.AsyncClient(base_url=nodes[1], timeout=300) as two,
+        ):
+            answers = await asyncio.gather(*(
+                c.post("/grading/run", headers=headers["admin"]) for c in (one, two, one, two)
+            ))  # fmt: skip
+        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+        runs = await conn.fetch(
+            "SELECT started_at, finished_at FROM grading_runs WHERE id > $1 AND kind = 'full' "
+            "ORDER BY started_at", before,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+    assert len(runs) == 4
+    for a, b in itertools.pairwise(runs):
+        assert a["started_at"] <= a["finished_at"] <= b["started_at"], (a, b)
+    # one run graded the 50 new units; the ones after it found them graded
+    changes = sorted(a.json()["level_changes"] for a in answers)
+    assert changes[-1] >= 50 and changes[:-1] == [0, 0, 0], changes
 
 
 async def test_primary_lost_reads_go_on_writes_503_nothing_acknowledged_lost(

@@ -7,7 +7,10 @@ nodes on PORT+1 and PORT+2), then measures on loopback:
   HAProxy over two nodes (the overhead goal: <= 10 % against one node direct);
 * the same tile statements on the replica and on the primary (raw asyncpg);
 * staleness: an accident written through node 1 until a tile fetched through
-  node 2 shows it, p50 / p99 (a layer change; a level change takes the regrade too).
+  node 2 shows it, p50 / p99 (a layer change); and a level change (a unit's
+  registered level flipped by PATCH through node 1, regraded in the same request)
+  until node 2's risk_units tile carries the unit's new level, under a tile load on
+  both nodes.
 """
 
 from __future__ import annotations
@@ -149,6 +152,77 @@ async def _staleness(nodes: list[int], auth: dict[str, str], writer: dict[str, s
     return out
 
 
+async def _level_staleness(
+    nodes: list[int], auth: dict[str, str], editor: dict[str, str], n: int = 30
+) -> list[float]:
+    """Seconds from a level change's acknowledged commit (PATCH through node 1) to node 2's
+    risk_units tile carrying the new level, while 4 clients load tiles on both nodes."""
+    z = 15
+    out: list[float] = []
+    stop = asyncio.Event()
+
+    async def load(port: int) -> None:
+        paths = [f"/tiles/risk_units/{z}/{x}/{y}.mvt" for _, x, y in _tiles(z, 3)]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as c:
+            i = 0
+            while not stop.is_set():
+                r = await c.get(paths[i % len(paths)], headers=auth)
+                if r.status_code not in (200, 204):
+                    raise RuntimeError(f"load: HTTP {r.status_code} {r.text[:200]}")
+                i += 1
+
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{nodes[0]}", timeout=20) as one,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{nodes[-1]}", timeout=20) as two,
+    ):
+        feats = (await one.get("/layers/risk_units/features", params={"limit": 200},
+                               headers=auth)).json()["features"]  # fmt: skip
+        unit = next(f for f in feats if f["geometry"]["type"] == "Point")
+        code = unit["properties"]["code"]
+        x, y = _tile(z, *unit["geometry"]["coordinates"])
+        loaders = [asyncio.create_task(load(p)) for p in (nodes[0], nodes[-1]) for _ in range(2)]
+        try:
+            for _ in range(n):
+                got = await one.get(f"/layers/risk_units/features/{code}", headers=editor)
+                got.raise_for_status()
+                flip = "low" if got.json()["properties"]["registered_level"] == "major" else "major"
+                r = await one.patch(
+                    f"/layers/risk_units/features/{code}",
+                    json={"properties": {"registered_level": flip}},
+                    headers={**editor, "If-Match": got.headers["etag"],
+                             "Content-Type": "application/merge-patch+json"},
+                )  # fmt: skip
+                if r.status_code != 200:
+                    raise RuntimeError(f"PATCH {code}: HTTP {r.status_code} {r.text[:300]}")
+                t0 = time.perf_counter()
+                level = r.json()["properties"]["current_level"]
+                while True:
+                    t = await two.get(f"/tiles/risk_units/{z}/{x}/{y}.mvt", headers=auth)
+                    if t.status_code == 200 and _level_in_tile(t.content, code) == level:
+                        break
+                    if time.perf_counter() - t0 > 10:
+                        raise RuntimeError("node 2 never showed the new level")
+                    await asyncio.sleep(0.002)
+                out.append(time.perf_counter() - t0)
+        finally:
+            stop.set()
+            await asyncio.gather(*loaders)
+    return out
+
+
+def _level_in_tile(content: bytes, code: str) -> str | None:
+    """The level of unit `code` in a risk_units tile (None when absent)."""
+    import mapbox_vector_tile
+
+    for layer in mapbox_vector_tile.decode(content).values():
+        for feature in layer["features"]:
+            props = feature["properties"]
+            if props.get("code") == code:
+                level = props.get("current_level", props.get("level"))
+                return str(level) if level is not None else None
+    return None
+
+
 async def run(ctx: Context) -> list[Row]:
     """The cluster's rows."""
     port, nodes, replica_url = _cluster_up()
@@ -159,6 +233,9 @@ async def run(ctx: Context) -> list[Row]:
         )
         writer, _ = await create_key(
             conn, f"bench-cluster-writer-{os.getpid()}-{int(time.time())}", Role.integrator, "bench"
+        )
+        editor, _ = await create_key(
+            conn, f"bench-cluster-editor-{os.getpid()}-{int(time.time())}", Role.editor, "bench"
         )
     finally:
         await conn.close()
@@ -196,5 +273,11 @@ async def run(ctx: Context) -> list[Row]:
     p50 = statistics.median(stale) * 1000
     p99 = stale[min(len(stale) - 1, int(len(stale) * 0.99))] * 1000
     rows.append(Row("cluster: write on node 1 -> new tile on node 2 (40 writes)",
+                    f"p50 {p50:.0f} ms, p99 {p99:.0f} ms", "-", "-", "< 1 s"))  # fmt: skip
+    level = sorted(await _level_staleness(nodes, auth, {"X-API-Key": editor}))
+    p50 = statistics.median(level) * 1000
+    p99 = level[min(len(level) - 1, int(len(level) * 0.99))] * 1000
+    rows.append(Row("cluster: level change on node 1 -> new level in node 2's tile, "
+                    "under tile load (30 PATCHes)",
                     f"p50 {p50:.0f} ms, p99 {p99:.0f} ms", "-", "-", "< 1 s"))  # fmt: skip
     return rows

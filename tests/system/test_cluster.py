@@ -388,8 +388,12 @@ async def _history_after(database_url: str, after: int) -> list[int]:
 
 
 async def _sse_until(
-    base: str, headers: dict[str, str], units: set[str], out: list[dict[str, Any]],
-    last_event_id: int | None = None, timeout: float = 60,
+    base: str,
+    headers: dict[str, str],
+    units: set[str],
+    out: list[dict[str, Any]],
+    last_event_id: int | None = None,
+    within_s: float = 60,
 ) -> None:
     """Read `GET /events/grades` from `base` into `out` until every unit in `units` was seen."""
     seen: set[str] = set()
@@ -397,7 +401,7 @@ async def _sse_until(
     if last_event_id is not None:
         head["Last-Event-ID"] = str(last_event_id)
     async with (
-        asyncio.timeout(timeout),
+        asyncio.timeout(within_s),
         httpx.AsyncClient(base_url=base, timeout=None) as c,
         c.stream("GET", "/events/grades", headers=head) as r,
     ):
@@ -467,8 +471,11 @@ async def test_each_webhook_delivery_is_sent_once_across_nodes(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         async with httpx.AsyncClient(base_url=nodes[0], timeout=120) as one:
-            r = await one.post("/webhooks", headers=headers["admin"], json={
-                "name": "once", "url": f"http://127.0.0.1:{server.server_port}/hook"})
+            r = await one.post(
+                "/webhooks",
+                headers=headers["admin"],
+                json={"name": "once", "url": f"http://127.0.0.1:{server.server_port}/hook"},
+            )
             assert r.status_code == 201, r.text
             last = (await _history_after(settings.database_url, 0) or [0])[-1]
             await _new_units(settings.database_url, "hook", 300)

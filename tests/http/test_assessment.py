@@ -228,8 +228,8 @@ async def test_demo_scorecard(
             )
         finally:
             await conn.close()
-        assert old > 0 and basis["records"] == {"old": old, "unknown_age": unknown,
-            "map": f"/?layer=lifelines&kind=water,heat,gas&laid_year_max={YEAR - 30}"}  # fmt: skip
+        link = f"/?layer=lifelines&kind.in=water,heat,gas&laid_year.lte={YEAR - 30}"
+        assert old > 0 and basis["records"] == {"old": old, "unknown_age": unknown, "map": link}
         assert Decimal(basis["denominator"]) > Decimal(basis["numerator"]) > 0
         ratio = Decimal(basis["value"])
         assert abs(ratio - Decimal(basis["numerator"]) / Decimal(basis["denominator"])) < Decimal(

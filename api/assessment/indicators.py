@@ -165,8 +165,31 @@ def dec(d: Decimal | int | float | None) -> str | None:
     return "0" if text in ("-0", "") else text
 
 
+#: the fire reach per database and inputs: (db, roads build, stations, population) -> numbers
+_FIRE_CACHE: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
 async def _fire_reach(conn: asyncpg.Connection) -> dict[str, Any]:
-    """Residents within 5 minutes of a fire rescue station (the routing engine's coverage)."""
+    """Residents within 5 minutes of a fire rescue station (the routing engine's coverage),
+    computed again only when the road network's build, the stations or the population change."""
+    key_row = await conn.fetchrow(
+        "SELECT current_database() AS db, "
+        "(SELECT updated_at::text FROM onemap_meta WHERE key = 'roads') AS roads, "
+        "(SELECT md5(coalesce(string_agg(code || ST_AsText(geom), ',' ORDER BY code), '')) "
+        " FROM rescue_teams WHERE speciality = $1) AS stations, "
+        "(SELECT count(*)::text || '/' || coalesce(sum(population), 0)::text "
+        " FROM population_cells) AS people",
+        FIRE,
+    )
+    key = tuple(str(v) for v in key_row.values())
+    if key not in _FIRE_CACHE:
+        _FIRE_CACHE.clear()
+        _FIRE_CACHE[key] = await _fire_reach_now(conn)
+    return _FIRE_CACHE[key]
+
+
+async def _fire_reach_now(conn: asyncpg.Connection) -> dict[str, Any]:
+    """The fire reach computed (seconds on the demo city: the routing engine's coverage)."""
     from api.routing import engine  # the routing package is heavy; load it on first use
 
     rows = await conn.fetch(

@@ -87,7 +87,9 @@ async def test_frameworks(empty_db: Settings) -> None:
             assert not items[unfound]["found"] and items[unfound]["criterion"] is None
             assert items[unfound]["rule"] == {"kind": "unknown"}
         # a criterion found but no published scoring text: the rule is unknown, not invented
-        assert items["1.2.5"]["scoring"] is None and items["1.2.5"]["rule"] == {"kind": "unknown"}
+        # (its live indicator is shown beside it, costing no points)
+        assert items["1.2.5"]["scoring"] is None
+        assert items["1.2.5"]["rule"] == {"kind": "unknown", "indicators": ["fire_reach_5min"]}
         for bad, status in (("2031", 404), ("a b", 404), ("x" * 40, 422)):
             r = await client.get(f"/assessment/frameworks/{bad}")
             assert r.status_code in (status, 400), (bad, r.status_code)

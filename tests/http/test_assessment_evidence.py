@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 import pytest
@@ -325,6 +326,11 @@ async def test_demo_indicators(
     area_statistics, the rescue strength the teams over the residents."""
     async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
         body = (await client.get(f"/assessment/{YEAR}/indicators")).json()
+        for ind in body["indicators"]:  # each map link is a query the features API answers
+            query = dict(parse_qsl(urlsplit(ind["records"]["map"]).query))
+            layer = query.pop("layer")
+            r = await client.get(f"/layers/{layer}/features", params={**query, "limit": 1})
+            assert r.status_code == 200 and r.json()["numberMatched"] > 0, (ind["key"], r.text)
     got = {i["key"]: i for i in body["indicators"]}
     assert len(got) >= 10
     for ind in got.values():

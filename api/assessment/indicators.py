@@ -43,7 +43,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "old_pipe_renewal",
         "供水、供热和燃气老旧管网改造率",
         "1.2.4",
-        "ratio of km",
+        "km",
         "0.8",
         f"细则 (4) 市政安全设施 “老旧管网改造率>80%” {XIZE}",
         "/?layer=lifelines&kind.in=water,heat,gas&laid_year.lte={cut}",
@@ -70,7 +70,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "lifeline_monitoring_crowded",
         "人员密集区域供水、供热和燃气管网监测覆盖率",
         "1.2.4",
-        "ratio of km",
+        "km",
         "0.8",
         f"细则征求意见稿 (4) “人员密集区域…管网监测监控设备安装率>80%” {DRAFT} "
         "(the 2019 final text of this bullet was not found)",

@@ -353,3 +353,32 @@ async def test_demo_indicators(
     assert got["town_plan_coverage"]["denominator"] == str(towns)
     strength = Decimal(got["rescue_strength"]["value"])
     assert abs(strength - Decimal(members) * 10000 / Decimal(people)) < Decimal("0.0001")
+
+
+async def test_demo_evidence_and_what_if(
+    demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
+) -> None:
+    """The demo city holds synthetic evidence (flagged) in every state; the card sums exactly;
+    the what-if's old-pipe option renews just enough kilometres to pass 80 %."""
+    async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
+        card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
+        plan = (await client.get(f"/assessment/{YEAR}/what-if")).json()
+    for item in card["items"]:
+        _exact(item)
+    assert Decimal(card["total"]) == sum(Decimal(i["score"]) for i in card["items"]) > 0
+    states = set()
+    for ident in ("1.1.1", "1.1.2", "1.1.3", "1.2.4", "1.2.5", "1.2.6", "1.2.7", "2.4.11"):
+        evidence = _find(card["items"], ident)["evidence"]
+        assert evidence and all(e["synthetic"] and ".invalid/" in e["url"] for e in evidence)
+        states |= {e["state"] for e in evidence}
+    assert states == {"accepted", "rejected", "submitted"}
+    assert plan["total"] == card["total"]
+    basis = _find(card["items"], "1.2.4")["basis"]
+    pipes = [o for o in plan["options"] if o["item"] == "1.2.4" and o["work"]["unit"] == "km"]
+    if Decimal(basis["value"]) <= Decimal("0.8"):
+        km = Decimal(pipes[0]["work"]["amount"])
+        num, den = Decimal(basis["numerator"]), Decimal(basis["denominator"])
+        assert (num + km) / den > Decimal("0.8") >= (num + km - Decimal("0.01")) / den
+        assert pipes[0]["points"] == "1"
+    else:
+        assert not pipes

@@ -58,16 +58,17 @@ def _json(r: asyncpg.Record) -> dict[str, Any]:
 async def item_or_404(conn: asyncpg.Connection, framework: str, item: str) -> asyncpg.Record:
     """The framework item (404 for an unknown one)."""
     row = await conn.fetchrow(
-        "SELECT id, level, found, rule FROM assessment_items WHERE framework = $1 AND id = $2",
+        "SELECT id, level, found, criterion, rule FROM assessment_items "
+        "WHERE framework = $1 AND id = $2",
         framework,
         item,
     )
     if row is None:
         raise NotFound(f"no item {item!r} in framework {framework}")
-    if not row["found"]:
+    if row["criterion"] is None:
         raise BadRequest(
-            f"the text of item {item!r} was not found in the published documents: "
-            "there is no criterion to submit evidence against",
+            f"the criterion of item {item!r} was not found in the published documents: "
+            "there is nothing to submit evidence against",
             field="item",
         )
     if await conn.fetchval(

@@ -68,8 +68,8 @@ def _auto(item: dict[str, Any], part: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def options(card: dict[str, Any], unfound: set[str]) -> list[dict[str, Any]]:
-    """Every open way to regain points on the card, best value first (items whose text was
-    not found, `unfound`, have no criterion to work towards and are left out)."""
+    """Every open way to regain points on the card, best value first (items whose criterion
+    was not found, `unfound`, have nothing to work towards and are left out)."""
     out: list[dict[str, Any]] = []
     for item in _leaves(card["items"]):
         if item["id"] in unfound:

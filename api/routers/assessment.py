@@ -160,10 +160,12 @@ async def get_what_if(year: Year, who: Reader, pool: PoolDep, org: OrgQuery = No
     """Evidence to submit, findings to fix, mains to renew: each with its points and work."""
     async with pool.acquire() as conn:
         card = await _card(conn, year, org)
-        unfound = {
-            r["id"] for r in await framework.items(conn, str(card["framework"])) if not r["found"]
+        uncited = {
+            r["id"]
+            for r in await framework.items(conn, str(card["framework"]))
+            if r["criterion"] is None
         }
-    body = whatif.what_if(card, unfound)
+    body = whatif.what_if(card, uncited)
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 

@@ -350,6 +350,8 @@ async def test_demo_indicators(
     finally:
         await conn.close()
     assert got["town_plan_coverage"]["numerator"] == str(plans)
+    by_area = got["town_plan_coverage"]["records"]["by_area"]
+    assert len(by_area) == got["town_plan_coverage"]["records"]["areas"] > 0
     assert got["town_plan_coverage"]["denominator"] == str(towns)
     strength = Decimal(got["rescue_strength"]["value"])
     assert abs(strength - Decimal(members) * 10000 / Decimal(people)) < Decimal("0.0001")

@@ -23,6 +23,8 @@ from api.sqlfiles import load
 XIZE = "http://xmjiuan.com/viewnews.asp?cid=11&mtp=2&nid=947"
 DRAFT = "http://www.neoboda.com/news_details.aspx?id=404"
 ISSUE18 = "geodata/area_statistics.csv (issue 18)"
+#: 评价与管理办法 第八条(五) names the emergency section's plans, depot reserves and rescue teams
+BANFA = "http://m.jianbiaoku.com/webarbs/book/172109/4863089.shtml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "rescue_strength",
         "专业救援队伍人数（每万人）",
-        None,
+        "5",
         "members per 10,000 residents",
         None,
         None,
@@ -97,7 +99,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "depots_per_level",
         "区县级应急物资储备库覆盖率",
-        None,
+        "5",
         "ratio of districts",
         None,
         None,
@@ -124,7 +126,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "town_plan_coverage",
         "镇街应急预案覆盖率",
-        None,
+        "5",
         "ratio of towns",
         None,
         ISSUE18,
@@ -133,7 +135,7 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "village_drills",
         "村（社区）应急演练（每村次数）",
-        None,
+        "5",
         "drills per village",
         None,
         ISSUE18,
@@ -150,6 +152,11 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
 )
 BY_KEY = {i.key: i for i in INDICATORS}
+#: why an indicator is placed under an item whose criterion was not found
+ITEM_SOURCES = {
+    k: f"评价与管理办法 第八条（五）应急救援: 应急预案体系、应急物资储备调用机制、救援队伍 {BANFA}"
+    for k in ("rescue_strength", "depots_per_level", "town_plan_coverage", "village_drills")
+}
 
 #: the fire brigades: rescue teams of this speciality are the stations the reach starts from
 FIRE = "消防救援"
@@ -283,6 +290,7 @@ async def all_indicators(conn: asyncpg.Connection, year: int, as_of: datetime) -
                 "name": ind.name,
                 "item": ind.item,
                 "threshold_source": ind.threshold_source,
+                "item_source": ITEM_SOURCES.get(ind.key),
                 **basis,
             }
         )

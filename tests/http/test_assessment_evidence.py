@@ -375,6 +375,12 @@ async def test_demo_evidence_and_what_if(
         states |= {e["state"] for e in evidence}
     assert states == {"accepted", "rejected", "submitted"}
     assert plan["total"] == card["total"]
+    # the emergency section shows its live numbers beside it, scoring nothing (no criterion)
+    emergency = _find(card["items"], "5")
+    assert emergency["basis"]["indicator"] == "rescue_strength" and emergency["score"] == "0"
+    assert [b["indicator"] for b in emergency["basis"]["also"]] == [
+        "depots_per_level", "town_plan_coverage", "village_drills"]  # fmt: skip
+    assert emergency["basis"]["points_lost"] is None and not emergency["auto"]
     basis = _find(card["items"], "1.2.4")["basis"]
     pipes = [o for o in plan["options"] if o["item"] == "1.2.4" and o["work"]["unit"] == "km"]
     if Decimal(basis["value"]) <= Decimal("0.8"):

@@ -46,10 +46,9 @@ def _points_lost(part: dict[str, Any], basis: dict[str, Any]) -> Decimal | None:
     return deduct(part, basis)
 
 
-async def _leaf(
-    conn: asyncpg.Connection, node: dict[str, Any], measured: dict[str, dict[str, Any]],
-    evidence: list[dict[str, Any]],
-) -> tuple[Decimal, bool, Any]:  # fmt: skip
+def _leaf(
+    node: dict[str, Any], measured: dict[str, dict[str, Any]], evidence: list[dict[str, Any]]
+) -> tuple[Decimal, bool, Any]:
     """(score, auto, basis) of a leaf: auto parts from the store's indicators, the others from
     reviewed evidence (none accepted scores nothing); informative indicators (the item's text
     gives a target but no deduction was found) are shown without points."""
@@ -67,7 +66,7 @@ async def _leaf(
         lost = _points_lost(part, basis)
         if lost is not None:
             score += Decimal(part["max"]) - lost
-        basis["points_lost"] = dec(lost) if lost is not None else part["max"]
+        basis["points_lost"] = dec(lost if lost is not None else Decimal(part["max"]))
         bases.append(basis)
     for key in rule.get("indicators") or []:
         bases.append(dict(measured[key], points_lost=None))
@@ -114,9 +113,7 @@ async def compute(
     for node in nodes.values():
         if node["_leaf"]:
             node["evidence"] = evidence.get(node["id"], [])
-            node["score"], node["auto"], node["basis"] = await _leaf(
-                conn, node, measured, node["evidence"]
-            )
+            node["score"], node["auto"], node["basis"] = _leaf(node, measured, node["evidence"])
     kept = [n for n in (_prune(r, org) for r in roots) if n is not None]
     total = sum((n["score"] for n in kept), ZERO)
     maximum = sum((n["max"] for n in kept), ZERO)

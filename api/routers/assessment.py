@@ -247,6 +247,8 @@ async def submit_evidence(
             link = LinkIn.model_validate_json(await request.body())
         except ValidationError as exc:
             raise BadRequest(f"a link is {{url, org?, note?}}: {exc.errors()[0]['msg']}") from None
+        if len(str(link.url)) > 2000:
+            raise BadRequest("a link is at most 2000 characters", field="url")
         org, note, clean = evidence.submitting_org(who, link.org), link.note, None
     else:
         with upload_workspace(settings) as tmp:

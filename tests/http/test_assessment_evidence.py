@@ -204,6 +204,7 @@ async def test_bad_evidence_writes_nothing(empty_db: Settings) -> None:
                 ("1.1.3", keys["viewer"], {"files": {"file": ("a.pdf", pdf())}}, 403),
                 ("1.1.3", keys["zjj"], {"json": {"url": "ftp://example.org/x"}}, 400),
                 ("1.1.3", keys["zjj"], {"json": {"url": "https://e.org", "extra": 1}}, 400),
+                ("1.1.3", keys["zjj"], {"json": {"url": "https://e.org/" + "a" * 2030}}, 400),
             ]
             for item, headers, kwargs, status in cases:
                 extra = kwargs.pop("headers", {})

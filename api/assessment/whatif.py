@@ -118,8 +118,52 @@ def options(card: dict[str, Any], unfound: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def what_if(card: dict[str, Any], unfound: set[str]) -> dict[str, Any]:
-    """The ranked options with the score they would reach if all were done."""
+def _bases(items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(item id, basis) of every item's basis and the indicators shown beside it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for item in items:
+        if item["basis"] is not None:
+            out += [(item["id"], b) for b in [item["basis"], *item["basis"].get("also", [])]]
+        out += _bases(item["items"])
+    return out
+
+
+def unscored(card: dict[str, Any], hazards: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Work that moves a live indicator to its target but no points (no deduction text was
+    found for it): monitors to install, residents to reach, hazards to close."""
+    out: list[dict[str, Any]] = []
+    for item, b in _bases(card["items"]):
+        if b.get("points_lost") is not None or b["threshold"] is None or b["value"] is None:
+            continue
+        num, den = Decimal(b["numerator"]), Decimal(b["denominator"])
+        target = Decimal(b["threshold"])
+        if Decimal(b["value"]) >= target:
+            continue
+        step = Decimal("0.001") if b["unit"] == "km" else Decimal(1)
+        need = (target * den - num).quantize(step, ROUND_UP)
+        out.append(
+            {"item": item, "indicator": b["indicator"], "value": b["value"],
+             "threshold": b["threshold"], "points": None,
+             "work": {"amount": dec(need), "unit": b["unit"],
+                      "what": f"{dec(need)} more ({b['unit']}) to reach {b['threshold']}"}}
+        )  # fmt: skip
+    if hazards is not None and hazards["records"].get("overdue"):
+        n = Decimal(hazards["records"]["overdue"])
+        what = (f"close the {dec(n)} overdue hidden hazards: the on-time rate goes from "
+                f"{hazards['value']} to 1")  # fmt: skip
+        out.append(
+            {"item": None, "indicator": "hazards_on_time", "value": hazards["value"],
+             "threshold": None, "points": None,
+             "work": {"amount": dec(n), "unit": "hidden hazards", "what": what}}
+        )  # fmt: skip
+    return out
+
+
+def what_if(
+    card: dict[str, Any], unfound: set[str], hazards: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ranked options with the score they would reach if all were done, and the work that
+    moves indicators without points (`unscored`)."""
     opts = options(card, unfound)
     best = Decimal(card["total"]) + sum((Decimal(o["points"]) for o in opts), ZERO)
     return {
@@ -129,4 +173,5 @@ def what_if(card: dict[str, Any], unfound: set[str]) -> dict[str, Any]:
         "max": card["max"],
         "reachable": dec(min(best, Decimal(card["max"]))),
         "options": opts,
+        "unscored": unscored(card, hazards),
     }

@@ -165,7 +165,8 @@ async def get_what_if(year: Year, who: Reader, pool: PoolDep, org: OrgQuery = No
             for r in await framework.items(conn, str(card["framework"]))
             if r["criterion"] is None
         }
-    body = whatif.what_if(card, uncited)
+        hazards = await indicators.measure(conn, "hazards_on_time", year, utcnow())
+    body = whatif.what_if(card, uncited, hazards)
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
 
 

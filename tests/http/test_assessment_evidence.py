@@ -316,6 +316,11 @@ async def test_closing_overdue_hazards_raises_the_on_time_rate(empty_db: Setting
             assert (after["numerator"], after["value"]) == ("3", "0.75")
             assert after["records"]["overdue"] == 1 and after["records"]["late_closed"] == 1
             assert Decimal(after["value"]) > Decimal(before["value"])
+            # the what-if counts the hazards left to close (the rate moves, no points do)
+            plan = (await client.get(f"/assessment/{YEAR}/what-if")).json()
+            [left] = [u for u in plan["unscored"] if u["indicator"] == "hazards_on_time"]
+            assert left["work"]["amount"] == "1" and left["points"] is None
+            assert left["value"] == "0.75"
     finally:
         await conn.close()
 
@@ -376,6 +381,13 @@ async def test_demo_evidence_and_what_if(
         states |= {e["state"] for e in evidence}
     assert states == {"accepted", "rejected", "submitted"}
     assert plan["total"] == card["total"]
+    # indicators with a target but no deduction text: the work to reach it, no points
+    monitoring = _find(card["items"], "2.4.11")["basis"]
+    gap = Decimal(monitoring["denominator"]) - Decimal(monitoring["numerator"])
+    todo = {u["indicator"]: u for u in plan["unscored"]}
+    if gap > 0:
+        assert todo["major_hazard_monitoring"]["work"]["amount"] == str(gap)
+        assert todo["major_hazard_monitoring"]["points"] is None
     # the emergency section shows its live numbers beside it, scoring nothing (no criterion)
     emergency = _find(card["items"], "5")
     assert emergency["basis"]["indicator"] == "rescue_strength" and emergency["score"] == "0"

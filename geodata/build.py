@@ -30,6 +30,7 @@ from api.settings import Settings
 from api.sqlfiles import load as load_sql
 from geodata import districts as districts_mod
 from geodata import events, hazards, lifelines, monitoring, organisations, resources, risk_units
+from geodata.assessment import load_evidence as load_assessment_evidence
 from geodata.context import SYNTHETIC, Context, Feature
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
@@ -308,6 +309,7 @@ async def load_demo(
                         progress,
                     )
                 await conn.execute("SELECT onemap_place_in_organisations()")
+                await load_assessment_evidence(conn, seed, as_of)  # synthetic, flagged so
             finally:
                 if progress is not None:
                     progress.stop()

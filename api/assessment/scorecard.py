@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from api.assessment import framework
+from api.assessment import evidence as ev
+from api.assessment import framework, indicators
 from api.sqlfiles import load
+from api.timestamps import utcnow
 
 ZERO = Decimal(0)
 
@@ -32,52 +35,62 @@ def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None
         hit = value <= limit if rule["op"] == "<=" else value < limit
         return Decimal(rule["deduct"]) if hit else ZERO
     if rule["kind"] in ("per_finding", "per_missing"):
-        return min(Decimal(rule["points"]) * int(basis["numerator"]), Decimal(rule["cap"]))
+        return min(Decimal(rule["points"]) * Decimal(basis["numerator"]), Decimal(rule["cap"]))
     return None
 
 
-async def _old_pipe_renewal(
-    conn: asyncpg.Connection, year: int, district: str | None
-) -> dict[str, Any]:
-    """Renewed length over all length of water, heat and gas mains of known age (km)."""
-    row = await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), year, district)
-    num, den, value = row["renewed_km"], row["total_km"], row["ratio"]
-    return {"numerator": dec(num), "denominator": dec(den),
-            "value": None if value is None else dec(value), "threshold": "0.8",
-            "unit": "km", "records": {"old": row["old_count"], "unknown_age": row["unknown_age"],
-            "map": f"/?layer=lifelines&kind=water,heat,gas&laid_year_max={year - 30}"}}  # fmt: skip
+def _points_lost(part: dict[str, Any], basis: dict[str, Any]) -> Decimal | None:
+    """Points an auto part loses; None when the store holds nothing to judge it by."""
+    if basis["denominator"] in (None, "0") or basis["value"] is None:
+        return None
+    return deduct(part, basis)
 
 
-#: auto-scored measures: name -> coroutine(conn, year, district) -> basis
-AUTO = {"old_pipe_renewal": _old_pipe_renewal}
-
-
-async def _leaf(
-    conn: asyncpg.Connection, rule: dict[str, Any], year: int
+def _leaf(
+    node: dict[str, Any], measured: dict[str, dict[str, Any]], evidence: list[dict[str, Any]]
 ) -> tuple[Decimal, bool, Any]:
-    """(score, auto, basis) of a leaf: auto parts from the store, the rest from evidence (none
-    accepted yet scores nothing)."""
-    parts = rule["parts"] if rule["kind"] == "parts" else [rule]
-    score, auto, basis = ZERO, False, None
+    """(score, auto, basis) of a leaf: auto parts from the store's indicators, the others from
+    reviewed evidence (none accepted scores nothing); informative indicators (the item's text
+    gives a target but no deduction was found) are shown without points."""
+    rule = node["rule"]
+    parts = rule["parts"] if rule["kind"] == "parts" else [dict(rule, max=node["max"])]
+    score, auto, bases = ZERO, False, []
     for part in parts:
         key = part.get("auto")
         if key is None:
-            continue  # evidence-scored: no accepted evidence, no points
+            got, _, _ = ev.evidence_score(part, Decimal(part["max"]), evidence)
+            score += got
+            continue
         auto = True
-        basis = await AUTO[key](conn, year, None)
-        lost = deduct(part, basis)
+        basis = dict(measured[key])
+        lost = _points_lost(part, basis)
         if lost is not None:
             score += Decimal(part["max"]) - lost
-            basis["points_lost"] = dec(lost)
-        else:
-            basis["points_lost"] = part["max"]
+        basis["points_lost"] = dec(lost if lost is not None else Decimal(part["max"]))
+        bases.append(basis)
+    for key in rule.get("indicators") or []:
+        bases.append(dict(measured[key], points_lost=None))
+    if not bases:
+        return score, auto, None
+    basis = bases[0]
+    if len(bases) > 1:
+        basis = dict(basis, also=bases[1:])
     return score, auto, basis
 
 
+async def measure_all(
+    conn: asyncpg.Connection, keys: set[str], year: int, as_of: datetime
+) -> dict[str, dict[str, Any]]:
+    """Each named indicator measured once."""
+    return {k: await indicators.measure(conn, k, year, as_of) for k in sorted(keys)}
+
+
 async def compute(
-    conn: asyncpg.Connection, version: str, year: int, org: str | None
-) -> dict[str, Any]:
+    conn: asyncpg.Connection, version: str, year: int, org: str | None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The scorecard of `version` for `year` (only the items `org` answers for, when given)."""
+    as_of = as_of or utcnow()
     rows = await framework.items(conn, version)
     nodes: dict[str, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
@@ -93,14 +106,24 @@ async def compute(
         else:
             nodes[r["parent"]]["items"].append(node)
             nodes[r["parent"]]["_leaf"] = False
+    keys = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
+    keys |= {k for n in nodes.values() for k in n["rule"].get("indicators") or []}
+    measured = await measure_all(conn, keys, year, as_of)
+    evidence = await ev.listing(conn, version, year)
     for node in nodes.values():
         if node["_leaf"]:
-            node["score"], node["auto"], node["basis"] = await _leaf(conn, node["rule"], year)
+            node["evidence"] = evidence.get(node["id"], [])
+            node["score"], node["auto"], node["basis"] = _leaf(node, measured, node["evidence"])
     kept = [n for n in (_prune(r, org) for r in roots) if n is not None]
     total = sum((n["score"] for n in kept), ZERO)
     maximum = sum((n["max"] for n in kept), ZERO)
     return {"framework": version, "year": year, "total": dec(total), "max": dec(maximum),
             "items": [_render(n) for n in kept]}  # fmt: skip
+
+
+def _parts(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rule's parts (a plain rule is its own single part)."""
+    return list(rule["parts"]) if rule["kind"] == "parts" else [rule]
 
 
 def _prune(node: dict[str, Any], org: str | None) -> dict[str, Any] | None:

@@ -25,11 +25,12 @@ class Permission(StrEnum):
     ingest = "ingest"  # push readings and events (alarms, warnings, accidents, periods)
     admin = "admin"  # users, keys, grading parameters, webhooks
     respond = "respond"  # report incidents, dispatch teams and depot items, close incidents
+    review = "review"  # accept or reject the assessment evidence of other organisations
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.viewer: frozenset({Permission.read}),
-    Role.analyst: frozenset({Permission.read, Permission.analyse}),
+    Role.analyst: frozenset({Permission.read, Permission.analyse, Permission.review}),
     Role.editor: frozenset(
         {
             Permission.read,

@@ -165,6 +165,21 @@ async function start() {
     if (fc.features[0]) openFeature("risk_units", fc.features[0]);
   });
 
+  // a link from the assessment's scorecard (`/?layer=<name>&<field>=v&<field>.in=a,b…`):
+  // the records behind an indicator, fetched with the same filters, highlighted and framed
+  const linked = new URLSearchParams(location.search);
+  const linkedLayer = linked.get("layer");
+  if (linkedLayer && layerMeta[linkedLayer]) {
+    linked.delete("layer");
+    linked.set("limit", "1000");
+    api(`/layers/${encodeURIComponent(linkedLayer)}/features?${linked}`)
+      .then((fc) => {
+        onemap.highlight(fc.features.map((f) => ({ ...f, properties: { ...f.properties, role: "hit" } })));
+        if (fc.features.length) onemap.fitTo({ coordinates: fc.features.map((f) => f.geometry.coordinates) }, 14);
+      })
+      .catch((err) => console.warn(err));
+  }
+
   // for the browser tests and for poking at the map from the console
   window.onemap = { map: onemap.map, onemap, config, dashboard, tools, popups, layerTitle, routing, inbox, editor, incidents };
   document.body.dataset.ready = "1";

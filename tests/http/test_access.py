@@ -244,6 +244,26 @@ def matrix() -> dict[tuple[str, str], Call]:
         ("GET", "/assessment/{year}/snapshots/{snapshot_id}"): Call(
             R, "/assessment/2026/snapshots/999", ok=404
         ),
+        ("GET", "/assessment/{year}/indicators"): Call(R, "/assessment/2026/indicators"),
+        ("GET", "/assessment/{year}/what-if"): Call(R, "/assessment/2026/what-if"),
+        ("POST", "/assessment/{year}/items/{item}/evidence"): Call(
+            E,
+            "/assessment/2026/items/1.1.3/evidence",
+            ok=201,
+            json={"url": "https://example.org/{role}", "org": "D-TEST"},
+        ),  # fmt: skip
+        ("GET", "/assessment/{year}/items/{item}/evidence"): Call(
+            R, "/assessment/2026/items/1.1.3/evidence"
+        ),
+        ("GET", "/assessment/evidence/{evidence_id}/content"): Call(
+            R, "/assessment/evidence/999/content", ok=404
+        ),
+        ("POST", "/assessment/evidence/{evidence_id}/review"): Call(
+            Permission.review,
+            "/assessment/evidence/999/review",
+            ok=404,
+            json={"decision": "accept", "reason": "checked"},
+        ),  # fmt: skip
         ("POST", "/analysis/buffer"): Call(
             A, "/analysis/buffer", json={"point": O, "distance_m": 500}
         ),  # fmt: skip

@@ -63,7 +63,9 @@ async def test_frameworks(empty_db: Settings) -> None:
         [edition] = r.json()
         assert edition["version"] == "2019" and edition["pass_mark"] == "90"
         assert edition["expected"] == {"level1": 6, "level2": 16, "level3": 47}
-        assert edition["found"] == {"level1": 2, "level2": 3, "level3": 8}
+        # every first-level item named, 5 of 16 second-level ones (names of the rest known
+        # from the handbook's contents, their points not), 8 of 47 third-level ones
+        assert edition["found"] == {"level1": 6, "level2": 5, "level3": 8}
         assert "安委办〔2019〕16号" in edition["sources"]["xize"]["document"]
         assert (
             "http://www.nasse.ac.cn/info/1213/2612.htm"
@@ -83,11 +85,20 @@ async def test_frameworks(empty_db: Settings) -> None:
             "kind": "threshold", "op": "<=", "value": "0.8", "deduct": "1",
             "auto": "old_pipe_renewal"}  # fmt: skip
         assert items["1.1.1"]["rule"] == {"kind": "per_finding", "points": "0.5", "cap": "2"}
-        for unfound in ("3", "1.x", "1.2.x", "2.4.x"):
+        for unfound in ("1.3.x", "1.2.x", "2.4.x", "2.x", "6.16.x"):
             assert not items[unfound]["found"] and items[unfound]["criterion"] is None
             assert items[unfound]["rule"] == {"kind": "unknown"}
+        # named from the handbook's contents (安委办函〔2020〕56号), points from the issue or
+        # by subtraction; no criterion text
+        assert [items[k]["name"] for k in ("3", "4", "5", "6", "1.3", "6.16")] == [
+            "城市安全监督管理", "城市安全保障能力", "城市安全应急救援", "城市安全状况",
+            "城市产业安全改造", "城市安全事故指标"]  # fmt: skip
+        assert items["3"]["criterion"] is None and items["1.3"]["max"] == "4"
+        assert "handbook" in edition["sources"]
         # a criterion found but no published scoring text: the rule is unknown, not invented
-        assert items["1.2.5"]["scoring"] is None and items["1.2.5"]["rule"] == {"kind": "unknown"}
+        # (its live indicator is shown beside it, costing no points)
+        assert items["1.2.5"]["scoring"] is None
+        assert items["1.2.5"]["rule"] == {"kind": "unknown", "indicators": ["fire_reach_5min"]}
         for bad, status in (("2031", 404), ("a b", 404), ("x" * 40, 422)):
             r = await client.get(f"/assessment/frameworks/{bad}")
             assert r.status_code in (status, 400), (bad, r.status_code)
@@ -111,7 +122,7 @@ async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
             card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
             assert card["framework"] == "2019" and card["year"] == YEAR
             assert card["max"] == "100" and card["total"] == "0"
-            assert sum(_sums(i) for i in card["items"]) == 21
+            assert sum(_sums(i) for i in card["items"]) == 24
             pipes = _find(card["items"], "1.2.4")
             assert pipes["auto"] and pipes["score"] == "0"
             assert pipes["basis"]["denominator"] == "0" and pipes["basis"]["value"] is None
@@ -132,7 +143,7 @@ async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
             assert basis["records"]["old"] == 1 and basis["records"]["unknown_age"] == 1
             assert basis["points_lost"] == "0" and pipes["score"] == "1"
             assert card["total"] == "1" and _find(card["items"], "1")["score"] == "1"
-            assert sum(_sums(i) for i in card["items"]) == 21
+            assert sum(_sums(i) for i in card["items"]) == 24
             assert Decimal(card["total"]) == sum(Decimal(i["score"]) for i in card["items"])
 
             await _line(conn, "OLD2", "gas", 1990, 109.03)
@@ -217,7 +228,7 @@ async def test_demo_scorecard(
     card, each level and each department's share reconcile exactly."""
     async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
         card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
-        assert sum(_sums(i) for i in card["items"]) == 21
+        assert sum(_sums(i) for i in card["items"]) == 24
         basis = _find(card["items"], "1.2.4")["basis"]
         conn = await asyncpg.connect(demo_ro.database_url)
         try:
@@ -228,8 +239,8 @@ async def test_demo_scorecard(
             )
         finally:
             await conn.close()
-        assert old > 0 and basis["records"] == {"old": old, "unknown_age": unknown,
-            "map": f"/?layer=lifelines&kind=water,heat,gas&laid_year_max={YEAR - 30}"}  # fmt: skip
+        link = f"/?layer=lifelines&kind.in=water,heat,gas&laid_year.lte={YEAR - 30}"
+        assert old > 0 and basis["records"] == {"old": old, "unknown_age": unknown, "map": link}
         assert Decimal(basis["denominator"]) > Decimal(basis["numerator"]) > 0
         ratio = Decimal(basis["value"])
         assert abs(ratio - Decimal(basis["numerator"]) / Decimal(basis["denominator"])) < Decimal(

@@ -1,0 +1,2 @@
+DROP TABLE assessment_evidence;
+DROP FUNCTION assessment_evidence_frozen();

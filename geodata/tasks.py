@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import numpy as np
 
+from api.assessment import framework
 from api.risk_events.evidence import sanitise
 
 CATEGORIES = 100
@@ -67,12 +68,9 @@ async def load_demo_tasks(conn: asyncpg.Connection, seed: int, as_of: date) -> d
     version = await conn.fetchval(
         "SELECT version FROM assessment_frameworks ORDER BY loaded_at DESC, version DESC LIMIT 1"
     )
-    leaves = await conn.fetch(
-        "SELECT i.id, i.name FROM assessment_items i WHERE i.framework = $1 AND NOT EXISTS ("
-        "SELECT 1 FROM assessment_items c WHERE c.framework = i.framework AND c.parent = i.id) "
-        "ORDER BY string_to_array(regexp_replace(i.id, '[^0-9.]', '', 'g'), '.')::int[], i.id",
-        version,
-    )  # fmt: skip
+    rows = await framework.items(conn, version)  # tree order
+    parents = {r["parent"] for r in rows}
+    leaves = [r for r in rows if r["id"] not in parents]
     depts = [r["code"] for r in await conn.fetch(
         "SELECT code FROM organisations WHERE kind = 'department' ORDER BY code")]  # fmt: skip
     areas = [

@@ -166,7 +166,7 @@ def html(data: dict[str, Any]) -> str:
         g = comp[key]
         parts.append(
             f"<h2>{'二' if key == 'departments' else '三'}、{title}创建任务完成率</h2>"
-            f"<p>{g['organisations']} 个单位，平均完成率 {g['average']}%；达到100%的 "
+            f"<p>{g['organisations']} 个单位，平均完成率 {g['average'] or '–'}%；达到100%的 "
             f"{g['at_100']} 个，90%以上 {g['at_90']} 个，70%以上 {g['at_70']} 个。</p>"
         )
         parts.append(bars([(r["name"], Decimal(r["rate"]), Decimal(100)) for r in g["rows"]],
@@ -181,9 +181,11 @@ def html(data: dict[str, Any]) -> str:
                             [[r["rank"], r["name"], r["overdue"], r["open"], r["rectified"],
                               r["on_time"]] for r in haz[key]]))  # fmt: skip
     reds = sum(1 for u in data["units"] if u["level"] == "major")
+    current = sum(1 for u in data["units"] if u["current"])
+    note = f"其中 {current} 个单元月末前无等级记录，按当前等级计。" if current else ""
     parts.append(
         f"<h2>五、本月红色、橙色风险单元分布</h2><p>{LEVEL_NAMES_ZH['major']}（红）"
-        f"{reds} 个，{LEVEL_NAMES_ZH['large']}（橙）{len(data['units']) - reds} 个。</p>"
+        f"{reds} 个，{LEVEL_NAMES_ZH['large']}（橙）{len(data['units']) - reds} 个。{note}</p>"
     )
     parts.append(unit_map(data))
     style = (
@@ -249,10 +251,11 @@ def xlsx(data: dict[str, Any]) -> bytes:
             ws.append([title, r["rank"], r["code"], r["name"], r["overdue"], r["open"],
                        r["rectified"], r["on_time"]])  # fmt: skip
     ws = wb.create_sheet("红橙单元")
-    ws.append(["代码", "名称", "类别", "区县", "等级", "经度", "纬度"])
+    ws.append(["代码", "名称", "类别", "区县", "等级", "经度", "纬度", "等级来源"])
     for u in data["units"]:
         ws.append([u["code"], u["name"], u["category"], u["district"],
-                   LEVEL_NAMES_ZH[u["level"]], u["lon"], u["lat"]])  # fmt: skip
+                   LEVEL_NAMES_ZH[u["level"]], u["lon"], u["lat"],
+                   "当前等级" if u["current"] else "月末等级"])  # fmt: skip
     for sheet in wb.worksheets:
         for cell in sheet[1]:
             cell.font = Font(bold=True)

@@ -128,6 +128,12 @@ async def test_bulletin_of_a_snapshot(demo_db: Settings, tmp_path: Path) -> None
     frozen = {**live, "total": "12.34", "items": [{**live["items"][0], "score": "12.34"}]}
     conn = await asyncpg.connect(demo_db.database_url)
     try:
+        # three units graded red, red and orange (no grade before the month's end: the map takes
+        # their current level and says so)
+        await conn.execute(
+            "UPDATE risk_units SET current_level = CASE code WHEN $3 THEN 'large' ELSE 'major' "
+            "END WHERE code IN ($1, $2, $3)", "RU00001", "RU00002", "RU00003",
+        )  # fmt: skip
         ident = await conn.fetchval(
             "INSERT INTO assessment_snapshots (framework, year, scorecard, digest, created_by) "
             "VALUES ($1, $2, $3::jsonb, $4, 'tests') RETURNING id",
@@ -145,3 +151,10 @@ async def test_bulletin_of_a_snapshot(demo_db: Settings, tmp_path: Path) -> None
         sheet = load_workbook(io.BytesIO(x.content))["总览"]
         overview = {r[0]: r[1] for r in sheet.iter_rows(values_only=True)}
         assert overview["快照"] == ident and Decimal(str(overview["总分"])) == Decimal("12.34")
+        units = list(
+            load_workbook(io.BytesIO(x.content))["红橙单元"].iter_rows(min_row=2, values_only=True)
+        )
+    assert "重大（红）2 个，较大（橙）1 个。其中 3 个单元月末前无等级记录" in flat
+    assert [(u[0], u[4], u[7]) for u in units] == [
+        ("RU00001", "重大", "当前等级"), ("RU00002", "重大", "当前等级"),
+        ("RU00003", "较大", "当前等级")]  # fmt: skip

@@ -27,7 +27,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _data(pool: Any, year: int, month: str, snapshot: int | None) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    async with pool.acquire() as conn, conn.transaction():
         tz = (await store.active_params(conn)).timezone
         if snapshot is not None:
             card = await bulletin.frozen_scorecard(conn, year, snapshot)

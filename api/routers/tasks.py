@@ -113,7 +113,7 @@ async def completion(
 ) -> dict[str, Any]:
     """Of the tasks due by the month's end, the share done by then, per organisation; each
     group's average and how many organisations are at 100 % (the bulletin's figures)."""
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    async with pool.acquire() as conn, conn.transaction():
         today, tz = await _today(conn)
         return await tasks.completion(conn, month or today.strftime("%Y-%m"), tz)
 

@@ -151,11 +151,11 @@ export class Dashboard {
     const groups = this.completion
       ? ["departments", "districts"].map((key) => {
           const g = this.completion[key];
-          const rows = g.rows.slice(0, 8).map(
+          const rows = g.rows.map(
             (r) => html`<tr data-org="${r.code}" data-rank="${r.rank}"><th title="${r.name}">${r.rank}. ${r.name.replace(/^西安市/, "").slice(0, 10)}</th><td>${r.rate}%</td></tr>`,
           );
           return html`<h5>${aL(key)} · ${aL("average")} <b data-average="${key}">${g.average ?? "–"}%</b></h5>
-            <table class="grid ranking" data-group="${key}"><tbody>${rows}</tbody></table>`;
+            <div class="ranking-box"><table class="grid ranking" data-group="${key}"><tbody>${rows}</tbody></table></div>`;
         })
       : [];
     const year = this.card.year;

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import audit
 from api.assessment import tasks
@@ -36,8 +36,15 @@ class TaskIn(BaseModel):
     category: str = Field(min_length=1, max_length=200, examples=["市政安全设施"])
     title: str = Field(min_length=1, max_length=500)
     org: OrgCode
-    due: date = Field(description="the last day (city time) to finish it",
+    due: date = Field(description="the last day (city time) to finish it, in 2000-2100",
                       examples=["2026-11-30"])  # fmt: skip
+
+    @field_validator("due")
+    @classmethod
+    def _in_range(cls, v: date) -> date:
+        if not 2000 <= v.year <= 2100:
+            raise ValueError("the due date must fall in the years 2000 to 2100")
+        return v
 
 
 class ProgressIn(BaseModel):
@@ -105,7 +112,7 @@ async def completion(
     month: Annotated[
         str | None,
         Query(
-            pattern=r"^\d{4}-\d{2}$",
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
             examples=["2026-11"],
             description="YYYY-MM; default this month",
         ),

@@ -150,6 +150,7 @@ async def test_bad_input(empty_db: Settings) -> None:
         _problem(await client.post("/tasks", headers=h, json={**body, "item": "1.2.4",
                                                               "org": "NOPE"}), 404)  # fmt: skip
         _problem(await client.post("/tasks", headers=h, json={**body, "due": "soon"}), 400)
+        _problem(await client.post("/tasks", headers=h, json={**body, "due": "0999-01-01"}), 400)
         assert await _sql(empty_db, "SELECT count(*) FROM assessment_tasks") == 0
         for query, status in [("status=lost", 400), ("org=NOPE", 404), ("item=7.7.7", 404),
                               ("limit=0", 400), ("year=1999", 400)]:  # fmt: skip

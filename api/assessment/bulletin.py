@@ -3,7 +3,8 @@
 What it carries, all read from the store for one month: the scorecard (live, or frozen in a
 snapshot: `snapshot_id`), the ranking of departments and of districts (with development
 zones) by task completion (`tasks.completion`) and by overdue hidden hazards (the
-supervision figures, `risk_events/sql/org_stats.sql`, as of the month's end), bar charts
+supervision figures recomputed as the hazards stood at the month's end,
+`sql/bulletin_hazards.sql`), bar charts
 drawn as SVG here, and a map of the month's red and orange units (district outlines from
 PostGIS as SVG paths, no tiles). The CJK font (Debian's fonts-wqy-microhei, found through
 fontconfig) is embedded in the PDF as a subset by weasyprint.
@@ -42,13 +43,12 @@ async def gather(
     start = datetime(first.year, first.month, 1, tzinfo=end.tzinfo)
     hazards: dict[str, list[dict[str, Any]]] = {"departments": [], "districts": []}
     for kind in ("department", "district", "zone"):
-        rows = await conn.fetch(load("risk_events/sql/org_stats.sql"), None, kind, timezone, now,
+        rows = await conn.fetch(load("assessment/sql/bulletin_hazards.sql"), kind, timezone, now,
                                 start)  # fmt: skip
         group = hazards["departments" if kind == "department" else "districts"]
         group.extend({"code": r["code"], "name": r["name"], "kind": r["kind"],
-                      "open": r["open"], "overdue": r["overdue"],
-                      "rectified": r["rectified_month"],
-                      "on_time": r["rectified_on_time_month"]} for r in rows)  # fmt: skip
+                      "open": r["open"], "overdue": r["overdue"], "rectified": r["rectified"],
+                      "on_time": r["on_time"]} for r in rows)  # fmt: skip
     for group in hazards.values():
         group.sort(key=lambda e: (e["overdue"], e["open"], e["code"]))
         for i, e in enumerate(group):

@@ -155,6 +155,30 @@ async def test_bulletin_of_a_snapshot(demo_db: Settings, tmp_path: Path) -> None
             load_workbook(io.BytesIO(x.content))["红橙单元"].iter_rows(min_row=2, values_only=True)
         )
     assert "重大（红）2 个，较大（橙）1 个。其中 3 个单元月末前无等级记录" in flat
+
+    # the hazard ranking is as the hazards stood at the month's end: closing every open hazard
+    # now empties the live figures but leaves the past month's table as it was
+    async def hazard_rows() -> list[tuple[Any, ...]]:
+        async with app_client(demo_db, headers["viewer"]) as client:
+            x = await client.get(f"/assessment/{year}/bulletin.xlsx?month={month}")
+        sheet = load_workbook(io.BytesIO(x.content))["隐患超期排名"]
+        return sorted(sheet.iter_rows(min_row=2, values_only=True), key=lambda r: str(r[2]))
+
+    before = await hazard_rows()
+    assert sum(r[4] for r in before) > 0  # the demo has overdue hazards at the month's end
+    conn = await asyncpg.connect(demo_db.database_url)
+    try:
+        closed = await conn.execute(
+            "UPDATE hidden_hazards SET status = 'closed', closed_at = now() "
+            "WHERE status NOT IN ('verified', 'closed')"
+        )
+    finally:
+        await conn.close()
+    assert closed != "UPDATE 0"
+    async with app_client(demo_db, headers["viewer"]) as client:
+        live = (await client.get("/stats/organisations")).json()
+    assert all(o["hazards"]["overdue"] == 0 for o in live["departments"])
+    assert await hazard_rows() == before
     assert [(u[0], u[4], u[7]) for u in units] == [
         ("RU00001", "重大", "当前等级"), ("RU00002", "重大", "当前等级"),
         ("RU00003", "较大", "当前等级")]  # fmt: skip

@@ -182,3 +182,31 @@ async def test_bulletin_of_a_snapshot(demo_db: Settings, tmp_path: Path) -> None
     assert [(u[0], u[4], u[7]) for u in units] == [
         ("RU00001", "重大", "当前等级"), ("RU00002", "重大", "当前等级"),
         ("RU00003", "较大", "当前等级")]  # fmt: skip
+
+
+async def test_demo_tasks_are_deterministic(demo_db: Settings) -> None:
+    """Reloading the synthetic year with the same seed and as-of date gives the same tasks,
+    updates and evidence; another seed gives others."""
+    from geodata.tasks import load_demo_tasks
+
+    digest = (
+        "SELECT md5(string_agg(concat_ws('|', t.title, t.org, t.item, t.due, t.status, "
+        "t.progress, t.completed_at, (SELECT string_agg(concat_ws(',', u.at, u.progress, "
+        "u.status), ';' ORDER BY u.at, u.id) FROM assessment_task_updates u "
+        "WHERE u.task_id = t.id), (SELECT string_agg(e.sha256, ',' ORDER BY e.sha256) "
+        "FROM assessment_task_evidence e WHERE e.task_id = t.id)), '\n' ORDER BY t.title)) "
+        "FROM assessment_tasks t"
+    )
+    conn = await asyncpg.connect(demo_db.database_url)
+    try:
+        stamp = await demo_stamp(conn)
+        assert stamp is not None
+        as_of, seed = date.fromisoformat(stamp["as_of"]), int(stamp["seed"])
+        before = await conn.fetchval(digest)
+        counts = await load_demo_tasks(conn, seed, as_of)
+        assert counts["tasks"] == 1170 and counts["categories"] == 100
+        assert await conn.fetchval(digest) == before
+        await load_demo_tasks(conn, seed + 1, as_of)
+        assert await conn.fetchval(digest) != before
+    finally:
+        await conn.close()

@@ -74,12 +74,16 @@ export class Dashboard {
     const month = lastMonth();
     const year = month.slice(0, 4);
     const maybe = (p) => p.catch(() => null); // the assessment is optional on the screen
-    [this.stats, this.areas, this.card, this.completion] = await Promise.all([
+    // the scorecard is recomputed live: asked again at most once a minute, not on every grade
+    const fresh = this.assessedAt && Date.now() - this.assessedAt < 60_000;
+    const [stats, areas, card, completion] = await Promise.all([
       api("/stats/districts"),
       api("/stats/areas"),
-      maybe(api(`/assessment/${year}/scorecard`)),
-      maybe(api(`/tasks/completion?month=${month}`)),
+      fresh ? this.card : maybe(api(`/assessment/${year}/scorecard`)),
+      fresh ? this.completion : maybe(api(`/tasks/completion?month=${month}`)),
     ]);
+    if (!fresh) this.assessedAt = Date.now();
+    [this.stats, this.areas, this.card, this.completion] = [stats, areas, card, completion];
     this.render();
   }
 

@@ -48,14 +48,18 @@ redis:
 
 ## System tools the tests and benchmarks call (Debian packages, installed when missing):
 ## GDAL's ogrinfo, and chromium with a CJK font for the front end's browser test;
-## HAProxy and docker-compose (`config` only, no engine) for the cluster tests.
+## HAProxy and docker-compose (`config` only, no engine) for the cluster tests;
+## pango (weasyprint's layout), the CJK font and poppler-utils (pdftotext) for the bulletin.
+BULLETIN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei
 tools:
-	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei haproxy docker-compose
+	@scripts/ensure-packages gdal-bin chromium fonts-wqy-microhei haproxy docker-compose \
+		$(BULLETIN_PACKAGES) poppler-utils
 
 ## Bring up PostGIS, install, migrate, load the Xi'an demo city, serve the map.
 ## A simulated SCADA feed posts live readings alongside (FEED=0: no feed); Ctrl-C stops both.
 ## Tiles and rate limits are shared through ONEMAP_REDIS_URL, or a project-local Redis.
 demo: $(STAMP) db redis frontend
+	@scripts/ensure-packages $(BULLETIN_PACKAGES)
 	@$(BIN)/onemap demo up --url http://$(HOST):$(PORT)
 	@echo "[serve] http://$(HOST):$(PORT)/"
 	@export ONEMAP_REDIS_URL=$$(scripts/redis-up); \
@@ -97,6 +101,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 serve: $(STAMP) db frontend
+	@scripts/ensure-packages $(BULLETIN_PACKAGES)
 	@$(BIN)/onemap serve --host $(HOST) --port $(PORT)
 
 ## Soak: 64 clients on a mixed load + readings at 1,000/s + back-to-back regrades, 10 min

@@ -24,6 +24,7 @@ from api.routers import (
     alerts,
     analysis,
     auth,
+    bulletin,
     editing,
     editor_scope,
     grade_events,
@@ -40,6 +41,7 @@ from api.routers import (
     special_periods,
     stats,
     supervision,
+    tasks,
     unit_grades,
     weather_warnings,
     webhooks,
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         health, auth, admin, imports, layers, risk_units, stats, analysis, ogc,
         grading, unit_grades, monitoring, hidden_hazards, weather_warnings, special_periods,
-        accidents, grade_events, webhooks, routing, incidents, alerts,
+        accidents, grade_events, webhooks, routing, incidents, alerts, tasks, bulletin,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(organisations_router)

@@ -36,6 +36,7 @@ from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
 from geodata.roads import build_demo_roads
 from geodata.sampling import Sampler
+from geodata.tasks import load_demo_tasks
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,7 @@ async def load_demo(
         if stamp and stamp.get("digest") == manifest["digest"]:
             async with conn.transaction():
                 await build_demo_roads(conn)
+                await load_demo_tasks(conn, seed, as_of)
                 await _write_stamp(conn, manifest, stamp.get("seconds"))
             return
         progress = _rich_progress() if show_progress else None
@@ -314,6 +316,7 @@ async def load_demo(
                 if progress is not None:
                     progress.stop()
             await build_demo_roads(conn)
+            await load_demo_tasks(conn, seed, as_of)  # the assessment's synthetic year
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
         # fresh statistics for the planner (and no autovacuum rush on copies of this database)
         for table in (*(part.layer for part in PARTS), "organisations", "area_statistics"):

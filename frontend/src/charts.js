@@ -97,3 +97,29 @@ export function levelHistory(items, { width = 280, height = 96 } = {}) {
   svg.append(el("text", { x: width - pad.r, y: height - 3, "text-anchor": "end", class: "axis" }, day(t1)));
   return svg;
 }
+
+/** A score gauge: a half ring filled to value/max, the value written in the middle. */
+export function gauge(value, max, { width = 220, pass = null, label = "" } = {}) {
+  const height = Math.round(width * 0.62);
+  const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart gauge" });
+  const cx = width / 2;
+  const cy = width / 2;
+  const r = width / 2 - 14;
+  const at = (f) => [cx - r * Math.cos(Math.PI * f), cy - r * Math.sin(Math.PI * f)];
+  const arc = (f0, f1, colour, w) => {
+    const [x0, y0] = at(f0);
+    const [x1, y1] = at(f1);
+    return el("path", { d: `M${x0},${y0} A${r},${r} 0 0 1 ${x1},${y1}`, fill: "none", stroke: colour, "stroke-width": w });
+  };
+  const frac = Math.max(0, Math.min(1, Number(value) / Number(max || 1)));
+  svg.append(arc(0, 1, "#e0e0e0", 16));
+  const passed = pass === null || Number(value) >= Number(pass);
+  if (frac > 0) svg.append(arc(0, Math.max(frac, 0.0001), passed ? "#2e7d32" : "#c62828", 16));
+  if (pass !== null) {
+    const [px, py] = at(Number(pass) / Number(max));
+    svg.append(el("circle", { cx: px, cy: py, r: 3, fill: "#424242" }));
+  }
+  svg.append(el("text", { x: cx, y: cy - 8, "text-anchor": "middle", class: "gauge-value" }, String(value)));
+  svg.append(el("text", { x: cx, y: cy + 10, "text-anchor": "middle", class: "axis" }, `/ ${max}${label ? " · " + label : ""}`));
+  return svg;
+}

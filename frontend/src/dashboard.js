@@ -1,6 +1,6 @@
 // The one screen: district statistics as charts, and the live feed of level changes.
 import { api } from "./api.js";
-import { bars, fmt, stackedBars } from "./charts.js";
+import { bars, fmt, gauge, stackedBars } from "./charts.js";
 import { html, setHtml } from "./html.js";
 import { CATEGORIES, LEVELS, LEVEL_HEX, categoryName, getLang, levelName, onLang, t } from "./i18n.js";
 
@@ -18,6 +18,33 @@ const AREA_LABELS = {
   city_reserve: ["市级储备", "municipal reserve"],
 };
 const al = (key) => AREA_LABELS[key][getLang() === "en" ? 1 : 0];
+// Labels of the assessment section (the national scorecard and the tasks' completion).
+const ASSESS_LABELS = {
+  title: ["安全发展示范城市评价", "Safety-city assessment"],
+  score: ["总分", "score"],
+  losing: ["失分最多的评价项", "Items losing the most points"],
+  ranking: ["任务完成率排名", "Ranking by task completion"],
+  departments: ["市级部门", "Departments"],
+  districts: ["区县（开发区）", "Districts"],
+  average: ["平均", "average"],
+  bulletin: ["月通报", "Bulletin"],
+};
+const aL = (key) => ASSESS_LABELS[key][getLang() === "en" ? 1 : 0];
+
+/** The month before this one, YYYY-MM (the latest bulletin's month). */
+function lastMonth(now = new Date()) {
+  const d = new Date(now.getFullYear(), now.getMonth() - 1, 1);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+}
+
+/** Leaves of the scorecard, the most points lost first. */
+function losing(items, out = []) {
+  for (const it of items) {
+    if (it.items.length) losing(it.items, out);
+    else out.push({ id: it.id, name: it.name, lost: Number(it.max) - Number(it.score), max: it.max });
+  }
+  return out.sort((a, b) => b.lost - a.lost || a.id.localeCompare(b.id));
+}
 // The names the development zones go by (their full names are long for a table cell).
 const ZONE_SHORT = {
   GXQ: ["高新区", "Hi-tech Zone"],
@@ -44,7 +71,19 @@ export class Dashboard {
   }
 
   async load() {
-    [this.stats, this.areas] = await Promise.all([api("/stats/districts"), api("/stats/areas")]);
+    const month = lastMonth();
+    const year = month.slice(0, 4);
+    const maybe = (p) => p.catch(() => null); // the assessment is optional on the screen
+    // the scorecard is recomputed live: asked again at most once a minute, not on every grade
+    const fresh = this.assessedAt && Date.now() - this.assessedAt < 60_000;
+    const [stats, areas, card, completion] = await Promise.all([
+      api("/stats/districts"),
+      api("/stats/areas"),
+      fresh ? this.card : maybe(api(`/assessment/${year}/scorecard`)),
+      fresh ? this.completion : maybe(api(`/tasks/completion?month=${month}`)),
+    ]);
+    if (!fresh) this.assessedAt = Date.now();
+    [this.stats, this.areas, this.card, this.completion] = [stats, areas, card, completion];
     this.render();
   }
 
@@ -97,11 +136,40 @@ export class Dashboard {
         <tbody>${rows}</tbody></table></section>`,
     );
     const areas = document.createElement("div");
-    setHtml(areas, this.areasHtml());
+    setHtml(areas, html`${this.assessmentHtml()}${this.areasHtml()}`);
     this.root.append(...areas.childNodes);
+    const g = this.root.querySelector(".c-gauge");
+    if (g) g.append(gauge(this.card.total, this.card.max, { pass: 90, label: aL("score") }));
     this.root.querySelector(".c-level").append(byLevel);
     this.root.querySelector(".c-cat").append(byCat);
     this.root.querySelector(".c-shelter").append(perResident);
+  }
+
+  /** The assessment: the score gauge, the items losing the most points, the ranking. */
+  assessmentHtml() {
+    if (!this.card) return html``;
+    const lost = losing(this.card.items).slice(0, 6);
+    const lostRows = lost.map(
+      (it) => html`<tr data-item="${it.id}"><th title="${it.name}">${it.id} ${it.name.slice(0, 14)}</th><td>−${it.lost.toFixed(2).replace(/\.?0+$/, "")} / ${it.max}</td></tr>`,
+    );
+    const groups = this.completion
+      ? ["departments", "districts"].map((key) => {
+          const g = this.completion[key];
+          const rows = g.rows.map(
+            (r) => html`<tr data-org="${r.code}" data-rank="${r.rank}"><th title="${r.name}">${r.rank}. ${r.name.replace(/^西安市/, "").slice(0, 10)}</th><td>${r.rate}%</td></tr>`,
+          );
+          return html`<h5>${aL(key)} · ${aL("average")} <b data-average="${key}">${g.average ?? "–"}%</b></h5>
+            <div class="ranking-box"><table class="grid ranking" data-group="${key}"><tbody>${rows}</tbody></table></div>`;
+        })
+      : [];
+    const year = this.card.year;
+    const month = this.completion ? this.completion.month : lastMonth();
+    return html`<section class="assessment"><h4>${aL("title")} ${year}</h4>
+      <div class="c-gauge" data-total="${this.card.total}" data-max="${this.card.max}"></div>
+      <h5>${aL("losing")}</h5><table class="grid losing"><tbody>${lostRows}</tbody></table>
+      <h5>${aL("ranking")} (${month})</h5>${groups}
+      <p class="muted note"><a href="/assessment/${year}/bulletin.pdf?month=${month}">${aL("bulletin")} PDF</a> ·
+      <a href="/assessment/${year}/bulletin.xlsx?month=${month}">XLSX</a></p></section>`;
   }
 
   /** The 20 district-level areas: each figure of the seed's table beside the live one. */

@@ -13,6 +13,7 @@ the warm rows recompute everything else. Reference: the old-pipe SQL alone
 from __future__ import annotations
 
 import statistics
+from datetime import date
 
 import asyncpg
 
@@ -46,6 +47,7 @@ async def run(ctx: Context) -> list[Row]:
                 with timer() as t:
                     await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), YEAR, None)
                 ref.append(t[0])
+            bulletin_row = await _bulletin(ctx, conn, version)
         finally:
             await conn.close()
     console.print(f"  scorecard total {card['total']} of {card['max']}")
@@ -53,4 +55,41 @@ async def run(ctx: Context) -> list[Row]:
     return [Row("whole scorecard, demo city (auto items recomputed)", f"{o * 1000:.1f} ms",
                 f"{r * 1000:.1f} ms (old-pipe SQL alone)", f"{r / o:.2f}", "<= 1 s"),
             Row("first scorecard (with the fire brigades' 5-min reach)", f"{first * 1000:.0f} ms",
-                f"{r * 1000:.1f} ms (old-pipe SQL alone)", f"{r / first:.3f}", "-")]  # fmt: skip
+                f"{r * 1000:.1f} ms (old-pipe SQL alone)", f"{r / first:.3f}", "-"),
+            bulletin_row]  # fmt: skip
+
+
+async def _bulletin(ctx: Context, conn: asyncpg.Connection, version: str) -> Row:
+    """The monthly bulletin PDF (scorecard, completion and hazard rankings, charts, the map of
+    red and orange units, weasyprint with the CJK font embedded) against gathering its data
+    alone (the same queries, no layout)."""
+    import asyncio
+
+    from api.assessment import bulletin
+    from geodata.build import demo_stamp
+    from geodata.tasks import bulletin_month
+
+    stamp = await demo_stamp(conn)
+    assert stamp is not None
+    month = bulletin_month(date.fromisoformat(stamp["as_of"]))
+    key, year = month.strftime("%Y-%m"), month.year
+    ours, ref, size = [], [], 0
+    for _ in range(max(3, ctx.repeat)):
+        with timer() as t:
+            card = await scorecard.compute(conn, version, year, None)
+            data = await bulletin.gather(conn, year, key, "Asia/Shanghai", card, None)
+        ref.append(t[0])
+        with timer() as t:
+            card = await scorecard.compute(conn, version, year, None)
+            data = await bulletin.gather(conn, year, key, "Asia/Shanghai", card, None)
+            size = len(await asyncio.to_thread(bulletin.pdf, data))
+        ours.append(t[0])
+    console.print(f"  bulletin {key}: {size} bytes")
+    o, r = statistics.median(ours), statistics.median(ref)
+    return Row(
+        f"bulletin PDF {key}, demo city",
+        f"{o:.2f} s",
+        f"{r:.2f} s (its data alone)",
+        f"{r / o:.2f}",
+        "<= 10 s",
+    )

@@ -264,6 +264,33 @@ def matrix() -> dict[tuple[str, str], Call]:
             ok=404,
             json={"decision": "accept", "reason": "checked"},
         ),  # fmt: skip
+        ("GET", "/assessment/{year}/bulletin.pdf"): Call(
+            R, "/assessment/2026/bulletin.pdf?month=2026-11"
+        ),
+        ("GET", "/assessment/{year}/bulletin.xlsx"): Call(
+            R, "/assessment/2026/bulletin.xlsx?month=2026-11"
+        ),
+        ("POST", "/tasks"): Call(
+            E,
+            "/tasks",
+            json={
+                "item": "1.2.4",
+                "category": "c",
+                "title": "t-{role}",
+                "org": "D-TEST",
+                "due": "2026-12-31",
+            },
+            ok=201,
+        ),  # fmt: skip
+        ("GET", "/tasks"): Call(R, "/tasks?org=D-TEST"),
+        ("GET", "/tasks/completion"): Call(R, "/tasks/completion?month=2026-11"),
+        ("GET", "/tasks/{task_id}"): Call(R, "/tasks/1"),
+        ("POST", "/tasks/{task_id}/progress"): Call(E, "/tasks/1/progress", json={"progress": 10}),
+        # the same file again (uploaded in _prepare): 200
+        ("POST", "/tasks/{task_id}/evidence"): Call(
+            E, "/tasks/1/evidence", files={"file": ("p.png", "PNG", "image/png")}
+        ),
+        ("GET", "/tasks/{task_id}/evidence/{sha256}"): Call(R, f"/tasks/1/evidence/{PNG_SHA}"),
         ("POST", "/analysis/buffer"): Call(
             A, "/analysis/buffer", json={"point": O, "distance_m": 500}
         ),  # fmt: skip
@@ -461,6 +488,11 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
             )  # fmt: skip
         await conn.execute("INSERT INTO organisations (code, name, kind) VALUES ('D-TEST', 'd', "
                            "'department')")  # fmt: skip
+        await conn.execute(
+            "INSERT INTO assessment_tasks (framework, item, category, title, org, year, due, "
+            "created_by) VALUES ('2019', '1.2.4', 'c', 'task 1', 'D-TEST', 2026, '2026-12-31', "
+            "'tests')"
+        )
     finally:
         await conn.close()
     async with running_app(settings) as app, _client(app, headers["admin"]) as admin:
@@ -479,6 +511,8 @@ async def _prepare(settings: Settings, headers: dict[str, dict[str, str]]) -> No
             assert r.status_code == 201, r.text  # fmt: skip
         r = await admin.post("/hidden-hazards/HV-admin/evidence",
                              files={"file": ("p.png", png(), "image/png")})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = await admin.post("/tasks/1/evidence", files={"file": ("p.png", png(), "image/png")})
         assert r.status_code == 201, r.text
     conn = await asyncpg.connect(settings.database_url)
     try:  # the HV- hazards wait for verification, rectified by someone else

@@ -1,0 +1,81 @@
+// Browser test of the one screen's assessment section: the score gauge shows the API's total,
+// the items losing the most points and the organisations' ranking by task completion.
+// Run by tests/system/test_frontend_assessment.py against a live server on a copy of the demo city:
+//   ONEMAP_BASE_URL=http://127.0.0.1:PORT [ONEMAP_SCREENSHOTS=dir] [CHROMIUM=/usr/bin/chromium] node tests/assessment.mjs
+// Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.ONEMAP_BASE_URL;
+const SHOTS = process.env.ONEMAP_SCREENSHOTS || "";
+const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
+const WAIT = 60_000; // a guard against hanging, not a speed assertion
+if (!BASE) {
+  console.error("set ONEMAP_BASE_URL");
+  process.exit(2);
+}
+
+const result = { checks: [] };
+function ok(name, detail = {}) {
+  result.checks.push(name);
+  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
+}
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+const browser = await chromium.launch({ executablePath: EXE, args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(BASE + "/");
+  await page.fill("#login input[name=username]", "viewer");
+  await page.fill("#login input[name=password]", "viewer-demo");
+  await page.click("#login button[type=submit]");
+  await page.waitForSelector(".assessment .c-gauge svg", { timeout: WAIT });
+  ok("login and gauge");
+
+  // the API's figures, asked for here with the page's own token (not read from the page)
+  const api = await page.evaluate(async () => {
+    const d = new Date();
+    const prev = new Date(d.getFullYear(), d.getMonth() - 1, 1);
+    const month = `${prev.getFullYear()}-${String(prev.getMonth() + 1).padStart(2, "0")}`;
+    const headers = { Authorization: `Bearer ${sessionStorage.getItem("onemap.token")}` };
+    const get = async (p) => (await fetch(p, { headers })).json();
+    const card = await get(`/assessment/${month.slice(0, 4)}/scorecard`);
+    const completion = await get(`/tasks/completion?month=${month}`);
+    return { card, completion, month };
+  });
+  assert(api.card && api.card.total, "the dashboard read the scorecard");
+  const shown = await page.$eval(".assessment .gauge .gauge-value", (t) => t.textContent);
+  assert(shown === api.card.total, `gauge shows ${shown}, API total ${api.card.total}`);
+  const data = await page.$eval(".assessment .c-gauge", (d) => ({ total: d.dataset.total, max: d.dataset.max }));
+  assert(data.total === api.card.total && data.max === api.card.max, "gauge data = API");
+  ok("gauge shows the API's total", { total: shown, max: data.max });
+
+  const lost = await page.$$eval(".assessment .losing tr", (trs) => trs.map((tr) => tr.dataset.item));
+  assert(lost.length > 0, "items losing points listed");
+  ok("items losing the most points", { first: lost[0], n: lost.length });
+
+  assert(api.completion && api.completion.month === api.month, `completion of ${api.month}`);
+  const ranking = await page.$$eval(".assessment .ranking[data-group=departments] tr", (trs) =>
+    trs.map((tr) => ({ org: tr.dataset.org, rank: Number(tr.dataset.rank), rate: tr.querySelector("td").textContent })),
+  );
+  const want = api.completion.departments.rows[0];
+  assert(ranking.length > 0 && ranking[0].org === want.code, `first department ${want.code}`);
+  assert(ranking[0].rate === `${want.rate}%`, `rate ${ranking[0].rate} = ${want.rate}%`);
+  const avg = await page.$eval(".assessment [data-average=departments]", (b) => b.textContent);
+  assert(avg === `${api.completion.departments.average}%`, `average ${avg}`);
+  ok("ranking by completion", { first: ranking[0], average: avg });
+
+  if (SHOTS) {
+    const el = await page.$(".assessment");
+    await el.screenshot({ path: join(SHOTS, "assessment.png") });
+  }
+  assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
+  ok("error-free");
+} finally {
+  await browser.close();
+}
+console.log(`RESULT ${JSON.stringify(result)}`);

@@ -135,3 +135,6 @@ CREATE INDEX reading_batches_unrolled_idx ON reading_batches (max_ts) WHERE NOT 
 CREATE INDEX readings_ts_brin ON readings USING brin (ts) WITH (pages_per_range = 32);
 
 DROP FUNCTION IF EXISTS onemap_drop_reading_partitions(date);
+
+-- as every table (0018): scoped requests read it as onemap_app
+GRANT SELECT ON readings_hourly TO onemap_app;

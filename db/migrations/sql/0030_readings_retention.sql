@@ -77,13 +77,18 @@ BEGIN
         RAISE EXCEPTION 'roll-up range must be whole hours, got [%, %)', from_ts, to_ts;
     END IF;
     PERFORM onemap_ensure_hourly_partitions(from_ts, to_ts - interval '1 hour');
+    -- one hashed pass over the rows, then the last value of each (point, hour) fetched
+    -- by its primary key: an ordered aggregate would sort the whole range instead
     EXECUTE format($q$
         INSERT INTO readings_hourly AS h (point_id, hour, n, min, max, mean, last)
-        SELECT point_id, date_trunc('hour', ts, 'UTC'), count(*), min(value), max(value),
-               avg(value), (array_agg(value ORDER BY ts DESC))[1]
-          FROM %s
-         WHERE ts >= $1 AND ts < $2
-         GROUP BY 1, 2
+        SELECT a.point_id, a.hour, a.n, a.min, a.max, a.mean, r.value
+          FROM (SELECT point_id, date_trunc('hour', ts, 'UTC') AS hour, count(*) AS n,
+                       min(value) AS min, max(value) AS max, avg(value) AS mean,
+                       max(ts) AS last_ts
+                  FROM %1$s
+                 WHERE ts >= $1 AND ts < $2
+                 GROUP BY 1, 2) a
+          JOIN %1$s r ON r.point_id = a.point_id AND r.ts = a.last_ts
         ON CONFLICT (point_id, hour) DO UPDATE
            SET n = excluded.n, min = excluded.min, max = excluded.max,
                mean = excluded.mean, last = excluded.last

@@ -195,7 +195,8 @@ async def retire_day(
     conn: asyncpg.Connection, child: Child, lock_timeout_ms: int
 ) -> dict[str, float]:
     """Detach one day of raw readings, roll it up whole from the detached table, drop it.
-    Its timings (seconds): the detach, the roll-up, the drop."""
+    Its timings (seconds): the detach, the roll-up, the drop; and when each phase began
+    and the last ended (`time.perf_counter()`: the bench lines them up with its writers)."""
     t0 = time.perf_counter()
     await detach(conn, RAW, child, lock_timeout_ms)
     t1 = time.perf_counter()
@@ -207,7 +208,8 @@ async def retire_day(
     t2 = time.perf_counter()
     await conn.execute(f"DROP TABLE {ident(child.name)}")
     t3 = time.perf_counter()
-    return {"detach_s": t1 - t0, "rollup_s": t2 - t1, "drop_s": t3 - t2}
+    return {"detach_s": t1 - t0, "rollup_s": t2 - t1, "drop_s": t3 - t2,
+            "t0": t0, "t1": t1, "t2": t2, "t3": t3}  # fmt: skip
 
 
 async def maintain_readings(conn: asyncpg.Connection, settings: Settings) -> dict[str, int]:

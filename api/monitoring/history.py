@@ -13,7 +13,7 @@ page starts. Every refusal is a 400 before any query.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -23,6 +23,10 @@ from api.errors import BadRequest, NotFound
 from api.monitoring.maintenance import raw_since
 
 Resolution = Literal["raw", "hour", "auto"]
+
+#: times a request may name (a calendar's far ends would overflow the hour arithmetic)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 #: the longest range `hour` answers (a year and a month: a year-long chart and its edges)
 MAX_HOUR_DAYS = 400
@@ -66,6 +70,9 @@ def plan(
     bounds: HistoryLimits,
 ) -> HistoryQuery:
     """Check a request and choose its resolution (400 on a bad range, before any query)."""
+    for name, t in (("from", start), ("to", end)):
+        if t is not None and not EARLIEST <= t <= LATEST:
+            raise BadRequest(f"`{name}` must lie between {EARLIEST.year} and {LATEST.year}")
     end = end or bounds.now
     start = start or end - timedelta(days=1)
     if start >= end:

@@ -311,6 +311,7 @@ async def test_point_readings_raw_hourly_auto_and_bounds(empty_db: Settings) -> 
             ({"from": (now - timedelta(days=9)).isoformat(), "resolution": "raw"}, "7 days"),
             ({"from": (now - timedelta(days=500)).isoformat()}, "400 days"),
             ({"from": "yesterday"}, "RFC 3339"),
+            ({"to": "0001-01-01T00:30:00Z"}, "between 1970 and 9000"),
             ({"from": frm, "to": to, "limit": 101}, "readings_history_max_rows"),
             ({"resolution": "minute"}, "resolution"),
         ]

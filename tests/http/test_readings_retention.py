@@ -322,3 +322,33 @@ async def test_point_readings_raw_hourly_auto_and_bounds(empty_db: Settings) -> 
             assert words in r.json()["detail"], (params, r.json())
         r = await client.get("/monitoring/points/NOPE/readings")
         assert r.status_code == 404
+
+
+async def test_rollup_months_past_their_retention_are_retired(empty_db: Settings) -> None:
+    """Months of readings_hourly that ended ONEMAP_READINGS_HOURLY_RETENTION_DAYS ago go (the
+    same detach and drop); younger months stay; 0 keeps every month."""
+    now = datetime.now(UTC)
+    old, young = now - timedelta(days=800), now - timedelta(days=700)
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        for t in (old, young):
+            await conn.execute("SELECT onemap_ensure_hourly_partitions($1, $1)", t)
+            await conn.execute(
+                "INSERT INTO readings_hourly VALUES (1, date_trunc('hour', $1::timestamptz, "
+                "'UTC'), 1, 1, 1, 1, 1)",
+                t,
+            )
+    finally:
+        await conn.close()
+    names = [f"readings_hourly_{t:%Y%m}" for t in (old, young)]
+    for keep, gone in ((0, 0), (730, 1)):
+        settings = empty_db.model_copy(
+            update={"readings_maintenance_interval_s": 0, "readings_hourly_retention_days": keep}
+        )
+        async with running_app(settings) as app:
+            out = await ReadingsMaintenance(app.state.pool, settings).tick()
+        assert out is not None and out["dropped_hourly"] == gone
+    left = await fetch(empty_db, "SELECT to_regclass($1) AS a, to_regclass($2) AS b", *names)
+    assert (left[0]["a"], str(left[0]["b"])) == (None, names[1])
+    rows = await fetch(empty_db, "SELECT hour FROM readings_hourly")
+    assert [r["hour"] for r in rows] == [young.replace(minute=0, second=0, microsecond=0)]

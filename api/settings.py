@@ -82,6 +82,23 @@ class Settings(BaseSettings):
     readings_maintenance_interval_s: int = Field(
         3600, ge=0, description="reading-partition upkeep every N seconds (and at start); 0: off"
     )
+    readings_hourly_retention_days: int = Field(
+        730,
+        ge=0,
+        le=36_600,
+        description="the hourly roll-up (readings_hourly) is kept this long; 0: for ever",
+    )
+    readings_detach_lock_timeout_ms: int = Field(
+        500, ge=10, le=60_000, description="lock_timeout of each try to detach an expired day"
+    )
+    readings_history_max_rows: int = Field(
+        10_000,
+        ge=100,
+        description="rows of one GET .../readings page at most (a leap year of hours fits)",
+    )
+    readings_raw_max_days: int = Field(
+        7, ge=1, le=400, description="longest range of raw readings one request may ask for"
+    )
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay, doubled each time")
@@ -196,6 +213,17 @@ class Settings(BaseSettings):
     def _no_default_secret_in_production(cls, v: str, info) -> str:  # type: ignore[no-untyped-def]
         if info.data.get("environment") == "production" and v.startswith("onemap-development"):
             raise ValueError("ONEMAP_SECRET_KEY must be set in production")
+        return v
+
+    @field_validator("readings_hourly_retention_days")
+    @classmethod
+    def _rollup_outlives_raw(cls, v: int, info) -> int:  # type: ignore[no-untyped-def]
+        raw = info.data.get("readings_retention_days")
+        if v and raw is not None and v <= raw:
+            raise ValueError(
+                f"ONEMAP_READINGS_HOURLY_RETENTION_DAYS ({v}) must be longer than "
+                f"ONEMAP_READINGS_RETENTION_DAYS ({raw}), or 0 to keep the roll-up for ever"
+            )
         return v
 
     @property

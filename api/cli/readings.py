@@ -94,15 +94,16 @@ def import_csv(
 
 @readings_app.command("maintain")
 def maintain() -> None:
-    """Create the next days' partitions and drop those past the retention setting."""
+    """Create the next days' partitions, roll up closed hours, drop what is past retention."""
     from api.monitoring.maintenance import maintain_readings
 
     settings = Settings()
 
     async def run() -> dict[str, int]:
         async with connect(settings) as conn:
-            return await maintain_readings(conn, settings.readings_retention_days,
-                                          settings.readings_partitions_ahead_days)  # fmt: skip
+            return await maintain_readings(conn, settings)
 
     out = asyncio.run(run())
-    err.print(f"partitions: {out['created']} created, {out['dropped']} dropped")
+    err.print(f"partitions: {out['created']} created, {out['dropped']} days dropped, "
+              f"{out['dropped_hourly']} hourly months dropped; "
+              f"{out['rolled_up']} hourly rows rolled up")  # fmt: skip

@@ -9,9 +9,18 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
-from api.deps import GradingDep, Integrator, PoolDep, Reader, ServicesDep, SettingsDep
+from api.deps import (
+    GradingDep,
+    Integrator,
+    PoolDep,
+    Reader,
+    ReadPoolDep,
+    ServicesDep,
+    SettingsDep,
+)
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
-from api.monitoring import readings
+from api.monitoring import history, readings
+from api.query_params import parse_timestamp
 from api.risk_events.common import regrade_after
 from api.timestamps import Timestamp, utcnow
 
@@ -151,3 +160,52 @@ async def list_alarms(
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()}
         for r in rows
     ]
+
+
+@router.get(
+    "/points/{code}/readings",
+    operation_id="getPointReadings",
+    summary="One point's readings over a range: raw inside the retention, hourly beyond",
+)
+async def point_readings(
+    code: Annotated[str, Path(max_length=200)],
+    reader: Reader,
+    pool: ReadPoolDep,
+    settings: SettingsDep,
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="RFC 3339 start (default: a day before `to`)",
+            examples=["2026-01-01T00:00:00Z"],
+        ),
+    ] = None,  # fmt: skip
+    to: Annotated[str | None, Query(description="RFC 3339 end, exclusive (default: now)")] = None,
+    resolution: Annotated[
+        history.Resolution,
+        Query(
+            description="raw | hour | auto (raw inside the raw retention when the range is "
+            "short enough, else hour)"
+        ),
+    ] = "auto",  # fmt: skip
+    limit: Annotated[int | None, Query(ge=1, description="rows per page")] = None,
+) -> dict[str, Any]:
+    """Rows oldest first: raw `{ts, value}` or hourly `{hour, n, min, max, mean, last}`.
+
+    Raw readings are kept ONEMAP_READINGS_RETENTION_DAYS; older hours come from
+    the hourly roll-up. A page holds at most ONEMAP_READINGS_HISTORY_MAX_ROWS
+    rows; `next` is the `from` of the following page (null on the last). 400
+    before any query on a bad range; 404 for an unknown point. Served by a read
+    replica when one is current.
+    """
+    bounds = history.HistoryLimits(
+        utcnow(), settings.readings_retention_days, settings.readings_raw_max_days,
+        settings.readings_history_max_rows,
+    )  # fmt: skip
+    start = parse_timestamp("from", from_) if from_ else None
+    end = parse_timestamp("to", to) if to else None
+    query = history.plan(start, end, resolution, limit, bounds)
+    async with pool.acquire() as conn:
+        pid = await history.point_id(conn, code)
+        out = await history.readings(conn, pid, query)
+    return {"point": code, **out}

@@ -1,4 +1,5 @@
-// Small SVG charts drawn by hand (no chart library): stacked bars, plain bars, a level history.
+// Small SVG charts drawn by hand (no chart library): stacked bars, plain bars, a level history,
+// a monitoring point's readings.
 import { LEVELS, LEVEL_HEX, getLang, levelName } from "./i18n.js";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -121,5 +122,52 @@ export function gauge(value, max, { width = 220, pass = null, label = "" } = {})
   }
   svg.append(el("text", { x: cx, y: cy - 8, "text-anchor": "middle", class: "gauge-value" }, String(value)));
   svg.append(el("text", { x: cx, y: cy + 10, "text-anchor": "middle", class: "axis" }, `/ ${max}${label ? " · " + label : ""}`));
+  return svg;
+}
+
+/** A point's readings over time, from GET /monitoring/points/{code}/readings: hourly rows
+ * ({hour, min, max, mean}) as a min-max band under the mean line; raw rows ({ts, value}) as
+ * a line. Days with no readings leave a gap. */
+export function readingsHistory(rows, { width = 280, height = 110 } = {}) {
+  const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "chart readings" });
+  const pad = { l: 40, r: 8, t: 6, b: 16 };
+  const pts = rows.map((r) =>
+    r.hour !== undefined
+      ? { t: Date.parse(r.hour), lo: r.min, hi: r.max, v: r.mean }
+      : { t: Date.parse(r.ts), lo: r.value, hi: r.value, v: r.value },
+  );
+  svg.dataset.rows = String(pts.length);
+  if (!pts.length) {
+    svg.append(el("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "axis" }, "—"));
+    return svg;
+  }
+  const t0 = pts[0].t;
+  const t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
+  const lo = Math.min(...pts.map((p) => p.lo));
+  const hi = Math.max(lo + 1e-9, ...pts.map((p) => p.hi));
+  const xOf = (t) => pad.l + ((t - t0) / (t1 - t0)) * (width - pad.l - pad.r);
+  const yOf = (v) => pad.t + (height - pad.t - pad.b) * (1 - (v - lo) / (hi - lo));
+  for (const v of [lo, (lo + hi) / 2, hi]) {
+    const y = yOf(v);
+    svg.append(el("line", { x1: pad.l, x2: width - pad.r, y1: y, y2: y, class: "grid" }));
+    svg.append(el("text", { x: pad.l - 4, y: y + 3, "text-anchor": "end", class: "axis" }, fmt(+v.toPrecision(3))));
+  }
+  // runs of rows no more than two days apart, each drawn on its own
+  const runs = [];
+  for (const p of pts) {
+    const run = runs[runs.length - 1];
+    if (run && p.t - run[run.length - 1].t <= 2 * 86400e3) run.push(p);
+    else runs.push([p]);
+  }
+  for (const run of runs) {
+    const top = run.map((p) => `${xOf(p.t).toFixed(1)},${yOf(p.hi).toFixed(1)}`);
+    const bottom = run.map((p) => `${xOf(p.t).toFixed(1)},${yOf(p.lo).toFixed(1)}`).reverse();
+    svg.append(el("path", { d: `M${top.join("L")}L${bottom.join("L")}Z`, class: "band" }));
+    const mean = run.map((p) => `${xOf(p.t).toFixed(1)},${yOf(p.v).toFixed(1)}`);
+    svg.append(el("path", { d: `M${mean.join("L")}`, class: "mean" }));
+  }
+  const day = (t) => new Date(t).toLocaleDateString();
+  svg.append(el("text", { x: pad.l, y: height - 3, class: "axis" }, day(t0)));
+  svg.append(el("text", { x: width - pad.r, y: height - 3, "text-anchor": "end", class: "axis" }, day(t1)));
   return svg;
 }

@@ -43,6 +43,7 @@ const STRINGS = {
   factors: ["动态因子", "Factors"],
   floors: ["兜底规则", "Floors"],
   history: ["等级历史", "Level history"],
+  readings_year: ["近一年监测值(逐时最小/平均/最大)", "Readings, last year (hourly min / mean / max)"],
   decided_by: ["决定依据", "Decided by"],
   zoom_in: ["聚合点:放大查看", "Cluster: zoom in"],
   features: ["要素", "features"],

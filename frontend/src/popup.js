@@ -1,8 +1,9 @@
 // Click a feature: its attributes; a risk unit also gets its level, the explanation
-// (factors, floors, R) from /risk-units/{code}/grade and a small history chart.
+// (factors, floors, R) from /risk-units/{code}/grade and a small history chart; a monitoring
+// point a year of its readings.
 import maplibregl from "maplibre-gl";
 import { api } from "./api.js";
-import { levelHistory } from "./charts.js";
+import { levelHistory, readingsHistory } from "./charts.js";
 import { editButton } from "./editor.js";
 import { html, setHtml } from "./html.js";
 import { hazardBody } from "./inbox.js";
@@ -83,6 +84,28 @@ async function featureBody(layer, code, title) {
   return div;
 }
 
+/** A monitoring point: its attributes and a year of its readings, hourly
+ * (GET /monitoring/points/{code}/readings: the roll-up past the raw retention). */
+async function monitoringPointBody(code, title) {
+  const div = await featureBody("monitoring_points", code, title);
+  const to = new Date();
+  const from = new Date(to.getTime() - 365 * 86400e3);
+  const q = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}&resolution=hour`;
+  const box = document.createElement("div");
+  box.className = "readings-chart";
+  const sub = document.createElement("div");
+  sub.className = "sub";
+  sub.textContent = t("readings_year");
+  div.append(sub, box);
+  try {
+    const h = await api(`/monitoring/points/${encodeURIComponent(code)}/readings?${q}`);
+    box.append(readingsHistory(h.readings || []));
+  } catch (err) {
+    box.textContent = String(err.message || err);
+  }
+  return div;
+}
+
 export class Popups {
   constructor(onemap, layerMeta) {
     this.onemap = onemap;
@@ -118,6 +141,8 @@ export class Popups {
         body = await hazardBody(props.code);
       } else if (layer === "risk_units") {
         body = await riskUnitBody(props.code);
+      } else if (layer === "monitoring_points") {
+        body = await monitoringPointBody(props.code, this.layerMeta[layer]?.title_zh || layer);
       } else {
         body = await featureBody(layer, props.code, this.layerMeta[layer]?.title_zh || layer);
       }

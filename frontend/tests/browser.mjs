@@ -309,6 +309,20 @@ async function main() {
     ok("level change in feed and on map", { from: before, to, pixel: pixel.at });
     result.change = { unit: TARGET.unit, from: before, to };
 
+    // ---- a monitoring point's popup draws a year of its readings, hourly
+    // (GET /monitoring/points/{code}/readings; the reading pushed above is in it)
+    await page.evaluate(
+      ([code, lon, lat]) => window.onemap.popups.open({ lng: lon, lat }, "monitoring_points", { code }),
+      [TARGET.point, TARGET.lon, TARGET.lat],
+    );
+    await page.waitForSelector(".popup-body[data-ready='1'] .readings-chart svg.readings", { timeout: WAIT });
+    const drawn = Number(await page.getAttribute(".readings-chart svg.readings", "data-rows"));
+    assert(drawn >= 1, `the point's readings chart has hourly rows (${drawn})`);
+    assert((await page.locator(".readings-chart svg.readings path.mean").count()) >= 1, "the mean line is drawn");
+    ok("monitoring point readings", { hours: drawn });
+    await page.evaluate(() => window.onemap.popups.close());
+    await jumpTo(page, TARGET.lon, TARGET.lat, 15);
+
     // ---- English labels on the toggle
     await page.click("header .lang-toggle");
     const h2 = await page.textContent("#left h2");

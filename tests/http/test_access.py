@@ -350,6 +350,7 @@ def matrix() -> dict[tuple[str, str], Call]:
             ING, "/monitoring/alarms/AL-{role}/false-alarm", json={}
         ),
         ("GET", "/monitoring/alarms"): Call(R, "/monitoring/alarms"),
+        ("GET", "/monitoring/points/{code}/readings"): Call(R, "/monitoring/points/CH4-1/readings"),
         ("POST", "/hidden-hazards"): Call(
             H,
             "/hidden-hazards",

@@ -165,7 +165,8 @@ def _run_browser(
 @pytest.mark.slow
 @pytest.mark.browser
 async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Log in, tiles drawn, filters, popup explanation, buffer, a pushed level change."""
+    """Log in, tiles drawn, filters, popup explanation, buffer, a pushed level change, a
+    monitoring point's readings chart."""
     shots = DOC_SCREENSHOTS if os.environ.get("ONEMAP_UPDATE_SCREENSHOTS") == "1" else tmp_path
     _ensure_browser()
     _build_frontend()
@@ -179,7 +180,7 @@ async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_p
     assert result["checks"] == [
         "login", "map draws tiles", "filters", "search", "popup explanation", "buffer tool",
         "nearest tool", "impact tool", "risk surface layer", "level change in feed and on map",
-        "languages", "screenshots", "offline and error-free",
+        "monitoring point readings", "languages", "screenshots", "offline and error-free",
     ]  # fmt: skip
     # the regrade's hook built the risk surface, so the heat layer was offered and drawn
     assert result["raster"] > 0

@@ -9,7 +9,7 @@ Create Date: 2026-12-07
 from db.migrations.sqlfile import run_sql
 
 revision = "0029_tasks"
-down_revision = "0024_assessment"
+down_revision = "0028_assessment_evidence"
 branch_labels = None
 depends_on = None
 

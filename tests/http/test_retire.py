@@ -8,7 +8,9 @@ tile at z12).
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from typing import Any
 
 import mapbox_vector_tile
@@ -37,6 +39,18 @@ async def _tile_codes(city: City, layer: str, lon: float, lat: float) -> set[str
         return set()
     layers = mapbox_vector_tile.decode(r.content)
     return {str(f["properties"].get("code")) for f in layers.get(layer, {}).get("features", [])}
+
+
+async def _in_tile(city: City, code: str, lon: float, lat: float) -> bool:
+    """Whether the unit is in its tile once the layer's new version has reached the app
+    (NOTIFY after commit, so a few polls at most: 20 s is only a bound under load)."""
+    deadline = time.monotonic() + 20
+    expected = await city.sql("SELECT count(*) FROM risk_units WHERE code = $1", code) == 1
+    while True:
+        found = code in await _tile_codes(city, "risk_units", lon, lat)
+        if found == expected or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
 
 
 async def _delete(city: City, layer: str, code: str) -> Any:
@@ -79,7 +93,7 @@ async def test_retired_unit_leaves_everything_and_comes_back_whole(city: City) -
     )
     assert level is not None and grades >= 1
     lon, lat = (await city.get("RU6")).json()["geometry"]["coordinates"]
-    assert "RU6" in await _tile_codes(city, "risk_units", lon, lat)
+    assert await _in_tile(city, "RU6", lon, lat)
     version = await city.sql("SELECT version FROM layer_versions WHERE layer = 'risk_units'")
 
     gone = await _delete(city, "risk_units", "RU6")
@@ -90,7 +104,7 @@ async def test_retired_unit_leaves_everything_and_comes_back_whole(city: City) -
     assert await city.sql("SELECT version FROM layer_versions WHERE layer = 'risk_units'") > (
         version
     )
-    assert "RU6" not in await _tile_codes(city, "risk_units", lon, lat)
+    assert not await _in_tile(city, "RU6", lon, lat)
     grade = await city.client.get("/risk-units/RU6/grade", headers=city.keys["viewer"])
     assert grade.status_code == 404
     hist = await city.client.get(
@@ -123,7 +137,7 @@ async def test_retired_unit_leaves_everything_and_comes_back_whole(city: City) -
     )  # fmt: skip
     assert back.status_code == 200, back.text
     assert back.json()["properties"]["current_level"] == level
-    assert "RU6" in await _tile_codes(city, "risk_units", lon, lat)
+    assert await _in_tile(city, "RU6", lon, lat)
     linked = await city.sql(
         "SELECT count(*) FROM risk_units u JOIN hidden_hazards h ON h.risk_unit_id = u.id "
         "JOIN accidents a ON a.risk_unit_id = u.id JOIN monitoring_points p "
@@ -196,3 +210,28 @@ async def test_a_feature_others_point_at_stays(city: City) -> None:
     assert "dispatches" in r.json()["detail"]
     assert (await city.get(team, "rescue_teams")).status_code == 200
     assert await city.sql("SELECT count(*) FROM feature_history") == versions
+
+
+async def test_retired_depot_comes_back_with_its_stock(city: City) -> None:
+    """A depot's stock goes with it (ON DELETE CASCADE) and comes back with a restore."""
+    code = await city.sql(
+        "SELECT d.code FROM reserve_depots d JOIN depot_stock s ON s.depot_id = d.id "
+        "ORDER BY d.code LIMIT 1"
+    )
+    stock = "SELECT string_agg(item_type || ':' || quantity || unit, ',' ORDER BY item_type) "
+    stock += "FROM depot_stock s JOIN reserve_depots d ON d.id = s.depot_id WHERE d.code = $1"
+    before = await city.sql(stock, code)
+    total = await city.sql("SELECT sum(quantity) FROM depot_stock")
+    assert before
+    gone = await _delete(city, "reserve_depots", code)
+    assert gone.status_code == 200, gone.text
+    assert await city.sql(stock, code) is None
+    assert await city.sql("SELECT coalesce(sum(quantity), 0) FROM depot_stock") < total
+    back = await city.client.post(
+        f"/layers/reserve_depots/features/{code}/restore", json={"version": 1},
+        headers=city.keys["admin"],
+    )  # fmt: skip
+    assert back.status_code == 200, back.text
+    assert await city.sql(stock, code) == before
+    assert await city.sql("SELECT sum(quantity) FROM depot_stock") == total
+    assert await city.sql("SELECT count(*) FROM retired_rows") == 0

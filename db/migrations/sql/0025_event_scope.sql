@@ -56,6 +56,7 @@ GRANT UPDATE ON alarms TO onemap_app;
 -- grade history; a point's alarms and readings) loses the link (ON DELETE SET NULL),
 -- and the link is remembered here, so a restore (or an import) that re-creates the
 -- code links them again: the restored unit has its hazards, accidents and grades back.
+-- (A point's liveness and offline periods are the feed's; they start again.)
 CREATE TABLE retired_links (
     layer       text NOT NULL,
     code        text NOT NULL,
@@ -65,6 +66,18 @@ CREATE TABLE retired_links (
     PRIMARY KEY (layer, child, child_id)
 );
 CREATE INDEX retired_links_code_idx ON retired_links (layer, code);
+
+-- The parts of a retired feature that went with it (ON DELETE CASCADE: a hazard
+-- source's substances, a depot's stock, an enterprise's capacity), kept as they were
+-- and put back when the code is re-created.
+CREATE TABLE retired_rows (
+    layer       text NOT NULL,
+    code        text NOT NULL,
+    child       text NOT NULL,
+    data        jsonb NOT NULL,
+    retired_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX retired_rows_code_idx ON retired_rows (layer, code);
 
 -- the grade history of a retired unit stays (it was deleted with the unit)
 ALTER TABLE grade_history ALTER COLUMN risk_unit_id DROP NOT NULL;
@@ -97,6 +110,21 @@ BEGIN
                  WHERE risk_unit_id = OLD.id) c
         ON CONFLICT (layer, child, child_id) DO UPDATE
             SET code = excluded.code, retired_at = excluded.retired_at;
+    ELSIF TG_TABLE_NAME = 'hazard_sources' THEN
+        DELETE FROM retired_rows WHERE layer = TG_TABLE_NAME AND code = OLD.code;
+        INSERT INTO retired_rows (layer, code, child, data)
+        SELECT TG_TABLE_NAME, OLD.code, 'hazard_substances', to_jsonb(c) - 'hazard_source_id'
+          FROM hazard_substances c WHERE c.hazard_source_id = OLD.id;
+    ELSIF TG_TABLE_NAME = 'reserve_depots' THEN
+        DELETE FROM retired_rows WHERE layer = TG_TABLE_NAME AND code = OLD.code;
+        INSERT INTO retired_rows (layer, code, child, data)
+        SELECT TG_TABLE_NAME, OLD.code, 'depot_stock', to_jsonb(c) - 'depot_id'
+          FROM depot_stock c WHERE c.depot_id = OLD.id;
+    ELSIF TG_TABLE_NAME = 'capacity_enterprises' THEN
+        DELETE FROM retired_rows WHERE layer = TG_TABLE_NAME AND code = OLD.code;
+        INSERT INTO retired_rows (layer, code, child, data)
+        SELECT TG_TABLE_NAME, OLD.code, 'enterprise_capacity', to_jsonb(c) - 'enterprise_id'
+          FROM enterprise_capacity c WHERE c.enterprise_id = OLD.id;
     ELSE  -- monitoring_points: its alarms, and its readings (keyed by the old id)
         INSERT INTO retired_links (layer, code, child, child_id)
         SELECT 'monitoring_points', OLD.code, 'alarms', id FROM alarms WHERE point_id = OLD.id
@@ -113,10 +141,33 @@ CREATE OR REPLACE FUNCTION onemap_relink_retired() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM retired_links l JOIN new_rows n ON n.code = l.code
-                    WHERE l.layer = TG_TABLE_NAME) THEN
+                    WHERE l.layer = TG_TABLE_NAME)
+       AND NOT EXISTS (SELECT 1 FROM retired_rows l JOIN new_rows n ON n.code = l.code
+                        WHERE l.layer = TG_TABLE_NAME) THEN
         RETURN NULL;
     END IF;
-    IF TG_TABLE_NAME = 'risk_units' THEN
+    IF TG_TABLE_NAME = 'hazard_sources' THEN
+        INSERT INTO hazard_substances OVERRIDING SYSTEM VALUE
+        SELECT (jsonb_populate_record(NULL::hazard_substances,
+                                      l.data || jsonb_build_object('hazard_source_id', n.id))).*
+          FROM retired_rows l JOIN new_rows n ON n.code = l.code
+         WHERE l.layer = TG_TABLE_NAME
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_TABLE_NAME = 'reserve_depots' THEN
+        INSERT INTO depot_stock OVERRIDING SYSTEM VALUE
+        SELECT (jsonb_populate_record(NULL::depot_stock,
+                                      l.data || jsonb_build_object('depot_id', n.id))).*
+          FROM retired_rows l JOIN new_rows n ON n.code = l.code
+         WHERE l.layer = TG_TABLE_NAME
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_TABLE_NAME = 'capacity_enterprises' THEN
+        INSERT INTO enterprise_capacity OVERRIDING SYSTEM VALUE
+        SELECT (jsonb_populate_record(NULL::enterprise_capacity,
+                                      l.data || jsonb_build_object('enterprise_id', n.id))).*
+          FROM retired_rows l JOIN new_rows n ON n.code = l.code
+         WHERE l.layer = TG_TABLE_NAME
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_TABLE_NAME = 'risk_units' THEN
         UPDATE hazard_sources c SET risk_unit_id = n.id FROM retired_links l
           JOIN new_rows n ON n.code = l.code
          WHERE l.layer = 'risk_units' AND l.child = 'hazard_sources' AND c.id = l.child_id
@@ -154,6 +205,8 @@ BEGIN
     END IF;
     DELETE FROM retired_links l USING new_rows n
      WHERE l.layer = TG_TABLE_NAME AND l.code = n.code;
+    DELETE FROM retired_rows l USING new_rows n
+     WHERE l.layer = TG_TABLE_NAME AND l.code = n.code;
     RETURN NULL;
 END $$;
 
@@ -161,7 +214,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['risk_units', 'monitoring_points'] LOOP
+    FOREACH t IN ARRAY ARRAY['risk_units', 'monitoring_points', 'hazard_sources',
+                             'reserve_depots', 'capacity_enterprises'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %I FOR EACH ROW '
                        'EXECUTE FUNCTION onemap_remember_links()', t || '_remember_links', t);
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows '

@@ -19,9 +19,16 @@ DROP TRIGGER risk_units_remember_links ON risk_units;
 DROP TRIGGER risk_units_relink ON risk_units;
 DROP TRIGGER monitoring_points_remember_links ON monitoring_points;
 DROP TRIGGER monitoring_points_relink ON monitoring_points;
+DROP TRIGGER hazard_sources_remember_links ON hazard_sources;
+DROP TRIGGER hazard_sources_relink ON hazard_sources;
+DROP TRIGGER reserve_depots_remember_links ON reserve_depots;
+DROP TRIGGER reserve_depots_relink ON reserve_depots;
+DROP TRIGGER capacity_enterprises_remember_links ON capacity_enterprises;
+DROP TRIGGER capacity_enterprises_relink ON capacity_enterprises;
 DROP FUNCTION onemap_relink_retired();
 DROP FUNCTION onemap_remember_links();
 DROP TABLE retired_links;
+DROP TABLE retired_rows;
 DELETE FROM grade_history WHERE risk_unit_id IS NULL;
 ALTER TABLE grade_history DROP CONSTRAINT grade_history_risk_unit_id_fkey;
 ALTER TABLE grade_history ADD CONSTRAINT grade_history_risk_unit_id_fkey

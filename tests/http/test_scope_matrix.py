@@ -406,6 +406,21 @@ async def test_postgres_refuses_cross_scope_events(empty_db: Settings) -> None:
         assert await in_scope(
             "RQB", "UPDATE alarms SET false_alarm_at = now() WHERE code = 'AL-W'"
         ) == "UPDATE 1"  # fmt: skip
+        # every scoped table: West's app role cannot touch a row off its ground (the route
+        # bypassed), though the rows are there and the owner, city-wide, can
+        west = "(SELECT geom FROM organisations WHERE code = '610102')"
+        covered = 0
+        for table in tables:
+            ident = '"' + table + '"'
+            off = f"UPDATE {ident} SET updated_at = updated_at WHERE NOT ST_Covers({west}, geom)"
+            there = await owner.fetchval(
+                f"SELECT count(*) FROM {ident} WHERE NOT ST_Covers({west}, geom)"
+            )
+            assert await in_scope("610102", off) == "UPDATE 0", table
+            if there:
+                covered += 1
+                assert await owner.execute(off) == f"UPDATE {there}", table
+        assert covered >= 7, "the fixture has rows off West's ground in most scoped tables"
         # the owner, city-wide (the feed, grading, the CLI), writes everywhere
         assert await owner.execute("UPDATE alarms SET false_alarm_at = now() WHERE code = 'AL-E'") \
             == "UPDATE 1"  # fmt: skip

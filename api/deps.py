@@ -58,6 +58,26 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
+def require_city_wide(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """As `require`, for work over the whole city (keys and users, grading parameters,
+    webhooks, the population surface): a principal of an organisation gets 403 naming
+    its scope, so a scoped credential cannot mint a city-wide one or move every grade."""
+    inner = require(permission)
+
+    async def dependency(request: Request) -> Principal:
+        principal = await inner(request)
+        if principal.org is not None:
+            raise Forbidden(
+                f"this is city-wide work and your credential is scoped to {principal.scope}; "
+                "ask a city-wide administrator",
+                scope={"org": principal.org.code, "kind": principal.org.kind},
+            )
+        return principal
+
+    dependency.__name__ = f"require_city_wide_{permission.value}"
+    return dependency
+
+
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 #: read-only routes (features, OGC items, analyses, stats, routes, reach): replicas when set
 ReadPoolDep = Annotated[ReadRouter, Depends(get_read_pool)]
@@ -70,5 +90,8 @@ Editor = Annotated[Principal, Depends(require(Permission.edit))]
 HazardReporter = Annotated[Principal, Depends(require(Permission.hazards))]
 Integrator = Annotated[Principal, Depends(require(Permission.ingest))]
 Admin = Annotated[Principal, Depends(require(Permission.admin))]
+#: administration that acts on the whole city: city-wide principals only
+CityAdmin = Annotated[Principal, Depends(require_city_wide(Permission.admin))]
+CityEditor = Annotated[Principal, Depends(require_city_wide(Permission.edit))]
 Responder = Annotated[Principal, Depends(require(Permission.respond))]
 Reviewer = Annotated[Principal, Depends(require(Permission.review))]

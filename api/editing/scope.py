@@ -9,6 +9,8 @@ leave `onemap.org` unset: city-wide.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Literal
 
 import asyncpg
@@ -73,8 +75,14 @@ async def describe(conn: asyncpg.Connection, principal: Principal) -> str:
             "FROM category_departments WHERE department = $1",
             org.code,
         )
-        return f"{principal.scope}: risk units (and their events) of the categories {cats}"
-    return f"{principal.scope}: features whose geometry lies within its boundary"
+        return (
+            f"{principal.scope}: risk units (and their hidden hazards and accidents) of the "
+            f"categories {cats}; no weather warnings or special periods"
+        )
+    return (
+        f"{principal.scope}: features and events (hidden hazards, accidents, weather "
+        "warnings, special periods) whose geometry lies within its boundary"
+    )
 
 
 async def forbidden(conn: asyncpg.Connection, principal: Principal, what: str) -> Forbidden:
@@ -86,6 +94,45 @@ async def forbidden(conn: asyncpg.Connection, principal: Principal, what: str) -
         scope={"org": org.code if org else None, "kind": org.kind if org else None,
                "description": scope},
     )  # fmt: skip
+
+
+async def require(
+    conn: asyncpg.Connection, principal: Principal, what: str, category: str | None,
+    wkb: bytes | None,
+) -> None:  # fmt: skip
+    """The route's own check before a write of a record of `category` at `wkb` (EWKB, None:
+    citywide): 403 naming the scope unless the policies would let it in (the same SQL rule)."""
+    if principal.org is None:
+        return
+    await set_org(conn, principal)
+    if not await conn.fetchval(sqlfiles.load("editing/sql/may_write_at.sql"), category, wkb):
+        raise await forbidden(conn, principal, what)
+
+
+@asynccontextmanager
+async def scoped(
+    conn: asyncpg.Connection, who: Principal | str, what: str, category: str | None,
+    wkb: bytes | None,
+) -> AsyncIterator[None]:  # fmt: skip
+    """A write of one record for `who` (a Principal; a str is a city-wide system caller):
+    the route's check (`require`), then the block runs in a savepoint as the app role, so
+    the policies refuse it in SQL even had the check been skipped; city-wide again after."""
+    principal = who if isinstance(who, Principal) else None
+    if principal is None:
+        async with conn.transaction():
+            yield
+        return
+    await require(conn, principal, what, category, wkb)
+    try:
+        async with conn.transaction():
+            await drop_privileges(conn, principal)
+            yield
+    except asyncpg.InsufficientPrivilegeError as exc:
+        if not is_rls_refusal(exc):
+            raise
+        raise await forbidden(conn, principal, what) from None
+    finally:
+        await city_wide(conn)
 
 
 def is_rls_refusal(exc: BaseException) -> bool:

@@ -281,6 +281,14 @@ async def create(
         await scope.begin(conn, principal, "edit")
         if await current(conn, layer, code) is not None:
             raise Conflict(f"{layer.name} {code!r} exists: PATCH it (with If-Match) instead")
+        last = await conn.fetchrow(sqlfiles.load("editing/sql/last_version.sql"), layer.name, code)
+        if last is not None and last["op"] == "retire":  # its history is another feature's
+            raise Conflict(
+                f"{layer.name} {code!r} was retired at {last['at'].isoformat()} (version "
+                f"{last['version']}): restore it (POST .../{code}/restore, admin) or choose "
+                "another code",
+                retired_version=last["version"],
+            )
         await _scoped_load(conn, principal, layer, feature, settings, crs,
                            f"edit:{principal.name}", f"a {layer.name} feature there")  # fmt: skip
         made = await current(conn, layer, code.strip())
@@ -369,9 +377,16 @@ async def retire(
         if layer.name == "risk_units":
             units.discard(before.id)
         await scope.drop_privileges(conn, principal)
-        deleted = await conn.execute(
-            f"DELETE FROM {sqlfiles.ident(layer.name)} WHERE code = $1", code
-        )
+        try:
+            async with conn.transaction():
+                deleted = await conn.execute(
+                    f"DELETE FROM {sqlfiles.ident(layer.name)} WHERE code = $1", code
+                )
+        except asyncpg.ForeignKeyViolationError as exc:  # e.g. a team an incident dispatched
+            raise Conflict(
+                f"{layer.name} {code!r} cannot be retired while {exc.table_name} records "
+                "point at it; it stays as it is"
+            ) from None
         if deleted != "DELETE 1":  # RLS hid the row from the app role
             await scope.city_wide(conn)
             raise await scope.forbidden(conn, principal, f"{layer.name} {code!r}")

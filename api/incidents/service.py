@@ -136,7 +136,9 @@ async def record(
                 occurred_at=body.occurred_at,
                 description=f"incident {incident_id}: {kind['name_en']}, severity {body.severity}",
             )
-            _, got = await record_accident(conn, accident, who, settings, f"incident:{incident_id}")
+            _, got = await record_accident(  # the response's own record: city-wide
+                conn, accident, who, settings, f"incident:{incident_id}", scoped=False
+            )
             if got != "all":
                 units |= got
             codes.append(code)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import audit
 from api.auth.principal import Principal
+from api.editing import scope
 from api.risk_events import fingerprints
 from api.risk_events.common import check_time, iso, retry_or_clash, unit_row
 from api.settings import Settings
@@ -61,12 +62,23 @@ async def prepare(conn: asyncpg.Connection, body: AccidentIn, settings: Settings
 
 
 async def write(
-    conn: asyncpg.Connection, p: Prepared, who: Principal | str, source: str
-) -> tuple[dict[str, Any], set[int] | Literal["all"]]:
-    """Insert the accident at the unit (or at lon/lat); the stored row and its unit."""
+    conn: asyncpg.Connection, p: Prepared, who: Principal | str, source: str,
+    *, scoped: bool = True,
+) -> tuple[dict[str, Any], set[int] | Literal["all"]]:  # fmt: skip
+    """Insert the accident at the unit (or at lon/lat); the stored row and its unit.
+
+    `scoped`: a scoped principal writes on its ground (or its categories) only; an
+    accident an incident derives (api.incidents) is the city's response: city-wide."""
     body, unit = p.body, p.unit
-    try:
-        async with conn.transaction():
+    point = unit["point"]
+    if body.lon is not None and body.lat is not None:
+        point = await conn.fetchval(
+            "SELECT ST_AsEWKB(ST_SetSRID(ST_MakePoint($1, $2), 4326))", body.lon, body.lat
+        )
+    what = f"an accident at {body.risk_unit!r} there"
+    try:  # a district: on its ground; a department: at a unit of its categories
+        async with scope.scoped(conn, who if scoped else audit.who(who)[0], what,
+                                unit["category"], point):  # fmt: skip
             await conn.execute(
                 "INSERT INTO accidents (code, name, district, risk_unit_id, grade, occurred_at, "
                 "deaths, injuries, description, source, geom) VALUES ($1, $2, $3, $4, $5, $6, "
@@ -89,8 +101,9 @@ async def write(
 
 async def record_accident(
     conn: asyncpg.Connection, body: AccidentIn, who: Principal | str, settings: Settings,
-    source: str | None = None,
+    source: str | None = None, *, scoped: bool = True,
 ) -> tuple[dict[str, Any], set[int] | Literal["all"]]:  # fmt: skip
     """Check and store one accident (in the caller's transaction)."""
     name = who.name if isinstance(who, Principal) else who
-    return await write(conn, await prepare(conn, body, settings), who, source or f"api:{name}")
+    prepared = await prepare(conn, body, settings)
+    return await write(conn, prepared, who, source or f"api:{name}", scoped=scoped)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api import audit
 from api.analysis.geometry import parse_geometry
 from api.auth.principal import Principal
+from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound
 from api.grading.engine import RegradeResult
 from api.grading.service import GradingService
@@ -114,7 +115,7 @@ def new_code(prefix: str) -> str:
 async def unit_row(conn: asyncpg.Connection, code: str, field: str = "risk_unit") -> asyncpg.Record:
     """A risk unit by code (404 when there is none)."""
     row = await conn.fetchrow(
-        "SELECT id, code, district, ST_AsEWKB(ST_PointOnSurface(geom)) AS point "
+        "SELECT id, code, district, category, ST_AsEWKB(ST_PointOnSurface(geom)) AS point "
         "FROM risk_units WHERE code = $1",
         code,
     )
@@ -158,8 +159,9 @@ async def cancel_early(
         raise NotFound(f"no {what} with code {code!r}")
     if row["cancelled_at"] is not None:
         raise Conflict(f"{what} {code} was already cancelled")
-    await conn.execute(f"UPDATE {table} SET cancelled_at = $2 WHERE code = $1",
-                       code, max(at, row["start"]))  # fmt: skip
+    async with scope.scoped(conn, who, f"{what} {code!r}", None, row["wkb"]):
+        await conn.execute(f"UPDATE {table} SET cancelled_at = $2 WHERE code = $1",
+                           code, max(at, row["start"]))  # fmt: skip
     await audit.record(conn, who, f"{table}.cancel", table, [code])
     return await units_in(conn, row["wkb"])
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api import audit
 from api.auth.principal import Principal
+from api.editing import scope
 from api.risk_events import fingerprints
 from api.risk_events.common import Area, area_wkb, iso, retry_or_clash, units_in
 from api.settings import Settings
@@ -71,8 +72,9 @@ async def write(
     """Insert the period; the stored row and the units in scope. A taken code: the stored
     row (`unchanged`) when it was created from the same content, else 409."""
     body = p.body
+    what = f"special period {body.code!r} " + ("over that area" if p.wkb else "(citywide)")
     try:
-        async with conn.transaction():
+        async with scope.scoped(conn, who, what, None, p.wkb):  # a district: its ground only
             await conn.execute(
                 "INSERT INTO special_periods (code, name, starts_at, ends_at, source, geom) "
                 "VALUES ($1, $2, $3, $4, $5, ST_GeomFromEWKB($6::bytea))",

@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from api import audit, codes
 from api.auth.principal import Principal
+from api.editing import scope
 from api.risk_events import fingerprints
 from api.risk_events.common import Area, area_wkb, iso, retry_or_clash, units_in
 from api.settings import Settings
@@ -77,8 +78,9 @@ async def write(
     row (`unchanged`) when it was created from the same content, else 409."""
     body = p.body
     name = body.name or f"{body.type} {body.colour} warning"
+    what = f"weather warning {body.code!r} over that area"
     try:
-        async with conn.transaction():
+        async with scope.scoped(conn, who, what, None, p.wkb):  # a district: its ground only
             await conn.execute(
                 "INSERT INTO weather_warnings (code, name, type, colour, valid_from, valid_to, "
                 "issuer, source, geom) "

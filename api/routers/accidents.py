@@ -26,7 +26,7 @@ async def record(
     """Store the accident at the unit (or at lon/lat). Sent again with the same code and
     content: the stored accident, 200. The same code with other content: 409."""
     async with pool.acquire() as conn, conn.transaction():
-        await scope.enter(conn, who, "edit")  # RLS: an accident on the caller's ground
+        await scope.begin(conn, who, "edit")  # who (RLS: the write is scoped in the service)
         row, units = await record_accident(conn, body, who, settings)
     return created({**row, "regrade": await regrade_after(grading, units)}, response)
 

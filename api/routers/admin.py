@@ -11,7 +11,7 @@ from api import audit
 from api.auth.keys import create_key, list_keys, revoke_key
 from api.auth.roles import Role
 from api.auth.users import create_user
-from api.deps import Admin, PoolDep
+from api.deps import Admin, CityAdmin, PoolDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -48,7 +48,7 @@ async def get_keys(admin: Admin, pool: PoolDep) -> list[dict[str, Any]]:
 @router.post(
     "/keys", operation_id="createKey", status_code=201, summary="Create an API key (shown once)"
 )
-async def post_key(body: KeyIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
+async def post_key(body: KeyIn, admin: CityAdmin, pool: PoolDep) -> dict[str, Any]:
     """Create a key; the response is the only time the key is shown."""
     async with pool.acquire() as conn, conn.transaction():
         key, stored = await create_key(conn, body.name, body.role, admin.name, body.org)
@@ -60,7 +60,7 @@ async def post_key(body: KeyIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
     "/keys/{name}", operation_id="revokeKey", summary="Revoke an API key; it stops working at once"
 )
 async def delete_key(
-    name: Annotated[str, Path(max_length=64)], admin: Admin, pool: PoolDep, request: Request
+    name: Annotated[str, Path(max_length=64)], admin: CityAdmin, pool: PoolDep, request: Request
 ) -> dict[str, Any]:
     """Revoke a key by name.
 
@@ -75,7 +75,7 @@ async def delete_key(
 
 
 @router.post("/users", operation_id="createUser", status_code=201, summary="Create a user")
-async def post_user(body: UserIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
+async def post_user(body: UserIn, admin: CityAdmin, pool: PoolDep) -> dict[str, Any]:
     """Create a person who logs in with a password."""
     async with pool.acquire() as conn, conn.transaction():
         await create_user(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import audit
-from api.deps import Admin, PoolDep, Reader
+from api.deps import Admin, CityAdmin, PoolDep, Reader
 from api.errors import BadRequest
 from api.grading import store
 from api.grading.inline import EvaluateIn, to_model
@@ -97,7 +97,7 @@ async def get_version(
     status_code=201,
     summary="Store a new parameter set version (a change always makes a new version)",
 )
-async def create_version(body: ParamsIn, admin: Admin, request: Request) -> dict[str, Any]:
+async def create_version(body: ParamsIn, admin: CityAdmin, request: Request) -> dict[str, Any]:
     """Validate and store the set as max(version) + 1; activate and regrade when asked."""
     try:
         params = Params.from_json(body.params)
@@ -122,7 +122,7 @@ async def create_version(body: ParamsIn, admin: Admin, request: Request) -> dict
     summary="Make a stored version the active one (and regrade)",
 )
 async def activate_version(
-    version: Annotated[int, Path(ge=1)], admin: Admin, request: Request
+    version: Annotated[int, Path(ge=1)], admin: CityAdmin, request: Request
 ) -> dict[str, Any]:
     """Activate a version and run the full regrade with it."""
     svc = service(request)
@@ -135,7 +135,7 @@ async def activate_version(
 
 
 @router.post("/run", operation_id="runFullRegrade", summary="Regrade every risk unit now")
-async def run(admin: Admin, request: Request, body: RunIn | None = None) -> dict[str, Any]:
+async def run(admin: CityAdmin, request: Request, body: RunIn | None = None) -> dict[str, Any]:
     """The full regrade on demand; the after-full-regrade hooks run afterwards."""
     svc = service(request)
     as_of: datetime | None = body.as_of if body else None

@@ -18,6 +18,7 @@ from api.deps import (
     ServicesDep,
     SettingsDep,
 )
+from api.editing import scope
 from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.monitoring import history, readings
 from api.query_params import parse_timestamp
@@ -112,17 +113,23 @@ async def confirm_false_alarm(
     at: datetime = (body.at if body and body.at else None) or utcnow()
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            "SELECT episode, risk_unit_id FROM alarms WHERE code = $1 FOR UPDATE", code
+            "SELECT a.episode, a.risk_unit_id, ru.category, ST_AsEWKB(a.geom) AS wkb "
+            "FROM alarms a LEFT JOIN risk_units ru ON ru.id = a.risk_unit_id "
+            "WHERE a.code = $1 FOR UPDATE OF a",
+            code,
         )
         if row is None:
             raise NotFound(f"no alarm with code {code!r}")
-        rows = await conn.fetch(
-            "UPDATE alarms SET false_alarm_at = coalesce(false_alarm_at, $2), "
-            "ended_at = CASE WHEN ended_at IS NULL THEN greatest($2, started_at) ELSE ended_at END,"
-            " end_reason = CASE WHEN ended_at IS NULL THEN 'false_alarm' ELSE end_reason END "
-            "WHERE episode = $1 RETURNING code",
-            row["episode"], at,
-        )  # fmt: skip
+        # a scoped integrator: alarms on its ground or of its categories (RLS holds it too)
+        async with scope.scoped(conn, integrator, f"alarm {code!r}", row["category"], row["wkb"]):
+            rows = await conn.fetch(
+                "UPDATE alarms SET false_alarm_at = coalesce(false_alarm_at, $2), "
+                "ended_at = CASE WHEN ended_at IS NULL THEN greatest($2, started_at) "
+                "ELSE ended_at END, "
+                "end_reason = CASE WHEN ended_at IS NULL THEN 'false_alarm' ELSE end_reason END "
+                "WHERE episode = $1 RETURNING code",
+                row["episode"], at,
+            )  # fmt: skip
         periods = sorted(r["code"] for r in rows)
         note = body.note if body else None
         await audit.record(conn, integrator, "alarms.false_alarm", "alarms", periods, note=note)

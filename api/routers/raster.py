@@ -27,7 +27,7 @@ from titiler.core.factory import TilerFactory
 
 from api import audit
 from api.auth.roles import Permission
-from api.deps import Editor, PoolDep, SettingsDep, require
+from api.deps import CityEditor, Editor, PoolDep, SettingsDep, require
 from api.errors import NotFound, PayloadTooLarge, problem
 from api.raster.bounds import TILE_MATRIX_SETS
 from api.raster.errors import RasterRoute
@@ -185,7 +185,7 @@ async def post_rebuild(editor: Editor, pool: PoolDep, settings: SettingsDep) -> 
     summary="Import a population GeoTIFF (one band, people per cell); served at /raster/population",
 )
 async def post_population(
-    editor: Editor,
+    editor: CityEditor,  # the city's one population surface: city-wide editors only
     pool: PoolDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="a GeoTIFF")],

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from api import audit
-from api.deps import Admin, PoolDep
+from api.deps import Admin, CityAdmin, PoolDep
 from api.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -48,7 +48,7 @@ _COLUMNS = "id, name, url, min_level, active, created_by, created_at, deactivate
 
 @router.post("", operation_id="createWebhook", status_code=201,
              summary="Register a webhook (its secret is shown once)")  # fmt: skip
-async def create(body: WebhookIn, admin: Admin, pool: PoolDep) -> dict[str, Any]:
+async def create(body: WebhookIn, admin: CityAdmin, pool: PoolDep) -> dict[str, Any]:
     """Level changes from now on are delivered to the URL, signed with the secret."""
     secret = body.secret or secrets.token_urlsafe(32)
     async with pool.acquire() as conn, conn.transaction():
@@ -75,7 +75,7 @@ async def list_all(admin: Admin, pool: PoolDep) -> list[dict[str, Any]]:
 
 @router.post("/{name}/deactivate", operation_id="deactivateWebhook",
              summary="Stop deliveries to a webhook (it stays, with its log)")  # fmt: skip
-async def deactivate(name: Name, admin: Admin, pool: PoolDep) -> dict[str, Any]:
+async def deactivate(name: Name, admin: CityAdmin, pool: PoolDep) -> dict[str, Any]:
     """Deactivate; pending deliveries are no longer sent."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(

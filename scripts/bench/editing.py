@@ -41,7 +41,7 @@ CENTRE = (108.95, 34.22)
 SCOPED_TABLES = (
     "risk_units", "hidden_hazards", "accidents", "hazard_sources", "monitoring_points",
     "lifelines", "shelters", "reserve_depots", "capacity_enterprises", "rescue_teams",
-    "broadcasts", "vulnerable_sites",
+    "broadcasts", "vulnerable_sites", "weather_warnings", "special_periods", "alarms",
 )  # fmt: skip
 
 

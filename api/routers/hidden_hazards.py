@@ -22,6 +22,7 @@ from api.risk_events import hidden_hazards as hazards
 from api.risk_events.common import check_time, regrade_after
 from api.risk_events.hazard_queries import InboxFilter
 from api.risk_events.hidden_hazard_reports import ReportIn, hazard_json, report_hazard
+from api.routers.forms import file_form
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 
@@ -150,25 +151,10 @@ async def inbox(
         return await hazard_queries.inbox(conn, org or hazards.org_of(who), utcnow(), wanted)
 
 
-_EVIDENCE_FORM = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "a JPEG or PNG photo or a PDF document (type read "
-                        f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)",
-                    },
-                },
-            }
-        }
-    },
-}
+_EVIDENCE_FORM = file_form(
+    "a JPEG or PNG photo or a PDF document (type read "
+    f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)"
+)
 
 
 @router.post(

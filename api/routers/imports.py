@@ -99,10 +99,7 @@ async def post_import(
                 [],
                 file=upload.filename,
                 bytes=upload.size,
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
-                rejected=result.rejected,
+                **result.counts(),
             )
     return {
         "layer": result.layer,

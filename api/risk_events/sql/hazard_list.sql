@@ -1,5 +1,5 @@
 -- Hidden hazards, newest first, filtered by unit, status, open and overdue (each NULL or
--- false: no filter). {{select_hazard}} is hidden_hazards.SELECT_HAZARD, the full record.
+-- false: no filter). The select is hidden_hazards.SELECT_HAZARD, the full record.
 -- $1 unit code   $2 status   $3 open only   $4 overdue only   $5 limit
 -- $6 time zone of the due dates   $7 now
 {{select_hazard}}

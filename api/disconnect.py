@@ -33,7 +33,8 @@ def watched(scope: Scope) -> bool:
 
 
 #: reads are watched from this long after their body was read: most answer sooner, and
-#: for them a timer is all watching costs (a task a request took ~10 % of a sub-ms read)
+#: for them a timer is all watching costs (a task a request cost a measurable share of a
+#: short read: docs/bench.md, "Analysis: the figures the code cites")
 WATCH_AFTER_S = 0.05
 
 

@@ -1,8 +1,8 @@
 """api.analysis.fastpath: POST /analysis/* served without the route scan and dependency machinery.
 
 The analyses are short queries whose answer PostgreSQL writes whole; FastAPI's
-routing and dependency solving cost about half a millisecond a request, a third
-of a nearest query. This ASGI middleware serves a well-formed, authorised
+routing and dependency solving are a sizeable share of such a request (figures:
+docs/bench.md, "Analysis"). This ASGI middleware serves a well-formed, authorised
 analysis request directly with the same functions the routes use (authenticate,
 the body models, plan/execute, the problem documents). Anything else — a query
 string, another content type, a body past its cap, a missing or refused

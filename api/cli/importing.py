@@ -78,10 +78,7 @@ async def _run(
                 layer,
                 [],
                 file=path.name,
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
-                rejected=result.rejected,
+                **result.counts(),
             )
     return result
 

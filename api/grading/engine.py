@@ -126,9 +126,10 @@ async def regrade(
     mode = "auto" if unit_ids is None else "force_generic_plan"
     # SET and LOCK TABLE take no snapshot: the transaction's snapshot is taken by its
     # first query, after the lock, so a regrade that waited for another one sees
-    # what that one wrote. For some units, score.sql takes ~15 ms to plan and ~3 ms
-    # to run: a generic plan is made once per connection (the statement is
-    # prepared) for any set of units. One round trip.
+    # what that one wrote. For some units, score.sql takes far longer to plan than
+    # to run (figures: docs/bench.md, "Grading: the figures the code cites"): a generic
+    # plan is made once per connection (the statement is prepared) for any set of
+    # units. One round trip.
     begin = (
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
         f"SET LOCAL plan_cache_mode = {mode}; "
@@ -216,8 +217,9 @@ async def _record_changes(
         texts: list[str] = []
         for i, row in enumerate(chunk):
             if i % EXPLAIN_YIELD_EVERY == EXPLAIN_YIELD_EVERY - 1:
-                # ~1.6 ms of Python a unit: let the server's other requests run between
-                # a few units, or a big regrade stalls every request for seconds
+                # explaining a unit is pure Python (its cost: docs/bench.md, "Grading"):
+                # let the server's other requests run between a few units, or a big
+                # regrade stalls every request for seconds
                 await asyncio.sleep(0)
             item = loaded[row["id"]]
             g = grade(item.unit, item.model_events(), as_of, params, previous=row["prev"])

@@ -44,6 +44,15 @@ class ImportResult:
         """The result as a JSON object."""
         return asdict(self)
 
+    def counts(self) -> dict[str, int]:
+        """What the import did to the rows (the audit line's figures)."""
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
 
 class ImportRejected(BadRequest):
     """The file was refused and nothing was written; `errors` says which rows and why."""

@@ -147,7 +147,7 @@ def _duplicates(
 ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
     """Rows whose key already appeared earlier in the file, and that first row (0-based).
 
-    By a stable sort (Arrow's string hashing is several times slower for 10^6 codes).
+    By a stable sort (Arrow's string hashing is slower: docs/bench.md, "Imports").
     """
     n = len(codes)
     dup = np.zeros(n, dtype=bool)

@@ -14,6 +14,13 @@ from api.sqlfiles import load
 KINDS: tuple[str, ...] = ("department", "district", "zone", "town")
 
 
+async def organisation_exists(conn: asyncpg.Connection, code: str) -> bool:
+    """Whether an organisation has this code."""
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organisations WHERE code = $1)", code)
+    )
+
+
 async def list_organisations(
     conn: asyncpg.Connection, kind: str | None = None, parent: str | None = None
 ) -> str:

@@ -28,8 +28,8 @@ MAX_ZOOM = 18
 TILE_SIZES = (256, 512)
 MAX_BUFFER_PX = 64.0
 MAX_PADDING_PX = 16
-#: below this zoom a padded tile is read through a warp of (nearly) the whole world: a
-#: 10 x 10 cell raster in EPSG:4326 took 15 s at z0 with padding=1, 2 s at z2, 0.1 s at z3
+#: below this zoom a padded tile is read through a warp of (nearly) the whole world, which
+#: takes seconds even for a tiny raster (figures: docs/bench.md, "Raster")
 MIN_PADDING_ZOOM = 4
 #: statistics and previews: the image read onto, in pixels per side
 MAX_IMAGE_PX = 1024

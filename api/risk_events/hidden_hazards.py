@@ -17,6 +17,7 @@ from api.auth.principal import Principal
 from api.errors import BadRequest, Conflict, NotFound
 from api.grading.model import due_deadline
 from api.grading.params import Params
+from api.organisations import organisation_exists
 from api.risk_events.evidence import attach
 
 #: action -> (statuses it may start from, status it leads to, time stamp column)
@@ -141,9 +142,7 @@ async def transition(
         raise BadRequest("assign needs an assignee or an organisation (org)")
     if org is not None and action != "assign":
         raise BadRequest(f"org applies to 'assign' only, not to '{action}'", field="org")
-    if org is not None and not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM organisations WHERE code = $1)", org
-    ):
+    if org is not None and not await organisation_exists(conn, org):
         raise BadRequest(f"no organisation with code {org!r}", field="org")
     assert stamp is None or stamp in _STAMPS  # column names from the fixed table above
     sets = ["status = $2"]

@@ -16,15 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import audit
 from api.deps import GradingDep, HazardReporter, PoolDep, Reader, SettingsDep
 from api.editing import scope
-from api.errors import NotFound
-from api.grading import store
 from api.importer.upload import receive_upload, upload_workspace
-from api.risk_events import evidence
+from api.risk_events import evidence, hazard_queries
 from api.risk_events import hidden_hazards as hazards
 from api.risk_events.common import check_time, regrade_after
+from api.risk_events.hazard_queries import InboxFilter
 from api.risk_events.hidden_hazard_reports import ReportIn, hazard_json, report_hazard
+from api.routers.forms import file_form
 from api.routers.replies import REPLAYED, created
-from api.sqlfiles import load
 from api.timestamps import Timestamp, utcnow
 
 router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
@@ -32,7 +31,6 @@ router = APIRouter(prefix="/hidden-hazards", tags=["hidden hazards"])
 Code = Annotated[str, Path(min_length=1, max_length=128)]
 Sha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="SHA-256 of the file")]
 Status = Literal["reported", "assigned", "rectifying", "verified", "closed"]
-STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "verified", "closed")
 
 
 class StepIn(BaseModel):
@@ -148,65 +146,15 @@ async def inbox(
     """Hazards assigned to the organisation, on its ground or supervised by it (`why`),
     newest first; `counts` (by status, open, overdue) cover the whole inbox, the filters
     only `items`. 404 for an unknown organisation."""
-    org = org or hazards.org_of(who)
-    now = utcnow()
+    wanted = InboxFilter(status, severity, overdue, open_only, limit, offset)
     async with pool.acquire() as conn:
-        if org is not None and not await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM organisations WHERE code = $1)", org
-        ):
-            raise NotFound(f"no organisation with code {org!r}")
-        params = await store.active_params(conn)
-        rows = await conn.fetch(load("risk_events/sql/hazard_inbox.sql"), org, params.timezone, now)
-        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-        for r in rows:
-            counts[r["status"]] += 1
-        is_open = {"reported", "assigned", "rectifying"}
-        picked = [
-            r for r in rows
-            if (status is None or r["status"] == status)
-            and (severity is None or r["severity"] == severity)
-            and (not overdue or r["overdue"]) and (not open_only or r["status"] in is_open)
-        ]  # fmt: skip
-        page = picked[offset : offset + limit]
-        why = {r["id"]: r["why"] for r in page}
-        full = {
-            r["id"]: r
-            for r in await conn.fetch(
-                hazards.SELECT_HAZARD + " WHERE h.id = ANY($1::bigint[])", list(why)
-            )  # fmt: skip
-        }
-        items = [{**hazards.to_json(full[i], now, params), "why": why[i]} for i in why]
-    return {
-        "org": org,
-        "counts": {
-            "total": len(rows), "by_status": counts,
-            "open": sum(counts[s] for s in is_open),
-            "overdue": sum(1 for r in rows if r["overdue"]),
-        },
-        "matched": len(picked),
-        "items": items,
-    }  # fmt: skip
+        return await hazard_queries.inbox(conn, org or hazards.org_of(who), utcnow(), wanted)
 
 
-_EVIDENCE_FORM = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "a JPEG or PNG photo or a PDF document (type read "
-                        f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)",
-                    },
-                },
-            }
-        }
-    },
-}
+_EVIDENCE_FORM = file_form(
+    "a JPEG or PNG photo or a PDF document (type read "
+    f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)"
+)
 
 
 @router.post(
@@ -292,18 +240,7 @@ async def list_all(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Filter by unit, status, open, overdue."""
-    now = utcnow()
     async with pool.acquire() as conn:
-        params = await store.active_params(conn)
-        rows = await conn.fetch(
-            hazards.SELECT_HAZARD
-            + " WHERE ($1::text IS NULL OR ru.code = $1) AND ($2::text IS NULL OR h.status = $2)"
-            " AND (NOT $3 OR (h.verified_at IS NULL AND h.closed_at IS NULL"
-            "     AND h.status NOT IN ('verified', 'closed')))"
-            " AND (NOT $4 OR (h.verified_at IS NULL AND h.closed_at IS NULL"
-            "     AND h.status NOT IN ('verified', 'closed')"
-            "     AND ((h.due_date + 1)::timestamp AT TIME ZONE $6) <= $7))"
-            " ORDER BY h.reported_at DESC, h.id DESC LIMIT $5",
-            unit, status, open_only, overdue, limit, params.timezone, now,
-        )  # fmt: skip
-    return [hazards.to_json(r, now, params) for r in rows]
+        return await hazard_queries.list_hazards(
+            conn, utcnow(), unit, status, open_only, overdue, limit
+        )

@@ -15,41 +15,27 @@ from api.errors import BadRequest, NotFound
 from api.importer import import_file, importable_names
 from api.importer.upload import receive_upload, upload_workspace
 from api.layers import event_layer_refusal, import_target
+from api.routers.forms import file_form
 
 router = APIRouter(tags=["import"])
 
-_FORM = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "GeoJSON, GeoPackage, zipped Shapefile, or CSV with "
-                        "lon/lat columns (the format is read from the content)",
-                    },
-                    "crs": {
-                        "type": "string",
-                        "description": "the file's coordinate system when it does not say or "
-                        "says wrong: EPSG:4326, EPSG:4490, EPSG:4545, GCJ-02, BD-09, WKT, ...",
-                        "examples": ["GCJ-02"],
-                    },
-                    "on_error": {
-                        "type": "string",
-                        "enum": ["fail", "skip"],
-                        "default": "fail",
-                        "description": "fail: any bad row rejects the file; skip: load the "
-                        "good rows and report the bad ones",
-                    },
-                },
-            }
-        }
+_FORM = file_form(
+    "GeoJSON, GeoPackage, zipped Shapefile, or CSV with "
+    "lon/lat columns (the format is read from the content)",
+    crs={
+        "type": "string",
+        "description": "the file's coordinate system when it does not say or "
+        "says wrong: EPSG:4326, EPSG:4490, EPSG:4545, GCJ-02, BD-09, WKT, ...",
+        "examples": ["GCJ-02"],
     },
-}
+    on_error={
+        "type": "string",
+        "enum": ["fail", "skip"],
+        "default": "fail",
+        "description": "fail: any bad row rejects the file; skip: load the "
+        "good rows and report the bad ones",
+    },
+)
 
 
 @router.post(
@@ -113,10 +99,7 @@ async def post_import(
                 [],
                 file=upload.filename,
                 bytes=upload.size,
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
-                rejected=result.rejected,
+                **result.counts(),
             )
     return {
         "layer": result.layer,

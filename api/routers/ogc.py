@@ -221,57 +221,51 @@ async def collection(
     return _json(_collection(layer, stats[layer.name], _base(request)))
 
 
-@_get(
-    "/collections/{collectionId}/schema",
-    operation_id="ogcSchema",
-    summary="The collection's schema: typed properties and geometry type (Part 5)",
-    responses={200: {"content": {SCHEMA: {}}}},
-)
-async def schema(
-    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
-    request: Request,
-    who: Reader,
-    f: Format = None,
-) -> Response:
-    """Each property typed, the id and time roles, and the primary geometry with its type."""
-    layer = _collection_layer(collectionId)
-    return _json(returnables(layer, f"{_base(request)}/collections/{layer.name}/schema"), SCHEMA)
+def _schema_document(
+    suffix: str,
+    name: str,
+    summary: str,
+    doc: str,
+    build: Callable[[Layer, str], dict[str, Any]],
+) -> None:
+    """GET /collections/{collectionId}/<suffix>: a JSON Schema document of the collection,
+    `build(layer, its own URL)`; the schema, the queryables and the feature schema alike."""
+
+    async def document(
+        collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803 - OGC's name
+        request: Request,
+        who: Reader,
+        f: Format = None,
+    ) -> Response:
+        layer = _collection_layer(collectionId)
+        url = f"{_base(request)}/collections/{layer.name}/{suffix}"
+        return _json(build(layer, url), SCHEMA)
+
+    document.__name__ = document.__qualname__ = name
+    document.__doc__ = doc
+    operation_id = "ogc" + "".join(part.title() for part in suffix.split("-"))
+    _get(f"/collections/{{collectionId}}/{suffix}", operation_id=operation_id, summary=summary,
+         responses={200: {"content": {SCHEMA: {}}}})(document)  # fmt: skip
 
 
-@_get(
-    "/collections/{collectionId}/queryables",
-    operation_id="ogcQueryables",
-    summary="What the collection's items filter on (Part 3 queryables)",
-    responses={200: {"content": {SCHEMA: {}}}},
-)
-async def queryables_doc(
-    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
-    request: Request,
-    who: Reader,
-    f: Format = None,
-) -> Response:
-    """Every property (property=value) and the geometry (bbox), typed."""
-    layer = _collection_layer(collectionId)
-    url = f"{_base(request)}/collections/{layer.name}/queryables"
-    return _json(queryables(layer, url), SCHEMA)
-
-
-@_get(
-    "/collections/{collectionId}/feature-schema",
-    operation_id="ogcFeatureSchema",
-    summary="JSON Schema of a collection's GeoJSON features (typed properties)",
-    responses={200: {"content": {SCHEMA: {}}}},
-)
-async def geojson_schema(
-    collectionId: Annotated[str, Path(examples=["risk_units"])],  # noqa: N803
-    request: Request,
-    who: Reader,
-    f: Format = None,
-) -> Response:
-    """The `describedby` document: a GeoJSON Feature whose properties are typed (GDAL reads it)."""
-    layer = _collection_layer(collectionId)
-    url = f"{_base(request)}/collections/{layer.name}/feature-schema"
-    return _json(feature_schema(layer, url), SCHEMA)
+_schema_document(
+    "schema", "schema",
+    "The collection's schema: typed properties and geometry type (Part 5)",
+    "Each property typed, the id and time roles, and the primary geometry with its type.",
+    returnables,
+)  # fmt: skip
+_schema_document(
+    "queryables", "queryables_doc",
+    "What the collection's items filter on (Part 3 queryables)",
+    "Every property (property=value) and the geometry (bbox), typed.",
+    queryables,
+)  # fmt: skip
+_schema_document(
+    "feature-schema", "geojson_schema",
+    "JSON Schema of a collection's GeoJSON features (typed properties)",
+    "The `describedby` document: a GeoJSON Feature whose properties are typed (GDAL reads it).",
+    feature_schema,
+)  # fmt: skip
 
 
 @_get(

@@ -2,26 +2,9 @@
 // Run by tests/system/test_frontend_areas.py against a live server on a copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT [ONEMAP_SCREENSHOTS=dir] [CHROMIUM=/usr/bin/chromium] node tests/areas.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { WAIT, assert, errorFree, input, logIn, ok, run, shot } from "./harness.mjs";
 
-const BASE = process.env.ONEMAP_BASE_URL;
-const SHOTS = process.env.ONEMAP_SCREENSHOTS || "";
-const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = 60_000; // a guard against hanging, not a speed assertion
-if (!BASE) {
-  console.error("set ONEMAP_BASE_URL");
-  process.exit(2);
-}
-
-const result = { checks: [] };
-function ok(name, detail = {}) {
-  result.checks.push(name);
-  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
+input();
 
 /** The areas table as the page shows it: one object per row. */
 async function areaRows(page) {
@@ -39,16 +22,8 @@ async function areaRows(page) {
   );
 }
 
-const browser = await chromium.launch({ executablePath: EXE, args: ["--no-sandbox"] });
-try {
-  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(BASE + "/");
-  await page.fill("#login input[name=username]", "viewer");
-  await page.fill("#login input[name=password]", "viewer-demo");
-  await page.click("#login button[type=submit]");
-  await page.waitForSelector(".areas-table tbody tr", { timeout: WAIT });
+async function main({ page, errors, foreign }) {
+  await logIn(page, "viewer", { ready: ".areas-table tbody tr" });
   ok("login and areas table");
 
   const rows = await areaRows(page);
@@ -78,13 +53,8 @@ try {
   assert((await areaRows(page)).length === 20, "20 areas in English too");
   ok("languages");
 
-  if (SHOTS) {
-    const el = await page.$(".areas");
-    await el.screenshot({ path: join(SHOTS, "areas.png") });
-  }
-  assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-  ok("error-free");
-} finally {
-  await browser.close();
+  await shot(page, "areas.png", ".areas");
+  errorFree({ errors, foreign });
 }
-console.log(`RESULT ${JSON.stringify(result)}`);
+
+await run(main, { viewport: { width: 1920, height: 1080 } });

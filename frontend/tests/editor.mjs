@@ -5,57 +5,9 @@
 // A scoped editor moves a unit (Terra Draw), changes an attribute, sees it recoloured after
 // the regrade and its history, meets a 412 with both versions, and cannot edit a unit
 // outside its scope. Prints "ok - ..." per check and a last line `RESULT {json}`.
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { WAIT, apiInPage, assert, clickAt, errorFree, input, jumpTo, logIn, ok, result, run, shot, waitIdle } from "./harness.mjs";
 
-const BASE = process.env.ONEMAP_BASE_URL;
-const EDIT = JSON.parse(process.env.ONEMAP_EDIT || "null");
-const SHOTS = process.env.ONEMAP_SCREENSHOTS || "";
-const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = 60_000; // a guard against hanging, not a speed assertion
-if (!BASE || !EDIT) {
-  console.error("set ONEMAP_BASE_URL and ONEMAP_EDIT");
-  process.exit(2);
-}
-
-const result = { checks: [] };
-function ok(name, detail = {}) {
-  result.checks.push(name);
-  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function waitIdle(page) {
-  await page.waitForTimeout(300);
-  await page.waitForFunction(
-    () => {
-      const m = window.onemap?.map;
-      if (!m || !m.loaded() || !m.areTilesLoaded() || m.isMoving()) {
-        window.__idleSince = 0;
-        return false;
-      }
-      window.__idleSince ||= Date.now();
-      return Date.now() - window.__idleSince > 400;
-    },
-    null,
-    { timeout: WAIT, polling: 100 },
-  );
-}
-
-/** The API as the logged-in user, from the page (its token). */
-async function apiInPage(page, path, init = {}) {
-  return page.evaluate(
-    async ([p, i]) => {
-      const headers = { ...(i.headers || {}), Authorization: `Bearer ${sessionStorage.getItem("onemap.token")}` };
-      if (i.body) headers["content-type"] = "application/json";
-      const r = await fetch(p, { ...i, headers, body: i.body ? JSON.stringify(i.body) : undefined });
-      return { status: r.status, etag: r.headers.get("etag"), body: await r.json().catch(() => null) };
-    },
-    [path, init],
-  );
-}
+const EDIT = input("EDIT");
 
 /** The rendered level of a unit on the map (tiles), or null when not drawn. */
 async function renderedLevel(page, code) {
@@ -67,120 +19,95 @@ async function renderedLevel(page, code) {
   }, code);
 }
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: EXE,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const foreign = [];
-  const errors = [];
-  page.on("request", (r) => {
-    const url = r.url();
-    if (!url.startsWith(BASE) && !url.startsWith("data:") && !url.startsWith("blob:")) foreign.push(url);
-  });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  try {
-    await page.goto(BASE + "/");
-    await page.fill("#login input[name=username]", EDIT.user);
-    await page.fill("#login input[name=password]", EDIT.password);
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("body[data-ready='1']", { timeout: WAIT });
-    const me = await apiInPage(page, "/me");
-    assert(me.body.org?.code === EDIT.org, `logged in as an editor of ${EDIT.org} (${JSON.stringify(me.body)})`);
-    ok("scoped login", { org: me.body.org.code });
+async function main(ctx) {
+  const { page } = ctx;
+  await logIn(page, EDIT.user, { password: EDIT.password });
+  const me = await apiInPage(page, "/me");
+  assert(me.body.org?.code === EDIT.org, `logged in as an editor of ${EDIT.org} (${JSON.stringify(me.body)})`);
+  ok("scoped login", { org: me.body.org.code });
 
-    // ---- open the unit from its popup
-    await page.evaluate(([lon, lat]) => window.onemap.map.jumpTo({ center: [lon, lat], zoom: 15 }), [EDIT.lon, EDIT.lat]);
-    await waitIdle(page);
-    const before = await renderedLevel(page, EDIT.unit);
-    assert(before && before !== "major", `the unit is drawn, not yet major (${before})`);
-    const at = await page.evaluate(([lon, lat]) => window.onemap.map.project([lon, lat]), [EDIT.lon, EDIT.lat]);
-    const box = await page.locator("#map canvas").boundingBox();
-    await page.mouse.click(box.x + at.x, box.y + at.y);
-    await page.waitForSelector(".onemap-popup .popup-body[data-ready='1'] .ed-open", { timeout: WAIT });
-    await page.click(".onemap-popup .ed-open");
-    await page.waitForSelector(`#editor .ed-form[data-code='${EDIT.unit}'][data-writable='true']`, { timeout: WAIT });
-    await page.evaluate(() => window.onemap.popups.close());
-    ok("open in the editor", { before });
+  // ---- open the unit from its popup
+  await jumpTo(page, [EDIT.lon, EDIT.lat], 15, { idle: true });
+  const before = await renderedLevel(page, EDIT.unit);
+  assert(before && before !== "major", `the unit is drawn, not yet major (${before})`);
+  await clickAt(page, [EDIT.lon, EDIT.lat]);
+  await page.waitForSelector(".onemap-popup .popup-body[data-ready='1'] .ed-open", { timeout: WAIT });
+  await page.click(".onemap-popup .ed-open");
+  await page.waitForSelector(`#editor .ed-form[data-code='${EDIT.unit}'][data-writable='true']`, { timeout: WAIT });
+  await page.evaluate(() => window.onemap.popups.close());
+  ok("open in the editor", { before });
 
-    // ---- move it with Terra Draw (drag the selected point)
-    await waitIdle(page);
-    const p0 = await page.evaluate(([lon, lat]) => window.onemap.map.project([lon, lat]), [EDIT.lon, EDIT.lat]);
-    await page.mouse.move(box.x + p0.x, box.y + p0.y);
-    await page.mouse.down();
-    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + p0.x + 6 * i, box.y + p0.y - 3 * i);
-    await page.mouse.up();
-    await page.waitForFunction(() => document.querySelector("#editor .ed-moved")?.textContent.length > 0, null, { timeout: WAIT });
-    ok("move with Terra Draw");
+  // ---- move it with Terra Draw (drag the selected point)
+  await waitIdle(page);
+  const box = await page.locator("#map canvas").boundingBox();
+  const p0 = await page.evaluate(([lon, lat]) => window.onemap.map.project([lon, lat]), [EDIT.lon, EDIT.lat]);
+  await page.mouse.move(box.x + p0.x, box.y + p0.y);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + p0.x + 6 * i, box.y + p0.y - 3 * i);
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector("#editor .ed-moved")?.textContent.length > 0, null, { timeout: WAIT });
+  ok("move with Terra Draw");
 
-    // ---- change an attribute and save: committed, regraded, recoloured
-    await page.selectOption("#editor select[name=registered_level]", "major");
-    await page.click("#editor .ed-save");
-    await page.waitForSelector("#editor .ed-saved", { timeout: WAIT });
-    const saved = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`);
-    const [lon, lat] = saved.body.geometry.coordinates;
-    assert(lon > EDIT.lon + 1e-5 && lat > EDIT.lat + 1e-6, `moved east and north (${lon}, ${lat})`);
-    assert(saved.body.properties.registered_level === "major", "the attribute changed");
-    const grade = await apiInPage(page, `/risk-units/${EDIT.unit}/grade`);
-    assert(grade.body.level === "major", `regraded to major (${grade.body.level})`);
-    await page.waitForFunction(
-      async (c) => {
-        window.onemap.onemap.refreshTiles();
-        await new Promise((r) => setTimeout(r, 700));
-        const m = window.onemap.map;
-        const layers = ["risk_units-points", "risk_units-areas"].filter((id) => m.getLayer(id));
-        return m.queryRenderedFeatures({ layers }).some((f) => f.properties.code === c && f.properties.current_level === "major");
-      },
-      EDIT.unit,
-      { timeout: WAIT, polling: 1000 },
-    );
-    ok("attribute changed, recoloured", { lon, lat, level: grade.body.level });
+  // ---- change an attribute and save: committed, regraded, recoloured
+  await page.selectOption("#editor select[name=registered_level]", "major");
+  await page.click("#editor .ed-save");
+  await page.waitForSelector("#editor .ed-saved", { timeout: WAIT });
+  const saved = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`);
+  const [lon, lat] = saved.body.geometry.coordinates;
+  assert(lon > EDIT.lon + 1e-5 && lat > EDIT.lat + 1e-6, `moved east and north (${lon}, ${lat})`);
+  assert(saved.body.properties.registered_level === "major", "the attribute changed");
+  const grade = await apiInPage(page, `/risk-units/${EDIT.unit}/grade`);
+  assert(grade.body.level === "major", `regraded to major (${grade.body.level})`);
+  await page.waitForFunction(
+    async (c) => {
+      window.onemap.onemap.refreshTiles();
+      await new Promise((r) => setTimeout(r, 700));
+      const m = window.onemap.map;
+      const layers = ["risk_units-points", "risk_units-areas"].filter((id) => m.getLayer(id));
+      return m.queryRenderedFeatures({ layers }).some((f) => f.properties.code === c && f.properties.current_level === "major");
+    },
+    EDIT.unit,
+    { timeout: WAIT, polling: 1000 },
+  );
+  ok("attribute changed, recoloured", { lon, lat, level: grade.body.level });
 
-    // ---- its history
-    await page.waitForFunction(() => document.querySelectorAll("#editor .ed-history li.ed-version").length >= 2, null, { timeout: WAIT });
-    const versions = await page.$$eval("#editor .ed-history li.ed-version", (li) => li.map((x) => [x.dataset.version, x.dataset.via]));
-    assert(versions.slice(0, 2).some(([, via]) => via === "edit"), `the edit is among the newest versions (${versions})`);
-    ok("history", { versions });
+  // ---- its history
+  await page.waitForFunction(() => document.querySelectorAll("#editor .ed-history li.ed-version").length >= 2, null, { timeout: WAIT });
+  const versions = await page.$$eval("#editor .ed-history li.ed-version", (li) => li.map((x) => [x.dataset.version, x.dataset.via]));
+  assert(versions.slice(0, 2).some(([, via]) => via === "edit"), `the edit is among the newest versions (${versions})`);
+  ok("history", { versions });
 
-    // ---- someone else changes it meanwhile: 412 with both versions
-    const now = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`);
-    const other = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`, { method: "PATCH", headers: { "If-Match": now.etag }, body: { properties: { contact: "值班室 029-1234" } } });
-    assert(other.status === 200, `the other change went in (${other.status})`);
-    await page.fill("#editor input[name=contact]", "张工 13800000000");
-    await page.click("#editor .ed-save");
-    await page.waitForSelector("#editor .ed-conflict", { timeout: WAIT });
-    const theirs = await page.textContent("#editor .ed-conflict tr[data-field='contact'] .ed-theirs");
-    const yours = await page.textContent("#editor .ed-conflict tr[data-field='contact'] .ed-yours");
-    assert(theirs.includes("值班室") && yours.includes("张工"), `both versions shown (${yours} / ${theirs})`);
-    ok("412 shows both versions", { yours, theirs });
-    await page.click("#editor .ed-reload");
-    await page.waitForFunction(() => document.querySelector("#editor input[name=contact]")?.value.includes("值班室"), null, { timeout: WAIT });
+  // ---- someone else changes it meanwhile: 412 with both versions
+  const now = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`);
+  const other = await apiInPage(page, `/layers/risk_units/features/${EDIT.unit}`, { method: "PATCH", headers: { "If-Match": now.etag }, body: { properties: { contact: "值班室 029-1234" } } });
+  assert(other.status === 200, `the other change went in (${other.status})`);
+  await page.fill("#editor input[name=contact]", "张工 13800000000");
+  await page.click("#editor .ed-save");
+  await page.waitForSelector("#editor .ed-conflict", { timeout: WAIT });
+  const theirs = await page.textContent("#editor .ed-conflict tr[data-field='contact'] .ed-theirs");
+  const yours = await page.textContent("#editor .ed-conflict tr[data-field='contact'] .ed-yours");
+  assert(theirs.includes("值班室") && yours.includes("张工"), `both versions shown (${yours} / ${theirs})`);
+  ok("412 shows both versions", { yours, theirs });
+  await page.click("#editor .ed-reload");
+  await page.waitForFunction(() => document.querySelector("#editor input[name=contact]")?.value.includes("值班室"), null, { timeout: WAIT });
 
-    // ---- a unit outside the scope: read-only on screen, 403 from the API
-    await page.evaluate((c) => window.dispatchEvent(new CustomEvent("onemap:edit", { detail: { layer: "risk_units", code: c } })), EDIT.outside);
-    await page.waitForSelector(`#editor .ed-form[data-code='${EDIT.outside}'][data-writable='false']`, { timeout: WAIT });
-    assert(await page.isDisabled("#editor .ed-save"), "save is disabled outside the scope");
-    assert(await page.isDisabled("#editor select[name=registered_level]"), "fields are read-only outside the scope");
-    const out = await apiInPage(page, `/layers/risk_units/features/${EDIT.outside}`);
-    const refused = await apiInPage(page, `/layers/risk_units/features/${EDIT.outside}`, { method: "PATCH", headers: { "If-Match": out.etag }, body: { properties: { name: "x" } } });
-    assert(refused.status === 403, `the API refuses (${refused.status})`);
-    ok("outside the scope read-only and refused", { status: refused.status });
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, "editor.png") });
+  // ---- a unit outside the scope: read-only on screen, 403 from the API
+  await page.evaluate((c) => window.dispatchEvent(new CustomEvent("onemap:edit", { detail: { layer: "risk_units", code: c } })), EDIT.outside);
+  await page.waitForSelector(`#editor .ed-form[data-code='${EDIT.outside}'][data-writable='false']`, { timeout: WAIT });
+  assert(await page.isDisabled("#editor .ed-save"), "save is disabled outside the scope");
+  assert(await page.isDisabled("#editor select[name=registered_level]"), "fields are read-only outside the scope");
+  const out = await apiInPage(page, `/layers/risk_units/features/${EDIT.outside}`);
+  const refused = await apiInPage(page, `/layers/risk_units/features/${EDIT.outside}`, { method: "PATCH", headers: { "If-Match": out.etag }, body: { properties: { name: "x" } } });
+  assert(refused.status === 403, `the API refuses (${refused.status})`);
+  ok("outside the scope read-only and refused", { status: refused.status });
+  await shot(page, "editor.png");
 
-    assert(foreign.length === 0, `nothing loads from outside: ${foreign.slice(0, 3)}`);
-    assert(errors.length === 0, `no page errors: ${errors.slice(0, 3)}`);
-    ok("offline and error-free");
-  } catch (err) {
-    console.log(`not ok - ${err.message}`);
-    result.editorMessage = await page.textContent("#editor .ed-message").catch(() => null);
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, "editor-failure.png") }).catch(() => {});
-    console.log(`RESULT ${JSON.stringify({ ...result, error: err.message, foreign, errors })}`);
-    await browser.close();
-    process.exit(1);
-  }
-  console.log(`RESULT ${JSON.stringify(result)}`);
-  await browser.close();
+  errorFree(ctx, { offline: true });
 }
 
-main();
+await run(main, {
+  failureShot: "editor-failure.png",
+  onFailure: async ({ page }) => {
+    result.editorMessage = await page.textContent("#editor .ed-message").catch(() => null);
+  },
+});

@@ -1,107 +1,62 @@
 // Browser test of the incident mode (playwright-core driving Debian's chromium).
-// Run by tests/test_frontend_incidents.py against a live server on a copy of the demo city:
+// Run by tests/system/test_frontend_incidents.py against a live server on a copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_POINT='[lon,lat]' [CHROMIUM=/usr/bin/chromium]
 //   node tests/incidents.mjs
 // Report a gas leak, see the plan, dispatch the first team and some water, see the stock fall.
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on a failure.
-import { chromium } from "playwright-core";
+import { WAIT, assert, clickAt, errorFree, input, jumpTo, logIn, ok, rendered, result, run } from "./harness.mjs";
 
-const BASE = process.env.ONEMAP_BASE_URL;
-const POINT = JSON.parse(process.env.ONEMAP_POINT || "null");
-const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = 120_000; // a guard against hanging, not a speed assertion
-if (!BASE || !POINT) {
-  console.error("set ONEMAP_BASE_URL and ONEMAP_POINT");
-  process.exit(2);
-}
-const result = { checks: [] };
-function ok(name, detail = {}) {
-  result.checks.push(name);
-  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
+const POINT = input("POINT", { wait: 120_000 });
 
-async function clickAt(page, [lon, lat]) {
-  const box = await page.locator("#map canvas").boundingBox();
-  const p = await page.evaluate(([lo, la]) => window.onemap.map.project([lo, la]), [lon, lat]);
-  await page.mouse.click(box.x + p.x, box.y + p.y);
-}
+async function main(ctx) {
+  const { page } = ctx;
+  await logIn(page, "editor");
+  assert(await page.isVisible("#incidents"), "the incident section is shown");
+  ok("login");
 
-async function rendered(page, layer) {
-  await page.waitForTimeout(300);
-  return page.evaluate((id) => window.onemap.map.queryRenderedFeatures({ layers: [id] }).length, layer);
-}
+  // ---- report a gas leak by clicking the map
+  await jumpTo(page, POINT, 13);
+  await page.selectOption("#incidents select[name=incident-kind]", "gas_leak");
+  await page.click("#incidents button.incident-report");
+  await clickAt(page, POINT);
+  await page.waitForSelector("#incidents .incident-teams li", { timeout: WAIT });
+  const id = Number(await page.getAttribute("#incidents .incident-head", "data-id"));
+  const etas = await page.$$eval("#incidents .incident-teams .eta", (xs) => xs.map((x) => Number(x.dataset.eta)));
+  assert(etas.length > 0 && etas.every((e, i) => i === 0 || etas[i - 1] <= e), `teams ranked by ETA (${etas})`);
+  const people = Number(await page.getAttribute("#incidents .affected-population", "data-value"));
+  const needs = await page.$$eval("#incidents .incident-need", (xs) => xs.map((x) => x.dataset.need));
+  assert(needs.includes("drinking_water") && needs.includes("rice"), `needs shown (${needs})`);
+  const routes = await rendered(page, "incident-routes");
+  assert(routes > 0, "routes drawn");
+  ok("plan", { id, etas, people, needs, routes });
+  result.incident = id;
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: EXE,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  try {
-    await page.goto(BASE + "/");
-    await page.fill("#login input[name=username]", "editor");
-    await page.fill("#login input[name=password]", "editor-demo");
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("body[data-ready='1']", { timeout: WAIT });
-    assert(await page.isVisible("#incidents"), "the incident section is shown");
-    ok("login");
+  // ---- dispatch the first team: it turns busy, the timeline says so
+  const team = await page.getAttribute("#incidents .incident-teams li:first-child", "data-code");
+  await page.click(`#incidents button[data-team="${team}"]`);
+  await page.waitForSelector(`#incidents .incident-team[data-code="${team}"] i`, { timeout: WAIT });
+  ok("team dispatched", { team });
+  result.team = team;
 
-    // ---- report a gas leak by clicking the map
-    await page.evaluate(([lo, la]) => window.onemap.map.jumpTo({ center: [lo, la], zoom: 13 }), POINT);
-    await page.selectOption("#incidents select[name=incident-kind]", "gas_leak");
-    await page.click("#incidents button.incident-report");
-    await clickAt(page, POINT);
-    await page.waitForSelector("#incidents .incident-teams li", { timeout: WAIT });
-    const id = Number(await page.getAttribute("#incidents .incident-head", "data-id"));
-    const etas = await page.$$eval("#incidents .incident-teams .eta", (xs) => xs.map((x) => Number(x.dataset.eta)));
-    assert(etas.length > 0 && etas.every((e, i) => i === 0 || etas[i - 1] <= e), `teams ranked by ETA (${etas})`);
-    const people = Number(await page.getAttribute("#incidents .affected-population", "data-value"));
-    const needs = await page.$$eval("#incidents .incident-need", (xs) => xs.map((x) => x.dataset.need));
-    assert(needs.includes("drinking_water") && needs.includes("rice"), `needs shown (${needs})`);
-    const routes = await rendered(page, "incident-routes");
-    assert(routes > 0, "routes drawn");
-    ok("plan", { id, etas, people, needs, routes });
-    result.incident = id;
+  // ---- some water from the nearest depot holding it: the stock falls
+  const btn = page.locator("#incidents button[data-item='矿泉水']").first();
+  const depot = await btn.getAttribute("data-depot");
+  const qty = Number(await btn.getAttribute("data-quantity"));
+  const sel = `#incidents .incident-depot[data-code="${depot}"] .depot-water`;
+  const before = Number(await page.getAttribute(sel, "data-value"));
+  await btn.click();
+  await page.waitForFunction(
+    ([s, b]) => { const el = document.querySelector(s); return !el || Number(el.dataset.value) < b; },
+    [sel, before], { timeout: WAIT });
+  const el = await page.$(sel);
+  const after = el ? Number(await el.getAttribute("data-value")) : 0;
+  assert(after === before - qty, `stock ${before} - ${qty} = ${after}`);
+  const events = await page.$$eval("#incidents .incident-event", (xs) => xs.map((x) => x.dataset.type));
+  assert(events.filter((t) => t === "dispatched").length === 2, `timeline (${events})`);
+  ok("water dispatched, stock fell", { depot, qty, before, after, events });
+  Object.assign(result, { depot, qty, before, after });
 
-    // ---- dispatch the first team: it turns busy, the timeline says so
-    const team = await page.getAttribute("#incidents .incident-teams li:first-child", "data-code");
-    await page.click(`#incidents button[data-team="${team}"]`);
-    await page.waitForSelector(`#incidents .incident-team[data-code="${team}"] i`, { timeout: WAIT });
-    ok("team dispatched", { team });
-    result.team = team;
-
-    // ---- some water from the nearest depot holding it: the stock falls
-    const btn = page.locator("#incidents button[data-item='矿泉水']").first();
-    const depot = await btn.getAttribute("data-depot");
-    const qty = Number(await btn.getAttribute("data-quantity"));
-    const sel = `#incidents .incident-depot[data-code="${depot}"] .depot-water`;
-    const before = Number(await page.getAttribute(sel, "data-value"));
-    await btn.click();
-    await page.waitForFunction(
-      ([s, b]) => { const el = document.querySelector(s); return !el || Number(el.dataset.value) < b; },
-      [sel, before], { timeout: WAIT });
-    const el = await page.$(sel);
-    const after = el ? Number(await el.getAttribute("data-value")) : 0;
-    assert(after === before - qty, `stock ${before} - ${qty} = ${after}`);
-    const events = await page.$$eval("#incidents .incident-event", (xs) => xs.map((x) => x.dataset.type));
-    assert(events.filter((t) => t === "dispatched").length === 2, `timeline (${events})`);
-    ok("water dispatched, stock fell", { depot, qty, before, after, events });
-    Object.assign(result, { depot, qty, before, after });
-
-    assert(errors.length === 0, `page errors: ${errors.join("; ")}`);
-    ok("error-free");
-  } finally {
-    await browser.close();
-  }
-  console.log(`RESULT ${JSON.stringify(result)}`);
+  errorFree(ctx);
 }
 
-main().catch((e) => {
-  console.error(`not ok - ${e.message}`);
-  process.exit(1);
-});
+await run(main, { viewport: { width: 1366, height: 900 } });

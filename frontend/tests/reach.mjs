@@ -3,112 +3,66 @@
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT ONEMAP_POINTS='{"a":[lon,lat],"b":[lon,lat]}'
 //   [CHROMIUM=/usr/bin/chromium] node tests/reach.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.
-import { chromium } from "playwright-core";
+import { WAIT, assert, clickAt, errorFree, input, jumpTo, logIn, ok, rendered, result, run } from "./harness.mjs";
 
-const BASE = process.env.ONEMAP_BASE_URL;
-const POINTS = JSON.parse(process.env.ONEMAP_POINTS || "null");
-const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = 120_000; // a guard against hanging, not a speed assertion
-if (!BASE || !POINTS) {
-  console.error("set ONEMAP_BASE_URL and ONEMAP_POINTS");
-  process.exit(2);
-}
-const result = { checks: [] };
-function ok(name, detail = {}) {
-  result.checks.push(name);
-  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
+const POINTS = input("POINTS", { wait: 120_000 });
 
-/** Click the map at a lon/lat (projected to the canvas). */
-async function clickAt(page, [lon, lat]) {
-  const box = await page.locator("#map canvas").boundingBox();
-  const p = await page.evaluate(([lo, la]) => window.onemap.map.project([lo, la]), [lon, lat]);
-  await page.mouse.click(box.x + p.x, box.y + p.y);
-}
+async function main(ctx) {
+  const { page } = ctx;
+  await logIn(page, "analyst");
+  assert(await page.isVisible("#routing"), "the travel-time section is shown");
+  ok("login");
 
-async function rendered(page, layer) {
-  await page.waitForTimeout(300);
-  return page.evaluate((id) => window.onemap.map.queryRenderedFeatures({ layers: [id] }).length, layer);
-}
+  // ---- reach: click, choose minutes, see the isochrone bands
+  await jumpTo(page, POINTS.a, 12);
+  await page.click("#routing button[data-routing=reach]");
+  await page.uncheck("#routing input[name=minutes][value='15']");
+  await clickAt(page, POINTS.a);
+  await page.waitForSelector("#routing .reach-summary tr", { timeout: WAIT });
+  const bands = await page.$$eval("#routing .reach-summary tr", (rows) => rows.map((r) => Number(r.dataset.minutes)));
+  assert(JSON.stringify(bands) === "[5,10]", `bands for the chosen minutes (${bands})`);
+  const pops = await page.$$eval("#routing .reach-population", (xs) => xs.map((x) => Number(x.dataset.value)));
+  assert(pops[0] > 0 && pops[1] >= pops[0], `population within 5 and 10 minutes (${pops})`);
+  const drawn = await rendered(page, "routing-reach");
+  assert(drawn > 0, "isochrone bands drawn on the map");
+  ok("reach tool", { bands, pops, drawn });
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: EXE,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  try {
-    await page.goto(BASE + "/");
-    await page.fill("#login input[name=username]", "analyst");
-    await page.fill("#login input[name=password]", "analyst-demo");
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("body[data-ready='1']", { timeout: WAIT });
-    assert(await page.isVisible("#routing"), "the travel-time section is shown");
-    ok("login");
+  // ---- route: two clicks, the line and the turn list
+  await page.click("#routing button[data-routing=route]");
+  await clickAt(page, POINTS.a);
+  await clickAt(page, POINTS.b);
+  await page.waitForSelector("#routing .route-summary", { timeout: WAIT });
+  const minutes = Number((await page.textContent("#routing .route-duration")).replace(/[^0-9.]/g, ""));
+  const steps = await page.$$eval("#routing .route-steps li", (xs) => xs.length);
+  assert(minutes > 0 && steps > 0, `route with a duration and steps (${minutes} min, ${steps} steps)`);
+  const line = await rendered(page, "routing-route");
+  assert(line > 0, "route drawn on the map");
+  const api = await page.evaluate(async ([a, b]) => {
+    const r = await fetch("/analysis/route", {
+      method: "POST",
+      headers: { "content-type": "application/json", Authorization: `Bearer ${sessionStorage.getItem("onemap.token") || ""}` },
+      body: JSON.stringify({ from: a, to: b }),
+    });
+    return r.ok ? (await r.json()).duration_s : null;
+  }, [POINTS.a, POINTS.b]);
+  ok("route tool", { minutes, steps, line, api });
+  result.route_minutes = minutes;
 
-    // ---- reach: click, choose minutes, see the isochrone bands
-    await page.evaluate(([lo, la]) => window.onemap.map.jumpTo({ center: [lo, la], zoom: 12 }), POINTS.a);
-    await page.click("#routing button[data-routing=reach]");
-    await page.uncheck("#routing input[name=minutes][value='15']");
-    await clickAt(page, POINTS.a);
-    await page.waitForSelector("#routing .reach-summary tr", { timeout: WAIT });
-    const bands = await page.$$eval("#routing .reach-summary tr", (rows) => rows.map((r) => Number(r.dataset.minutes)));
-    assert(JSON.stringify(bands) === "[5,10]", `bands for the chosen minutes (${bands})`);
-    const pops = await page.$$eval("#routing .reach-population", (xs) => xs.map((x) => Number(x.dataset.value)));
-    assert(pops[0] > 0 && pops[1] >= pops[0], `population within 5 and 10 minutes (${pops})`);
-    const drawn = await rendered(page, "routing-reach");
-    assert(drawn > 0, "isochrone bands drawn on the map");
-    ok("reach tool", { bands, pops, drawn });
+  // ---- coverage as a layer: beyond 15 minutes of any shelter, in red
+  await page.click("#routing button[data-routing=route]"); // tool off
+  await page.check("#routing input[name=coverage]");
+  await page.waitForSelector("#routing .coverage-summary", { timeout: WAIT });
+  const beyond = Number(await page.getAttribute("#routing .coverage-not-reached", "data-value"));
+  const red = Number(await page.getAttribute("#routing .coverage-summary", "data-cells"));
+  await jumpTo(page, [108.6, 34.0], 8);
+  await page.waitForTimeout(1500);
+  const drawnRed = await rendered(page, "routing-coverage");
+  assert(drawnRed > 0, `the unreached cells are drawn in red (${drawnRed})`);
+  ok("coverage layer", { beyond, red, drawnRed });
+  result.coverage_not_reached = beyond;
+  result.coverage_cells = red;
 
-    // ---- route: two clicks, the line and the turn list
-    await page.click("#routing button[data-routing=route]");
-    await clickAt(page, POINTS.a);
-    await clickAt(page, POINTS.b);
-    await page.waitForSelector("#routing .route-summary", { timeout: WAIT });
-    const minutes = Number((await page.textContent("#routing .route-duration")).replace(/[^0-9.]/g, ""));
-    const steps = await page.$$eval("#routing .route-steps li", (xs) => xs.length);
-    assert(minutes > 0 && steps > 0, `route with a duration and steps (${minutes} min, ${steps} steps)`);
-    const line = await rendered(page, "routing-route");
-    assert(line > 0, "route drawn on the map");
-    const api = await page.evaluate(async ([a, b]) => {
-      const r = await fetch("/analysis/route", {
-        method: "POST",
-        headers: { "content-type": "application/json", Authorization: `Bearer ${sessionStorage.getItem("onemap.token") || ""}` },
-        body: JSON.stringify({ from: a, to: b }),
-      });
-      return r.ok ? (await r.json()).duration_s : null;
-    }, [POINTS.a, POINTS.b]);
-    ok("route tool", { minutes, steps, line, api });
-    result.route_minutes = minutes;
-
-    // ---- coverage as a layer: beyond 15 minutes of any shelter, in red
-    await page.click("#routing button[data-routing=route]"); // tool off
-    await page.check("#routing input[name=coverage]");
-    await page.waitForSelector("#routing .coverage-summary", { timeout: WAIT });
-    const beyond = Number(await page.getAttribute("#routing .coverage-not-reached", "data-value"));
-    const red = Number(await page.getAttribute("#routing .coverage-summary", "data-cells"));
-    await page.evaluate(() => window.onemap.map.jumpTo({ center: [108.6, 34.0], zoom: 8 }));
-    await page.waitForTimeout(1500);
-    const drawnRed = await rendered(page, "routing-coverage");
-    assert(drawnRed > 0, `the unreached cells are drawn in red (${drawnRed})`);
-    ok("coverage layer", { beyond, red, drawnRed });
-    result.coverage_not_reached = beyond;
-    result.coverage_cells = red;
-
-    assert(errors.length === 0, `page errors: ${errors.join("; ")}`);
-    ok("error-free");
-  } finally {
-    await browser.close();
-  }
-  console.log(`RESULT ${JSON.stringify(result)}`);
+  errorFree(ctx);
 }
 
-main().catch((e) => {
-  console.error(`not ok - ${e.message}`);
-  process.exit(1);
-});
+await run(main);

@@ -57,6 +57,18 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
+async def recreate_database(url: str, name: str) -> None:
+    """Drop database `name` on the server of `url` (ending its sessions), create it empty."""
+    import asyncpg
+
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(settings: Settings, label: str) -> AsyncIterator[Settings]:
     """A database of its own on the project's server, migrated to head, dropped afterwards."""

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import uvloop
@@ -45,7 +45,7 @@ from api.auth.roles import Role
 from api.db import create_read_pool
 from api.migrate import current_revision, head_revision, upgrade_async
 from api.settings import Settings
-from scripts.bench import Context, Row, console
+from scripts.bench import Context, Row, console, recreate_database, with_database
 from scripts.bench.loadgen import Connection
 from scripts.bench.tiles import HOST, onemap_server
 
@@ -142,11 +142,6 @@ HEADER = [
 ]
 
 
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
 async def _stamp(settings: Settings) -> str | None:
     try:
         conn = await asyncpg.connect(settings.database_url)
@@ -167,7 +162,7 @@ async def scratch_database(
 ) -> Settings:
     """A migrated scratch database, filled once; reused while `digest` is unchanged."""
     name = f"{urlsplit(base.database_url).path.lstrip('/') or 'onemap'}_bench_{suffix}"
-    settings = Settings(database_url=_with_db(base.database_url, name), environment="test")
+    settings = Settings(database_url=with_database(base.database_url, name), environment="test")
     if await _stamp(settings) == digest:
         conn = await asyncpg.connect(settings.database_url)
         try:
@@ -176,12 +171,7 @@ async def scratch_database(
             await conn.close()
         if at_head:
             return settings
-    admin = await asyncpg.connect(_with_db(base.database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await recreate_database(base.database_url, name)
     await upgrade_async(settings)
     await fill(settings)
     conn = await asyncpg.connect(settings.database_url)

@@ -43,7 +43,7 @@ from api.auth.keys import create_key
 from api.auth.roles import Role
 from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, STATE_DIR, Settings
-from scripts.bench import console, with_database
+from scripts.bench import console, recreate_database, with_database
 
 #: the city box requests are drawn from (Xi'an's built-up area)
 BOX = (108.75, 34.15, 109.10, 34.40)
@@ -347,12 +347,7 @@ async def prepare(base: Settings) -> tuple[Settings, dict[str, str], list[tuple[
 
     name = base.database_url.rsplit("/", 1)[1].split("?")[0] + "_soak"
     settings = base.model_copy(update={"database_url": with_database(base.database_url, name)})
-    admin = await asyncpg.connect(with_database(base.database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await recreate_database(base.database_url, name)
     console.print(f"[soak] building {name} (the demo city)")
     await upgrade_async(settings)
     await load_demo(settings)

@@ -51,7 +51,7 @@ from api.migrate import upgrade_async
 from api.settings import PROJECT_ROOT, Settings
 from api.tiles.spec import SPECS, composite_layers
 from api.tiles.sql import TileOptions, statement
-from scripts.bench import Context, Row
+from scripts.bench import Context, Row, recreate_database, with_database
 from scripts.bench.loadgen import Run, hammer, json_check, mvt_check
 
 BENCH_DB = "onemap_bench_tiles"
@@ -102,12 +102,6 @@ def tile_list(
     return out
 
 
-def _url(base: Settings, dbname: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(base.database_url)._replace(path="/" + dbname))
-
-
 def _psql() -> str:
     """psql, installed from Debian (postgresql-client) when missing (a Docker database)."""
     exe = shutil.which("psql")
@@ -122,7 +116,7 @@ def _psql() -> str:
 
 async def ensure_database(base: Settings) -> Settings:
     """The scratch database, migrated and filled (kept between runs when complete)."""
-    url = _url(base, BENCH_DB)
+    url = with_database(base.database_url, BENCH_DB)
     settings = base.model_copy(update={"database_url": url})
     stamp = repr(COUNTS) + CITY_SQL.read_text()
     try:
@@ -135,12 +129,7 @@ async def ensure_database(base: Settings) -> Settings:
             return settings
     except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
         pass
-    admin = await asyncpg.connect(_url(base, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
+    await recreate_database(base.database_url, BENCH_DB)
     await upgrade_async(settings)
     args = [f"-v{k}={v}" for k, v in COUNTS.items()]
     psql = await asyncio.create_subprocess_exec(

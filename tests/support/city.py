@@ -48,11 +48,7 @@ def parallel_arc(lat: float, dlon: float) -> float:
 
 async def load_city(settings: Settings) -> None:
     """Load the fixture city into a migrated database."""
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        await conn.execute(FIXTURE.read_text(encoding="utf-8"))
-    finally:
-        await conn.close()
+    await dbutil.execute_script(settings, FIXTURE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -68,3 +68,12 @@ def settings_for(base: Settings, dbname: str, **overrides: object) -> Settings:
     data.update(database_url=with_database(base.database_url, dbname), environment="test")
     data.update(overrides)
     return Settings(**data)
+
+
+async def execute_script(settings: Settings, sql: str) -> None:
+    """Run a SQL script (a fixture city) in the settings' database."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

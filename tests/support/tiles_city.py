@@ -23,11 +23,7 @@ FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "tiles.sql"
 
 async def load_tiles_fixture(settings: Settings) -> None:
     """Load the tile fixture into a migrated database."""
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        await conn.execute(FIXTURE.read_text(encoding="utf-8"))
-    finally:
-        await conn.close()
+    await dbutil.execute_script(settings, FIXTURE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="session")

@@ -7,49 +7,25 @@ server; it fails, never skips, when node or chromium cannot be had.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from api.auth.users import ensure_demo_users
 from api.cli.demo import grade_if_ungraded
 from api.settings import PROJECT_ROOT, Settings
 from tests.conftest import app_client, role_headers
-from tests.support import tools
-from tests.support.liveserver import live_server
+from tests.support import browser
+from tests.support.browser import build_frontend
 
-CHROMIUM = "/usr/bin/chromium"
 #: the README's figures; refreshed by `ONEMAP_UPDATE_SCREENSHOTS=1 pytest
 #: tests/system/test_frontend.py`
 #: (otherwise the test's screenshots go to a temporary directory and the tree stays clean)
 DOC_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-
-
-def _ensure_browser() -> None:
-    """Debian's chromium (and a CJK font for the labels), installed when missing; node."""
-    assert tools.require("chromium", "chromium") == CHROMIUM
-    subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "ensure-packages"), "fonts-wqy-microhei"],
-        check=False, timeout=900,
-    )  # fmt: skip
-    tools.require("node", "nodejs")
-    tools.require("npm", "npm")
-
-
-def _build_frontend() -> None:
-    """`make frontend`: npm ci + vite build, each only when its inputs changed."""
-    out = subprocess.run(
-        ["make", "-s", "frontend"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
 
 
 async def test_home_without_a_build_says_how_to_build(empty_db: Settings, tmp_path: Path) -> None:
@@ -64,7 +40,7 @@ async def test_home_without_a_build_says_how_to_build(empty_db: Settings, tmp_pa
 
 async def test_home_serves_the_build_and_its_assets(empty_db: Settings) -> None:
     """/ is the built page; the script and stylesheet it names are served from /assets."""
-    _build_frontend()
+    build_frontend()
     async with app_client(empty_db) as client:
         r = await client.get("/")
         assert r.status_code == 200
@@ -142,41 +118,16 @@ async def _level(settings: Settings, code: str) -> str:
         await conn.close()
 
 
-def _run_browser(
-    settings: Settings, target: dict[str, Any], shots: Path
-) -> subprocess.CompletedProcess[str]:
-    """frontend/tests/browser.mjs against a live server on these settings' database."""
-    with live_server(settings) as base:
-        assert httpx.get(f"{base}/").status_code == 200
-        env = {
-            **os.environ,
-            "ONEMAP_BASE_URL": base,
-            "ONEMAP_TARGET": json.dumps(target),
-            "ONEMAP_SCREENSHOTS": str(shots),
-            "CHROMIUM": CHROMIUM,
-        }
-        return subprocess.run(
-            ["node", "tests/browser.mjs"],
-            cwd=PROJECT_ROOT / "frontend", env=env, capture_output=True, text=True,
-            timeout=600, check=False,
-        )  # fmt: skip
-
-
 @pytest.mark.slow
 @pytest.mark.browser
 async def test_browser(demo_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Log in, tiles drawn, filters, popup explanation, buffer, a pushed level change, a
     monitoring point's readings chart."""
     shots = DOC_SCREENSHOTS if os.environ.get("ONEMAP_UPDATE_SCREENSHOTS") == "1" else tmp_path
-    _ensure_browser()
-    _build_frontend()
     await grade_if_ungraded(demo_db)  # what `onemap demo up` does: the map is coloured
     target = await _target(demo_db)
     monkeypatch.setenv("ONEMAP_GRADING_INTERVAL_S", "0")  # only the pushed change moves levels
-    run = await asyncio.to_thread(_run_browser, demo_db, target, shots)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result = await browser.run_against(demo_db, "browser.mjs", {"TARGET": target}, shots)
     assert result["checks"] == [
         "login", "map draws tiles", "filters", "search", "popup explanation", "buffer tool",
         "nearest tool", "impact tool", "risk surface layer", "level change in feed and on map",

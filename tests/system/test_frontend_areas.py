@@ -6,47 +6,23 @@ server on a copy of the demo city, as tests/system/test_frontend.py runs browser
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from api.auth.users import ensure_demo_users
-from api.settings import PROJECT_ROOT, Settings
-from tests.support.liveserver import live_server
-from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
-
-
-def _run(settings: Settings, shots: Path) -> subprocess.CompletedProcess[str]:
-    """frontend/tests/areas.mjs against a live server on these settings' database."""
-    with live_server(settings) as base:
-        assert httpx.get(f"{base}/").status_code == 200
-        env = {**os.environ, "ONEMAP_BASE_URL": base, "ONEMAP_SCREENSHOTS": str(shots),
-               "CHROMIUM": CHROMIUM}  # fmt: skip
-        return subprocess.run(
-            ["node", "tests/areas.mjs"],
-            cwd=PROJECT_ROOT / "frontend", env=env, capture_output=True, text=True,
-            timeout=600, check=False,
-        )  # fmt: skip
+from api.settings import Settings
+from tests.support import browser
 
 
 async def test_areas_table_in_the_browser(demo_db: Settings, tmp_path: Path) -> None:
     """A viewer sees the 20 areas, each area's live depots and stock equal to the table's."""
-    _ensure_browser()
-    _build_frontend()
     conn = await asyncpg.connect(demo_db.database_url)
     try:
         await ensure_demo_users(conn)
     finally:
         await conn.close()
-    run = await asyncio.to_thread(_run, demo_db, tmp_path)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result = await browser.run_against(demo_db, "areas.mjs", shots=tmp_path)
     assert result["checks"] == [
         "login and areas table", "twenty areas", "live figures beside the table's", "languages",
         "error-free",

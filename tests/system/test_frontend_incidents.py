@@ -4,47 +4,23 @@ Debian's chromium, against a live server on a copy of the demo city; fails, neve
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
-
 import asyncpg
-import httpx
 
 from api.auth.users import ensure_demo_users
-from api.settings import PROJECT_ROOT, Settings
-from tests.support.liveserver import live_server
-from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
+from api.settings import Settings
+from tests.support import browser
 
 A = (108.9423, 34.2610)  # the Bell Tower
 
 
-def _run(settings: Settings) -> subprocess.CompletedProcess[str]:
-    with live_server(settings) as base:
-        assert httpx.get(f"{base}/").status_code == 200
-        env = {**os.environ, "ONEMAP_BASE_URL": base, "ONEMAP_POINT": json.dumps(A),
-               "CHROMIUM": CHROMIUM}  # fmt: skip
-        return subprocess.run(
-            ["node", "tests/incidents.mjs"],
-            cwd=PROJECT_ROOT / "frontend", env=env, capture_output=True, text=True,
-            timeout=900, check=False,
-        )  # fmt: skip
-
-
 async def test_report_plan_dispatch_in_the_browser(demo_db: Settings) -> None:
     """The browser's incident, team and water are in the database as it showed them."""
-    _ensure_browser()
-    _build_frontend()
     conn = await asyncpg.connect(demo_db.database_url)
     try:
         await ensure_demo_users(conn)
     finally:
         await conn.close()
-    run = await asyncio.to_thread(_run, demo_db)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result = await browser.run_against(demo_db, "incidents.mjs", {"POINT": A}, limit_s=900)
     assert result["checks"] == [
         "login", "plan", "team dispatched", "water dispatched, stock fell", "error-free",
     ]  # fmt: skip

@@ -7,44 +7,25 @@ holds what the browser did. Fails, never skips, when node or chromium cannot be 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from api.auth.roles import Role
 from api.auth.users import create_user, ensure_demo_users
 from api.cli.demo import grade_if_ungraded
-from api.settings import PROJECT_ROOT, Settings
+from api.settings import Settings
 from tests.http.test_hazard_loop import seed
+from tests.support import browser
 from tests.support import hazard_files as HF
-from tests.support.liveserver import live_server
-from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
 
 LON, LAT = 108.9, 34.2
 UNIT: dict[str, Any] = {"unit": "IN", "lon": LON, "lat": LAT, "org": "D-GAS"}
 
 
-def _run(settings: Settings, loop: dict[str, Any], shots: Path) -> subprocess.CompletedProcess[str]:
-    with live_server(settings) as base:
-        assert httpx.get(f"{base}/").status_code == 200
-        env = {**os.environ, "ONEMAP_BASE_URL": base, "ONEMAP_LOOP": json.dumps(loop),
-               "ONEMAP_SCREENSHOTS": str(shots), "CHROMIUM": CHROMIUM}  # fmt: skip
-        return subprocess.run(
-            ["node", "tests/loop.mjs"], cwd=PROJECT_ROOT / "frontend", env=env,
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-
-
 async def test_hazard_loop_in_the_browser(empty_db: Settings, tmp_path: Path) -> None:
     """The loop end to end with an evidence photo; separation of duties holds on screen."""
-    _ensure_browser()
-    _build_frontend()
     await seed(empty_db)
     conn = await asyncpg.connect(empty_db.database_url)
     try:
@@ -53,10 +34,8 @@ async def test_hazard_loop_in_the_browser(empty_db: Settings, tmp_path: Path) ->
         await conn.close()
     photo = tmp_path / "site.jpg"
     photo.write_bytes(HF.jpeg_with_gps(LON, LAT))
-    run = await asyncio.to_thread(_run, empty_db, {**UNIT, "photo": str(photo)}, tmp_path)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    loop = {**UNIT, "photo": str(photo)}
+    result = await browser.run_against(empty_db, "loop.mjs", {"LOOP": loop}, tmp_path)
     assert result["checks"] == [
         "report on map", "assign to a department", "rectify with an evidence photo",
         "separation of duties", "verify and close by another", "evidence in the popup",
@@ -84,24 +63,10 @@ async def test_hazard_loop_in_the_browser(empty_db: Settings, tmp_path: Path) ->
         await conn.close()
 
 
-def _run_editor(
-    settings: Settings, edit: dict[str, Any], shots: Path
-) -> subprocess.CompletedProcess[str]:
-    with live_server(settings) as base:
-        env = {**os.environ, "ONEMAP_BASE_URL": base, "ONEMAP_EDIT": json.dumps(edit),
-               "ONEMAP_SCREENSHOTS": str(shots), "CHROMIUM": CHROMIUM}  # fmt: skip
-        return subprocess.run(
-            ["node", "tests/editor.mjs"], cwd=PROJECT_ROOT / "frontend", env=env,
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-
-
 async def test_scoped_editor_in_the_browser(empty_db: Settings, tmp_path: Path) -> None:
     """A district's editor moves a unit on its ground and changes an attribute (saved,
     regraded, recoloured, in its history), meets a 412 with both versions, and cannot edit
     a unit of another district (read-only on screen, 403 from the API)."""
-    _ensure_browser()
-    _build_frontend()
     await seed(empty_db)
     conn = await asyncpg.connect(empty_db.database_url)
     try:
@@ -111,10 +76,7 @@ async def test_scoped_editor_in_the_browser(empty_db: Settings, tmp_path: Path) 
     await grade_if_ungraded(empty_db)
     edit = {"user": "yanta", "password": "yanta-pass", "org": "610113", "unit": "IN",
             "lon": LON, "lat": LAT, "outside": "OUT"}  # fmt: skip
-    run = await asyncio.to_thread(_run_editor, empty_db, edit, tmp_path)
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result = await browser.run_against(empty_db, "editor.mjs", {"EDIT": edit}, tmp_path)
     assert result["checks"] == [
         "scoped login", "open in the editor", "move with Terra Draw",
         "attribute changed, recoloured", "history", "412 shows both versions",

@@ -6,46 +6,20 @@ server on a copy of the demo city; fails, never skips, when node or chromium can
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
-from typing import Any
-
 import asyncpg
-import httpx
 
 from api.auth.users import ensure_demo_users
 from api.routing import engine
-from api.settings import PROJECT_ROOT, Settings
-from tests.support.liveserver import live_server
-from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
+from api.settings import Settings
+from tests.support import browser
 
 A = (108.9423, 34.2610)  # the Bell Tower
 B = (108.975, 34.23)
 
 
-def _run(settings: Settings, points: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    with live_server(settings) as base:
-        assert httpx.get(f"{base}/").status_code == 200
-        env = {
-            **os.environ,
-            "ONEMAP_BASE_URL": base,
-            "ONEMAP_POINTS": json.dumps(points),
-            "CHROMIUM": CHROMIUM,
-        }
-        return subprocess.run(
-            ["node", "tests/reach.mjs"],
-            cwd=PROJECT_ROOT / "frontend", env=env, capture_output=True, text=True,
-            timeout=900, check=False,
-        )  # fmt: skip
-
-
 async def test_reach_route_and_coverage_in_the_browser(demo_db: Settings) -> None:
     """Click for isochrone bands (5 and 10 minutes), two clicks for a route whose time is the
     API's, the coverage layer with the city's count of residents beyond 15 minutes."""
-    _ensure_browser()
-    _build_frontend()
     conn = await asyncpg.connect(demo_db.database_url)
     try:
         await ensure_demo_users(conn)
@@ -65,10 +39,8 @@ async def test_reach_route_and_coverage_in_the_browser(demo_db: Settings) -> Non
         )
     finally:
         await conn.close()
-    run = await asyncio.to_thread(_run, demo_db, {"a": A, "b": B})
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    points = {"a": A, "b": B}
+    result = await browser.run_against(demo_db, "reach.mjs", {"POINTS": points}, limit_s=900)
     assert result["checks"] == [
         "login", "reach tool", "route tool", "coverage layer", "error-free",
     ]  # fmt: skip

@@ -14,9 +14,6 @@ explanation must also give each factor's and floor's reason in the page's langua
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -24,11 +21,11 @@ import httpx
 import shapely
 
 from api.auth.users import ensure_demo_users
-from api.settings import PROJECT_ROOT, Settings
+from api.settings import Settings
 from tests.conftest import app_client, role_headers
+from tests.support import browser
 from tests.support import files as F
 from tests.support.liveserver import live_server
-from tests.system.test_frontend import CHROMIUM, _build_frontend, _ensure_browser
 
 RUN = "window.__xss=(window.__xss||0)+1"
 DISTRICT = {
@@ -54,22 +51,9 @@ def _import(base: str, headers: dict[str, str], layer: str, path: Path) -> dict[
     return r.json()
 
 
-def _run_browser(base: str, editor: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ONEMAP_BASE_URL": base,
-        "ONEMAP_XSS": json.dumps({"district": DISTRICT, "unit": UNIT, "editor": editor}),
-        "CHROMIUM": CHROMIUM,
-    }
-    return subprocess.run(
-        ["node", "tests/xss.mjs"], cwd=PROJECT_ROOT / "frontend", env=env, capture_output=True,
-        text=True, timeout=600, check=False,
-    )  # fmt: skip
-
-
 async def test_the_page_sends_a_csp_without_inline_script(empty_db: Settings) -> None:
     """/ carries a Content-Security-Policy: scripts from this origin only; MapLibre's worker."""
-    _build_frontend()
+    browser.build_frontend()
     basemap = empty_db.model_copy(update={"basemap_url": "https://t0.example.cn/w?x={x}&tk={key}"})
     async with app_client(basemap) as client:
         r = await client.get("/")
@@ -85,8 +69,8 @@ async def test_the_page_sends_a_csp_without_inline_script(empty_db: Settings) ->
 
 async def test_imported_html_never_runs_in_the_browser(empty_db: Settings, tmp_path: Path) -> None:
     """Names and codes with HTML, imported by an editor, show as text; nothing runs."""
-    _ensure_browser()
-    _build_frontend()
+    browser.ensure_browser()
+    browser.build_frontend()
     headers = await role_headers(empty_db)
     conn = await asyncpg.connect(empty_db.database_url)
     try:
@@ -100,10 +84,8 @@ async def test_imported_html_never_runs_in_the_browser(empty_db: Settings, tmp_p
     with live_server(empty_db, {"ONEMAP_GRADING_INTERVAL_S": "0"}) as base:
         assert _import(base, headers["editor"], "districts", districts)["inserted"] == 1
         assert _import(base, headers["editor"], "risk_units", units)["inserted"] == 1
-        run = await asyncio.to_thread(_run_browser, base, headers["editor"])
-    out = run.stdout + run.stderr
-    assert run.returncode == 0, out
-    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+        xss = {"district": DISTRICT, "unit": UNIT, "editor": headers["editor"]}
+        result = await asyncio.to_thread(browser.run_script, "xss.mjs", base, {"XSS": xss})
     assert result["checks"] == [
         "csp header", "map runs under the csp", "filter panel", "dashboard", "live feed",
         "search", "popup", "popup reasons in both languages", "csp refuses inline script",

@@ -3,8 +3,8 @@
 -- Every batch of readings moves each of its points' last reading forward. As one row
 -- per point (monitoring_point_state, 0001/0007) that was an UPDATE of every point a
 -- batch names (~1,700 rows for a 10,000-reading batch from one gateway): a new row
--- version each, several times the cost of inserting a reading, and 40 % of the
--- database time of ingestion. Here a point's last reading is one slot of its
+-- version each, several times the cost of inserting a reading (what it cost ingestion:
+-- docs/bench.md, "Grading: readings in"). Here a point's last reading is one slot of its
 -- block's array (point_id / 128, slot point_id % 128 + 1, Unix microseconds, NULL
 -- while the point never reported), so the same batch rewrites ~14 rows.
 --

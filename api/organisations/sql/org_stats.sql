@@ -2,7 +2,7 @@
 -- hidden hazards open and overdue, rectified this month and how many of those on time
 -- (rectified before the end of the due date, or with no due date), risk units by level,
 -- alarms open on those units. An organisation's hazards are those of its inbox
--- (hazard_inbox.sql); its units are those on its ground (areas) or of its categories
+-- (risk_events/sql/hazard_inbox.sql); its units are those on its ground (areas) or of its categories
 -- (departments).
 -- $1 organisation code or NULL (every organisation of kind $2)   $2 kind or NULL
 -- $3 time zone   $4 now   $5 start of this month (in that zone)

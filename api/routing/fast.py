@@ -22,8 +22,6 @@ from api.sqlfiles import load
 
 __all__ = ["Network", "network", "reach"]
 
-_lookup = lookup
-
 
 def _split_pieces(net: Network, places: Sequence[Place]) -> list[tuple[Any, ...]]:
     """The pieces of the edges carrying sources, between the points (vertex -pid), as

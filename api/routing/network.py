@@ -17,6 +17,7 @@ replayed the change) follows a road import or edit at its next request.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -117,7 +118,13 @@ async def network(conn: asyncpg.Connection) -> Network:
     net = _CACHE.get(k)
     if net is not None:
         return net
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
+    # one snapshot for the key and the rows (the caller's, when it is in a transaction)
+    snapshot = (
+        contextlib.nullcontext()
+        if conn.is_in_transaction()
+        else conn.transaction(isolation="repeatable_read", readonly=True)
+    )
+    async with snapshot:
         again = await conn.fetchrow(_KEY)  # the key of exactly the rows read below
         k = (str(again["db"]), str(again["v"]), str(again["b"]))
         e = await conn.fetchrow(

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.analysis.models import Body
 from api.timestamps import Timestamp
 
 Code = Annotated[str, Field(min_length=1, max_length=128)]
@@ -86,10 +87,8 @@ class SeverityIn(BaseModel):
     severity: Annotated[int, Field(ge=1, le=4, description="1 = I级 (especially major) .. 4")]
 
 
-class NeedIn(BaseModel):
+class NeedIn(Body):
     """One minimum need per person per week (InaSAFE), and the depot item that covers it."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     need: Annotated[
         str, Field(pattern=r"^[a-z_]{2,40}$", description="key, e.g. rice", examples=["rice"])
@@ -112,10 +111,9 @@ class NeedIn(BaseModel):
         return self
 
 
-class MinimumNeedsIn(BaseModel):
-    """A new version of the minimum needs: the whole table (the old versions stay)."""
-
-    model_config = ConfigDict(extra="forbid")
+class MinimumNeedsIn(Body):
+    """A new version of the minimum needs: the whole table (the old versions stay); no
+    unknown members, no NaN, no NUL in text (Body)."""
 
     needs: Annotated[list[NeedIn], Field(min_length=1, max_length=50)]
     note: Annotated[str, Field(max_length=500, description="why this version")] = ""

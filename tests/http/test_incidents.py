@@ -462,6 +462,7 @@ async def test_minimum_needs_new_version_used_by_the_plan_old_kept(
         ({"needs": [{**_needs(17.5)[0], "per_person_week": -1}]}, "per_person_week"),
         ({"needs": [{**_needs(17.5)[0], "need": "Rice!"}]}, "need"),
         ({"needs": _needs(17.5), "extra": 1}, "extra"),
+        ({"needs": [{**_needs(17.5)[0], "name_zh": "大\x00米"}]}, "NUL"),
     ],
 )  # fmt: skip
 async def test_bad_minimum_needs_are_a_problem_and_nothing_is_written(

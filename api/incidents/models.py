@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.analysis.models import Body
 from api.timestamps import Timestamp
 
 Code = Annotated[str, Field(min_length=1, max_length=128)]
@@ -84,3 +85,35 @@ class SeverityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     severity: Annotated[int, Field(ge=1, le=4, description="1 = I级 (especially major) .. 4")]
+
+
+class NeedIn(Body):
+    """One minimum need per person per week (InaSAFE), and the depot item that covers it."""
+
+    need: Annotated[
+        str, Field(pattern=r"^[a-z_]{2,40}$", description="key, e.g. rice", examples=["rice"])
+    ]
+    name_zh: Annotated[str, Field(min_length=1, max_length=40, examples=["大米"])]
+    unit: Annotated[str, Field(min_length=1, max_length=20, examples=["kg"])]
+    per_person_week: Annotated[float, Field(ge=0, le=10_000, examples=[2.8])]
+    item_type: Annotated[
+        str | None,
+        Field(min_length=1, max_length=128, description="the depot_stock item that covers it"),
+    ] = None
+    per_item: Annotated[
+        float | None, Field(gt=0, le=1_000_000, description="how much of the need one item covers")
+    ] = None
+
+    @model_validator(mode="after")
+    def _item(self) -> NeedIn:
+        if (self.item_type is None) != (self.per_item is None):
+            raise ValueError(f"{self.need}: give item_type and per_item together, or neither")
+        return self
+
+
+class MinimumNeedsIn(Body):
+    """A new version of the minimum needs: the whole table (the old versions stay); no
+    unknown members, no NaN, no NUL in text (Body)."""
+
+    needs: Annotated[list[NeedIn], Field(min_length=1, max_length=50)]
+    note: Annotated[str, Field(max_length=500, description="why this version")] = ""

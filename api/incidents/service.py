@@ -24,7 +24,8 @@ from api.incidents import cap
 from api.incidents.models import DispatchIn, IncidentIn
 from api.risk_events.accidents import AccidentIn, record_accident
 from api.risk_events.common import FieldBadRequest, FieldNotFound, check_time, iso
-from api.routing import OffNetwork, route, travel_times
+from api.routing import OffNetwork, travel, travel_times
+from api.routing.engine import Travel
 from api.settings import Settings
 from api.sqlfiles import load
 
@@ -225,20 +226,26 @@ async def plan(
     snap = settings.routing_max_snap_m
     coming = [c for c in cands if c["what"] in ("team", "depot")]
     going = [c for c in cands if c["what"] == "shelter"]
+    # two Dijkstras on the in-memory network: towards the incident (teams and depots come
+    # to it, one-way streets obeyed) and away from it (people go to the shelters)
+    trip_in: Travel | None = None
+    trip_out: Travel | None = None
     try:
-        t_in = await travel_times(
+        trip_in = await travel(
             conn, at, [(c["lon"], c["lat"]) for c in coming], max_s, snap, inbound=True
         )
-        t_out = await travel_times(conn, at, [(c["lon"], c["lat"]) for c in going], max_s, snap)
-        on_network = True
+        trip_out = await travel(conn, at, [(c["lon"], c["lat"]) for c in going], max_s, snap)
+        t_in, t_out, on_network = trip_in.times, trip_out.times, True
     except OffNetwork:
         t_in, t_out, on_network = [None] * len(coming), [None] * len(going), False
+    for i, c in enumerate(coming):
+        c["_trip"] = i
     for c, t in zip([*coming, *going], [*t_in, *t_out], strict=True):
         c["eta_s"] = None if t is None else round(t, 3)
     reached = sorted((c for c in cands if c["eta_s"] is not None), key=lambda c: c["eta_s"])
 
     def public(c: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in c.items() if k not in ("what", "detail", "amount")}
+        return {k: v for k, v in c.items() if k not in ("what", "detail", "amount", "_trip")}
 
     teams = [
         {
@@ -291,18 +298,12 @@ async def plan(
     for team in teams:
         team.pop("busy", None)
     drawn = []
+    trips = {(c["what"], c["code"]): c["_trip"] for c in coming}
     for what, lst in (("team", teams[:routes]), ("depot", depots[: max(0, routes - 1)])):
         for c in lst:
-            r = await route(conn, (c["lon"], c["lat"]), at, snap, within_s=c["eta_s"])
-            drawn.append(
-                {
-                    "what": what,
-                    "code": c["code"],
-                    "duration_s": r["duration_s"],
-                    "length_m": r["length_m"],
-                    "geometry": r["geometry"],
-                }
-            )
+            assert trip_in is not None  # reached: the incident is on the network
+            r = await trip_in.route(conn, trips[(what, c["code"])])
+            drawn.append({"what": what, "code": c["code"], **r})
     return {
         "incident": inc,
         "on_network": on_network,

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
-from api.incidents import service
-from api.incidents.models import DispatchIn, IncidentIn, SeverityIn, StatusIn
+from api.deps import Admin, GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
+from api.incidents import needs, service
+from api.incidents.models import DispatchIn, IncidentIn, MinimumNeedsIn, SeverityIn, StatusIn
 from api.risk_events.common import regrade_after
 
 router = APIRouter(tags=["incidents"])
@@ -81,6 +81,52 @@ async def minimum_needs(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
             "FROM minimum_needs ORDER BY version DESC, need"
         )
     return [dict(r) for r in rows]
+
+
+@router.get(
+    "/minimum-needs/versions",
+    operation_id="listMinimumNeedsVersions",
+    summary="The versions of the minimum needs: who made each, when, why, and its needs",
+)
+async def minimum_needs_versions(reader: Reader, pool: PoolDep) -> list[dict[str, Any]]:
+    """Newest first; a plan names the version it used (`needs_version`)."""
+    async with pool.acquire() as conn:
+        return await needs.versions(conn)
+
+
+@router.get(
+    "/minimum-needs/versions/{version}",
+    operation_id="getMinimumNeedsVersion",
+    responses={404: {"description": "no such version"}},
+    summary="One version of the minimum needs",
+)
+async def minimum_needs_version(
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)], reader: Reader, pool: PoolDep
+) -> dict[str, Any]:
+    """The version's needs, who made it, when and why."""
+    async with pool.acquire() as conn:
+        (out,) = await needs.versions(conn, version)
+    return out
+
+
+@router.put(
+    "/minimum-needs",
+    operation_id="putMinimumNeeds",
+    status_code=201,
+    responses={400: {"description": "a need listed twice, an item no depot stocks: nothing "
+                                    "written"}},
+    summary="Publish a new version of the minimum needs (admin); the old versions stay",
+)  # fmt: skip
+async def put_minimum_needs(
+    body: MinimumNeedsIn, who: Admin, pool: PoolDep, response: Response
+) -> dict[str, Any]:
+    """`{"needs": [{"need": "rice", "name_zh": "大米", "unit": "kg", "per_person_week": 2.8,
+    "item_type": "方便食品", "per_item": 5}, ...], "note": "why"}`: the whole table as the new
+    version (201, `Location` names it); plans from now on use it."""
+    async with pool.acquire() as conn, conn.transaction():
+        out = await needs.publish(conn, body, who)
+    response.headers["location"] = f"/minimum-needs/versions/{out['version']}"
+    return out
 
 
 @router.get(

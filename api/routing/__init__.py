@@ -1,5 +1,14 @@
-"""api.routing: travel time over the road network (pgRouting): snap, route, travel_times, reach."""
+"""api.routing: travel time over the road network: snap, route, travel_times, travel, reach."""
 
-from api.routing.engine import OffNetwork, Snap, coverage, reach, route, snap, travel_times
+from api.routing.engine import (
+    OffNetwork,
+    Snap,
+    coverage,
+    reach,
+    route,
+    snap,
+    travel,
+    travel_times,
+)
 
-__all__ = ["OffNetwork", "Snap", "coverage", "reach", "route", "snap", "travel_times"]
+__all__ = ["OffNetwork", "Snap", "coverage", "reach", "route", "snap", "travel", "travel_times"]

@@ -1,10 +1,13 @@
 """api.routing.engine: snapping, routes, travel times, reach and coverage over the road network.
 
-The domain API other parts call (incidents, dispatch): `snap`, `route`, `travel_times`,
-`reach`, `coverage`; each takes an asyncpg connection and opens its own transaction (the
-request's points live in temporary tables until commit). Times are seconds, lengths metres.
-A point is snapped onto the nearest drivable edge, at a fraction along it; the edge is split
-there for the trip, so it starts on the road itself, not at the nearest vertex.
+The domain API other parts call (incidents, dispatch, assessment): `snap`, `route`,
+`travel_times`, `travel`, `reach`, `coverage`; each takes an asyncpg connection. Times are
+seconds, lengths metres. A point is snapped onto the nearest drivable edge (SQL, the GiST
+index), at a fraction along it; the searches run on the network kept in memory
+(api.routing.network: scipy's Dijkstra, the edge split at the point), and the geometry of
+what they found is cut from the roads in SQL. `reach_pgrouting` is the same reach run in
+pgRouting (pgr_drivingDistance, temporary tables): the reference the tests and the bench
+compare with.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import numpy as np
 
 from api.errors import BadRequest, NotFound
 from api.routing import fast
+from api.routing.network import Network, Place, Search, network, path, search, times
 from api.sqlfiles import load
 
 #: the whole world: the graph of a route is not cut to a box
@@ -116,10 +121,10 @@ async def _prepare(
 
 async def _reach_radius(conn: asyncpg.Connection, seconds: float) -> float:
     """How far (m) the fastest road could take you in `seconds`: the box of a reach."""
-    return _radius(await fast.network(conn), seconds)  # the network is cached per build
+    return _radius(await network(conn), seconds)  # the network is cached per build
 
 
-def _radius(net: fast.Network, seconds: float) -> float:
+def _radius(net: Network, seconds: float) -> float:
     """How far (m) the network's fastest road could take you in `seconds`, plus 100 m."""
     return net.max_kmh / 3.6 * seconds + 100.0
 
@@ -195,6 +200,39 @@ def _steps(legs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return steps
 
 
+def _place(net: Network, s: Snap) -> Place:
+    """A snap as a place on the in-memory network."""
+    return Place(int(net.edge_index([s.edge])[0]), float(s.fraction))
+
+
+async def _legs(conn: asyncpg.Connection, found: Search, to: Place, side: int, via: int
+                ) -> list[dict[str, Any]]:  # fmt: skip
+    """The legs of the path `found` has to a place, with their roads' names and geometry."""
+    legs = path(found, to, side, via)
+    if not legs:
+        return []
+    rows = await conn.fetch(
+        load("routing/sql/legs.sql"),
+        [g.edge for g in legs], [g.f0 for g in legs], [g.f1 for g in legs],
+        [g.forward for g in legs],
+    )  # fmt: skip
+    return [
+        dict(r, duration_s=g.duration_s, start_s=g.start_s, coordinates=_coords(r["coordinates"]))
+        for g, r in zip(legs, rows, strict=True)
+    ]
+
+
+def _line(legs: Sequence[dict[str, Any]], a: Snap, b: Snap) -> dict[str, Any]:
+    """The path as one GeoJSON LineString (from a to b when it has no length)."""
+    coords: list[list[float]] = []
+    for leg in legs:
+        pts = leg["coordinates"]
+        coords.extend(pts if not coords else pts[1:])
+    if len(coords) < 2:
+        coords = [[a.lon, a.lat], [b.lon, b.lat]]
+    return {"type": "LineString", "coordinates": coords}
+
+
 async def route(
     conn: asyncpg.Connection,
     a: Point,
@@ -206,35 +244,98 @@ async def route(
 
     NotFound when b cannot be reached from a (one-way streets, closures, another component).
     `within_s`: the trip is known to take at most that long (a travel time already found):
-    the graph is read from the box the fastest road could cover in it (still exact).
+    the search stops there (still exact).
     """
     snaps = await snap_many(conn, [a, b], max_snap_m, what=["from", "to"])
-    box = None if within_s is None else await _reach_radius(conn, within_s + 1.0)
-    async with conn.transaction():
-        await _prepare(conn, snaps, box)
-        rows = await conn.fetch(load("routing/sql/route.sql"), load("routing/sql/graph.sql"))
-    legs = [dict(r, coordinates=_coords(r["coordinates"])) for r in rows]
-    same = snaps[0].edge == snaps[1].edge and snaps[0].fraction == snaps[1].fraction
-    if not legs and not same:
+    net = await network(conn)
+    to = _place(net, snaps[1])
+    found = search(net, [_place(net, snaps[0])], np.inf if within_s is None else within_s + 1.0)
+    t, side, via = times(found, np.array([to.edge]), np.array([to.fraction]))
+    if not np.isfinite(t[0]):
         raise NotFound(
             "no route: the destination cannot be reached from the origin on the network "
             "(one-way streets, closures or a separate part of the network)"
         )
-    coords: list[list[float]] = []
-    for leg in legs:
-        pts = leg["coordinates"]
-        coords.extend(pts if not coords else pts[1:])
-    if not coords:
-        coords = [[snaps[0].lon, snaps[0].lat], [snaps[1].lon, snaps[1].lat]]
+    legs = await _legs(conn, found, to, int(side[0]), int(via[0]))
     return {
         "duration_s": round(sum(leg["duration_s"] for leg in legs), 3),
         "length_m": round(sum(leg["length_m"] for leg in legs), 3),
-        "geometry": {"type": "LineString", "coordinates": coords},
+        "geometry": _line(legs, snaps[0], snaps[1]),
         "steps": _steps(legs),
         "from": snaps[0].as_json(),
         "to": snaps[1].as_json(),
         "edges": [leg["edge"] for leg in legs],
     }
+
+
+@dataclass
+class Travel:
+    """Travel times between one origin and many targets (one search), and their routes."""
+
+    origin: Snap
+    targets: list[Snap | None]
+    #: seconds per target (None: not within the limit, not reachable, or off the network)
+    times: list[float | None]
+    _found: Search | None = None
+    _places: list[Place | None] | None = None
+    _side: Any = None
+    _via: Any = None
+
+    async def route(self, conn: asyncpg.Connection, i: int) -> dict[str, Any]:
+        """The route of target i (duration_s, length_m, geometry), in the direction timed."""
+        target = self.targets[i]
+        if self._found is None or self._places is None or target is None:
+            raise NotFound("no route to a target that was not reached")
+        place = self._places[i]
+        if place is None or self.times[i] is None:
+            raise NotFound("no route to a target that was not reached")
+        legs = await _legs(conn, self._found, place, int(self._side[i]), int(self._via[i]))
+        a, b = (target, self.origin) if self._found.inbound else (self.origin, target)
+        return {
+            "duration_s": round(sum(leg["duration_s"] for leg in legs), 3),
+            "length_m": round(sum(leg["length_m"] for leg in legs), 3),
+            "geometry": _line(legs, a, b),
+        }
+
+
+async def travel(
+    conn: asyncpg.Connection,
+    origin: Point,
+    targets: Sequence[Point],
+    max_s: float,
+    max_snap_m: float | None = None,
+    *,
+    inbound: bool = False,
+) -> Travel:
+    """Seconds from origin to each target within max_s, by one Dijkstra (`inbound`: from each
+    target to the origin, one-way streets obeyed); routes on demand. OffNetwork when the
+    origin is off the network; a target farther than max_snap_m from any road is None."""
+    (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
+    found = await _snap_all(conn, targets) if targets else []
+    kept: list[Snap | None] = [
+        s if s is not None and (max_snap_m is None or s.distance_m <= max_snap_m) else None
+        for s in found
+    ]
+    out = Travel(start, kept, [None] * len(targets))
+    if not any(s is not None for s in kept):
+        return out
+    net = await network(conn)
+    places = [None if s is None else _place(net, s) for s in kept]
+    idx = [i for i, p in enumerate(places) if p is not None]
+    sr = search(net, [_place(net, start)], max_s, inbound=inbound)
+    t, side, via = times(
+        sr,
+        np.array([places[i].edge for i in idx]),  # type: ignore[union-attr]
+        np.array([places[i].fraction for i in idx]),  # type: ignore[union-attr]
+    )
+    side_all = np.zeros(len(targets), dtype=np.int8)
+    via_all = np.zeros(len(targets), dtype=np.int64)
+    for j, i in enumerate(idx):
+        if t[j] <= max_s:
+            out.times[i] = float(t[j])
+        side_all[i], via_all[i] = side[j], via[j]
+    out._found, out._places, out._side, out._via = sr, places, side_all, via_all
+    return out
 
 
 async def travel_times(
@@ -249,30 +350,10 @@ async def travel_times(
     """Seconds from origin to each target (None: not within max_s, not reachable, or the
     target farther than max_snap_m from any road). OffNetwork when the origin is.
     `inbound`: from each target to the origin instead (the graph reversed: one-way streets)."""
-    (start,) = await snap_many(conn, [origin], max_snap_m, what=["origin"])
     if not targets:
+        await snap_many(conn, [origin], max_snap_m, what=["origin"])
         return []
-    found = await _snap_all(conn, targets)
-    kept = [
-        (i, s)
-        for i, s in enumerate(found)
-        if s is not None and (max_snap_m is None or s.distance_m <= max_snap_m)
-    ]
-    out: list[float | None] = [None] * len(targets)
-    if not kept:
-        return out
-    async with conn.transaction():
-        await _prepare(conn, [start, *[s for _, s in kept]], await _reach_radius(conn, max_s))
-        graph = load("routing/sql/graph.sql")
-        if inbound:
-            graph = (
-                "SELECT id, source, target, reverse_cost AS cost, cost AS reverse_cost "
-                f"FROM ({graph}) g"
-            )
-        rows = await conn.fetch(load("routing/sql/times.sql"), graph, max_s, len(kept) + 1)
-    for (i, _), r in zip(kept, rows, strict=True):
-        out[i] = r["agg_cost"]
-    return out
+    return (await travel(conn, origin, targets, max_s, max_snap_m, inbound=inbound)).times
 
 
 async def reach(
@@ -289,22 +370,42 @@ async def reach(
     One area feature per cut-off (`minutes`, `edges_reached`, `length_km`, `population`);
     with `edges`, the reached pieces of road within the largest cut-off, each with
     `agg_cost_s` (the time at its far end) and the `source` it is nearest to.
+    One Dijkstra on the in-memory network (api.routing.fast).
     """
     snaps = await snap_many(
         conn, sources, max_snap_m, what=labels or [f"sources[{i}]" for i in range(len(sources))]
     )
     mins = sorted(set(minutes))
-    cutoffs = [60.0 * m for m in mins]
-    snapped = json.dumps(
+    snapped = _snapped_json(snaps, sources)
+    net = await network(conn)  # cached per change of the roads
+    places = [_place(net, s) for s in snaps]
+    at = [(s.lon, s.lat) for s in snaps]
+    return await fast.reach(conn, net, places, at, mins, snapped, edges)
+
+
+def _snapped_json(snaps: Sequence[Snap], sources: Sequence[Point]) -> str:
+    return json.dumps(
         [dict(s.as_json(), source=i, given=list(sources[i])) for i, s in enumerate(snaps)]
     )
-    net = await fast.network(conn)  # cached per build
+
+
+async def reach_pgrouting(
+    conn: asyncpg.Connection,
+    sources: Sequence[Point],
+    minutes: Sequence[int],
+    *,
+    edges: bool = False,
+    max_snap_m: float | None = None,
+) -> str:
+    """The same reach run in pgRouting (pgr_drivingDistance over the box the fastest road
+    could cover, edges cut in SQL: api/routing/sql/reach.sql): the reference of the tests and
+    the bench. Same answer as `reach`."""
+    snaps = await snap_many(conn, sources, max_snap_m)
+    mins = sorted(set(minutes))
+    cutoffs = [60.0 * m for m in mins]
+    net = await network(conn)
     async with conn.transaction():
         await _prepare(conn, snaps, _radius(net, cutoffs[-1]))
-        if not edges:
-            # areas and counts only: vertex times post-processed in numpy (api.routing.fast)
-            at = [(s.lon, s.lat) for s in snaps]
-            return await fast.reach_areas(conn, at, mins, snapped, net)
         text: str = await conn.fetchval(
             load("routing/sql/reach.sql"),
             load("routing/sql/graph.sql"),
@@ -314,7 +415,7 @@ async def reach(
             cutoffs,
             edges,
             mins,
-            snapped,
+            _snapped_json(snaps, sources),
         )
     return text
 
@@ -329,8 +430,48 @@ async def coverage(
 ) -> dict[str, Any]:
     """Residents and vulnerable sites within each cut-off of the nearest source, per district.
 
+    One multi-source Dijkstra on the in-memory network (each vertex to its nearest source),
+    then the time at every population cell's centre and vulnerable site from its edge's ends.
     Sources farther than max_snap_m from a road are left out (counted in `sources_off_network`).
     """
+    snaps = [s for s in await _snap_all(conn, sources) if s is not None]
+    kept = [s for s in snaps if s.distance_m <= max_snap_m]
+    mins = sorted(set(minutes))
+    cutoffs = [60.0 * m for m in mins]
+    result: dict[str, Any] = {
+        "minutes": mins,
+        "sources": len(sources),
+        "sources_off_network": len(sources) - len(kept),
+    }
+    net = await network(conn)
+    places = await conn.fetchrow(load("routing/sql/coverage_targets.sql"), max_snap_m)
+    cell = np.array(places["cell"], dtype=bool)
+    ids = np.array(places["id"], dtype=np.int64)
+    t = np.full(len(ids), np.inf)
+    if kept and len(ids):
+        found = search(net, [_place(net, s) for s in kept], cutoffs[-1])
+        t, _, _ = times(found, net.edge_index(places["edge"]), np.array(places["fraction"]))
+    ok = np.isfinite(t)
+    text = await conn.fetchval(
+        load("routing/sql/coverage.sql"), cutoffs, mins, unreached,
+        cell[ok].tolist(), ids[ok].tolist(), t[ok].tolist(),
+    )  # fmt: skip
+    result.update(json.loads(text))
+    if not unreached:
+        result.pop("unreached", None)
+    return result
+
+
+async def coverage_pgrouting(
+    conn: asyncpg.Connection,
+    sources: Sequence[Point],
+    minutes: Sequence[int],
+    *,
+    max_snap_m: float,
+    unreached: bool = False,
+) -> dict[str, Any]:
+    """The same coverage in pgRouting (one pgr_drivingDistance from a super-source joined to
+    every source by free edges, times in SQL): the reference of the tests. Same answer."""
     snaps = [s for s in await _snap_all(conn, sources) if s is not None]
     kept = [s for s in snaps if s.distance_m <= max_snap_m]
     mins = sorted(set(minutes))
@@ -343,8 +484,9 @@ async def coverage(
     async with conn.transaction():
         await _prepare(conn, kept, None)
         text = await conn.fetchval(
-            load("routing/sql/coverage.sql"), cutoffs[-1], cutoffs, mins, max_snap_m, unreached
-        )
+            load("routing/sql/coverage_pgrouting.sql"),
+            cutoffs[-1], cutoffs, mins, max_snap_m, unreached,
+        )  # fmt: skip
     result.update(json.loads(text))
     if not unreached:
         result.pop("unreached", None)

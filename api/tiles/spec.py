@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from api.layers import LAYERS, Layer
+from api.layers import LAYERS, Field, Layer
+from api.sqlfiles import literal
 
 #: how the clustered level of a point layer is aggregated: the worst choice
 #: (choices listed mildest first), or the lowest integer (1 is the highest level)
@@ -24,7 +25,7 @@ class TileSpec:
     composite_minzoom: int | None
     #: point layers: below this zoom, points are aggregated on a grid (count + worst level)
     cluster_below: int = 0
-    #: a fixed, row-state condition (no request value) on `f`, the layer's table
+    #: a fixed, row-state condition (no request value; `$1`, the zoom, at most) on `f`
     where: str = ""
     #: seconds after which a tile may change without a row changing (time-window layers)
     time_bucket_s: int = 0
@@ -50,6 +51,32 @@ class TileSpec:
 
 def _spec(name: str, props: tuple[str, ...], composite: int | None, **kw: object) -> TileSpec:
     return TileSpec(LAYERS[name], props, composite, **kw)  # type: ignore[arg-type]
+
+
+#: the road network (api/routing): tiles only. It is not a registry layer (no features,
+#: imports or editing through the registry: `onemap roads import` builds it, and its
+#: `source` column is a vertex, not the spine's provenance), but it is drawn like one.
+ROADS = Layer(
+    "roads",
+    "Roads",
+    "道路",
+    "line",
+    (
+        Field("road_class", "text", "road class (OSM highway value)"),
+        Field("oneway", "bool", "drivable one way only (as drawn)"),
+        Field("closed", "bool", "closed to traffic"),
+        Field("speed_kmh", "float", "speed used for travel times (km/h)"),
+    ),
+    description="The road network travel times and routes follow (pgRouting graph)",
+    importable=False,
+)
+#: road classes drawn from zoom 12; local streets only from zoom 14 (a lattice of 100 m
+#: would pass the per-tile feature limit below that)
+MAJOR_ROADS = (
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+)  # fmt: skip
+ROADS_MINZOOM = 12
 
 
 _SPECS = (
@@ -95,6 +122,14 @@ _SPECS = (
     _spec("rescue_teams", ("code", "name", "kind", "speciality"), 12, cluster_below=10),
     _spec("vulnerable_sites", ("code", "name", "kind"), 13, cluster_below=10),
     _spec("broadcasts", ("code", "name", "kind", "status"), 14, cluster_below=12),
+    # its own tile set only (/tiles/roads/...), never in the composite tile
+    TileSpec(
+        ROADS,
+        ("code", "name", "road_class", "oneway", "closed"),
+        None,
+        where=f"$1 >= {ROADS_MINZOOM} AND (f.road_class IN "
+        f"({', '.join(literal(c) for c in MAJOR_ROADS)}) OR $1 >= 14)",
+    ),
 )
 
 #: every registry layer, in drawing order (areas under lines under points)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.codes import COLOUR_HEX, LEVEL_COLOURS
-from api.tiles.spec import SPECS
+from api.tiles.spec import ROADS_MINZOOM, SPECS
 
 LEVEL_HEX = {level: COLOUR_HEX[colour] for level, colour in LEVEL_COLOURS.items()}
 #: alarm levels 1..4 (1 highest, red) and GB 18218 grades 一级..四级
@@ -81,6 +81,42 @@ def _points(
     return layer
 
 
+#: the road network by class: colour and width at zoom 12 and 16
+ROAD_STYLE: dict[str, tuple[str, float, float]] = {
+    "motorway": ("#e8893a", 2.5, 8.0),
+    "trunk": ("#f2b25c", 2.0, 7.0),
+    "primary": ("#f5cf7a", 1.6, 6.0),
+    "secondary": ("#fbe7a7", 1.2, 5.0),
+    "tertiary": ("#ffffff", 1.0, 4.0),
+}
+
+
+def _roads() -> dict[str, Any]:
+    """The road network routes follow, by class (closed roads red), from zoom 12."""
+
+    def by_class(i: int, default: Any) -> list[Any]:
+        expr: list[Any] = ["match", ["get", "road_class"]]
+        for cls, vals in ROAD_STYLE.items():
+            expr += [[cls, f"{cls}_link"], vals[i]]
+        return [*expr, default]
+
+    return {
+        "id": "roads-line",
+        "type": "line",
+        "source": "roads",
+        "source-layer": "roads",
+        "minzoom": ROADS_MINZOOM,
+        "layout": {"line-cap": "round", "line-join": "round"},
+        "paint": {
+            "line-color": ["case", ["==", ["get", "closed"], True], "#d32f2f",
+                           by_class(0, "#ffffff")],
+            "line-width": ["interpolate", ["linear"], ["zoom"],
+                           12, by_class(1, 0.6), 16, by_class(2, 2.5)],
+            "line-opacity": 0.9,
+        },
+    }  # fmt: skip
+
+
 def _base(base_url: str, max_zoom: int) -> dict[str, Any]:
     return {
         "version": 8,
@@ -92,6 +128,7 @@ def _base(base_url: str, max_zoom: int) -> dict[str, Any]:
             "onemap": {"type": "vector", "url": f"{base_url}/tiles/onemap/tilejson.json"},
             "risk_surface": _raster_source(base_url, "risk"),
             "population": _raster_source(base_url, "population"),
+            "roads": {"type": "vector", "url": f"{base_url}/tiles/roads/tilejson.json"},
         },
         "layers": [],
     }
@@ -135,6 +172,7 @@ def style_document(base_url: str, max_zoom: int, population: bool = False) -> di
             "source-layer": "districts",
             "paint": {"line-color": "#5d4037", "line-width": 1.2},
         },
+        _roads(),
         {
             "id": "weather_warnings-fill",
             "type": "fill",

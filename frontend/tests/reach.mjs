@@ -13,8 +13,14 @@ async function main(ctx) {
   assert(await page.isVisible("#routing"), "the travel-time section is shown");
   ok("login");
 
-  // ---- reach: click, choose minutes, see the isochrone bands
+  // ---- the road network the routes follow, drawn by class from zoom 12
   await jumpTo(page, POINTS.a, 12);
+  await page.waitForFunction(() => window.onemap.map.areTilesLoaded(), null, { timeout: WAIT });
+  const roads = await rendered(page, "roads-line");
+  assert(roads > 0, "roads drawn on the map at zoom 12");
+  ok("roads layer", { roads });
+
+  // ---- reach: click, choose minutes, see the isochrone bands
   await page.click("#routing button[data-routing=reach]");
   await page.uncheck("#routing input[name=minutes][value='15']");
   await clickAt(page, POINTS.a);

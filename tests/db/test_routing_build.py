@@ -174,3 +174,65 @@ async def test_osm_extract_imports_and_routes_exactly(empty_db: Settings) -> Non
                 assert share.get(eid, 0.0) == pytest.approx(want, abs=1e-6)
     finally:
         await conn.close()
+
+
+async def test_osm_inbound_times_routes_and_an_edit_followed(empty_db: Settings) -> None:
+    """On the OSM extract, in memory: times *to* a place (inbound, one-way streets reversed)
+    equal scipy's; a route's legs join up and add to its duration; closing a road the route
+    drives is seen at the next request (the cached network follows the roads' version), and
+    the new duration is scipy's on the edited roads."""
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        await import_roads(conn, osm_extract(), empty_db)
+        verts = await conn.fetch(
+            "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM road_vertices "
+            "WHERE component = 1 ORDER BY id"
+        )
+        rnd = random.Random(27)
+        picked = rnd.sample(list(verts), 40)
+        origin = (picked[0]["lon"], picked[0]["lat"])
+        targets = [(v["lon"], v["lat"]) for v in picked[1:]]
+        got = await engine.travel_times(conn, origin, targets, 900.0, 50, inbound=True)
+        snaps = await engine.snap_many(conn, [origin, *targets], 50)
+        g = ref.build(await ref.load_edges(conn), [(s.edge, s.fraction) for s in snaps])
+        compared = 0
+        for i, t in enumerate(got):
+            want = g.time(g.from_node(("p", i + 2)), ("p", 1))  # from the target to the origin
+            if want <= 900.0:
+                assert t == pytest.approx(want, abs=0.01), i
+                compared += 1
+            else:
+                assert t is None
+        assert compared >= 20
+        # a long route: its legs are contiguous, durations and lengths add up
+        far = max((i for i, t in enumerate(got) if t is not None), key=lambda i: got[i] or 0.0)
+        r = await engine.route(conn, targets[far], origin, 50)
+        assert r["duration_s"] == pytest.approx(got[far], abs=0.01)
+        coords = r["geometry"]["coordinates"]
+        assert coords[0] == pytest.approx(r["from"]["point"], abs=1e-6)
+        assert coords[-1] == pytest.approx(r["to"]["point"], abs=1e-6)
+        assert sum(s["duration_s"] for s in r["steps"]) == pytest.approx(r["duration_s"], abs=0.05)
+        # close the road of the route's longest leg (not one a point is snapped onto)
+        inner = [e for e in r["edges"] if e not in (r["from"]["edge"], r["to"]["edge"])]
+        assert inner
+        closed = inner[len(inner) // 2]
+        await conn.execute(
+            "UPDATE roads SET closed = true, cost_s = -1, reverse_cost_s = -1 WHERE id = $1",
+            closed,
+        )
+        try:
+            again = await engine.route(conn, targets[far], origin, 50)
+        except Exception as exc:  # the closure may cut the only way
+            assert "no route" in str(exc)
+        else:
+            assert closed not in again["edges"]
+            g2 = ref.build(
+                await ref.load_edges(conn),
+                [(again["from"]["edge"], again["from"]["fraction"]),
+                 (again["to"]["edge"], again["to"]["fraction"])],
+            )  # fmt: skip
+            want = g2.time(g2.from_node(("p", 1)), ("p", 2))
+            assert again["duration_s"] == pytest.approx(want, abs=0.01)
+            assert again["duration_s"] >= r["duration_s"] - 0.01
+    finally:
+        await conn.close()

@@ -163,6 +163,20 @@ def _incident_routes() -> dict[tuple[str, str], Call]:
         ("GET", "/incidents"): Call(R, "/incidents"),
         ("GET", "/incidents/kinds"): Call(R, "/incidents/kinds"),
         ("GET", "/minimum-needs"): Call(R, "/minimum-needs"),
+        ("GET", "/minimum-needs/versions"): Call(R, "/minimum-needs/versions"),
+        ("GET", "/minimum-needs/versions/{version}"): Call(R, "/minimum-needs/versions/1"),
+        ("PUT", "/minimum-needs"): Call(
+            Permission.admin,
+            "/minimum-needs",
+            ok=201,
+            method="PUT",
+            json={
+                "needs": [
+                    {"need": "rice", "name_zh": "大米", "unit": "kg", "per_person_week": 2.8}
+                ],
+                "note": "{role}",
+            },
+        ),
         ("GET", "/incidents/{incident_id}"): Call(R, "/incidents/1"),
         ("GET", "/incidents/{incident_id}/plan"): Call(R, "/incidents/1/plan"),
         ("POST", "/incidents/{incident_id}/dispatches"): Call(

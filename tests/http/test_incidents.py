@@ -391,3 +391,90 @@ async def test_timeline_is_streamed_on_sse(
     assert [e["type"] for e in events] == ["reported", "accident_recorded", "dispatched"]
     assert events[2]["details"]["team"] == "TF"
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+
+
+def _needs(water: float) -> list[dict[str, Any]]:
+    return [
+        {"need": "rice", "name_zh": "大米", "unit": "kg", "per_person_week": 2.8,
+         "item_type": "矿泉水", "per_item": 5},
+        {"need": "drinking_water", "name_zh": "饮用水", "unit": "l", "per_person_week": water,
+         "item_type": "矿泉水", "per_item": 13.2},
+        {"need": "toilets", "name_zh": "厕所", "unit": "unit", "per_person_week": 0.05},
+    ]  # fmt: skip
+
+
+async def test_minimum_needs_new_version_used_by_the_plan_old_kept(
+    city: tuple[Settings, dict[str, dict[str, str]]],
+) -> None:
+    """An admin PUTs a new version (201, Location): the old one stays readable; the next
+    plan uses the new figures and names the version; an editor may not (403)."""
+    settings, headers = city
+    async with app_client(settings, headers["editor"]) as client:
+        inc = (await client.post("/incidents", json=GAS)).json()["id"]
+        before = (await client.get(f"/incidents/{inc}/plan", params={"days": 7})).json()
+        assert before["needs_version"] == 1
+        r = await client.put("/minimum-needs", json={"needs": _needs(21.0), "note": "x"})
+        assert r.status_code == 403
+    async with app_client(settings, headers["admin"]) as client:
+        r = await client.put(
+            "/minimum-needs", json={"needs": _needs(21.0), "note": "summer: more water"}
+        )
+        assert r.status_code == 201, r.text
+        v2 = r.json()
+        assert v2["version"] == 2 and v2["note"] == "summer: more water"
+        assert r.headers["location"] == "/minimum-needs/versions/2"
+        assert {n["need"] for n in v2["needs"]} == {"rice", "drinking_water", "toilets"}
+        listed = (await client.get("/minimum-needs/versions")).json()
+        assert [v["version"] for v in listed] == [2, 1]
+        old = (await client.get("/minimum-needs/versions/1")).json()
+        assert (
+            next(n for n in old["needs"] if n["need"] == "drinking_water")["per_person_week"]
+            == 17.5
+        )
+        assert len(old["needs"]) == 5
+        assert (await client.get("/minimum-needs/versions/9")).status_code == 404
+        plan = (await client.get(f"/incidents/{inc}/plan", params={"days": 7})).json()
+    assert plan["needs_version"] == 2
+    people = plan["population"]
+    water = next(n for n in plan["needs"] if n["need"] == "drinking_water")
+    assert math.isclose(water["required"], round(21.0 * people, 1))
+    assert math.isclose(
+        next(n for n in before["needs"] if n["need"] == "drinking_water")["required"],
+        round(17.5 * people, 1),
+    )
+    assert {n["need"] for n in plan["needs"]} == {"rice", "drinking_water", "toilets"}
+    assert await _count(settings, "SELECT count(*) FROM minimum_needs WHERE version = 1") == 5
+    assert (
+        await _count(
+            settings, "SELECT count(*) FROM audit_log WHERE action = 'minimum_needs.publish'"
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"needs": []}, "needs"),
+        ({"needs": _needs(17.5) + [_needs(1.0)[1]]}, "listed twice"),
+        ({"needs": [{**_needs(17.5)[0], "item_type": "金条"}]}, "no depot stocks"),
+        ({"needs": [{**_needs(17.5)[0], "per_item": None}]}, "together"),
+        ({"needs": [{**_needs(17.5)[0], "per_person_week": -1}]}, "per_person_week"),
+        ({"needs": [{**_needs(17.5)[0], "need": "Rice!"}]}, "need"),
+        ({"needs": _needs(17.5), "extra": 1}, "extra"),
+        ({"needs": [{**_needs(17.5)[0], "name_zh": "大\x00米"}]}, "NUL"),
+    ],
+)  # fmt: skip
+async def test_bad_minimum_needs_are_a_problem_and_nothing_is_written(
+    city: tuple[Settings, dict[str, dict[str, str]]], body: dict[str, Any], needle: str
+) -> None:
+    """An empty table, a need twice, an item no depot stocks, item without per_item, a
+    negative figure, a bad key, unknown members: 400 problem JSON, no new version."""
+    settings, headers = city
+    async with app_client(settings, headers["admin"]) as client:
+        r = await client.put("/minimum-needs", json=body)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert needle in r.text
+    assert await _count(settings, "SELECT max(version) FROM minimum_needs") == 1
+    assert await _count(settings, "SELECT count(*) FROM minimum_needs_versions") == 1

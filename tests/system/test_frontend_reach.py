@@ -42,7 +42,7 @@ async def test_reach_route_and_coverage_in_the_browser(demo_db: Settings) -> Non
     points = {"a": A, "b": B}
     result = await browser.run_against(demo_db, "reach.mjs", {"POINTS": points}, limit_s=900)
     assert result["checks"] == [
-        "login", "reach tool", "route tool", "coverage layer", "error-free",
+        "login", "roads layer", "reach tool", "route tool", "coverage layer", "error-free",
     ]  # fmt: skip
     # the browser clicked near A and B (a pixel off): the route takes about the API's time
     assert abs(result["route_minutes"] - want["duration_s"] / 60) < 1.0

@@ -1,56 +1,20 @@
--- Coverage: how much of the city lies within each cut-off of the nearest of the sources
--- (the points in routing_points, all joined to one super-source, vertex 0, by free edges:
--- one Dijkstra for any number of sources). Residents: a population cell counts as
--- reached when its centre, snapped onto the nearest road, is; vulnerable sites likewise.
--- A place farther than $4 m from any road is not reached. Per district and cut-off.
--- $1 the largest cut-off (s)  $2 cut-offs (s)  $3 minutes per cut-off  $4 snap cap (m)
--- $5 with the unreached cells of the largest cut-off (GeoJSON)
-WITH dd AS MATERIALIZED (
-    SELECT node, agg_cost FROM pgr_drivingDistance(
-        'SELECT id, source, target, cost_s AS cost, reverse_cost_s AS reverse_cost FROM roads
-         UNION ALL
-         SELECT id, source, target, cost, reverse_cost FROM routing_segments WHERE id < 0
-         UNION ALL
-         SELECT -1000000000000 - pid, 0::bigint, -pid::bigint, 0.0::float8, -1.0::float8
-           FROM routing_points',
-        0::bigint, $1::float8, true)
-), targets AS (
-    SELECT 'cell' AS what, c.id, c.district, c.population::float8 AS people,
-           NULL::text AS site_kind, ST_PointOnSurface(c.geom) AS g
-      FROM population_cells c
-    UNION ALL
-    SELECT 'site', v.id, v.district, 0.0, v.kind, v.geom FROM vulnerable_sites v
-), snapped AS MATERIALIZED (
-    -- the snap the last build stored, else (a place added or moved since) snapped now
-    SELECT t.*, coalesce(c.edge, s.edge) AS edge, coalesce(c.fraction, s.fraction) AS fraction
-      FROM targets t
-      LEFT JOIN road_snaps c
-             ON c.what = t.what AND c.id = t.id AND ST_OrderingEquals(c.g, t.g)
-            AND c.distance_m <= $4
-      LEFT JOIN LATERAL (
-        SELECT n.id AS edge, ST_LineLocatePoint(n.geom, t.g) AS fraction
-          FROM (SELECT r.id, r.geom FROM roads r WHERE NOT r.closed
-                 ORDER BY r.geom <-> t.g LIMIT 1) n
-         WHERE c.id IS NULL AND NOT EXISTS (
-                   SELECT 1 FROM road_snaps o WHERE o.what = t.what AND o.id = t.id
-                      AND ST_OrderingEquals(o.g, t.g))
-           AND ST_DWithin(n.geom::geography, t.g::geography, $4)) s ON true
+-- Coverage, per district and cut-off: the residents and vulnerable sites within each cut-off
+-- of the nearest source, from the times api.routing.engine.coverage found on the in-memory
+-- network (the places not given were not reached: farther than the snap cap from a road, or
+-- beyond the largest cut-off's search).
+-- $1 cut-offs (s)  $2 minutes per cut-off  $3 with the unreached cells of the largest
+-- cut-off (GeoJSON)  $4 is a cell  $5 id  $6 seconds (places reached only)
+WITH tt AS (
+    SELECT * FROM unnest($4::bool[], $5::bigint[], $6::float8[]) AS u(cell, id, t)
 ), timed AS MATERIALIZED (
-    -- the time at the snapped place: from the segment's reached ends, along the segment
-    SELECT sn.what, sn.id, sn.district, sn.people, sn.site_kind, min(x.t) AS t
-      FROM snapped sn
-      LEFT JOIN routing_segments s
-             ON s.edge = sn.edge AND sn.fraction BETWEEN s.f0 AND s.f1
-      LEFT JOIN roads r ON r.id = sn.edge
-      LEFT JOIN dd a ON a.node = s.source
-      LEFT JOIN dd b ON b.node = s.target
-      LEFT JOIN LATERAL (VALUES
-            (CASE WHEN r.cost_s >= 0 THEN a.agg_cost + (sn.fraction - s.f0) * r.cost_s END),
-            (CASE WHEN r.reverse_cost_s >= 0
-                  THEN b.agg_cost + (s.f1 - sn.fraction) * r.reverse_cost_s END)) x(t) ON true
-     GROUP BY sn.what, sn.id, sn.district, sn.people, sn.site_kind
+    SELECT 'cell' AS what, c.id, c.district, c.population::float8 AS people,
+           NULL::text AS site_kind, tt.t
+      FROM population_cells c LEFT JOIN tt ON tt.cell AND tt.id = c.id
+    UNION ALL
+    SELECT 'site', v.id, v.district, 0.0, v.kind, tt.t
+      FROM vulnerable_sites v LEFT JOIN tt ON NOT tt.cell AND tt.id = v.id
 ), cutoffs AS (
-    SELECT t, minutes FROM unnest($2::float8[], $3::int[]) AS c(t, minutes)
+    SELECT t, minutes FROM unnest($1::float8[], $2::int[]) AS c(t, minutes)
 ), rows_ AS (
     SELECT c.minutes, d.code, d.name,
            sum(tm.people) FILTER (WHERE tm.what = 'cell') AS population,
@@ -105,7 +69,7 @@ SELECT json_build_object(
             'code', d.code, 'name', d.name,
             'coverage', (SELECT json_agg(b.j ORDER BY b.minutes) FROM block b WHERE b.code = d.code))
             ORDER BY d.code) FROM districts d),
-    'unreached', CASE WHEN $5 THEN json_build_object(
+    'unreached', CASE WHEN $3 THEN json_build_object(
         'type', 'FeatureCollection',
         'features', coalesce((SELECT json_agg(json_build_object(
             'type', 'Feature', 'id', c.code,

@@ -131,6 +131,6 @@ SELECT json_build_object(
                 'agg_cost_s', round(g.end_s::numeric, 3)))
           FROM (SELECT p.*, ST_LineSubstring(r.geom, p.a, p.b) AS geom
                   FROM pieces p JOIN roads r ON r.id = p.edge
-                 WHERE $6 AND p.t = (SELECT max(t) FROM cutoffs)) g
+                 WHERE $6 AND p.t = (SELECT max(t) FROM cutoffs) AND p.b - p.a > 1e-9) g
     ) x(o, m, e, f)), '[]'::json)
 )::text

@@ -8,7 +8,7 @@ Create Date: 2026-12-07
 from db.migrations.sqlfile import run_sql
 
 revision = "0027_response"
-down_revision = "0024_assessment"
+down_revision = "0025_event_scope"
 branch_labels = None
 depends_on = None
 

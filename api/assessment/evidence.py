@@ -17,7 +17,7 @@ import asyncpg
 
 from api.auth.principal import Principal
 from api.editing import scope
-from api.errors import BadRequest, Conflict, NotFound
+from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.risk_events.evidence import Clean
 
 #: the most evidence rows one organisation may hold for one item of one year
@@ -86,8 +86,10 @@ def submitting_org(who: Principal, org: str | None) -> str:
     """The organisation the evidence is for: the principal's own, or (city-wide) the one named."""
     if who.org is not None:
         if org is not None and org != who.org.code:
-            raise BadRequest(
-                f"{who.scope} submits evidence only for itself, not for {org!r}", field="org"
+            raise Forbidden(
+                f"evidence for {org!r} is outside your scope ({who.scope}): an organisation "
+                "submits evidence only for itself",
+                scope={"org": who.org.code, "kind": who.org.kind},
             )
         return who.org.code
     if org is None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import audit
 from api.assessment import tasks
-from api.deps import Editor, PoolDep, Reader, SettingsDep
+from api.deps import CityEditor, Editor, PoolDep, Reader, SettingsDep
 from api.grading import store
 from api.importer.upload import receive_upload, upload_workspace
 from api.risk_events import evidence
@@ -66,7 +66,7 @@ async def _today(conn: Any) -> tuple[date, str]:
 
 @router.post("", operation_id="createTask", summary="Assign a task on a framework item",
              status_code=201)  # fmt: skip
-async def create_task(body: TaskIn, who: Editor, pool: PoolDep) -> dict[str, Any]:
+async def create_task(body: TaskIn, who: CityEditor, pool: PoolDep) -> dict[str, Any]:
     """City-wide callers (reviewers, admins) assign; 404 for an unknown item or organisation,
     403 for a scoped caller."""
     async with pool.acquire() as conn, conn.transaction():

@@ -169,7 +169,8 @@ async def test_evidence_review_and_findings(empty_db: Settings) -> None:
 
 async def test_bad_evidence_writes_nothing(empty_db: Settings) -> None:
     """Unknown item 404, an item with sub-items 400, a forbidden type 415, another
-    organisation's evidence 400, a viewer 403, a bad link 400: problem JSON, nothing written;
+    organisation's evidence 403 (outside its scope), a viewer 403, a bad link 400: problem
+    JSON, nothing written;
     in SQL a reviewed row cannot change and the app role cannot write for another
     organisation."""
     keys = await _keys(empty_db)
@@ -192,7 +193,7 @@ async def test_bad_evidence_writes_nothing(empty_db: Settings) -> None:
                     "1.1.3",
                     keys["zjj"],
                     {"files": {"file": ("a.pdf", pdf())}, "data": {"org": "YJJ"}},
-                    400,
+                    403,
                 ),
                 ("1.1.3", keys["city"], {"files": {"file": ("a.pdf", pdf())}}, 400),
                 (

@@ -9,7 +9,10 @@ WRITES, and a new one without a row fails `test_every_writing_route_is_in_the_ma
   refuses the same write when the route's check is bypassed (the tables named);
 - CITY: city-wide work (keys, users, grading parameters, webhooks, the population
   surface): a principal of an organisation is refused with 403 naming its scope;
-- OPEN: writes nothing an organisation owns (the reason is given).
+- OPEN: writes nothing an organisation owns (the reason is given);
+- OWNED: scoped by who owns the record rather than by ground (tasks, the assessment's
+  evidence): the owning organisation only, in the route and under RLS, tested in the
+  owner's own test file named in the row.
 
 The cases run on the scoped fixture city of tests/http/test_editing.py: districts West
 (610102: RU1..RU5, S1..S3) and East (610103: RU6, S4), the gas department RQB (RU1, RU2).
@@ -35,7 +38,7 @@ from tests.http.test_editing import scoped_city
 from tests.http.test_scope import CASES
 from tests.support.hazard_files import png
 
-SCOPED, CITY, OPEN = "scoped", "city-wide", "unscoped"
+SCOPED, CITY, OPEN, OWNED = "scoped", "city-wide", "unscoped", "owned"
 #: the editable layers (0018_policies.sql)
 FEATURES = ("risk_units", "hazard_sources", "monitoring_points", "lifelines", "shelters",
             "reserve_depots", "capacity_enterprises", "rescue_teams", "broadcasts",
@@ -73,6 +76,18 @@ WRITES: dict[tuple[str, str], tuple[str, tuple[str, ...] | str]] = {
     ("POST", "/grading/params/{version}/activate"): (CITY, "moves every unit's grade"),
     ("POST", "/grading/run"): (CITY, "regrades every unit"),
     ("POST", "/raster/population"): (CITY, "the city's one population surface"),
+    ("POST", "/tasks"): (CITY, "the city's reviewers assign tasks to organisations"),
+    # scoped by who owns the record, not by ground: the owner's own tests hold them
+    ("POST", "/tasks/{task_id}/progress"): (
+        OWNED, "the owning organisation (a district also its towns'): tests/http/test_tasks.py "
+        "test_scope, in the route and as onemap_app under RLS"),
+    ("POST", "/tasks/{task_id}/evidence"): (OWNED, "as the task's progress (test_tasks.py)"),
+    ("POST", "/assessment/{year}/items/{item}/evidence"): (
+        OWNED, "an organisation submits its own evidence (403 for another's; RLS): "
+        "tests/http/test_assessment_evidence.py"),
+    ("POST", "/assessment/evidence/{evidence_id}/review"): (
+        OWNED, "reviewers of another organisation than the submitter's (409 for one's own): "
+        "test_assessment_evidence.py"),
     # nothing an organisation owns
     ("POST", "/auth/token"): (OPEN, "a login: writes the user's last login only"),
     ("POST", "/monitoring/readings"): (
@@ -318,6 +333,8 @@ CITY_CALLS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("POST", "/grading/run"): ("/grading/run", {}),
     ("POST", "/raster/population"): (
         "/raster/population", {"files": {"file": ("p.tif", b"II*\x00", "image/tiff")}}),
+    ("POST", "/tasks"): ("/tasks", {"json": {"item": "1.2.4", "category": "c", "title": "t",
+                                             "org": "610102", "due": "2026-12-31"}}),
 }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ SECTIONS = (
     "editing",
     "incidents",
     "assessment",
+    "raster",
 )
 #: run only when named: `cluster` brings up `make cluster` (ports PORT..PORT+2)
 ON_REQUEST = ("cluster",)

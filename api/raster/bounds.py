@@ -28,9 +28,11 @@ MAX_ZOOM = 18
 TILE_SIZES = (256, 512)
 MAX_BUFFER_PX = 64.0
 MAX_PADDING_PX = 16
-#: below this zoom a padded tile is read through a warp of (nearly) the whole world: a
-#: 10 x 10 cell raster in EPSG:4326 took 15 s at z0 with padding=1, 2 s at z2, 0.1 s at z3
-MIN_PADDING_ZOOM = 4
+#: below this zoom a padded tile is read through a warp of a large part of the raster at full
+#: resolution: a 10 x 10 cell raster in EPSG:4326 took 15 s at z0 with padding=1; the demo
+#: city's 1000 x 1000 population grid (EPSG:4326) 1.7 s of CPU at z4 (512 px, buffer 64,
+#: padding 16), 0.5 s at z5, 0.12 s at z6, 0.06 s at z7, 0.04 s at z8. The map pads nothing
+MIN_PADDING_ZOOM = 8
 #: statistics and previews: the image read onto, in pixels per side
 MAX_IMAGE_PX = 1024
 MAX_BINS = 256
@@ -43,7 +45,7 @@ MAX_CRS = 100
 MAX_COVER_SCALE = 20
 #: POST /statistics: the GeoJSON body
 MAX_BODY_BYTES = 256 * 1024
-MAX_FEATURES = 32
+MAX_FEATURES = 16
 #: POST /statistics reads each feature onto at most max_size (or width x height) pixels;
 #: onemap's default when none is asked (titiler's is the raster's full resolution)
 DEFAULT_PART_PX = 128
@@ -52,7 +54,7 @@ DEFAULT_PART_PX = 128
 #: cover_scale 20 took 42 s of CPU on the demo city; these two cost ~0.3 s each at most
 #: (`python -m scripts.bench raster`, docs/tiles.md)
 MAX_READ_CELLS = 2 * 1024 * 1024
-MAX_COVER_CELLS = 64 * 1024 * 1024
+MAX_COVER_CELLS = 32 * 1024 * 1024
 DEFAULT_COVER_SCALE = 10
 
 #: arithmetic, comparisons and numbers over the one band b1 (numexpr's grammar subset)

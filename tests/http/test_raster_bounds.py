@@ -147,7 +147,7 @@ def test_every_raster_query_parameter_has_a_bound() -> None:
 PAST: list[tuple[str, dict[str, Any]]] = [
     ("/raster/risk/tiles/WorldMercatorWGS84Quad/0/0/0.png", {"padding": "1"}),
     ("/raster/risk/tiles/WebMercatorQuad/0/0/0.png", {"padding": "1"}),
-    (f"/raster/population/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM - 1}/6/3", {"padding": "1"}),
+    (f"/raster/population/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM - 1}/102/51", {"padding": "1"}),
     ("/raster/risk/tiles/UTM31WGS84Quad", {"maxzoom": "27624", "f": "html"}),
     ("/raster/risk/tiles/WebMercatorQuad", {"maxzoom": str(B.MAX_ZOOM + 1)}),
     ("/raster/risk/tiles/WebMercatorQuad", {"minzoom": "5", "maxzoom": "4"}),
@@ -221,7 +221,7 @@ async def test_parameters_past_their_bounds_are_400_before_work(raster_db: Setti
             json=two,
             params={"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "6"},
         )
-        assert r.status_code == 400 and "cover_scale=5" in r.json()["detail"], r.text
+        assert r.status_code == 400 and "cover_scale=4" in r.json()["detail"], r.text
         # titiler's default reads each feature at full resolution; onemap's is 128 pixels,
         # so the most features at the default cover_scale fit the budget
         most = {"type": "FeatureCollection",
@@ -241,7 +241,8 @@ WORST: list[tuple[str, str, dict[str, Any], Any]] = [
       "resampling": "cubic_spline", "reproject": "lanczos",
       "expression": "((b1+1)*(b1+2)-(b1*3))/((b1+4)*(b1+5))+b1*b1*b1-b1/7+b1*0.5",
       "rescale": "0,1", "colormap_name": "onemap_risk"}, None),
-    ("GET", f"/raster/risk/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM}/12/6.png",
+    ("GET", f"/raster/risk/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM}/"
+            f"{13150 >> (14 - B.MIN_PADDING_ZOOM)}/{6530 >> (14 - B.MIN_PADDING_ZOOM)}.png",
      {"tilesize": "512", "buffer": str(B.MAX_BUFFER_PX), "padding": str(B.MAX_PADDING_PX),
       "resampling": "cubic_spline", "reproject": "lanczos",
       "expression": "((b1+1)*(b1+2)-(b1*3))/((b1+4)*(b1+5))+b1*b1*b1-b1/7+b1*0.5",
@@ -256,7 +257,7 @@ WORST: list[tuple[str, str, dict[str, Any], Any]] = [
                                         "height": str(B.MAX_IMAGE_PX)}, None),
     # the budget's corners: the most pixels read (2 x 1024²) with the most coverage cells
     # it allows, and the most features at onemap's default size and cover_scale
-    ("POST", "/raster/risk/statistics", {"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "5"},
+    ("POST", "/raster/risk/statistics", {"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "4"},
      {"type": "FeatureCollection",
       "features": [_square(108.60 + 0.3 * i, 33.95, 0.6) for i in range(2)]}),
     ("POST", "/raster/risk/statistics", {},

@@ -50,9 +50,10 @@ MAX_FEATURES = 16
 #: onemap's default when none is asked (titiler's is the raster's full resolution)
 DEFAULT_PART_PX = 128
 #: ... and the request's budget over all its features: pixels read, and coverage cells
-#: (pixels x cover_scale², titiler's default cover_scale 10). 50 features of 1024 px at
-#: cover_scale 20 took 42 s of CPU on the demo city; these two cost ~0.3 s each at most
-#: (`python -m scripts.bench raster`, docs/tiles.md)
+#: (pixels x cover_scale², titiler's default cover_scale 10). One 0.6° feature at 1024 px
+#: and cover_scale 20 took 0.84 s of CPU on the demo city (50 of them were accepted); the
+#: worst request within this budget takes under 0.3 s (`python -m scripts.bench raster`,
+#: docs/tiles.md)
 MAX_READ_CELLS = 2 * 1024 * 1024
 MAX_COVER_CELLS = 32 * 1024 * 1024
 DEFAULT_COVER_SCALE = 10

@@ -8,9 +8,11 @@ is bounded twice: by the parameters (the worst accepted request of each family
 costs well under the limit on the demo city, `python -m scripts.bench raster`),
 and by `raster_workers` places per process: a request takes one before its work
 starts and gives it back when its thread ends, not when it was answered 503, so
-cut-off work cannot pile up; a request that finds no place within its limit is a
-503 too. Preparing the surface (building the risk COG once after a regrade) is
-done before the clock starts, one build at a time.
+cut-off work cannot pile up. A request waits up to `raster_queue_s` for a place,
+doing no work (a map asks for a dozen tiles at once), and its time limit starts
+when it has one; one that finds none is a 503 too. Preparing the surface
+(building the risk COG once after a regrade) is done before the clock starts,
+one build at a time.
 """
 
 from __future__ import annotations
@@ -71,7 +73,14 @@ def _slots(request: Request) -> asyncio.Semaphore:
 def _cut_off(limit: float) -> ServiceUnavailable:
     return ServiceUnavailable(
         f"the raster request ran past its time limit ({limit:g} s) and was cut off; ask "
-        "for a smaller image or fewer features, or retry when the server is less busy",
+        "for a smaller image or fewer features",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _busy(waited: float) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"every place for raster work stayed taken for {waited:g} s; retry shortly",
         headers={"Retry-After": "5"},
     )
 
@@ -101,20 +110,19 @@ class RasterRoute(APIRoute):
             await clean_json_body(request)
             if prepare is not None:
                 await prepare(request)
-            limit = request.app.state.settings.raster_time_limit_s
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + limit
+            settings = request.app.state.settings
+            limit = settings.raster_time_limit_s
             slots = _slots(request)
-            if slots.locked():  # every place taken: wait for one within the limit
+            if slots.locked():  # every place taken: wait for one (no work meanwhile)
                 try:
-                    await asyncio.wait_for(slots.acquire(), timeout=limit)
+                    await asyncio.wait_for(slots.acquire(), timeout=settings.raster_queue_s)
                 except TimeoutError:
-                    raise _cut_off(limit) from None
+                    raise _busy(settings.raster_queue_s) from None
             else:
                 await slots.acquire()  # at once, no suspension
             task = asyncio.ensure_future(handler(request))
             task.add_done_callback(lambda _: slots.release())  # when the work really ends
-            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+            done, _ = await asyncio.wait({task}, timeout=limit)
             if not done:
                 task.add_done_callback(_dropped)
                 raise _cut_off(limit)

@@ -305,12 +305,14 @@ async def test_time_limit_answers_503(raster_db: Settings) -> None:
 async def test_work_cut_off_keeps_its_place_until_it_ends(raster_db: Settings) -> None:
     """Work past the time limit cannot pile up: a request answered 503 holds its place (one
     of `raster_workers`) until its thread has really finished, and a request that finds no
-    place within its limit is a 503 that starts no work. The surface is built before the
-    clock starts (a first request does not spend its limit on it)."""
+    place within `raster_queue_s` is a 503 that starts no work. The surface is built before
+    the clock starts (a first request does not spend its limit on it)."""
     from api.raster.surface import risk_surface_path
 
     viewer = (await role_headers(raster_db))["viewer"]
-    tight = raster_db.model_copy(update={"raster_time_limit_s": 1e-6, "raster_workers": 1})
+    tight = raster_db.model_copy(
+        update={"raster_time_limit_s": 1e-6, "raster_workers": 1, "raster_queue_s": 0.0}
+    )
     async with running_app(tight) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -322,7 +324,7 @@ async def test_work_cut_off_keeps_its_place_until_it_ends(raster_db: Settings) -
             slots = app.state.raster_slots
             assert slots.locked()  # the cut-off tile is still at work, in its place
             busy = await client.get("/raster/risk/info")
-            assert busy.status_code == 503, busy.text
+            assert busy.status_code == 503 and "stayed taken" in busy.json()["detail"], busy.text
             for _ in range(600):  # its (bounded) work ends, and the place is given back
                 if not slots.locked():
                     break

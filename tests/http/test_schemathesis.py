@@ -253,5 +253,6 @@ def test_whole_api_survives_coverage_and_fuzzing_over_http(
     print(out[-8000:], f"\nschemathesis run: {spent:.0f} s")  # noqa: T201
     assert "coverage" in out.lower() and "fuzzing" in out.lower(), out[-2000:]
     tested = re.search(r"Tested: (\d+)", out)
-    assert tested and int(tested.group(1)) >= 120, out[-3000:]  # every operation, not a few
+    # every operation, not a few (unless ONEMAP_SCHEMATHESIS_PATHS narrowed the run)
+    assert tested and (int(tested.group(1)) >= 120 or HTTP_PATHS != "."), out[-3000:]
     assert done.returncode == 0, out[-8000:]

@@ -4,8 +4,9 @@ FastAPI documents a 422 the service never sends and none of the problem
 responses it does send. This rewrites every operation's responses once, when
 the document is first built: the 422 goes, and each operation lists the RFC
 9457 problem responses it can give (400 bad input, 401/403 unless public, 404
-when the path names something, 409/413/415 when it takes a body, 429 past a
-rate limit, 503 when the database is away or a query times out).
+when the path names something, 409/413/415 when it takes a body, 409 on a
+delete, 429 past a rate limit, 503 when the database is away or a query times
+out).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def amend(doc: dict[str, Any]) -> dict[str, Any]:
                 codes.append("404")  # the path or the body names something stored
             if "requestBody" in op:
                 codes += ["409", "413", "415"]
+            elif method == "delete":
+                codes.append("409")  # e.g. revoking the key the request is made with
             own = OWN_ERROR_BODIES.get(op.get("operationId", ""), frozenset())
             for code in codes:
                 if code not in own:

@@ -52,8 +52,18 @@ class Settings(BaseSettings):
     root_path: str = ""
     data_dir: Path = STATE_DIR
     raster_time_limit_s: float = Field(
-        5.0, gt=0, le=60, description="a raster request past this answers 503 (titiler's work)"
+        1.0, gt=0, le=60, description="a raster request past this answers 503 (titiler's work)"
     )
+    raster_workers: int = Field(
+        4, ge=1, le=64,
+        description="raster requests at work at once per process; a request cut off at its "
+        "time limit keeps its place until its (bounded) work ends, so cut-off work never piles up",
+    )  # fmt: skip
+    raster_queue_s: float = Field(
+        5.0, ge=0, le=60,
+        description="how long a raster request waits for a place (no work meanwhile) before "
+        "a 503; its time limit starts when it has one",
+    )  # fmt: skip
     environment: str = Field("development", description="development | test | production")
     secret_key: str = Field(
         "onemap-development-secret-change-me",

@@ -28,9 +28,10 @@ MAX_ZOOM = 18
 TILE_SIZES = (256, 512)
 MAX_BUFFER_PX = 64.0
 MAX_PADDING_PX = 16
-#: below this zoom a padded tile is read through a warp of (nearly) the whole world, which
-#: takes seconds even for a tiny raster (figures: docs/bench.md, "Raster")
-MIN_PADDING_ZOOM = 4
+#: below this zoom a padded tile is read through a warp of a large part of the raster at full
+#: resolution, which takes seconds even for a small raster (figures: docs/bench.md, "Raster",
+#: and docs/tiles.md); the map pads nothing
+MIN_PADDING_ZOOM = 8
 #: statistics and previews: the image read onto, in pixels per side
 MAX_IMAGE_PX = 1024
 MAX_BINS = 256
@@ -43,7 +44,18 @@ MAX_CRS = 100
 MAX_COVER_SCALE = 20
 #: POST /statistics: the GeoJSON body
 MAX_BODY_BYTES = 256 * 1024
-MAX_FEATURES = 50
+MAX_FEATURES = 16
+#: POST /statistics reads each feature onto at most max_size (or width x height) pixels;
+#: onemap's default when none is asked (titiler's is the raster's full resolution)
+DEFAULT_PART_PX = 128
+#: ... and the request's budget over all its features: pixels read, and coverage cells
+#: (pixels x cover_scale², titiler's default cover_scale 10). One 0.6° feature at 1024 px
+#: and cover_scale 20 took 0.84 s of CPU on the demo city (50 of them were accepted); the
+#: worst request within this budget takes under 0.3 s (`python -m scripts.bench raster`,
+#: docs/tiles.md)
+MAX_READ_CELLS = 2 * 1024 * 1024
+MAX_COVER_CELLS = 32 * 1024 * 1024
+DEFAULT_COVER_SCALE = 10
 
 #: arithmetic, comparisons and numbers over the one band b1 (numexpr's grammar subset)
 _EXPRESSION = re.compile(r"^[b0-9\s.+\-*/%()<>=!&|~,;eE]*$")
@@ -205,7 +217,8 @@ def check_query(request: Request) -> None:
 
 
 async def check_body(request: Request) -> None:
-    """A POST body (GeoJSON for statistics) within its size and feature count, or 400/413."""
+    """A POST body (GeoJSON for statistics) within its size, its feature count and the
+    request's budget of pixels read and coverage cells, or 400/413."""
     if request.method != "POST":
         return
     body = await request.body()  # cached: the route reads it again
@@ -218,3 +231,32 @@ async def check_body(request: Request) -> None:
     features = doc.get("features") if isinstance(doc, dict) else None
     if isinstance(features, list) and len(features) > MAX_FEATURES:
         raise BadRequest(f"features: at most {MAX_FEATURES} features per request")
+    count = len(features) if isinstance(features, list) else 1
+    _check_budget(request, count)
+
+
+def _check_budget(request: Request, count: int) -> None:
+    """POST statistics: count x pixels per feature within MAX_READ_CELLS, and that times
+    cover_scale² within MAX_COVER_CELLS (the query's values, checked before by their rules)."""
+    query = request.query_params
+    width, height, size = query.get("width"), query.get("height"), query.get("max_size")
+    if width or height:
+        cells = float(width or MAX_IMAGE_PX) * float(height or MAX_IMAGE_PX)
+        asked = "width x height"
+    else:
+        cells = float(size or DEFAULT_PART_PX) ** 2
+        asked = "max_size²"
+    scale = float(query.get("cover_scale") or DEFAULT_COVER_SCALE)
+    read = count * cells
+    if read > MAX_READ_CELLS:
+        side = int(math.sqrt(MAX_READ_CELLS / count))
+        raise BadRequest(
+            f"the request would read {read:,.0f} pixels ({count} feature(s) x {asked}); at most "
+            f"{MAX_READ_CELLS:,} per request: ask max_size={side} or fewer features"
+        )
+    if read * scale**2 > MAX_COVER_CELLS:
+        most = max(1, int(math.sqrt(MAX_COVER_CELLS / read)))
+        raise BadRequest(
+            f"cover_scale: {scale:g} would rasterise {read * scale**2:,.0f} coverage cells; at "
+            f"most {MAX_COVER_CELLS:,} per request: ask cover_scale={most} or a smaller max_size"
+        )

@@ -12,6 +12,7 @@ from api.auth.keys import create_key, list_keys, revoke_key
 from api.auth.roles import Role
 from api.auth.users import create_user
 from api.deps import Admin, CityAdmin, PoolDep
+from api.errors import Conflict
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -67,6 +68,11 @@ async def delete_key(
     Other processes evict it when the trigger's NOTIFY arrives; this one does it
     before answering, so the caller's next request with the key is refused.
     """
+    if admin.kind == "key" and admin.name == name:
+        raise Conflict(
+            f"{name!r} is the key this request is made with; revoke it with another admin "
+            "credential (an admin cannot lock themselves out)"
+        )
     async with pool.acquire() as conn, conn.transaction():
         stored = await revoke_key(conn, name)
         await audit.record(conn, admin, "keys.revoke", "api_keys", [name])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,19 +19,21 @@ import rasterio
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import Field
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from rio_tiler.colormap import cmap as default_cmap
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
-from titiler.core.dependencies import create_colormap_dependency
+from titiler.core.dependencies import PartFeatureParams, create_colormap_dependency
 from titiler.core.factory import TilerFactory
 
 from api import audit
 from api.auth.roles import Permission
 from api.deps import CityEditor, Editor, PoolDep, SettingsDep, require
 from api.errors import NotFound, PayloadTooLarge, problem
-from api.raster.bounds import TILE_MATRIX_SETS
-from api.raster.errors import RasterRoute
+from api.raster.bounds import DEFAULT_PART_PX, TILE_MATRIX_SETS
+from api.raster.errors import raster_route
 from api.raster.population import import_population, population_path
 from api.raster.surface import rebuild_risk_surface, risk_surface_path
 from api.settings import Settings
@@ -101,22 +104,36 @@ SUPPORTED_TMS = morecantile.TileMatrixSets(
 )
 
 
+@dataclass
+class PartParams(PartFeatureParams):
+    """POST statistics: each feature read onto at most DEFAULT_PART_PX pixels unless asked
+    (titiler reads at the raster's full resolution; api.raster.bounds budgets the rest)."""
+
+    max_size: Annotated[
+        int | None,
+        Field(description="Maximum image size to read onto (onemap's default: 128)."),
+    ] = DEFAULT_PART_PX
+
+
 def _no_algorithm() -> None:
     """No post-processing algorithms: the map uses none, and some are costly."""
     return None
 
 
-def _factory(prefix: str, path_dependency: Callable[..., Any]) -> TilerFactory:
+def _factory(
+    prefix: str, path_dependency: Callable[..., Any], route_class: type[APIRoute]
+) -> TilerFactory:
     factory = TilerFactory(
         path_dependency=path_dependency,
         colormap_dependency=create_colormap_dependency(COLORMAPS),
         process_dependency=_no_algorithm,
+        img_part_dependency=PartParams,
         supported_tms=SUPPORTED_TMS,
         router_prefix=prefix,
         add_preview=False,
         add_part=False,
         add_viewer=False,
-        router=APIRouter(route_class=RasterRoute),
+        router=APIRouter(route_class=route_class),
     )
     # onemap's own TileJSON (below) replaces titiler's: its tiles render like the map
     factory.router.routes = [
@@ -131,9 +148,11 @@ def _bounds_wgs84(path: str) -> list[float]:
         return [round(v, 6) for v in transform_bounds(src.crs, "EPSG:4326", *src.bounds)]
 
 
-def _tilejson_route(name: str, path_dependency: Callable[..., Any]) -> APIRouter:
+def _tilejson_route(
+    name: str, path_dependency: Callable[..., Any], route_class: type[APIRoute]
+) -> APIRouter:
     """GET /raster/{name}/{tileMatrixSetId}/tilejson.json: TileJSON 3.0 as the style uses it."""
-    tj = APIRouter(route_class=RasterRoute)
+    tj = APIRouter(route_class=route_class)
     title = {"risk": "risk-density surface", "population": "population grid"}[name]
 
     @tj.get(
@@ -212,9 +231,14 @@ def install_raster(app: FastAPI) -> None:
     """Mount the raster routes (titiler behind the Reader role) and their error mapping."""
     reader = [Depends(require(Permission.read))]
     app.include_router(router)
-    for name, dep in (("risk", _risk_path), ("population", _population_path)):
-        factory = _factory(f"/raster/{name}", dep)
-        for part in (_tilejson_route(name, dep), factory.router):
+    # the risk surface is built (once, after a regrade) before a request's time limit starts
+    for name, dep, prepare in (
+        ("risk", _risk_path, _risk_path),
+        ("population", _population_path, None),
+    ):
+        route_class = raster_route(prepare)
+        factory = _factory(f"/raster/{name}", dep, route_class)
+        for part in (_tilejson_route(name, dep, route_class), factory.router):
             app.include_router(part, prefix=f"/raster/{name}", tags=["raster"], dependencies=reader)
 
     @app.exception_handler(TileOutsideBounds)

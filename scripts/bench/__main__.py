@@ -23,6 +23,7 @@ SECTIONS = (
     "incidents",
     "assessment",
     "retention",
+    "raster",
 )
 #: run only when named: `cluster` brings up `make cluster` (ports PORT..PORT+2)
 ON_REQUEST = ("cluster",)

@@ -97,6 +97,18 @@ async def test_created_key_is_shown_once_stored_hashed_and_revoked_at_once(
         await conn.close()
 
 
+async def test_an_admin_key_cannot_revoke_itself(empty_db: Settings) -> None:
+    """DELETE /admin/keys/{its own name} is a 409 naming the way out, and the key still works
+    (Schemathesis' fuzzing read the name from GET /admin/keys and locked the run out)."""
+    admin = (await role_headers(empty_db))["admin"]
+    async with app_client(empty_db) as client:
+        r = await client.delete("/admin/keys/test-admin", headers=admin)
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "another admin credential" in r.json()["detail"]
+        assert (await client.get("/auth/me", headers=admin)).status_code == 200
+
+
 async def test_revocation_elsewhere_reaches_the_cache(empty_db: Settings) -> None:
     """A key revoked by another process (the CLI) stops working without a restart."""
     headers = await role_headers(empty_db)

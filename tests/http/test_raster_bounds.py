@@ -9,11 +9,13 @@ before any work; no timing is asserted, the time limit is the service's own.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import jsonschema
 import numpy as np
 import pytest
@@ -24,7 +26,7 @@ from api.main import create_app
 from api.raster import bounds as B
 from api.settings import Settings
 from api.tiles.style import RASTER_MAXZOOM, RASTER_MINZOOM
-from tests.conftest import app_client, role_headers
+from tests.conftest import app_client, role_headers, running_app
 from tests.support.tiles_city import FIXTURE
 
 CENTRE = (14, 13150, 6530)  # a z14 tile over the fixture city's centre
@@ -145,7 +147,7 @@ def test_every_raster_query_parameter_has_a_bound() -> None:
 PAST: list[tuple[str, dict[str, Any]]] = [
     ("/raster/risk/tiles/WorldMercatorWGS84Quad/0/0/0.png", {"padding": "1"}),
     ("/raster/risk/tiles/WebMercatorQuad/0/0/0.png", {"padding": "1"}),
-    (f"/raster/population/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM - 1}/6/3", {"padding": "1"}),
+    (f"/raster/population/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM - 1}/102/51", {"padding": "1"}),
     ("/raster/risk/tiles/UTM31WGS84Quad", {"maxzoom": "27624", "f": "html"}),
     ("/raster/risk/tiles/WebMercatorQuad", {"maxzoom": str(B.MAX_ZOOM + 1)}),
     ("/raster/risk/tiles/WebMercatorQuad", {"minzoom": "5", "maxzoom": "4"}),
@@ -205,6 +207,30 @@ async def test_parameters_past_their_bounds_are_400_before_work(raster_db: Setti
                "geometry": _square(108.9, 34.2, 0.01)["geometry"]}  # fmt: skip
         r = await client.post("/raster/risk/statistics", json=big)
         assert r.status_code == 413, r.text
+        # the request's budget: pixels read over all features, then coverage cells
+        two = {"type": "FeatureCollection", "features": [_square(108.9, 34.2, 0.01)] * 2}
+        three = {"type": "FeatureCollection", "features": [_square(108.9, 34.2, 0.01)] * 3}
+        r = await client.post(
+            "/raster/risk/statistics",
+            json=three,
+            params={"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "1"},
+        )
+        assert r.status_code == 400 and "max_size=836" in r.json()["detail"], r.text
+        r = await client.post(
+            "/raster/risk/statistics",
+            json=two,
+            params={"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "6"},
+        )
+        assert r.status_code == 400 and "cover_scale=4" in r.json()["detail"], r.text
+        # titiler's default reads each feature at full resolution; onemap's is 128 pixels,
+        # so the most features at the default cover_scale fit the budget
+        most = {"type": "FeatureCollection",
+                "features": [_square(108.9, 34.2, 0.01)] * B.MAX_FEATURES}  # fmt: skip
+        r = await client.post("/raster/risk/statistics", json=most, params={"cover_scale": "12"})
+        assert r.status_code == 400 and "cover_scale=" in r.json()["detail"], r.text
+        assert B.MAX_FEATURES * B.DEFAULT_PART_PX**2 * B.DEFAULT_COVER_SCALE**2 <= (
+            B.MAX_COVER_CELLS
+        )
     assert not risk_surface_path(raster_db).exists()  # nothing was worth building it for
 
 
@@ -215,7 +241,8 @@ WORST: list[tuple[str, str, dict[str, Any], Any]] = [
       "resampling": "cubic_spline", "reproject": "lanczos",
       "expression": "((b1+1)*(b1+2)-(b1*3))/((b1+4)*(b1+5))+b1*b1*b1-b1/7+b1*0.5",
       "rescale": "0,1", "colormap_name": "onemap_risk"}, None),
-    ("GET", f"/raster/risk/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM}/12/6.png",
+    ("GET", f"/raster/risk/tiles/WebMercatorQuad/{B.MIN_PADDING_ZOOM}/"
+            f"{13150 >> (14 - B.MIN_PADDING_ZOOM)}/{6530 >> (14 - B.MIN_PADDING_ZOOM)}.png",
      {"tilesize": "512", "buffer": str(B.MAX_BUFFER_PX), "padding": str(B.MAX_PADDING_PX),
       "resampling": "cubic_spline", "reproject": "lanczos",
       "expression": "((b1+1)*(b1+2)-(b1*3))/((b1+4)*(b1+5))+b1*b1*b1-b1/7+b1*0.5",
@@ -228,10 +255,14 @@ WORST: list[tuple[str, str, dict[str, Any], Any]] = [
       "p": [str(i) for i in range(B.MAX_LIST)], "resampling": "cubic_spline"}, None),
     ("GET", "/raster/risk/statistics", {"width": str(B.MAX_IMAGE_PX),
                                         "height": str(B.MAX_IMAGE_PX)}, None),
-    ("POST", "/raster/risk/statistics", {"max_size": str(B.MAX_IMAGE_PX),
-                                         "cover_scale": str(B.MAX_COVER_SCALE)},
+    # the budget's corners: the most pixels read (2 x 1024²) with the most coverage cells
+    # it allows, and the most features at onemap's default size and cover_scale
+    ("POST", "/raster/risk/statistics", {"max_size": str(B.MAX_IMAGE_PX), "cover_scale": "4"},
      {"type": "FeatureCollection",
-      "features": [_square(108.80 + 0.006 * i, 34.18, 0.15) for i in range(B.MAX_FEATURES)]}),
+      "features": [_square(108.60 + 0.3 * i, 33.95, 0.6) for i in range(2)]}),
+    ("POST", "/raster/risk/statistics", {},
+     {"type": "FeatureCollection",
+      "features": [_square(108.60 + 0.012 * i, 33.95, 0.6) for i in range(B.MAX_FEATURES)]}),
     ("GET", "/raster/risk/info.geojson", {}, None),
     ("GET", "/raster/risk/point/108.94,34.26", {"coord_crs": "EPSG:4326"}, None),
     ("GET", "/raster/risk/WebMercatorQuad/tilejson.json", {}, None),
@@ -240,11 +271,14 @@ WORST: list[tuple[str, str, dict[str, Any], Any]] = [
 
 async def test_worst_accepted_parameters_are_answered_or_cut_off(raster_db: Settings) -> None:
     """The heaviest request of each family: a 200, or a 503 from the time limit; never a 5xx
-    of another kind, never a hang (the time limit is the service's, 2 s here)."""
+    of another kind, never a hang (the time limit is the service's default, 1 s)."""
     viewer = (await role_headers(raster_db))["viewer"]
     async with app_client(_patient(raster_db), viewer) as client:
         assert (await client.get(TILE)).status_code == 200  # the surface, built once
-    settings = raster_db.model_copy(update={"raster_time_limit_s": 2.0})
+    settings = raster_db.model_copy(
+        update={"raster_time_limit_s": Settings.model_fields["raster_time_limit_s"].default}
+    )
+    assert settings.raster_time_limit_s == 1.0
     async with app_client(settings, viewer) as client:
         for method, path, params, body in WORST:
             r = await client.request(method, path, params=params, json=body)
@@ -266,6 +300,36 @@ async def test_time_limit_answers_503(raster_db: Settings) -> None:
             assert r.headers["content-type"] == "application/problem+json"
             assert "time limit" in r.json()["detail"]
             assert r.headers["retry-after"] == "5"
+
+
+async def test_work_cut_off_keeps_its_place_until_it_ends(raster_db: Settings) -> None:
+    """Work past the time limit cannot pile up: a request answered 503 holds its place (one
+    of `raster_workers`) until its thread has really finished, and a request that finds no
+    place within `raster_queue_s` is a 503 that starts no work. The surface is built before
+    the clock starts (a first request does not spend its limit on it)."""
+    from api.raster.surface import risk_surface_path
+
+    viewer = (await role_headers(raster_db))["viewer"]
+    tight = raster_db.model_copy(
+        update={"raster_time_limit_s": 1e-6, "raster_workers": 1, "raster_queue_s": 0.0}
+    )
+    async with running_app(tight) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=viewer
+        ) as client:
+            r = await client.get(TILE)
+            assert r.status_code == 503 and "time limit" in r.json()["detail"], r.text
+            assert risk_surface_path(raster_db).is_file()  # built, outside the limit
+            slots = app.state.raster_slots
+            assert slots.locked()  # the cut-off tile is still at work, in its place
+            busy = await client.get("/raster/risk/info")
+            assert busy.status_code == 503 and "stayed taken" in busy.json()["detail"], busy.text
+            for _ in range(600):  # its (bounded) work ends, and the place is given back
+                if not slots.locked():
+                    break
+                await asyncio.sleep(0.05)
+            assert not slots.locked()
 
 
 async def test_raster_tilejson_renders_like_the_map(raster_db: Settings) -> None:

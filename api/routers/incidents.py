@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import Admin, GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
+from api.deps import CityAdmin, GradingDep, PoolDep, Reader, Responder, ServicesDep, SettingsDep
 from api.incidents import needs, service
 from api.incidents.models import DispatchIn, IncidentIn, MinimumNeedsIn, SeverityIn, StatusIn
 from api.risk_events.common import regrade_after
@@ -118,7 +118,7 @@ async def minimum_needs_version(
     summary="Publish a new version of the minimum needs (admin); the old versions stay",
 )  # fmt: skip
 async def put_minimum_needs(
-    body: MinimumNeedsIn, who: Admin, pool: PoolDep, response: Response
+    body: MinimumNeedsIn, who: CityAdmin, pool: PoolDep, response: Response
 ) -> dict[str, Any]:
     """`{"needs": [{"need": "rice", "name_zh": "大米", "unit": "kg", "per_person_week": 2.8,
     "item_type": "方便食品", "per_item": 5}, ...], "note": "why"}`: the whole table as the new

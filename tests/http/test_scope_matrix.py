@@ -77,6 +77,7 @@ WRITES: dict[tuple[str, str], tuple[str, tuple[str, ...] | str]] = {
     ("POST", "/grading/run"): (CITY, "regrades every unit"),
     ("POST", "/raster/population"): (CITY, "the city's one population surface"),
     ("POST", "/tasks"): (CITY, "the city's reviewers assign tasks to organisations"),
+    ("PUT", "/minimum-needs"): (CITY, "the minimum needs every incident plan uses"),
     # scoped by who owns the record, not by ground: the owner's own tests hold them
     ("POST", "/tasks/{task_id}/progress"): (
         OWNED, "the owning organisation (a district also its towns'): tests/http/test_tasks.py "
@@ -335,6 +336,7 @@ CITY_CALLS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
         "/raster/population", {"files": {"file": ("p.tif", b"II*\x00", "image/tiff")}}),
     ("POST", "/tasks"): ("/tasks", {"json": {"item": "1.2.4", "category": "c", "title": "t",
                                              "org": "610102", "due": "2026-12-31"}}),
+    ("PUT", "/minimum-needs"): ("/minimum-needs", {"json": {"needs": []}}),
 }  # fmt: skip
 
 

@@ -27,9 +27,55 @@ WITH p AS MATERIALIZED (
            (j #>> '{k,sum_cap}')::numeric AS sum_cap,
            {{levels}} AS levels,
            {{warning_colours}} AS colours,
-           {{level_zh}}::jsonb AS level_zh,
-           {{level_colours}}::jsonb AS level_colour,
-           '{"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}'::jsonb AS colour_zh
+           -- every number read once here as a scalar or an array by rank: a jsonb read per
+           -- unit costs a detoast of the whole parameter set
+           ARRAY(SELECT (j #>> ARRAY['hazard', 'gb18218', g::text])::numeric
+                   FROM generate_series(1, 4) g ORDER BY g) AS h_gb,
+           ARRAY(SELECT (j #>> ARRAY['hazard', 'registered', l])::numeric
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS h_reg,
+           {{control_levels}} AS g_codes,
+           ARRAY(SELECT (j #>> ARRAY['control', c])::numeric
+                   FROM unnest({{control_levels}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS g_values,
+           ARRAY(SELECT (j #>> ARRAY['k', 'alarm_level', g::text])::numeric
+                   FROM generate_series(1, 4) g ORDER BY g) AS k_alarm,
+           ARRAY(SELECT (j #>> ARRAY['k', 'weather', c])::numeric
+                   FROM unnest({{warning_colours}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS k_weather,
+           ARRAY(SELECT j #>> ARRAY['floors', 'F3', c]
+                   FROM unnest({{warning_colours}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS f3_levels,
+           (j #>> '{k,further_alarm_point,each}')::numeric AS kfa_each,
+           (j #>> '{k,further_alarm_point,cap}')::numeric AS kfa_cap,
+           (j #>> '{k,offline_point,each}')::numeric AS kof_each,
+           (j #>> '{k,offline_point,cap}')::numeric AS kof_cap,
+           (j #>> '{k,hidden_general,each}')::numeric AS kgen_each,
+           (j #>> '{k,hidden_general,cap}')::numeric AS kgen_cap,
+           (j #>> '{k,hidden_general,overdue_factor}')::numeric AS kgen_over,
+           (j #>> '{k,hidden_large,each}')::numeric AS klarge_each,
+           (j #>> '{k,hidden_large,cap}')::numeric AS klarge_cap,
+           (j #>> '{k,hidden_major,each}')::numeric AS kmajor_each,
+           (j #>> '{k,hidden_major,cap}')::numeric AS kmajor_cap,
+           (j #>> '{k,special_period,each}')::numeric AS ksp_each,
+           (j #>> '{k,special_period,cap}')::numeric AS ksp_cap,
+           (j #>> '{k,accident_general,each}')::numeric AS kag_each,
+           (j #>> '{k,accident_general,cap}')::numeric AS kag_cap,
+           (j #>> '{k,accident_large,each}')::numeric AS kal_each,
+           (j #>> '{k,accident_large,cap}')::numeric AS kal_cap,
+           (j #>> '{bands,general}')::numeric AS b_general,
+           (j #>> '{bands,large}')::numeric AS b_large,
+           (j #>> '{bands,major}')::numeric AS b_major,
+           (j #>> '{floors,F0}')::boolean AS f0_on,
+           j #>> '{floors,F1,level}' AS f1_level,
+           j #>> '{floors,F2,level}' AS f2_level,
+           j #>> '{floors,F4,level}' AS f4_level,
+           (j #>> '{floors,F5,min_fired}')::int AS f5_min,
+           j #>> '{floors,F5,level}' AS f5_level,
+           ARRAY(SELECT {{level_zh}}::jsonb ->> l
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lzh,
+           ARRAY(SELECT {{level_colours}}::jsonb ->> l
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lcol,
+           ARRAY['蓝色', '黄色', '橙色', '红色'] AS czh
       FROM (SELECT $1::text::jsonb AS j) s
 ),
 u AS MATERIALIZED (
@@ -211,15 +257,15 @@ base AS (
            CASE WHEN gb.grade IS NOT NULL THEN 'gb18218'
                 WHEN ru.registered_level IS NOT NULL THEN 'registered_level'
                 ELSE 'unassessed' END AS basis,
-           CASE WHEN gb.grade IS NOT NULL THEN (p.j #>> ARRAY['hazard', 'gb18218', gb.grade::text])::numeric
+           CASE WHEN gb.grade IS NOT NULL THEN p.h_gb[gb.grade]
                 WHEN ru.registered_level IS NOT NULL
-                THEN (p.j #>> ARRAY['hazard', 'registered', ru.registered_level])::numeric
+                THEN p.h_reg[array_position(p.levels, ru.registered_level)]
                 ELSE p.h_unassessed END AS h,
            CASE WHEN ex.population IS NULL THEN p.e_unknown
                 ELSE p.e_values[greatest(1, width_bucket(ex.population, p.e_edges))] END
                AS e_base,
            CASE WHEN coalesce(ex.vulnerable_site, false) THEN p.e_bonus ELSE 0 END AS e_bonus,
-           (p.j #>> ARRAY['control', ru.control_level])::numeric AS g,
+           p.g_values[array_position(p.g_codes, ru.control_level)] AS g,
            al.top, coalesce(al.points, 0) AS al_points, al.top_records, al.further_records,
            al.red, al.false_ids,
            coalesce(off.points, 0) AS off_points, off.records AS off_records,
@@ -251,58 +297,48 @@ fx AS (
       FROM base b
      CROSS JOIN p
      CROSS JOIN LATERAL (VALUES
-        (1, 'alarm_highest', (p.j #>> ARRAY['k', 'alarm_level', b.top::text])::numeric,
+        (1, 'alarm_highest', p.k_alarm[b.top],
          'highest active alarm: level ' || b.top, '最高有效报警：' || b.top || '级',
          b.top_records, b.top IS NOT NULL),
         (2, 'alarm_further_points',
-         least((p.j #>> '{k,further_alarm_point,cap}')::numeric,
-               (p.j #>> '{k,further_alarm_point,each}')::numeric * (b.al_points - 1)),
+         least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
          (b.al_points - 1) || ' further alarming point(s)',
          '另有' || (b.al_points - 1) || '个监测点报警',
          coalesce(b.further_records, '[]'::jsonb), b.al_points > 1),
         (3, 'offline_points',
-         least((p.j #>> '{k,offline_point,cap}')::numeric,
-               (p.j #>> '{k,offline_point,each}')::numeric * b.off_points),
+         least(p.kof_cap, p.kof_each * b.off_points),
          b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
          b.off_records, b.off_points > 0),
         (4, 'hidden_general',
-         least((p.j #>> '{k,hidden_general,cap}')::numeric,
-               (p.j #>> '{k,hidden_general,each}')::numeric
-               * ((b.hz_gen - b.hz_gen_over)
-                  + (p.j #>> '{k,hidden_general,overdue_factor}')::numeric * b.hz_gen_over)),
+         least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over) + p.kgen_over * b.hz_gen_over)),
          b.hz_gen || ' open general hidden hazard(s), ' || b.hz_gen_over || ' overdue',
          b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
          b.gen_records, b.hz_gen > 0),
         (5, 'hidden_large',
-         least((p.j #>> '{k,hidden_large,cap}')::numeric,
-               (p.j #>> '{k,hidden_large,each}')::numeric * b.hz_large),
+         least(p.klarge_cap, p.klarge_each * b.hz_large),
          b.hz_large || ' open large hidden hazard(s)',
-         b.hz_large || '项' || (p.level_zh ->> 'large') || '隐患未整改',
+         b.hz_large || '项' || p.lzh[3] || '隐患未整改',
          b.large_records, b.hz_large > 0),
         (6, 'hidden_major',
-         least((p.j #>> '{k,hidden_major,cap}')::numeric,
-               (p.j #>> '{k,hidden_major,each}')::numeric * b.hz_major),
+         least(p.kmajor_cap, p.kmajor_each * b.hz_major),
          b.hz_major || ' open major hidden hazard(s)',
-         b.hz_major || '项' || (p.level_zh ->> 'major') || '隐患未整改',
+         b.hz_major || '项' || p.lzh[4] || '隐患未整改',
          b.major_records, b.hz_major > 0),
-        (7, 'weather', (p.j #>> ARRAY['k', 'weather', b.ww_top])::numeric,
+        (7, 'weather', p.k_weather[array_position(p.colours, b.ww_top)],
          'relevant ' || b.ww_top || ' weather warning',
-         '相关' || (p.colour_zh ->> b.ww_top) || '气象预警',
+         '相关' || p.czh[array_position(p.colours, b.ww_top)] || '气象预警',
          b.ww_records, b.ww_top IS NOT NULL),
         (8, 'special_period',
-         least((p.j #>> '{k,special_period,cap}')::numeric,
-               (p.j #>> '{k,special_period,each}')::numeric * b.sp_n),
+         least(p.ksp_cap, p.ksp_each * b.sp_n),
          b.sp_n || ' special period(s) in scope', '处于' || b.sp_n || '个特殊时段',
          b.sp_records, b.sp_n > 0),
         (9, 'accident_general',
-         least((p.j #>> '{k,accident_general,cap}')::numeric,
-               (p.j #>> '{k,accident_general,each}')::numeric * b.ac_gen),
+         least(p.kag_cap, p.kag_each * b.ac_gen),
          b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
          p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
          b.ac_gen_records, b.ac_gen > 0),
         (10, 'accident_large',
-         least((p.j #>> '{k,accident_large,cap}')::numeric,
-               (p.j #>> '{k,accident_large,each}')::numeric * b.ac_large),
+         least(p.kal_cap, p.kal_each * b.ac_large),
          b.ac_large || ' accident(s) within ' || p.acc_days || ' days',
          p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
          b.ac_large_records, b.ac_large > 0)
@@ -323,22 +359,21 @@ sc AS (
            coalesce(fa.sum_k, 0) AS sum_k, least(p.sum_cap, coalesce(fa.sum_k, 0)) AS applied,
            coalesce(fa.factors, '[]'::jsonb) AS factors,
            -- the floors' levels (NULL: not fired)
-           CASE WHEN (p.j #>> '{floors,F0}')::boolean AND b.registered_level IS NOT NULL
+           CASE WHEN p.f0_on AND b.registered_level IS NOT NULL
                 THEN b.registered_level END AS f0,
-           CASE WHEN b.hz_major > 0 THEN p.j #>> '{floors,F1,level}' END AS f1,
-           CASE WHEN b.red IS NOT NULL THEN p.j #>> '{floors,F2,level}' END AS f2,
-           p.j #>> ARRAY['floors', 'F3', b.ww_top] AS f3,
-           CASE WHEN b.ac_large > 0 THEN p.j #>> '{floors,F4,level}' END AS f4
+           CASE WHEN b.hz_major > 0 THEN p.f1_level END AS f1,
+           CASE WHEN b.red IS NOT NULL THEN p.f2_level END AS f2,
+           p.f3_levels[array_position(p.colours, b.ww_top)] AS f3,
+           CASE WHEN b.ac_large > 0 THEN p.f4_level END AS f4
       FROM base b
      CROSS JOIN p
       LEFT JOIN fx_agg fa ON fa.id = b.id
 ),
 lv AS (
     SELECT sc.*, sc.r0 * (1 + sc.applied) AS r,
-           CASE WHEN sc.r0 * (1 + sc.applied) >= (p.j #>> '{bands,major}')::numeric THEN 'major'
-                WHEN sc.r0 * (1 + sc.applied) >= (p.j #>> '{bands,large}')::numeric THEN 'large'
-                WHEN sc.r0 * (1 + sc.applied) >= (p.j #>> '{bands,general}')::numeric
-                THEN 'general'
+           CASE WHEN sc.r0 * (1 + sc.applied) >= p.b_major THEN 'major'
+                WHEN sc.r0 * (1 + sc.applied) >= p.b_large THEN 'large'
+                WHEN sc.r0 * (1 + sc.applied) >= p.b_general THEN 'general'
                 ELSE 'low' END AS score_level,
            ARRAY(SELECT c FROM unnest(ARRAY['F1', 'F2', 'F3', 'F4'],
                                       ARRAY[sc.f1, sc.f2, sc.f3, sc.f4]) AS x (c, l)
@@ -347,8 +382,7 @@ lv AS (
 ),
 f5 AS (
     SELECT lv.*,
-           CASE WHEN cardinality(lv.fired) >= (p.j #>> '{floors,F5,min_fired}')::int
-                THEN p.j #>> '{floors,F5,level}' END AS f5
+           CASE WHEN cardinality(lv.fired) >= p.f5_min THEN p.f5_level END AS f5
       FROM lv CROSS JOIN p
 ),
 fin AS (
@@ -376,8 +410,8 @@ dec AS (
 SELECT d.id, d.level, d.r, d.r0,
        jsonb_build_object(
            'level', d.level,
-           'level_zh', p.level_zh ->> d.level,
-           'colour', p.level_colour ->> d.level,
+           'level_zh', p.lzh[array_position(p.levels, d.level)],
+           'colour', p.lcol[array_position(p.levels, d.level)],
            'r', d.r,
            'r0', d.r0,
            'sum_k', d.sum_k,
@@ -409,7 +443,7 @@ SELECT d.id, d.level, d.r, d.r0,
                                  THEN 'registered level ' || d.registered_level
                                  ELSE 'no registered level' END,
                             CASE WHEN d.registered_level IS NOT NULL
-                                 THEN '备案等级' || coalesce(p.level_zh ->> d.registered_level,
+                                 THEN '备案等级' || coalesce(p.lzh[array_position(p.levels, d.registered_level)],
                                                          d.registered_level)
                                  ELSE '无备案等级' END,
                             '[]'::jsonb),
@@ -430,7 +464,7 @@ SELECT d.id, d.level, d.r, d.r0,
                                  THEN 'a relevant ' || d.ww_top || ' weather warning'
                                  ELSE 'no relevant warning of a floor colour' END,
                             CASE WHEN d.f3 IS NOT NULL
-                                 THEN '相关' || (p.colour_zh ->> d.ww_top) || '气象预警'
+                                 THEN '相关' || p.czh[array_position(p.colours, d.ww_top)] || '气象预警'
                                  ELSE '无触发底线的相关气象预警' END,
                             CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::jsonb END),
                onemap_floor('F4', d.f4,

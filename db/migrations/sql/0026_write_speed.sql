@@ -50,10 +50,14 @@ BEGIN
     -- $1 layer, $2 actor, $3 actor kind, $4 via; the codes of the compact rows (written
     -- or unchanged) come back, so the full path skips them
     RETURN format($f$
-        WITH c AS MATERIALIZED (
-            SELECT n.code, jsonb_build_object(%s) AS data, %s AS diff
+        WITH j AS MATERIALIZED (
+            -- the test in the select list, not the join: as a join filter its estimate
+            -- (one row) made the planner loop over a million rows
+            SELECT n.code, jsonb_build_object(%s) AS data, %s AS diff,
+                   ROW(%s) IS NOT DISTINCT FROM ROW(%s) AS same
               FROM old_rows o JOIN new_rows n ON n.id = o.id
-             WHERE ROW(%s) IS NOT DISTINCT FROM ROW(%s)
+        ), c AS MATERIALIZED (
+            SELECT j.code, j.data, j.diff FROM j WHERE j.same
         ), ins AS (
             INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op,
                                          data, diff, compact)
@@ -194,7 +198,7 @@ $$;
 CREATE OR REPLACE FUNCTION onemap_floor(code text, level text, reason text, reason_zh text,
                                         records jsonb)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$  -- as jsonb_build_object: so it is inlined
     SELECT jsonb_build_object('code', code, 'fired', level IS NOT NULL, 'level', level,
                               'reason', reason,
                               'reason_i18n', jsonb_build_object('zh', reason_zh, 'en', reason),

@@ -222,9 +222,9 @@ WITH x AS MATERIALIZED (
     INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
                                explanation)
     SELECT x.id, $2, x.explanation ->> 'previous_level', e.level, e.r, x.r0::float8, $4,
-           CASE WHEN x.level = e.level AND x.r::float8 = e.r THEN x.explanation
-                ELSE jsonb_set(x.explanation, '{{data_quality}}',
-                               x.explanation -> 'data_quality' || jsonb_build_object(
+           CASE WHEN x.level = e.level AND x.r::float8 = e.r THEN x.explanation::jsonb
+                ELSE jsonb_set(x.explanation::jsonb, '{{data_quality}}',
+                               (x.explanation -> 'data_quality')::jsonb || jsonb_build_object(
                                    'code', 'path_mismatch', 'sql_level', e.level,
                                    'sql_r', e.r)) END
       FROM x JOIN unnest($5::bigint[], $7::text[], $8::float8[]) AS e (id, level, r)

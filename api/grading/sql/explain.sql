@@ -1,4 +1,6 @@
 -- Explain graded units in one pass: the JSON api/grading/records.py's Grade.to_json builds
+-- (built as json text, which is assembled by concatenation: jsonb objects nested in jsonb
+-- objects are rebuilt at every level, ~5 times slower; the caller casts once)
 -- (docs/grading-model.md, "The explanation every grade carries"), set-based, for units
 -- whose level is not held by hysteresis (a unit graded for the first time, or whose
 -- level did not fall); the engine explains the others with the pure model. The same
@@ -104,10 +106,10 @@ al_top AS (
 ),
 al AS (
     SELECT r.uid, t.top, t.points,
-           jsonb_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
+           json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
                      ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
                FILTER (WHERE NOT r.false_alarm AND r.level = t.top) AS top_records,
-           jsonb_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
+           json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
                      ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
                FILTER (WHERE NOT r.false_alarm AND r.level <> t.top) AS further_records,
            array_agg(r.id ORDER BY r.id COLLATE "C")
@@ -137,12 +139,12 @@ off_rows AS (
 ),
 off AS (
     SELECT uid, count(DISTINCT point) AS points,
-           jsonb_agg(jsonb_build_object('type', 'offline_point', 'point', point,
+           json_agg(json_build_object('type', 'offline_point', 'point', point,
                                         'since', onemap_iso(since), 'until', onemap_iso(until))
                      ORDER BY point COLLATE "C", coalesce(onemap_iso(since), '') COLLATE "C")
                AS records,
-           to_jsonb(array_agg(DISTINCT point COLLATE "C")) AS all_points,
-           to_jsonb(array_agg(DISTINCT point COLLATE "C") FILTER (WHERE never)) AS never_points
+           to_json(array_agg(DISTINCT point COLLATE "C")) AS all_points,
+           to_json(array_agg(DISTINCT point COLLATE "C") FILTER (WHERE never)) AS never_points
       FROM off_rows GROUP BY uid
 ),
 -- ---------------------------------------------------------------- hidden hazards at as_of
@@ -165,17 +167,17 @@ hz AS (
                AS gen_over,
            count(*) FILTER (WHERE r.severity = 'large') AS large,
            count(*) FILTER (WHERE r.severity = 'major') AS major,
-           jsonb_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'general')
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'general')
                AS gen_records,
-           jsonb_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'large')
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'large')
                AS large_records,
-           jsonb_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'major')
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'major')
                AS major_records,
            array_agg(r.id ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'major')
                AS major_ids
       FROM hz_rows r
      CROSS JOIN LATERAL (
-           SELECT jsonb_build_object('type', 'hidden_hazard', 'id', r.id, 'severity', r.severity,
+           SELECT json_build_object('type', 'hidden_hazard', 'id', r.id, 'severity', r.severity,
                                      'due', to_char(r.due_date, 'YYYY-MM-DD'),
                                      'overdue', coalesce(r.overdue, false),
                                      'since', onemap_iso(r.reported_at),
@@ -199,15 +201,15 @@ ww_top AS (
 ),
 ww AS (
     SELECT r.uid, t.top,
-           jsonb_agg(jsonb_build_object('type', 'weather_warning', 'id', r.id,
+           json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
                                         'warning_type', r.type, 'colour', r.colour,
                                         'since', onemap_iso(r.valid_from),
                                         'until', onemap_iso(r.until))
                      ORDER BY r.id COLLATE "C") FILTER (WHERE r.relevant AND r.colour = t.top)
                AS records,
-           to_jsonb(array_agg(r.id ORDER BY r.id COLLATE "C")
+           to_json(array_agg(r.id ORDER BY r.id COLLATE "C")
                     FILTER (WHERE r.relevant AND r.colour = t.top)) AS top_ids,
-           jsonb_agg(jsonb_build_object('type', 'weather_warning', 'id', r.id,
+           json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
                                         'reason', r.type || ' is not relevant to ' || r.category))
                FILTER (WHERE NOT r.relevant) AS ignored
       FROM ww_rows r LEFT JOIN ww_top t ON t.uid = r.uid
@@ -216,7 +218,7 @@ ww AS (
 -- ---------------------------------------------------------------- special periods at as_of
 sp AS (
     SELECT ru.id AS uid, count(*) AS n,
-           jsonb_agg(jsonb_build_object('type', 'special_period', 'id', s.code,
+           json_agg(json_build_object('type', 'special_period', 'id', s.code,
                                         'since', onemap_iso(s.starts_at),
                                         'until', onemap_iso(least(s.ends_at, s.cancelled_at)))
                      ORDER BY s.code COLLATE "C") AS records
@@ -232,18 +234,18 @@ ac AS (
     SELECT a.risk_unit_id AS uid,
            count(*) FILTER (WHERE a.grade = 'general') AS gen,
            count(*) FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')) AS large,
-           jsonb_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
+           json_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
                FILTER (WHERE a.grade = 'general') AS gen_records,
-           jsonb_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
+           json_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
                FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')) AS large_records,
-           to_jsonb(array_agg(a.code ORDER BY a.code COLLATE "C")
+           to_json(array_agg(a.code ORDER BY a.code COLLATE "C")
                     FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')))
                AS large_ids
       FROM accidents a
       JOIN u ON u.id = a.risk_unit_id
      CROSS JOIN p
      CROSS JOIN LATERAL (
-           SELECT jsonb_build_object('type', 'accident', 'id', a.code, 'grade', a.grade,
+           SELECT json_build_object('type', 'accident', 'id', a.code, 'grade', a.grade,
                                      'at', onemap_iso(a.occurred_at)) AS rec) x
      WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_days * interval '86400 seconds' > p.t
      GROUP BY a.risk_unit_id
@@ -304,7 +306,7 @@ fx AS (
          least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
          (b.al_points - 1) || ' further alarming point(s)',
          '另有' || (b.al_points - 1) || '个监测点报警',
-         coalesce(b.further_records, '[]'::jsonb), b.al_points > 1),
+         coalesce(b.further_records, '[]'::json), b.al_points > 1),
         (3, 'offline_points',
          least(p.kof_cap, p.kof_each * b.off_points),
          b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
@@ -347,8 +349,8 @@ fx AS (
 ),
 fx_agg AS (
     SELECT fx.id, sum(fx.k) AS sum_k,
-           jsonb_agg(jsonb_build_object('code', fx.code, 'k', fx.k, 'detail', fx.detail,
-                                        'detail_i18n', jsonb_build_object('zh', fx.detail_zh,
+           json_agg(json_build_object('code', fx.code, 'k', fx.k, 'detail', fx.detail,
+                                        'detail_i18n', json_build_object('zh', fx.detail_zh,
                                                                           'en', fx.detail),
                                         'records', fx.records) ORDER BY fx.ord) AS factors
       FROM fx GROUP BY fx.id
@@ -357,7 +359,7 @@ sc AS (
     SELECT b.*, b.h * least(p.e_max, b.e_base + b.e_bonus) * b.g AS r0,
            least(p.e_max, b.e_base + b.e_bonus) AS e,
            coalesce(fa.sum_k, 0) AS sum_k, least(p.sum_cap, coalesce(fa.sum_k, 0)) AS applied,
-           coalesce(fa.factors, '[]'::jsonb) AS factors,
+           coalesce(fa.factors, '[]'::json) AS factors,
            -- the floors' levels (NULL: not fired)
            CASE WHEN p.f0_on AND b.registered_level IS NOT NULL
                 THEN b.registered_level END AS f0,
@@ -408,7 +410,7 @@ dec AS (
       FROM fin
 )
 SELECT d.id, d.level, d.r, d.r0,
-       jsonb_build_object(
+       json_build_object(
            'level', d.level,
            'level_zh', p.lzh[array_position(p.levels, d.level)],
            'colour', p.lcol[array_position(p.levels, d.level)],
@@ -416,28 +418,34 @@ SELECT d.id, d.level, d.r, d.r0,
            'r0', d.r0,
            'sum_k', d.sum_k,
            'sum_k_applied', d.applied,
-           'formula', jsonb_build_object(
+           'formula', json_build_object(
                'r0', format('R0 = H × E × G = %s × %s × %s = %s', trim_scale(d.h),
                             trim_scale(d.e), trim_scale(d.g), trim_scale(d.r0)),
                'r', format('R = R0 × (1 + min(%s, Σk)) = %s × (1 + %s) = %s',
                            trim_scale(p.sum_cap), trim_scale(d.r0), trim_scale(d.applied),
                            trim_scale(d.r))),
-           'h', jsonb_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
-                                   'registered_level', d.registered_level, 'basis', d.basis)
-                || CASE WHEN d.hs_codes IS NOT NULL
-                        THEN jsonb_build_object('hazard_sources', to_jsonb(d.hs_codes))
-                        ELSE '{}'::jsonb END,
-           'e', jsonb_build_object('value', d.e, 'radius_m', p.radius,
-                                   'population_within_radius', d.population,
-                                   'vulnerable_site_within_radius', d.vs,
-                                   'base', d.e_base, 'bonus', d.e_bonus)
-                || CASE WHEN cardinality(d.vs_codes) > 0
-                        THEN jsonb_build_object('vulnerable_sites', to_jsonb(d.vs_codes))
-                        ELSE '{}'::jsonb END,
-           'g', jsonb_build_object('value', d.g, 'control', d.control_level),
+           'h', CASE WHEN d.hs_codes IS NOT NULL
+                     THEN json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
+                                            'registered_level', d.registered_level,
+                                            'hazard_sources', to_json(d.hs_codes),
+                                            'basis', d.basis)
+                     ELSE json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
+                                            'registered_level', d.registered_level,
+                                            'basis', d.basis) END,
+           'e', CASE WHEN cardinality(d.vs_codes) > 0
+                     THEN json_build_object('value', d.e, 'radius_m', p.radius,
+                                            'population_within_radius', d.population,
+                                            'vulnerable_site_within_radius', d.vs,
+                                            'vulnerable_sites', to_json(d.vs_codes),
+                                            'base', d.e_base, 'bonus', d.e_bonus)
+                     ELSE json_build_object('value', d.e, 'radius_m', p.radius,
+                                            'population_within_radius', d.population,
+                                            'vulnerable_site_within_radius', d.vs,
+                                            'base', d.e_base, 'bonus', d.e_bonus) END,
+           'g', json_build_object('value', d.g, 'control', d.control_level),
            'factors', d.factors,
            'score_level', d.score_level,
-           'floors', jsonb_build_array(
+           'floors', json_build_array(
                onemap_floor('F0', d.f0,
                             CASE WHEN d.registered_level IS NOT NULL
                                  THEN 'registered level ' || d.registered_level
@@ -446,19 +454,19 @@ SELECT d.id, d.level, d.r, d.r0,
                                  THEN '备案等级' || coalesce(p.lzh[array_position(p.levels, d.registered_level)],
                                                          d.registered_level)
                                  ELSE '无备案等级' END,
-                            '[]'::jsonb),
+                            '[]'::json),
                onemap_floor('F1', d.f1,
                             CASE WHEN d.f1 IS NOT NULL THEN 'an open major hidden hazard'
                                  ELSE 'no open major hidden hazard' END,
                             CASE WHEN d.f1 IS NOT NULL THEN '存在未整改的重大隐患'
                                  ELSE '无未整改的重大隐患' END,
-                            coalesce(to_jsonb(d.major_ids), '[]'::jsonb)),
+                            coalesce(to_json(d.major_ids), '[]'::json)),
                onemap_floor('F2', d.f2,
                             CASE WHEN d.f2 IS NOT NULL THEN 'an active level-1 alarm'
                                  ELSE 'no active level-1 alarm' END,
                             CASE WHEN d.f2 IS NOT NULL THEN '存在一级（红色）报警'
                                  ELSE '无一级（红色）报警' END,
-                            coalesce(to_jsonb(d.red), '[]'::jsonb)),
+                            coalesce(to_json(d.red), '[]'::json)),
                onemap_floor('F3', d.f3,
                             CASE WHEN d.f3 IS NOT NULL
                                  THEN 'a relevant ' || d.ww_top || ' weather warning'
@@ -466,7 +474,7 @@ SELECT d.id, d.level, d.r, d.r0,
                             CASE WHEN d.f3 IS NOT NULL
                                  THEN '相关' || p.czh[array_position(p.colours, d.ww_top)] || '气象预警'
                                  ELSE '无触发底线的相关气象预警' END,
-                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::jsonb END),
+                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::json END),
                onemap_floor('F4', d.f4,
                             CASE WHEN d.f4 IS NOT NULL
                                  THEN 'an accident of large grade or above within the window'
@@ -474,7 +482,7 @@ SELECT d.id, d.level, d.r, d.r0,
                             END,
                             CASE WHEN d.f4 IS NOT NULL THEN '期限内发生较大及以上事故'
                                  ELSE '期限内无较大及以上事故' END,
-                            coalesce(d.ac_large_ids, '[]'::jsonb)),
+                            coalesce(d.ac_large_ids, '[]'::json)),
                onemap_floor('F5', d.f5,
                             cardinality(d.fired) || ' of F1-F4 fired'
                             || CASE WHEN cardinality(d.fired) > 0
@@ -484,12 +492,12 @@ SELECT d.id, d.level, d.r, d.r0,
                             || CASE WHEN cardinality(d.fired) > 0
                                     THEN '（' || array_to_string(d.fired, '、') || '）'
                                     ELSE '' END,
-                            CASE WHEN d.f5 IS NOT NULL THEN to_jsonb(d.fired)
-                                 ELSE '[]'::jsonb END)),
+                            CASE WHEN d.f5 IS NOT NULL THEN to_json(d.fired)
+                                 ELSE '[]'::json END)),
            'decided_by', d.decided_by,
            'decided_by_i18n',
-               CASE d.decided_by WHEN 'score' THEN '{"zh": "评分", "en": "score"}'::jsonb
-                    ELSE jsonb_build_object('zh', '底线规则 ' || d.decided_by,
+               CASE d.decided_by WHEN 'score' THEN '{"zh": "评分", "en": "score"}'::json
+                    ELSE json_build_object('zh', '底线规则 ' || d.decided_by,
                                             'en', 'floor ' || d.decided_by) END,
            'previous_level', d.prev,
            'change', CASE WHEN d.prev IS NULL THEN 'new'
@@ -501,33 +509,33 @@ SELECT d.id, d.level, d.r, d.r0,
            'hysteresis', NULL,
            'param_version', $4::int,
            'as_of', $3::text,
-           'unit', jsonb_build_object('code', d.code, 'category', d.category,
+           'unit', json_build_object('code', d.code, 'category', d.category,
                                       'registered_level', d.registered_level,
                                       'gb18218_grade', d.gb_grade,
                                       'control', d.control_level),
            'data_quality',
-               to_jsonb(ARRAY(SELECT q FROM unnest(ARRAY[
+               to_json(ARRAY(SELECT q FROM unnest(ARRAY[
                    CASE WHEN d.basis = 'unassessed'
-                        THEN jsonb_build_object('code', 'hazard_unassessed',
+                        THEN json_build_object('code', 'hazard_unassessed',
                                                 'detail', 'H assumed ' || trim_scale(d.h)) END,
                    CASE WHEN d.population IS NULL
-                        THEN jsonb_build_object('code', 'population_unknown',
+                        THEN json_build_object('code', 'population_unknown',
                                                 'detail', 'E assumed ' || trim_scale(d.e_base))
                    END,
                    CASE WHEN d.off_points > 0
-                        THEN jsonb_build_object('code', 'monitoring_offline', 'points', d.off_all)
+                        THEN json_build_object('code', 'monitoring_offline', 'points', d.off_all)
                    END,
                    CASE WHEN d.off_never IS NOT NULL
-                        THEN jsonb_build_object('code', 'never_reported', 'points', d.off_never)
+                        THEN json_build_object('code', 'never_reported', 'points', d.off_never)
                    END]) WITH ORDINALITY AS x (q, n) WHERE q IS NOT NULL ORDER BY n)),
            'ignored',
-               coalesce((SELECT jsonb_agg(i ORDER BY i ->> 'type' COLLATE "C",
+               coalesce((SELECT json_agg(i ORDER BY i ->> 'type' COLLATE "C",
                                           i ->> 'id' COLLATE "C")
-                           FROM (SELECT jsonb_build_object('type', 'alarm', 'id', fid,
+                           FROM (SELECT json_build_object('type', 'alarm', 'id', fid,
                                                            'reason', 'confirmed false alarm') AS i
                                    FROM unnest(d.false_ids) AS fid
                                  UNION ALL
-                                 SELECT w FROM jsonb_array_elements(d.ww_ignored) AS w) ig),
-                        '[]'::jsonb)
+                                 SELECT w FROM json_array_elements(d.ww_ignored) AS w) ig),
+                        '[]'::json)
        ) AS explanation
   FROM dec d CROSS JOIN p

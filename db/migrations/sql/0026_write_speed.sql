@@ -188,19 +188,19 @@ $$;
 -- An alarm as an explanation's factor lists it.
 CREATE OR REPLACE FUNCTION onemap_alarm_record(id text, point text, level integer,
                                                since timestamptz, until timestamptz)
-RETURNS jsonb
+RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT jsonb_build_object('type', 'alarm', 'id', id, 'point', point, 'level', level,
+    SELECT json_build_object('type', 'alarm', 'id', id, 'point', point, 'level', level,
                               'since', onemap_iso(since), 'until', onemap_iso(until))
 $$;
 
 -- A floor rule as an explanation lists it (fired when it holds a level).
 CREATE OR REPLACE FUNCTION onemap_floor(code text, level text, reason text, reason_zh text,
-                                        records jsonb)
-RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE AS $$  -- as jsonb_build_object: so it is inlined
-    SELECT jsonb_build_object('code', code, 'fired', level IS NOT NULL, 'level', level,
+                                        records json)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$  -- as json_build_object: so it is inlined
+    SELECT json_build_object('code', code, 'fired', level IS NOT NULL, 'level', level,
                               'reason', reason,
-                              'reason_i18n', jsonb_build_object('zh', reason_zh, 'en', reason),
+                              'reason_i18n', json_build_object('zh', reason_zh, 'en', reason),
                               'records', records)
 $$;

@@ -78,6 +78,6 @@ ALTER TABLE feature_history DROP COLUMN compact;
 DROP FUNCTION onemap_feature_data(text, text, integer);
 DROP FUNCTION onemap_history_update_sql(regclass);
 DROP FUNCTION onemap_history_computed();
-DROP FUNCTION onemap_floor(text, text, text, text, jsonb);
+DROP FUNCTION onemap_floor(text, text, text, text, json);
 DROP FUNCTION onemap_alarm_record(text, text, integer, timestamptz, timestamptz);
 DROP FUNCTION onemap_iso(timestamptz);

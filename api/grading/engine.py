@@ -135,7 +135,9 @@ async def regrade(
     begin = (
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
         f"SET LOCAL plan_cache_mode = {mode}; "
-        "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
+        # a full regrade's explanations are wide rows: sorted and hashed in memory
+        + ("SET LOCAL work_mem = '256MB'; " if unit_ids is None else "")
+        + "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
     )
     if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
         await conn.execute(begin, timeout=wait_s)
@@ -213,26 +215,33 @@ def _fell(prev: str | None, level: str) -> bool:
     return prev is not None and LEVEL_RANK[level] < LEVEL_RANK[prev]
 
 
-#: grade_history rows of the units explain.sql explains; back: the units whose
-#: explanation's level or R differs from the regrade's (none, unless the paths disagree)
+#: grade_history rows of the units explain.sql explains (its wide rows are read once, not
+#: joined or sorted); back: the units whose explanation's level or R differs from the
+#: regrade's (none, unless the paths disagree)
 _EXPLAIN_INSERT = """
-WITH x AS MATERIALIZED (
+WITH x AS (
 {explain}
 ), ins AS (
     INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
                                explanation)
-    SELECT x.id, $2, x.explanation ->> 'previous_level', e.level, e.r, x.r0::float8, $4,
-           CASE WHEN x.level = e.level AND x.r::float8 = e.r THEN x.explanation::jsonb
-                ELSE jsonb_set(x.explanation::jsonb, '{{data_quality}}',
-                               (x.explanation -> 'data_quality')::jsonb || jsonb_build_object(
-                                   'code', 'path_mismatch', 'sql_level', e.level,
-                                   'sql_r', e.r)) END
-      FROM x JOIN unnest($5::bigint[], $7::text[], $8::float8[]) AS e (id, level, r)
-        ON e.id = x.id
+    SELECT x.id, $2, x.explanation ->> 'previous_level', x.level, x.r::float8, x.r0::float8, $4,
+           x.explanation::jsonb
+      FROM x
+    RETURNING id AS history_id, risk_unit_id, to_level, r
 )
-SELECT x.id, e.level AS sql_level, e.r AS sql_r, x.level, x.r
-  FROM x JOIN unnest($5::bigint[], $7::text[], $8::float8[]) AS e (id, level, r) ON e.id = x.id
- WHERE x.level IS DISTINCT FROM e.level OR x.r::float8 IS DISTINCT FROM e.r
+SELECT ins.history_id, ins.risk_unit_id AS id, e.level AS sql_level, e.r AS sql_r,
+       ins.to_level AS level, ins.r
+  FROM ins JOIN unnest($5::bigint[], $7::text[], $8::float8[]) AS e (id, level, r)
+    ON e.id = ins.risk_unit_id
+ WHERE ins.to_level IS DISTINCT FROM e.level OR ins.r IS DISTINCT FROM e.r
+"""
+
+_MISMATCH = """
+UPDATE grade_history SET explanation = jsonb_set(explanation, '{data_quality}',
+       explanation -> 'data_quality' || jsonb_build_object('code', 'path_mismatch',
+                                                           'sql_level', $2::text,
+                                                           'sql_r', $3::float8))
+ WHERE id = $1
 """
 
 
@@ -254,6 +263,7 @@ async def _explain_in_sql(
     )  # fmt: skip
     for m in off:
         result.mismatches += 1
+        await conn.execute(_MISMATCH, m["history_id"], m["sql_level"], m["sql_r"])
         log.error("grading paths disagree on unit %s: sql %s/%s, explain %s/%s",
                   m["id"], m["sql_level"], m["sql_r"], m["level"], m["r"])  # fmt: skip
 

@@ -76,9 +76,9 @@ async def test_full_regrade_of_the_demo_city(demo_db: Settings) -> None:
         assert sample["level"] == "major" and sample["param_version"] == 1
         # every explanation came from explain.sql (a first grading): the model's, key for key
         rows = await conn.fetch("SELECT risk_unit_id, explanation::text AS x FROM grade_history")
-        stored = {r["risk_unit_id"]: json.loads(r["x"]) for r in rows}
-        units = await loader.load_units(conn, list(stored), as_of, params)
-        for uid, got in stored.items():
+        explained = {r["risk_unit_id"]: json.loads(r["x"]) for r in rows}
+        units = await loader.load_units(conn, list(explained), as_of, params)
+        for uid, got in explained.items():
             item = units[uid]
             want = grade(item.unit, item.model_events(), as_of, params, None).to_json()
             assert got == json.loads(json.dumps(want, ensure_ascii=False)), item.unit.code

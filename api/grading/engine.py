@@ -7,10 +7,13 @@ under an advisory lock (so a full and an incremental regrade never interleave):
    out of date against population_cells / vulnerable_sites / the radius);
 2. grade every unit in SQL (api/grading/sql/score.sql) and write the units
    whose level or R changed (api/grading/sql/apply.sql);
-3. for the units whose *level* changed, grade them again with the pure model
-   (the reference) to get the full explanation, check that both paths agree,
-   and append grade_history (one row per change; its trigger notifies
-   listeners and queues webhook deliveries).
+3. for the units whose *level* changed, append grade_history with the full
+   explanation (one row per change; its trigger notifies listeners and queues
+   webhook deliveries): built in SQL (api/grading/sql/explain.sql) for a unit
+   graded for the first time or whose level rose, in one statement however
+   many; with the pure model (the reference) for a unit whose level fell, where
+   hysteresis may hold it and the explanation grades the window's moments.
+   Either way the explanation's level is checked against the regrade's.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import asyncpg
 from api.grading import loader
 from api.grading import statements as sqlfiles
 from api.grading.model import grade
-from api.grading.params import Params
+from api.grading.params import LEVEL_RANK, Params
 
 log = logging.getLogger("onemap.grading")
 
@@ -133,7 +136,9 @@ async def regrade(
     begin = (
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
         f"SET LOCAL plan_cache_mode = {mode}; "
-        "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
+        # a full regrade's explanations are wide rows: sorted and hashed in memory
+        + ("SET LOCAL work_mem = '256MB'; " if unit_ids is None else "")
+        + "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
     )
     if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
         await conn.execute(begin, timeout=wait_s)
@@ -182,8 +187,18 @@ async def _regrade(
     changed_rows = [r for r in rows if r["level_changed"]]
     result = RegradeResult(kind, as_of, params.version, units, len(rows),
                            exposure_refreshed=refreshed)  # fmt: skip
-    if changed_rows:
-        await _record_changes(conn, params, as_of, changed_rows, result, report)
+    for row in changed_rows:
+        result.changed.append(
+            {"code": row["code"], "from": row["prev"], "to": row["level"], "r": float(row["r"])}
+        )
+        result.changed_ids.append(row["id"])
+    fell = [r for r in changed_rows if _fell(r["prev"], r["level"])]
+    rose = [r for r in changed_rows if not _fell(r["prev"], r["level"])]
+    if rose:
+        report("explain", 0, len(changed_rows))
+        await _explain_in_sql(conn, params, params_json, as_of, rose, result)
+    if fell:
+        await _record_changes(conn, params, as_of, fell, result, report)
     result.seconds = time.perf_counter() - started
     if kind == "full":
         await conn.execute(
@@ -194,6 +209,64 @@ async def _regrade(
             len(rows) - len(changed_rows), refreshed, started_at, actor,
         )  # fmt: skip
     return result
+
+
+def _fell(prev: str | None, level: str) -> bool:
+    """Whether a level change is a fall (hysteresis may hold it: the model explains it)."""
+    return prev is not None and LEVEL_RANK[level] < LEVEL_RANK[prev]
+
+
+#: grade_history rows of the units explain.sql explains (its wide rows are read once, not
+#: joined or sorted); back: the units whose explanation's level or R differs from the
+#: regrade's (none, unless the paths disagree)
+_EXPLAIN_INSERT = """
+WITH x AS (
+{explain}
+), ins AS (
+    INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
+                               explanation)
+    SELECT x.id, $2, x.explanation ->> 'previous_level', x.level, x.r::float8, x.r0::float8, $4,
+           x.explanation::jsonb
+      FROM x
+    RETURNING id AS history_id, risk_unit_id, to_level, r
+)
+SELECT ins.history_id, ins.risk_unit_id AS id, e.level AS sql_level, e.r AS sql_r,
+       ins.to_level AS level, ins.r
+  FROM ins JOIN unnest($5::bigint[], $7::text[], $8::float8[]) AS e (id, level, r)
+    ON e.id = ins.risk_unit_id
+ WHERE ins.to_level IS DISTINCT FROM e.level OR ins.r IS DISTINCT FROM e.r
+"""
+
+_MISMATCH = """
+UPDATE grade_history SET explanation = jsonb_set(explanation, '{data_quality}',
+       explanation -> 'data_quality' || jsonb_build_object('code', 'path_mismatch',
+                                                           'sql_level', $2::text,
+                                                           'sql_r', $3::float8))
+ WHERE id = $1
+"""
+
+
+async def _explain_in_sql(
+    conn: asyncpg.Connection,
+    params: Params,
+    params_json: str,
+    as_of: datetime,
+    rows: Sequence[asyncpg.Record],
+    result: RegradeResult,
+) -> None:
+    """Explain level changes in SQL (explain.sql) and append them to grade_history, one
+    statement for all: the first grading of a million units is not a million Python calls."""
+    sql = _EXPLAIN_INSERT.format(explain=sqlfiles.explain())
+    off = await conn.fetch(
+        sql, params_json, as_of, as_of.isoformat(), params.version,
+        [r["id"] for r in rows], [r["prev"] for r in rows], [r["level"] for r in rows],
+        [float(r["r"]) for r in rows],
+    )  # fmt: skip
+    for m in off:
+        result.mismatches += 1
+        await conn.execute(_MISMATCH, m["history_id"], m["sql_level"], m["sql_r"])
+        log.error("grading paths disagree on unit %s: sql %s/%s, explain %s/%s",
+                  m["id"], m["sql_level"], m["sql_r"], m["level"], m["r"])  # fmt: skip
 
 
 async def _record_changes(
@@ -239,10 +312,6 @@ async def _record_changes(
             rs.append(float(row["r"]))
             r0s.append(float(row["r0"]))
             texts.append(json.dumps(explanation, ensure_ascii=False))
-            result.changed.append(
-                {"code": row["code"], "from": row["prev"], "to": row["level"], "r": float(row["r"])}
-            )
-            result.changed_ids.append(row["id"])
         await conn.execute(
             "INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, "
             "param_version, explanation) "

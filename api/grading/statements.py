@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
-from api.codes import sql_arrays
+from api.codes import LEVEL_COLOURS, LEVEL_NAMES_ZH, sql_arrays
 from api.sqlfiles import load, render, substitute
 
 Variant = Literal["all", "units"]
@@ -50,3 +51,20 @@ def apply(variant: Variant) -> str:
 def exposure(variant: Variant) -> str:
     """Refresh cached exposure: $1 radius, $2 stamp[, $3 ids]."""
     return render("grading/sql/exposure.sql", **_unit_filters(variant, 3))
+
+
+def _json_literal(value: Any) -> str:
+    """A constant of api/codes.py as a SQL string literal of its JSON (never request data)."""
+    return "'" + json.dumps(value, ensure_ascii=False).replace("'", "''") + "'"
+
+
+@cache
+def explain() -> str:
+    """Explanations of units not held by hysteresis: $1 params, $2 as_of, $3 as_of text,
+    $4 param version, $5 unit ids, $6 their previous levels."""
+    return render(
+        "grading/sql/explain.sql",
+        **sql_arrays(),
+        level_zh=_json_literal(LEVEL_NAMES_ZH),
+        level_colours=_json_literal(LEVEL_COLOURS),
+    )

@@ -13,9 +13,10 @@ Three measurements, each in a scratch database of its own (dropped afterwards):
    counts. Afterwards: every reading stored once, the alarm periods the alarm rules
    make of the episodes, a re-sent batch answered from the ledger.
 2. full regrade: the Xi'an demo city (first grading, then the next one) and UNITS
-   synthetic units (grading_city.sql; graded once from the SQL pass, then regraded
-   after 1 % of points alarm, and again with nothing changed); reference: the
-   score.sql pass alone (nothing written, nothing sent back).
+   synthetic units (grading_city.sql; the first grading through the engine, every
+   unit explained and versioned, then regraded after 1 % of points alarm, and again
+   with nothing changed); reference: the score.sql pass alone (nothing written,
+   nothing sent back).
 3. incremental regrade after one alarm, on the demo city served over HTTP: from the
    POST of a level-1 reading to `GET /risk-units/{code}/grade` showing the new level;
    reference: the same two requests for a normal reading (no level change).
@@ -426,7 +427,9 @@ async def bench_regrade(base: Settings, units: int) -> list[Row]:
         with timer() as t:
             await build_synthetic(settings.database_url, units)
         console.print(f"  {units:,} synthetic units built in {t[0]:.0f} s")
-        synth = await full_regrades(settings.database_url, "synthetic", ["levels only"])
+        # the first grading through the engine: every unit changes level, each explained
+        # in history (explain.sql) and versioned (compact feature_history rows)
+        synth = await full_regrades(settings.database_url, "synthetic", ["first"])
         moved = await move_events(settings.database_url)
         synth += await full_regrades(settings.database_url, "synthetic",
                                      ["after events", "next", "sql pass"])  # fmt: skip

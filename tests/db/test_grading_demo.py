@@ -74,6 +74,14 @@ async def test_full_regrade_of_the_demo_city(demo_db: Settings) -> None:
         sample = json.loads(await conn.fetchval(
             "SELECT explanation::text FROM grade_history ORDER BY r DESC LIMIT 1"))  # fmt: skip
         assert sample["level"] == "major" and sample["param_version"] == 1
+        # every explanation came from explain.sql (a first grading): the model's, key for key
+        rows = await conn.fetch("SELECT risk_unit_id, explanation::text AS x FROM grade_history")
+        explained = {r["risk_unit_id"]: json.loads(r["x"]) for r in rows}
+        units = await loader.load_units(conn, list(explained), as_of, params)
+        for uid, got in explained.items():
+            item = units[uid]
+            want = grade(item.unit, item.model_events(), as_of, params, None).to_json()
+            assert got == json.loads(json.dumps(want, ensure_ascii=False)), item.unit.code
         second = await engine.regrade(conn, params, as_of, trigger="test")
         assert (second.written, second.changed, second.exposure_refreshed) == (0, [], 0)
     finally:

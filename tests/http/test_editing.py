@@ -210,6 +210,47 @@ async def test_regrade_and_tile_version_follow_an_edit(city: City) -> None:
     assert r.headers["etag"] == f'"{hist.json()["versions"][0]["version"]}"'
 
 
+async def test_grading_versions_are_compact_and_read_whole(city: City) -> None:
+    """A regrade's version keeps only the computed columns (compact, migration 0026); its diff,
+    as_of and a restore of it still see the whole row."""
+    r = await city.patch("city", "RU4", {"properties": {"registered_level": "major"}})
+    assert r.status_code == 200, r.text
+    graded = await city.sql(
+        "SELECT version FROM feature_history WHERE layer = 'risk_units' AND code = 'RU4' "
+        "AND compact AND via = 'grading' ORDER BY version DESC LIMIT 1"
+    )
+    assert graded == int(r.headers["etag"].strip('"'))
+    keys = await city.sql(
+        "SELECT array_agg(k ORDER BY k) FROM feature_history, jsonb_object_keys(data) k "
+        "WHERE layer = 'risk_units' AND code = 'RU4' AND version = $1",
+        graded,
+    )
+    assert set(keys) <= {"current_level", "current_r", "level_changed_at"}
+    hist = await city.client.get(
+        "/layers/risk_units/features/RU4/history", headers=city.keys["viewer"]
+    )
+    top = hist.json()["versions"][0]
+    assert top["via"] == "grading" and top["diff"]["current_level"][1] == "major"
+    now = await city.client.get(
+        "/layers/risk_units/features/RU4",
+        params={"as_of": datetime.now(UTC).isoformat()},
+        headers=city.keys["viewer"],
+    )
+    live = (await city.get("RU4")).json()
+    assert now.status_code == 200 and now.headers["etag"] == f'"{graded}"'
+    for field in ("name", "category", "registered_level", "current_level", "district"):
+        assert now.json()["properties"][field] == live["properties"][field], field
+    assert now.json()["geometry"] == live["geometry"]
+    back = await city.client.post(
+        "/layers/risk_units/features/RU4/restore",
+        json={"version": graded},
+        headers={**city.keys["admin"], "If-Match": f'"{graded}"'},
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["properties"]["registered_level"] == "major"
+    assert back.json()["properties"]["name"] == live["properties"]["name"]
+
+
 async def test_retire_as_of_and_restore(city: City) -> None:
     """Retire: gone from features and tiles' table, kept in history; as_of; admin restores."""
     before_retire = datetime.now(UTC)

@@ -1,4 +1,7 @@
--- One version of one feature.
-SELECT version, at, op, data
-  FROM feature_history
- WHERE layer = $1 AND code = $2 AND version = $3
+-- One version of one feature, its whole row (a compact grading version is overlaid on
+-- the last full one: migration 0026).
+SELECT h.version, h.at, h.op,
+       CASE WHEN h.compact THEN onemap_feature_data(h.layer, h.code, h.version)
+            ELSE h.data END AS data
+  FROM feature_history h
+ WHERE h.layer = $1 AND h.code = $2 AND h.version = $3

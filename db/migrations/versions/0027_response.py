@@ -8,7 +8,7 @@ Create Date: 2026-12-07
 from db.migrations.sqlfile import run_sql
 
 revision = "0027_response"
-down_revision = "0025_event_scope"
+down_revision = "0026_write_speed"
 branch_labels = None
 depends_on = None
 

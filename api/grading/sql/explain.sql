@@ -1,0 +1,541 @@
+-- Explain graded units in one pass: the JSON api/grading/records.py's Grade.to_json builds
+-- (built as json text, which is assembled by concatenation: jsonb objects nested in jsonb
+-- objects are rebuilt at every level, ~5 times slower; the caller casts once)
+-- (docs/grading-model.md, "The explanation every grade carries"), set-based, for units
+-- whose level is not held by hysteresis (a unit graded for the first time, or whose
+-- level did not fall); the engine explains the others with the pure model. The same
+-- selections as api/grading/loader.py, taken at as_of; the same sort orders as the
+-- model (codes compare as Python compares strings: COLLATE "C"). tests/db compare both.
+--
+-- $1 text          the parameter set (JSON)
+-- $2 timestamptz   as_of
+-- $3 text          as_of as the model writes it (Python's isoformat)
+-- $4 int           the parameter set's version
+-- $5 bigint[]      unit ids
+-- $6 text[]        their previous levels (same order; NULL: none)
+WITH p AS MATERIALIZED (
+    SELECT $2::timestamptz AS t, j,
+           j #>> '{timezone}' AS tz,
+           (j #>> '{accident_window_days}')::int AS acc_days,
+           (j #>> '{exposure,radius_m}')::numeric AS radius,
+           ARRAY(SELECT (b ->> 0)::int FROM jsonb_array_elements(j #> '{exposure,population_bands}') b)
+               AS e_edges,
+           ARRAY(SELECT (b ->> 1)::numeric
+                   FROM jsonb_array_elements(j #> '{exposure,population_bands}') b) AS e_values,
+           (j #>> '{exposure,vulnerable_site_bonus}')::numeric AS e_bonus,
+           (j #>> '{exposure,max}')::numeric AS e_max,
+           (j #>> '{exposure,unknown_population}')::numeric AS e_unknown,
+           (j #>> '{hazard,unassessed}')::numeric AS h_unassessed,
+           (j #>> '{k,sum_cap}')::numeric AS sum_cap,
+           {{levels}} AS levels,
+           {{warning_colours}} AS colours,
+           -- every number read once here as a scalar or an array by rank: a jsonb read per
+           -- unit costs a detoast of the whole parameter set
+           ARRAY(SELECT (j #>> ARRAY['hazard', 'gb18218', g::text])::numeric
+                   FROM generate_series(1, 4) g ORDER BY g) AS h_gb,
+           ARRAY(SELECT (j #>> ARRAY['hazard', 'registered', l])::numeric
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS h_reg,
+           {{control_levels}} AS g_codes,
+           ARRAY(SELECT (j #>> ARRAY['control', c])::numeric
+                   FROM unnest({{control_levels}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS g_values,
+           ARRAY(SELECT (j #>> ARRAY['k', 'alarm_level', g::text])::numeric
+                   FROM generate_series(1, 4) g ORDER BY g) AS k_alarm,
+           ARRAY(SELECT (j #>> ARRAY['k', 'weather', c])::numeric
+                   FROM unnest({{warning_colours}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS k_weather,
+           ARRAY(SELECT j #>> ARRAY['floors', 'F3', c]
+                   FROM unnest({{warning_colours}}) WITH ORDINALITY AS x (c, n) ORDER BY n)
+               AS f3_levels,
+           (j #>> '{k,further_alarm_point,each}')::numeric AS kfa_each,
+           (j #>> '{k,further_alarm_point,cap}')::numeric AS kfa_cap,
+           (j #>> '{k,offline_point,each}')::numeric AS kof_each,
+           (j #>> '{k,offline_point,cap}')::numeric AS kof_cap,
+           (j #>> '{k,hidden_general,each}')::numeric AS kgen_each,
+           (j #>> '{k,hidden_general,cap}')::numeric AS kgen_cap,
+           (j #>> '{k,hidden_general,overdue_factor}')::numeric AS kgen_over,
+           (j #>> '{k,hidden_large,each}')::numeric AS klarge_each,
+           (j #>> '{k,hidden_large,cap}')::numeric AS klarge_cap,
+           (j #>> '{k,hidden_major,each}')::numeric AS kmajor_each,
+           (j #>> '{k,hidden_major,cap}')::numeric AS kmajor_cap,
+           (j #>> '{k,special_period,each}')::numeric AS ksp_each,
+           (j #>> '{k,special_period,cap}')::numeric AS ksp_cap,
+           (j #>> '{k,accident_general,each}')::numeric AS kag_each,
+           (j #>> '{k,accident_general,cap}')::numeric AS kag_cap,
+           (j #>> '{k,accident_large,each}')::numeric AS kal_each,
+           (j #>> '{k,accident_large,cap}')::numeric AS kal_cap,
+           (j #>> '{bands,general}')::numeric AS b_general,
+           (j #>> '{bands,large}')::numeric AS b_large,
+           (j #>> '{bands,major}')::numeric AS b_major,
+           (j #>> '{floors,F0}')::boolean AS f0_on,
+           j #>> '{floors,F1,level}' AS f1_level,
+           j #>> '{floors,F2,level}' AS f2_level,
+           j #>> '{floors,F4,level}' AS f4_level,
+           (j #>> '{floors,F5,min_fired}')::int AS f5_min,
+           j #>> '{floors,F5,level}' AS f5_level,
+           ARRAY(SELECT {{level_zh}}::jsonb ->> l
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lzh,
+           ARRAY(SELECT {{level_colours}}::jsonb ->> l
+                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lcol,
+           ARRAY['蓝色', '黄色', '橙色', '红色'] AS czh
+      FROM (SELECT $1::text::jsonb AS j) s
+),
+u AS MATERIALIZED (
+    SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)
+),
+gb AS (
+    SELECT hs.risk_unit_id AS uid, min(hs.gb_grade) AS grade,
+           array_agg(hs.code ORDER BY hs.code) AS codes
+      FROM hazard_sources hs JOIN u ON u.id = hs.risk_unit_id
+     WHERE hs.gb_grade IS NOT NULL
+     GROUP BY hs.risk_unit_id
+),
+-- ---------------------------------------------------------------- alarms at as_of
+al_rows AS (
+    SELECT a.risk_unit_id AS uid, a.code AS id, mp.code AS point, a.level, a.started_at,
+           a.ended_at, a.false_alarm_at IS NOT NULL AS false_alarm
+      FROM alarms a
+      JOIN u ON u.id = a.risk_unit_id
+      JOIN monitoring_points mp ON mp.id = a.point_id
+     CROSS JOIN p
+     WHERE a.started_at <= p.t AND (a.ended_at IS NULL OR a.ended_at > p.t)
+),
+al_top AS (
+    SELECT uid, min(level) AS top, count(DISTINCT point) AS points
+      FROM al_rows WHERE NOT false_alarm GROUP BY uid
+),
+al AS (
+    SELECT r.uid, t.top, t.points,
+           json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
+                     ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
+               FILTER (WHERE NOT r.false_alarm AND r.level = t.top) AS top_records,
+           json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
+                     ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
+               FILTER (WHERE NOT r.false_alarm AND r.level <> t.top) AS further_records,
+           array_agg(r.id ORDER BY r.id COLLATE "C")
+               FILTER (WHERE NOT r.false_alarm AND r.level = 1) AS red,
+           array_agg(r.id) FILTER (WHERE r.false_alarm) AS false_ids
+      FROM al_rows r LEFT JOIN al_top t ON t.uid = r.uid
+     GROUP BY r.uid, t.top, t.points
+),
+-- ---------------------------------------------------------------- offline points at as_of
+off_rows AS (
+    SELECT mp.risk_unit_id AS uid, mp.code AS point, o.started_at AS since,
+           o.ended_at AS until, false AS never
+      FROM monitoring_offline_periods o
+      JOIN monitoring_points mp ON mp.id = o.point_id
+      JOIN u ON u.id = mp.risk_unit_id
+     CROSS JOIN p
+     WHERE o.started_at <= p.t AND o.ended_at > p.t
+    UNION ALL
+    SELECT mp.risk_unit_id, mp.code, s.last_at + mp.expected_interval_s * interval '1 second',
+           NULL, s.last_at IS NULL
+      FROM monitoring_points mp
+      JOIN u ON u.id = mp.risk_unit_id
+      LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(mp.id)
+     CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_at) s
+     CROSS JOIN p
+     WHERE coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
+),
+off AS (
+    SELECT uid, count(DISTINCT point) AS points,
+           json_agg(json_build_object('type', 'offline_point', 'point', point,
+                                        'since', onemap_iso(since), 'until', onemap_iso(until))
+                     ORDER BY point COLLATE "C", coalesce(onemap_iso(since), '') COLLATE "C")
+               AS records,
+           to_json(array_agg(DISTINCT point COLLATE "C")) AS all_points,
+           to_json(array_agg(DISTINCT point COLLATE "C") FILTER (WHERE never)) AS never_points
+      FROM off_rows GROUP BY uid
+),
+-- ---------------------------------------------------------------- hidden hazards at as_of
+hz_rows AS (
+    SELECT h.risk_unit_id AS uid, h.code AS id, h.severity, h.due_date, h.reported_at,
+           e.until, d.deadline <= p.t AND (e.until IS NULL OR e.until > d.deadline) AS overdue
+      FROM hidden_hazards h
+      JOIN u ON u.id = h.risk_unit_id
+     CROSS JOIN p
+     CROSS JOIN LATERAL (SELECT least(h.verified_at, h.closed_at) AS until) e
+     CROSS JOIN LATERAL (
+           SELECT ((h.due_date + 1)::timestamp AT TIME ZONE p.tz) AS deadline) d
+     WHERE h.reported_at <= p.t AND (e.until IS NULL OR e.until > p.t)
+       AND NOT (h.status IN ('verified', 'closed') AND e.until IS NULL)
+),
+hz AS (
+    SELECT r.uid,
+           count(*) FILTER (WHERE r.severity = 'general') AS gen,
+           count(*) FILTER (WHERE r.severity = 'general' AND coalesce(r.overdue, false))
+               AS gen_over,
+           count(*) FILTER (WHERE r.severity = 'large') AS large,
+           count(*) FILTER (WHERE r.severity = 'major') AS major,
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'general')
+               AS gen_records,
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'large')
+               AS large_records,
+           json_agg(x.rec ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'major')
+               AS major_records,
+           array_agg(r.id ORDER BY r.id COLLATE "C") FILTER (WHERE r.severity = 'major')
+               AS major_ids
+      FROM hz_rows r
+     CROSS JOIN LATERAL (
+           SELECT json_build_object('type', 'hidden_hazard', 'id', r.id, 'severity', r.severity,
+                                     'due', to_char(r.due_date, 'YYYY-MM-DD'),
+                                     'overdue', coalesce(r.overdue, false),
+                                     'since', onemap_iso(r.reported_at),
+                                     'until', onemap_iso(r.until)) AS rec) x
+     GROUP BY r.uid
+),
+-- ---------------------------------------------------------------- weather warnings at as_of
+ww_rows AS (
+    SELECT ru.id AS uid, w.code AS id, w.type, w.colour, w.valid_from,
+           least(w.valid_to, w.cancelled_at) AS until,
+           coalesce((p.j -> 'relevance' -> w.type) ? ru.category, false) AS relevant, ru.category
+      FROM weather_warnings w
+      JOIN risk_units ru ON ST_Intersects(ru.geom, w.geom)
+      JOIN u ON u.id = ru.id
+     CROSS JOIN p
+     WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t
+),
+ww_top AS (
+    SELECT r.uid, (p.colours)[max(array_position(p.colours, r.colour))] AS top
+      FROM ww_rows r CROSS JOIN p WHERE r.relevant GROUP BY r.uid, p.colours
+),
+ww AS (
+    SELECT r.uid, t.top,
+           json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
+                                        'warning_type', r.type, 'colour', r.colour,
+                                        'since', onemap_iso(r.valid_from),
+                                        'until', onemap_iso(r.until))
+                     ORDER BY r.id COLLATE "C") FILTER (WHERE r.relevant AND r.colour = t.top)
+               AS records,
+           to_json(array_agg(r.id ORDER BY r.id COLLATE "C")
+                    FILTER (WHERE r.relevant AND r.colour = t.top)) AS top_ids,
+           json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
+                                        'reason', r.type || ' is not relevant to ' || r.category))
+               FILTER (WHERE NOT r.relevant) AS ignored
+      FROM ww_rows r LEFT JOIN ww_top t ON t.uid = r.uid
+     GROUP BY r.uid, t.top
+),
+-- ---------------------------------------------------------------- special periods at as_of
+sp AS (
+    SELECT ru.id AS uid, count(*) AS n,
+           json_agg(json_build_object('type', 'special_period', 'id', s.code,
+                                        'since', onemap_iso(s.starts_at),
+                                        'until', onemap_iso(least(s.ends_at, s.cancelled_at)))
+                     ORDER BY s.code COLLATE "C") AS records
+      FROM special_periods s
+      JOIN risk_units ru ON s.geom IS NULL OR ST_Intersects(ru.geom, s.geom)
+      JOIN u ON u.id = ru.id
+     CROSS JOIN p
+     WHERE s.starts_at <= p.t AND least(s.ends_at, s.cancelled_at) > p.t
+     GROUP BY ru.id
+),
+-- ---------------------------------------------------------------- accidents at as_of
+ac AS (
+    SELECT a.risk_unit_id AS uid,
+           count(*) FILTER (WHERE a.grade = 'general') AS gen,
+           count(*) FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')) AS large,
+           json_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
+               FILTER (WHERE a.grade = 'general') AS gen_records,
+           json_agg(x.rec ORDER BY a.occurred_at, a.code COLLATE "C")
+               FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')) AS large_records,
+           to_json(array_agg(a.code ORDER BY a.code COLLATE "C")
+                    FILTER (WHERE a.grade IN ('large', 'major', 'especially_major')))
+               AS large_ids
+      FROM accidents a
+      JOIN u ON u.id = a.risk_unit_id
+     CROSS JOIN p
+     CROSS JOIN LATERAL (
+           SELECT json_build_object('type', 'accident', 'id', a.code, 'grade', a.grade,
+                                     'at', onemap_iso(a.occurred_at)) AS rec) x
+     WHERE a.occurred_at <= p.t AND a.occurred_at + p.acc_days * interval '86400 seconds' > p.t
+     GROUP BY a.risk_unit_id
+),
+-- ---------------------------------------------------------------- H, E, G and the factors
+base AS (
+    SELECT u.id, u.prev, ru.code, ru.category, ru.registered_level, ru.control_level,
+           gb.grade AS gb_grade, gb.codes AS hs_codes,
+           ex.population, coalesce(ex.vulnerable_site, false) AS vs,
+           coalesce(ex.vulnerable_sites, '{}') AS vs_codes,
+           CASE WHEN gb.grade IS NOT NULL THEN 'gb18218'
+                WHEN ru.registered_level IS NOT NULL THEN 'registered_level'
+                ELSE 'unassessed' END AS basis,
+           CASE WHEN gb.grade IS NOT NULL THEN p.h_gb[gb.grade]
+                WHEN ru.registered_level IS NOT NULL
+                THEN p.h_reg[array_position(p.levels, ru.registered_level)]
+                ELSE p.h_unassessed END AS h,
+           CASE WHEN ex.population IS NULL THEN p.e_unknown
+                ELSE p.e_values[greatest(1, width_bucket(ex.population, p.e_edges))] END
+               AS e_base,
+           CASE WHEN coalesce(ex.vulnerable_site, false) THEN p.e_bonus ELSE 0 END AS e_bonus,
+           p.g_values[array_position(p.g_codes, ru.control_level)] AS g,
+           al.top, coalesce(al.points, 0) AS al_points, al.top_records, al.further_records,
+           al.red, al.false_ids,
+           coalesce(off.points, 0) AS off_points, off.records AS off_records,
+           off.all_points AS off_all, off.never_points AS off_never,
+           coalesce(hz.gen, 0) AS hz_gen, coalesce(hz.gen_over, 0) AS hz_gen_over,
+           coalesce(hz.large, 0) AS hz_large, coalesce(hz.major, 0) AS hz_major,
+           hz.gen_records, hz.large_records, hz.major_records, hz.major_ids,
+           ww.top AS ww_top, ww.records AS ww_records, ww.top_ids AS ww_ids,
+           ww.ignored AS ww_ignored,
+           coalesce(sp.n, 0) AS sp_n, sp.records AS sp_records,
+           coalesce(ac.gen, 0) AS ac_gen, coalesce(ac.large, 0) AS ac_large,
+           ac.gen_records AS ac_gen_records, ac.large_records AS ac_large_records,
+           ac.large_ids AS ac_large_ids
+      FROM u
+      JOIN risk_units ru ON ru.id = u.id
+     CROSS JOIN p
+      LEFT JOIN gb ON gb.uid = u.id
+      LEFT JOIN risk_unit_exposure ex ON ex.risk_unit_id = u.id
+      LEFT JOIN al ON al.uid = u.id
+      LEFT JOIN off ON off.uid = u.id
+      LEFT JOIN hz ON hz.uid = u.id
+      LEFT JOIN ww ON ww.uid = u.id
+      LEFT JOIN sp ON sp.uid = u.id
+      LEFT JOIN ac ON ac.uid = u.id
+),
+fx AS (
+    -- each factor that applies: (order, code, k, detail en, detail zh, records)
+    SELECT b.id, f.*
+      FROM base b
+     CROSS JOIN p
+     CROSS JOIN LATERAL (VALUES
+        (1, 'alarm_highest', p.k_alarm[b.top],
+         'highest active alarm: level ' || b.top, '最高有效报警：' || b.top || '级',
+         b.top_records, b.top IS NOT NULL),
+        (2, 'alarm_further_points',
+         least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
+         (b.al_points - 1) || ' further alarming point(s)',
+         '另有' || (b.al_points - 1) || '个监测点报警',
+         coalesce(b.further_records, '[]'::json), b.al_points > 1),
+        (3, 'offline_points',
+         least(p.kof_cap, p.kof_each * b.off_points),
+         b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
+         b.off_records, b.off_points > 0),
+        (4, 'hidden_general',
+         least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over) + p.kgen_over * b.hz_gen_over)),
+         b.hz_gen || ' open general hidden hazard(s), ' || b.hz_gen_over || ' overdue',
+         b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
+         b.gen_records, b.hz_gen > 0),
+        (5, 'hidden_large',
+         least(p.klarge_cap, p.klarge_each * b.hz_large),
+         b.hz_large || ' open large hidden hazard(s)',
+         b.hz_large || '项' || p.lzh[3] || '隐患未整改',
+         b.large_records, b.hz_large > 0),
+        (6, 'hidden_major',
+         least(p.kmajor_cap, p.kmajor_each * b.hz_major),
+         b.hz_major || ' open major hidden hazard(s)',
+         b.hz_major || '项' || p.lzh[4] || '隐患未整改',
+         b.major_records, b.hz_major > 0),
+        (7, 'weather', p.k_weather[array_position(p.colours, b.ww_top)],
+         'relevant ' || b.ww_top || ' weather warning',
+         '相关' || p.czh[array_position(p.colours, b.ww_top)] || '气象预警',
+         b.ww_records, b.ww_top IS NOT NULL),
+        (8, 'special_period',
+         least(p.ksp_cap, p.ksp_each * b.sp_n),
+         b.sp_n || ' special period(s) in scope', '处于' || b.sp_n || '个特殊时段',
+         b.sp_records, b.sp_n > 0),
+        (9, 'accident_general',
+         least(p.kag_cap, p.kag_each * b.ac_gen),
+         b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
+         p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
+         b.ac_gen_records, b.ac_gen > 0),
+        (10, 'accident_large',
+         least(p.kal_cap, p.kal_each * b.ac_large),
+         b.ac_large || ' accident(s) within ' || p.acc_days || ' days',
+         p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
+         b.ac_large_records, b.ac_large > 0)
+     ) AS f (ord, code, k, detail, detail_zh, records, applies)
+     WHERE f.applies
+),
+fx_agg AS (
+    SELECT fx.id, sum(fx.k) AS sum_k,
+           json_agg(json_build_object('code', fx.code, 'k', fx.k, 'detail', fx.detail,
+                                        'detail_i18n', json_build_object('zh', fx.detail_zh,
+                                                                          'en', fx.detail),
+                                        'records', fx.records) ORDER BY fx.ord) AS factors
+      FROM fx GROUP BY fx.id
+),
+sc AS (
+    SELECT b.*, b.h * least(p.e_max, b.e_base + b.e_bonus) * b.g AS r0,
+           least(p.e_max, b.e_base + b.e_bonus) AS e,
+           coalesce(fa.sum_k, 0) AS sum_k, least(p.sum_cap, coalesce(fa.sum_k, 0)) AS applied,
+           coalesce(fa.factors, '[]'::json) AS factors,
+           -- the floors' levels (NULL: not fired)
+           CASE WHEN p.f0_on AND b.registered_level IS NOT NULL
+                THEN b.registered_level END AS f0,
+           CASE WHEN b.hz_major > 0 THEN p.f1_level END AS f1,
+           CASE WHEN b.red IS NOT NULL THEN p.f2_level END AS f2,
+           p.f3_levels[array_position(p.colours, b.ww_top)] AS f3,
+           CASE WHEN b.ac_large > 0 THEN p.f4_level END AS f4
+      FROM base b
+     CROSS JOIN p
+      LEFT JOIN fx_agg fa ON fa.id = b.id
+),
+lv AS (
+    SELECT sc.*, sc.r0 * (1 + sc.applied) AS r,
+           CASE WHEN sc.r0 * (1 + sc.applied) >= p.b_major THEN 'major'
+                WHEN sc.r0 * (1 + sc.applied) >= p.b_large THEN 'large'
+                WHEN sc.r0 * (1 + sc.applied) >= p.b_general THEN 'general'
+                ELSE 'low' END AS score_level,
+           ARRAY(SELECT c FROM unnest(ARRAY['F1', 'F2', 'F3', 'F4'],
+                                      ARRAY[sc.f1, sc.f2, sc.f3, sc.f4]) AS x (c, l)
+                  WHERE l IS NOT NULL) AS fired
+      FROM sc CROSS JOIN p
+),
+f5 AS (
+    SELECT lv.*,
+           CASE WHEN cardinality(lv.fired) >= p.f5_min THEN p.f5_level END AS f5
+      FROM lv CROSS JOIN p
+),
+fin AS (
+    SELECT f5.*, (p.levels)[greatest(array_position(p.levels, f5.score_level),
+                                     array_position(p.levels, f5.f0),
+                                     array_position(p.levels, f5.f1),
+                                     array_position(p.levels, f5.f2),
+                                     array_position(p.levels, f5.f3),
+                                     array_position(p.levels, f5.f4),
+                                     array_position(p.levels, f5.f5))] AS level
+      FROM f5 CROSS JOIN p
+),
+dec AS (
+    SELECT fin.*,
+           CASE WHEN fin.level = fin.score_level THEN 'score'
+                WHEN fin.f5 = fin.level THEN 'F5'
+                WHEN fin.f0 = fin.level THEN 'F0'
+                WHEN fin.f1 = fin.level THEN 'F1'
+                WHEN fin.f2 = fin.level THEN 'F2'
+                WHEN fin.f3 = fin.level THEN 'F3'
+                WHEN fin.f4 = fin.level THEN 'F4'
+                ELSE 'score' END AS decided_by
+      FROM fin
+)
+SELECT d.id, d.level, d.r, d.r0,
+       json_build_object(
+           'level', d.level,
+           'level_zh', p.lzh[array_position(p.levels, d.level)],
+           'colour', p.lcol[array_position(p.levels, d.level)],
+           'r', d.r,
+           'r0', d.r0,
+           'sum_k', d.sum_k,
+           'sum_k_applied', d.applied,
+           'formula', json_build_object(
+               'r0', format('R0 = H × E × G = %s × %s × %s = %s', trim_scale(d.h),
+                            trim_scale(d.e), trim_scale(d.g), trim_scale(d.r0)),
+               'r', format('R = R0 × (1 + min(%s, Σk)) = %s × (1 + %s) = %s',
+                           trim_scale(p.sum_cap), trim_scale(d.r0), trim_scale(d.applied),
+                           trim_scale(d.r))),
+           'h', CASE WHEN d.hs_codes IS NOT NULL
+                     THEN json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
+                                            'registered_level', d.registered_level,
+                                            'hazard_sources', to_json(d.hs_codes),
+                                            'basis', d.basis)
+                     ELSE json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
+                                            'registered_level', d.registered_level,
+                                            'basis', d.basis) END,
+           'e', CASE WHEN cardinality(d.vs_codes) > 0
+                     THEN json_build_object('value', d.e, 'radius_m', p.radius,
+                                            'population_within_radius', d.population,
+                                            'vulnerable_site_within_radius', d.vs,
+                                            'vulnerable_sites', to_json(d.vs_codes),
+                                            'base', d.e_base, 'bonus', d.e_bonus)
+                     ELSE json_build_object('value', d.e, 'radius_m', p.radius,
+                                            'population_within_radius', d.population,
+                                            'vulnerable_site_within_radius', d.vs,
+                                            'base', d.e_base, 'bonus', d.e_bonus) END,
+           'g', json_build_object('value', d.g, 'control', d.control_level),
+           'factors', d.factors,
+           'score_level', d.score_level,
+           'floors', json_build_array(
+               onemap_floor('F0', d.f0,
+                            CASE WHEN d.registered_level IS NOT NULL
+                                 THEN 'registered level ' || d.registered_level
+                                 ELSE 'no registered level' END,
+                            CASE WHEN d.registered_level IS NOT NULL
+                                 THEN '备案等级' || coalesce(p.lzh[array_position(p.levels, d.registered_level)],
+                                                         d.registered_level)
+                                 ELSE '无备案等级' END,
+                            '[]'::json),
+               onemap_floor('F1', d.f1,
+                            CASE WHEN d.f1 IS NOT NULL THEN 'an open major hidden hazard'
+                                 ELSE 'no open major hidden hazard' END,
+                            CASE WHEN d.f1 IS NOT NULL THEN '存在未整改的重大隐患'
+                                 ELSE '无未整改的重大隐患' END,
+                            coalesce(to_json(d.major_ids), '[]'::json)),
+               onemap_floor('F2', d.f2,
+                            CASE WHEN d.f2 IS NOT NULL THEN 'an active level-1 alarm'
+                                 ELSE 'no active level-1 alarm' END,
+                            CASE WHEN d.f2 IS NOT NULL THEN '存在一级（红色）报警'
+                                 ELSE '无一级（红色）报警' END,
+                            coalesce(to_json(d.red), '[]'::json)),
+               onemap_floor('F3', d.f3,
+                            CASE WHEN d.f3 IS NOT NULL
+                                 THEN 'a relevant ' || d.ww_top || ' weather warning'
+                                 ELSE 'no relevant warning of a floor colour' END,
+                            CASE WHEN d.f3 IS NOT NULL
+                                 THEN '相关' || p.czh[array_position(p.colours, d.ww_top)] || '气象预警'
+                                 ELSE '无触发底线的相关气象预警' END,
+                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::json END),
+               onemap_floor('F4', d.f4,
+                            CASE WHEN d.f4 IS NOT NULL
+                                 THEN 'an accident of large grade or above within the window'
+                                 ELSE 'no accident of large grade or above within the window'
+                            END,
+                            CASE WHEN d.f4 IS NOT NULL THEN '期限内发生较大及以上事故'
+                                 ELSE '期限内无较大及以上事故' END,
+                            coalesce(d.ac_large_ids, '[]'::json)),
+               onemap_floor('F5', d.f5,
+                            cardinality(d.fired) || ' of F1-F4 fired'
+                            || CASE WHEN cardinality(d.fired) > 0
+                                    THEN ' (' || array_to_string(d.fired, ', ') || ')'
+                                    ELSE '' END,
+                            'F1–F4中' || cardinality(d.fired) || '项触发'
+                            || CASE WHEN cardinality(d.fired) > 0
+                                    THEN '（' || array_to_string(d.fired, '、') || '）'
+                                    ELSE '' END,
+                            CASE WHEN d.f5 IS NOT NULL THEN to_json(d.fired)
+                                 ELSE '[]'::json END)),
+           'decided_by', d.decided_by,
+           'decided_by_i18n',
+               CASE d.decided_by WHEN 'score' THEN '{"zh": "评分", "en": "score"}'::json
+                    ELSE json_build_object('zh', '底线规则 ' || d.decided_by,
+                                            'en', 'floor ' || d.decided_by) END,
+           'previous_level', d.prev,
+           'change', CASE WHEN d.prev IS NULL THEN 'new'
+                          WHEN array_position(p.levels, d.level)
+                               > array_position(p.levels, d.prev) THEN 'up'
+                          WHEN array_position(p.levels, d.level)
+                               < array_position(p.levels, d.prev) THEN 'down'
+                          ELSE 'same' END,
+           'hysteresis', NULL,
+           'param_version', $4::int,
+           'as_of', $3::text,
+           'unit', json_build_object('code', d.code, 'category', d.category,
+                                      'registered_level', d.registered_level,
+                                      'gb18218_grade', d.gb_grade,
+                                      'control', d.control_level),
+           'data_quality',
+               to_json(ARRAY(SELECT q FROM unnest(ARRAY[
+                   CASE WHEN d.basis = 'unassessed'
+                        THEN json_build_object('code', 'hazard_unassessed',
+                                                'detail', 'H assumed ' || trim_scale(d.h)) END,
+                   CASE WHEN d.population IS NULL
+                        THEN json_build_object('code', 'population_unknown',
+                                                'detail', 'E assumed ' || trim_scale(d.e_base))
+                   END,
+                   CASE WHEN d.off_points > 0
+                        THEN json_build_object('code', 'monitoring_offline', 'points', d.off_all)
+                   END,
+                   CASE WHEN d.off_never IS NOT NULL
+                        THEN json_build_object('code', 'never_reported', 'points', d.off_never)
+                   END]) WITH ORDINALITY AS x (q, n) WHERE q IS NOT NULL ORDER BY n)),
+           'ignored',
+               coalesce((SELECT json_agg(i ORDER BY i ->> 'type' COLLATE "C",
+                                          i ->> 'id' COLLATE "C")
+                           FROM (SELECT json_build_object('type', 'alarm', 'id', fid,
+                                                           'reason', 'confirmed false alarm') AS i
+                                   FROM unnest(d.false_ids) AS fid
+                                 UNION ALL
+                                 SELECT w FROM json_array_elements(d.ww_ignored) AS w) ig),
+                        '[]'::json)
+       ) AS explanation
+  FROM dec d CROSS JOIN p

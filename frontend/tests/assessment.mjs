@@ -3,37 +3,11 @@
 // Run by tests/system/test_frontend_assessment.py against a live server on a copy of the demo city:
 //   ONEMAP_BASE_URL=http://127.0.0.1:PORT [ONEMAP_SCREENSHOTS=dir] [CHROMIUM=/usr/bin/chromium] node tests/assessment.mjs
 // Prints one "ok - ..." line per check and a last line `RESULT {json}`; exits 1 on the first failure.
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { assert, errorFree, logIn, ok, run, shot } from "./harness.mjs";
 
-const BASE = process.env.ONEMAP_BASE_URL;
-const SHOTS = process.env.ONEMAP_SCREENSHOTS || "";
-const EXE = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = 60_000; // a guard against hanging, not a speed assertion
-if (!BASE) {
-  console.error("set ONEMAP_BASE_URL");
-  process.exit(2);
-}
-
-const result = { checks: [] };
-function ok(name, detail = {}) {
-  result.checks.push(name);
-  console.log(`ok - ${name} ${JSON.stringify(detail)}`);
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-const browser = await chromium.launch({ executablePath: EXE, args: ["--no-sandbox"] });
-try {
-  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(BASE + "/");
-  await page.fill("#login input[name=username]", "viewer");
-  await page.fill("#login input[name=password]", "viewer-demo");
-  await page.click("#login button[type=submit]");
-  await page.waitForSelector(".assessment .c-gauge svg", { timeout: WAIT });
+async function main(ctx) {
+  const { page } = ctx;
+  await logIn(page, "viewer", { ready: ".assessment .c-gauge svg" });
   ok("login and gauge");
 
   // the API's figures, asked for here with the page's own token (not read from the page)
@@ -69,13 +43,8 @@ try {
   assert(avg === `${api.completion.departments.average}%`, `average ${avg}`);
   ok("ranking by completion", { first: ranking[0], average: avg });
 
-  if (SHOTS) {
-    const el = await page.$(".assessment");
-    await el.screenshot({ path: join(SHOTS, "assessment.png") });
-  }
-  assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-  ok("error-free");
-} finally {
-  await browser.close();
+  await shot(page, "assessment.png", ".assessment");
+  errorFree(ctx);
 }
-console.log(`RESULT ${JSON.stringify(result)}`);
+
+await run(main, { viewport: { width: 1920, height: 1080 } });

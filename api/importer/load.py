@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
+from api import sqlfiles
 from api.importer import pgcopy
 from api.importer.catalog import ColumnInfo, TableInfo
 from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
 from api.importer.validate import Prepared
 from api.layers import ChildTable, Layer
-from api import sqlfiles
 from api.sqlfiles import ident
 
 STAGE = "onemap_import_stage"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
+from api import sqlfiles
 from api.importer import pgcopy
 from api.importer.catalog import ColumnInfo, TableInfo
 from api.importer.result import MAX_REPORTED_ERRORS, RowError, row_error
@@ -176,7 +177,7 @@ async def _upsert(
 
 
 async def _rebuilding(
-    conn: asyncpg.Connection, layer: Layer, write: Callable[[], Awaitable[int]]
+    conn: asyncpg.Connection, layer: Layer, info: TableInfo, write: Callable[[], Awaitable[int]]
 ) -> int:
     """Run `write` with the table's secondary indexes, unshared keys and foreign keys dropped,
     then rebuild them (sorted builds: far faster than growing them row by row)."""
@@ -189,7 +190,30 @@ async def _rebuilding(
         await conn.execute(f"ALTER TABLE {t} DROP CONSTRAINT {ident(c['name'])}")
     for i in indexes:
         await conn.execute(f"DROP INDEX {ident(i['name'])}")
+    # The history trigger's INSERT branch cost ~75 µs a row (most of the rebuild phase of a
+    # million-row import, docs/bench.md); with the table emptied, the same 'create'
+    # versions are written afterwards in one set-based statement, ~10x cheaper a row.
+    history = f"{layer.name}_history_ins"
+    per_statement = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) "
+        "AND tgname = $2 AND tgenabled <> 'D')",
+        layer.name,
+        history,
+    )
+    if per_statement:
+        await conn.execute(f"ALTER TABLE {t} DISABLE TRIGGER {ident(history)}")
     count = await write()
+    if per_statement:
+        await conn.execute(f"ALTER TABLE {t} ENABLE TRIGGER {ident(history)}")
+        kept = [c for c in info.columns if c not in ("id", "created_at", "updated_at", "geom")]
+        await conn.execute(
+            sqlfiles.render(
+                "importer/sql/history_created.sql",
+                table=t,
+                layer=sqlfiles.literal(layer.name),
+                columns=", ".join(f"r.{ident(c)}" for c in kept),
+            )
+        )
     for c in keys:
         await conn.execute(f"ALTER TABLE {t} ADD CONSTRAINT {ident(c['name'])} {c['def']}")
     for i in indexes:
@@ -292,7 +316,7 @@ async def load(
         try:
             async with conn.transaction():
                 n = await _rebuilding(
-                    conn, layer, lambda: _copy_direct(conn, layer, prepared, source, progress)
+                    conn, layer, info, lambda: _copy_direct(conn, layer, prepared, source, progress)
                 )
             return Loaded(n, 0, [], 0, bulk=True)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
@@ -314,7 +338,7 @@ async def load(
     if bulk:
         layer = target
         ins = await _rebuilding(
-            conn, layer, lambda: _insert_staged(conn, layer, info, staged, source)
+            conn, layer, info, lambda: _insert_staged(conn, layer, info, staged, source)
         )
         return Loaded(ins, 0, errors, len(bad_rows), bulk=True)
     ins, upd = await _upsert(

@@ -189,7 +189,8 @@ async def run(ctx: Context) -> list[Row]:
     console.print(
         "  best onemap run: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in split.items())
-        + " (copy: binary COPY into the table; indexes: keys, GiST and foreign keys rebuilt)"
+        + " (copy: binary COPY into the table; indexes: history versions written, keys, GiST"
+        " and foreign keys rebuilt)"
     )
     console.print(f"  onemap runs: {', '.join(f'{s:.1f}' for s in ours)} s; "
                   f"ogr2ogr runs: {', '.join(f'{s:.1f}' for s in ref)} s")  # fmt: skip

@@ -978,3 +978,45 @@ async def test_features_in_memory_as_a_file(empty_db: Settings, tmp_path: Path) 
     assert await fetch(empty_db, "SELECT code, kind, district, source FROM broadcasts") == [
         {"code": "M1", "kind": "led_screen", "district": "610102", "source": "edit:x"}
     ]
+
+
+async def test_bulk_history_equals_the_triggers(empty_db: Settings, tmp_path: Path) -> None:
+    """A bulk import writes each feature's 'create' version itself (the history trigger off
+    during its COPY, on again after): the same versions the trigger writes row by row, and
+    after a truncate the next version of each code."""
+    bulk = empty_db.model_copy(update={"import_bulk_min_rows": 2})
+    feats = [
+        F.feature(
+            {"code": f"B{i}", "name": f"广播 {i}", "kind": "radio", "status": "online"},
+            shapely.Point(108.9 + i / 1000, 34.2 + i / 3000),
+        )
+        for i in range(4)
+    ]
+    path = F.geojson(tmp_path / "b.geojson", feats)
+    history = (
+        "SELECT code, version, actor, actor_kind, via, op, data, diff FROM feature_history "
+        "WHERE layer = 'broadcasts' ORDER BY code, version"
+    )
+    by_trigger = await run(empty_db, path, "broadcasts")  # 4 rows: below the bulk threshold
+    assert (by_trigger.inserted, by_trigger.updated) == (4, 0)
+    expected = await fetch(empty_db, history)
+    assert [(r["code"], r["version"], r["via"], r["op"]) for r in expected] == [
+        (f"B{i}", 1, "import", "create") for i in range(4)
+    ]
+    await fetch(empty_db, "DELETE FROM feature_history WHERE layer = 'broadcasts'")
+    await fetch(empty_db, "TRUNCATE broadcasts")
+    result = await run(bulk, path, "broadcasts")
+    assert (result.inserted, result.updated) == (4, 0)
+    assert await fetch(bulk, history) == expected
+    enabled = await fetch(
+        bulk,
+        "SELECT tgenabled::text AS tgenabled FROM pg_trigger "
+        "WHERE tgrelid = 'broadcasts'::regclass AND tgname = 'broadcasts_history_ins'",
+    )
+    assert enabled == [{"tgenabled": "O"}]
+    await fetch(bulk, "TRUNCATE broadcasts")
+    await run(bulk, path, "broadcasts")
+    again = await fetch(bulk, history)
+    assert [(r["code"], r["version"]) for r in again if r["version"] == 2] == [
+        (f"B{i}", 2) for i in range(4)
+    ]

@@ -77,7 +77,12 @@ async def create_task(body: TaskIn, who: CityEditor, pool: PoolDep) -> dict[str,
         return await tasks.get(conn, who, ident, today)
 
 
-@router.get("", operation_id="listTasks", summary="Tasks the caller may see, soonest due first")
+@router.get(
+    "",
+    operation_id="listTasks",
+    summary="Tasks the caller may see, soonest due first",
+    responses={404: {"description": "no such organisation or assessment item"}},
+)
 async def list_tasks(
     who: Reader,
     pool: PoolDep,

@@ -18,6 +18,7 @@ from api.editing import scope
 from api.errors import BadRequest, NotFound
 from api.importer.upload import receive_upload, upload_workspace
 from api.risk_events import evidence as files
+from api.routers.forms import EVIDENCE_FILE, file_form
 from api.timestamps import utcnow
 
 router = APIRouter(tags=["assessment"])
@@ -190,28 +191,12 @@ class ReviewIn(BaseModel):
     ] = 0
 
 
-_EVIDENCE_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "a JPEG or PNG photo or a PDF (type read from the content; "
-                        f"at most {files.MAX_EVIDENCE_BYTES} bytes)",
-                    },
-                    "org": {"type": "string"},
-                    "note": {"type": "string"},
-                },
-            }
-        },
-        "application/json": {"schema": LinkIn.model_json_schema()},
-    },
-}
+_EVIDENCE_BODY = file_form(
+    EVIDENCE_FILE,
+    org={"type": "string"},
+    note={"type": "string"},
+)
+_EVIDENCE_BODY["content"]["application/json"] = {"schema": LinkIn.model_json_schema()}
 
 
 async def _version(conn: asyncpg.Connection) -> str:

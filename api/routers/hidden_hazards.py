@@ -22,7 +22,7 @@ from api.risk_events import hidden_hazards as hazards
 from api.risk_events.common import check_time, regrade_after
 from api.risk_events.hazard_queries import InboxFilter
 from api.risk_events.hidden_hazard_reports import ReportIn, hazard_json, report_hazard
-from api.routers.forms import file_form
+from api.routers.forms import EVIDENCE_FILE, evidence_responses, file_form
 from api.routers.replies import REPLAYED, created
 from api.timestamps import Timestamp, utcnow
 
@@ -151,10 +151,7 @@ async def inbox(
         return await hazard_queries.inbox(conn, org or hazards.org_of(who), utcnow(), wanted)
 
 
-_EVIDENCE_FORM = file_form(
-    "a JPEG or PNG photo or a PDF document (type read "
-    f"from the content; at most {evidence.MAX_EVIDENCE_BYTES} bytes)"
-)
+_EVIDENCE_FORM = file_form(EVIDENCE_FILE)
 
 
 @router.post(
@@ -163,13 +160,7 @@ _EVIDENCE_FORM = file_form(
     summary="Upload a photo or document for a step of the hazard's loop",
     status_code=201,
     openapi_extra={"requestBody": _EVIDENCE_FORM},
-    responses={
-        200: {"description": "the same file was uploaded to this hazard before"},
-        400: {"description": "a broken file, or a PDF with active content"},
-        404: {"description": "no such hazard"},
-        413: {"description": "larger than the cap"},
-        415: {"description": "not JPEG, PNG or PDF (decided by content)"},
-    },
+    responses=evidence_responses("hazard"),
 )
 async def upload_evidence(
     code: Code, who: HazardReporter, request: Request, pool: PoolDep, settings: SettingsDep

@@ -19,6 +19,7 @@ from api.deps import CityEditor, Editor, PoolDep, Reader, SettingsDep
 from api.grading import store
 from api.importer.upload import receive_upload, upload_workspace
 from api.risk_events import evidence
+from api.routers.forms import EVIDENCE_FILE, evidence_responses, file_form
 from api.timestamps import utcnow
 
 router = APIRouter(prefix="/tasks", tags=["assessment"])
@@ -155,16 +156,7 @@ async def update_progress(
         return out
 
 
-_EVIDENCE_FORM = {
-    "required": True,
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
-        "properties": {"file": {"type": "string", "format": "binary",
-                                "description": "a JPEG or PNG photo or a PDF document (type "
-                                f"read from the content; at most {evidence.MAX_EVIDENCE_BYTES} "
-                                "bytes)"}},
-    }}},
-}  # fmt: skip
+_EVIDENCE_FORM = file_form(EVIDENCE_FILE)
 
 
 @router.post(
@@ -173,13 +165,7 @@ _EVIDENCE_FORM = {
     summary="Upload a photo or document for a task",
     status_code=201,
     openapi_extra={"requestBody": _EVIDENCE_FORM},
-    responses={
-        200: {"description": "the same file was uploaded to this task before"},
-        400: {"description": "a broken file, or a PDF with active content"},
-        404: {"description": "no such task"},
-        413: {"description": "larger than the cap"},
-        415: {"description": "not JPEG, PNG or PDF (decided by content)"},
-    },
+    responses=evidence_responses("task"),
 )
 async def upload_evidence(
     task_id: TaskId, who: Editor, request: Request, pool: PoolDep, settings: SettingsDep

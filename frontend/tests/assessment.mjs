@@ -47,15 +47,15 @@ async function main(ctx) {
 
   // the hidden hazards' on-time rate as the API gives it (the Python side closes overdue
   // hazards between two runs and compares the RESULTs' `onTime`)
-  const want = api.live.indicators.find((i) => i.key === "hazards_on_time");
+  const onTime = api.live.indicators.find((i) => i.key === "hazards_on_time");
   const row = await page.$eval(".assessment .live-indicators tr[data-indicator=hazards_on_time]", (tr) => ({
     value: tr.dataset.value,
     shown: tr.querySelector("td").textContent,
     link: tr.querySelector("a").getAttribute("href"),
   }));
-  assert(row.value === want.value, `on-time rate ${row.value} = API ${want.value}`);
-  assert(row.shown === `${Number((Number(want.value) * 100).toFixed(2))}%`, `shown ${row.shown}`);
-  assert(row.link === want.records.map, `records link ${row.link}`);
+  assert(row.value === onTime.value, `on-time rate ${row.value} = API ${onTime.value}`);
+  assert(row.shown === `${Number((Number(onTime.value) * 100).toFixed(2))}%`, `shown ${row.shown}`);
+  assert(row.link === onTime.records.map, `records link ${row.link}`);
   result.onTime = row.value;
   ok("on-time rate of hidden hazards", row);
 

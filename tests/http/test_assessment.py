@@ -237,6 +237,7 @@ async def test_snapshots_are_frozen(empty_db: Settings) -> None:
                 r = await client.request(method, f"/assessment/{YEAR}/snapshots/{snap['id']}",
                                          json={"total": "100"})  # fmt: skip
                 assert r.status_code == 405, method
+                assert r.headers["content-type"].startswith("application/problem+json")
             for body in ({"org": "NOPE"}, {"org": ""}, {"total": "100"}, [1]):
                 r = await client.post(f"/assessment/{YEAR}/snapshots", json=body)
                 assert r.status_code in (400, 404), (body, r.status_code)

@@ -20,12 +20,12 @@ WITH area AS (
       FROM h JOIN alarms a ON a.point_id = h.id
      WHERE a.started_at <= $1 AND (a.ended_at IS NULL OR a.ended_at > $1)
        AND a.false_alarm_at IS NULL
-), silent AS (
+), silent AS (  -- liveness read from the hydrants' own blocks (0013's helpers, by key)
     SELECT count(*) AS n
-      FROM h LEFT JOIN monitoring_point_state s ON s.point_id = h.id
+      FROM h LEFT JOIN point_liveness l ON l.block = onemap_liveness_block(h.id)
+     CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, h.id) AS last_at) s
      WHERE h.id NOT IN (SELECT id FROM bad)
-       AND (s.last_reading_at IS NULL
-            OR s.last_reading_at + h.expected_interval_s * interval '1 second' <= $1)
+       AND (s.last_at IS NULL OR s.last_at + h.expected_interval_s * interval '1 second' <= $1)
 ), f AS (
     SELECT (SELECT count(*) FROM h) AS hydrants, (SELECT n FROM silent) AS offline,
            (SELECT count(*) FROM bad) AS not_intact

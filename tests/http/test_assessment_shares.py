@@ -185,6 +185,13 @@ async def test_district_share_reconciles(empty_db: Settings) -> None:
                       "org": "D1001", "due": f"{YEAR}-11-30"},
             )  # fmt: skip
             assert r.status_code == 201, r.text
+            r = await client.post(  # a task on a second-level item: its leaves are D2's too
+                "/tasks",
+                headers=headers["editor"],
+                json={"item": "1.1", "category": "规划", "title": "城市安全规划",
+                      "org": "D2", "due": f"{YEAR}-10-31"},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
             client.headers.update(headers["viewer"])
 
             city = await _card(client)
@@ -203,9 +210,11 @@ async def test_district_share_reconciles(empty_db: Settings) -> None:
             assert (d1["max"], d1["total"]) == ("5", "1.5")
 
             d2 = await _card(client, "D2")
-            assert {i["id"] for i in _leaves(d2["items"])} == {"1.2.4"}
+            leaves = {i["id"] for i in _leaves(d2["items"])}
+            assert leaves == {"1.1.1", "1.1.2", "1.1.3", "1.2.4"}
+            assert [e["org"] for e in _find(d2["items"], "1.1.1")["evidence"]] == []
             assert basis(_find(d2["items"], "1.2.4"), "old_pipe_renewal")["value"] == "1"
-            assert (d2["max"], d2["total"]) == ("2", "1")  # no hydrant reading: part 1 lost
+            assert (d2["max"], d2["total"]) == ("7", "1")  # no hydrant reading: part 1 lost
 
             zgj = await _card(client, "ZGJ")
             own = _find(zgj["items"], "1.1.1")

@@ -63,10 +63,7 @@ async def send_first_readings(settings: Settings, now: datetime | None = None) -
         values = signals.normal(arrays.thresholds[rows], arrays.below[rows], rng)
         for j, code in enumerate(codes):  # the demo's few hydrants without pressure
             if hydrants.faulty(code):
-                thr = arrays.thresholds[rows[j]]
-                values[j] = signals.at_level(
-                    (float(thr[0]), float(thr[1]), float(thr[2]), float(thr[3])), True, 3
-                )
+                values[j] = hydrants.fault_value(arrays.thresholds[rows[j]])
         ts = now.isoformat()
         touched: set[int] = set()
         for i in range(0, len(codes), BATCH):

@@ -175,14 +175,13 @@ async def compute(
             parent["items"].append(node)
             parent["_leaf"] = False
             node["_path"] = [*parent["_path"], r["id"]]
-    keys = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
-    keys |= {k for n in nodes.values() for k in n["rule"].get("indicators") or []}
+    auto = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
+    shown = {k for n in nodes.values() for k in n["rule"].get("indicators") or []}
     area = share.area if share else None
-    if area is not None:  # an area's auto parts are measured on its ground, never city-wide
-        auto_keys = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
-        if any(not indicators.BY_KEY[k].areal for k in auto_keys):
-            raise ValueError("an auto part's indicator is not measured per area")
-    measured = await measure_all(conn, keys, year, as_of, area)
+    if area is not None and any(not indicators.BY_KEY[k].areal for k in auto):
+        # an area's auto parts are measured on its ground, never taken city-wide
+        raise ValueError("an auto part's indicator is not measured per area")
+    measured = await measure_all(conn, auto | shown, year, as_of, area)
     evidence = await ev.listing(conn, version, year)
     for node in nodes.values():
         if node["_leaf"]:

@@ -243,7 +243,8 @@ async def test_demo_shares_reconcile(
 ) -> None:
     """On the demo city: the hydrants are placed (flagged synthetic) on the roads; every
     organisation's share (28 departments, 13 districts, 7 zones) sums exactly at every level;
-    the districts' mains and hydrants add up to the city's (each counted on one ground)."""
+    the districts' mains and hydrants add up to the city's (each counted on one ground); each
+    district and zone holds its own synthetic evidence for 1.1.1, scored in its share only."""
     conn = await asyncpg.connect(demo_ro.database_url)
     try:
         hydrants, synthetic = await conn.fetchrow(
@@ -255,6 +256,8 @@ async def test_demo_shares_reconcile(
             "SELECT code FROM organisations WHERE kind <> 'town' ORDER BY kind, code")]  # fmt: skip
         districts = [r["code"] for r in await conn.fetch(
             "SELECT code FROM organisations WHERE kind = 'district' ORDER BY code")]  # fmt: skip
+        areas = [r["code"] for r in await conn.fetch(
+            "SELECT code FROM organisations WHERE kind IN ('district', 'zone')")]  # fmt: skip
     finally:
         await conn.close()
     assert hydrants > 1000 and synthetic and len(orgs) == 48
@@ -262,9 +265,14 @@ async def test_demo_shares_reconcile(
         city = await _card(client)
         hyd = basis(_find(city["items"], "1.2.4"), "hydrants_intact")
         assert hyd["records"]["hydrants"] == hydrants
-        km, n_hydrants = Decimal(0), 0
+        km, n_hydrants, plans = Decimal(0), 0, []
         for org in orgs:
             share = await _card(client, org)
+            if org in areas:  # each district and zone answers for its own plans (1.1.1)
+                own = _find(share["items"], "1.1.1")
+                [e] = own["evidence"]
+                assert e["org"] == org and e["synthetic"]
+                plans.append((e["state"], own["score"]))
             if org in districts and _has(share, "1.2.4"):
                 item = _find(share["items"], "1.2.4")
                 km += Decimal(basis(item, "old_pipe_renewal")["denominator"])
@@ -273,6 +281,9 @@ async def test_demo_shares_reconcile(
     # lengths are rounded to metres per district: the sum is within 1 m per district
     assert abs(km - Decimal(pipes["denominator"])) <= Decimal("0.001") * len(districts)
     assert n_hydrants == hydrants
+    assert sorted(set(plans)) == [("accepted", "2"), ("rejected", "0")]
+    assert [p[0] for p in plans].count("rejected") == 4
+    assert len(_find(city["items"], "1.1.1")["evidence"]) == 1 + len(areas)
 
 
 def _has(card: dict[str, Any], ident: str) -> bool:

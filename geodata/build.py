@@ -32,6 +32,7 @@ from geodata import districts as districts_mod
 from geodata import events, hazards, lifelines, monitoring, organisations, resources, risk_units
 from geodata.assessment import load_evidence as load_assessment_evidence
 from geodata.context import SYNTHETIC, Context, Feature
+from geodata.hydrants import place_demo_hydrants
 from geodata.output import digest, write_csv, write_geojson
 from geodata.population import DISTRICT_POPULATION, build_grid
 from geodata.roads import build_demo_roads
@@ -283,6 +284,7 @@ async def load_demo(
         if stamp and stamp.get("digest") == manifest["digest"]:
             async with conn.transaction():
                 await build_demo_roads(conn)
+                await place_demo_hydrants(conn)  # on the roads: synthetic, flagged so
                 await load_demo_tasks(conn, seed, as_of)
                 await _write_stamp(conn, manifest, stamp.get("seconds"))
             return
@@ -316,6 +318,7 @@ async def load_demo(
                 if progress is not None:
                     progress.stop()
             await build_demo_roads(conn)
+            await place_demo_hydrants(conn)  # on the roads: synthetic, flagged so
             await load_demo_tasks(conn, seed, as_of)  # the assessment's synthetic year
             await _write_stamp(conn, manifest, round(time.perf_counter() - started, 1))
         # fresh statistics for the planner (and no autovacuum rush on copies of this database)

@@ -4,7 +4,9 @@ It talks to a running onemap over HTTP like a real integrator would: it logs in
 (the demo `integrator`, or an API key), reads the monitoring points from the OGC
 API, then posts readings to `POST /monitoring/readings`:
 
-- at start, one normal reading for every point (nobody starts offline);
+- at start, one normal reading for every point (nobody starts offline), but the few
+  hydrants the demo keeps without pressure (`geodata.hydrants.faulty`), which always get a
+  level-3 low pressure (the assessment's 1.2.4 finds them not intact);
 - then each point again at its expected interval, phases spread evenly over the
   interval so the load is flat; every tick (`rate` a second) posts the points due
   in one batch. A point is sent up to two ticks early, so the gap between its
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from geodata import signals
+from geodata import hydrants, signals
 
 PAGE = 10_000
 GOLDEN = (math.sqrt(5) - 1) / 2
@@ -94,6 +96,8 @@ class Schedule:
         self.excursions: list[Excursion] = []
         self.rng = np.random.default_rng(seed)
         self.step_s = 10.0
+        #: the demo's hydrants without pressure stay so (geodata.hydrants.faulty)
+        self.faulty = np.array([hydrants.faulty(c) for c in points.codes], bool)
 
     def start_excursion(self, now: float) -> Excursion | None:
         """Begin one excursion at a free point that belongs to a unit (None: no such point)."""
@@ -119,6 +123,8 @@ class Schedule:
         lead = min(2 * self.tick_s, 30.0)
         rows = np.flatnonzero((self.next_due <= now + lead) & ~self.busy)
         values = signals.normal(p.thresholds[rows], p.below[rows], self.rng)
+        for j in np.flatnonzero(self.faulty[rows]):
+            values[j] = hydrants.fault_value(p.thresholds[rows[j]])
         ex_rows: list[int] = []
         ex_vals: list[float] = []
         stepped: list[Excursion] = []

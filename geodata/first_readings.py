@@ -4,8 +4,10 @@ Without readings every monitoring point counts as offline, and every unit with
 points carries +0.10 and data-quality flags. `onemap demo up` calls this after
 loading: the points that are offline now (never reported, or silent for longer
 than their expected interval) get one normal reading at "now", through the same
-ingest path as `onemap readings import` (batch ledger, liveness, alarms). The
-units touched are then regraded. Run again at once, it finds nothing to send.
+ingest path as `onemap readings import` (batch ledger, liveness, alarms); the
+few hydrants `geodata.hydrants.faulty` picks get a level-3 low pressure instead
+(the assessment's 1.2.4 then finds them not intact). The units touched are
+then regraded. Run again at once, it finds nothing to send.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from api.db import connect
 from api.settings import Settings
-from geodata import signals
+from geodata import hydrants, signals
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ async def send_first_readings(settings: Settings, now: datetime | None = None) -
         rows = np.fromiter((arrays.index[c] for c in codes), np.int64, len(codes))
         rng = np.random.default_rng(SEED)
         values = signals.normal(arrays.thresholds[rows], arrays.below[rows], rng)
+        for j, code in enumerate(codes):  # the demo's few hydrants without pressure
+            if hydrants.faulty(code):
+                values[j] = hydrants.fault_value(arrays.thresholds[rows[j]])
         ts = now.isoformat()
         touched: set[int] = set()
         for i in range(0, len(codes), BATCH):

@@ -68,6 +68,37 @@ async def load_framework(conn: asyncpg.Connection, doc: dict[str, Any]) -> str:
     return str(version)
 
 
+async def apply_corrections(conn: asyncpg.Connection, doc: dict[str, Any]) -> int:
+    """Bring a loaded edition's corrected items in line with its file; rows changed.
+
+    The file lists its `corrections` (item, date, what changed, the rule before). For each, the
+    item's found, criterion, scoring, rule and source are set from the file in a transaction
+    that names the correction (migration 0031's guard lets only that through and logs the item
+    before and after in assessment_corrections). An edition loaded after the correction was
+    made already holds it: nothing changes and nothing is logged.
+    """
+    version = doc["version"]
+    rows = {row[0]: row for row in _flatten(doc["items"], None, 1)}
+    changed = 0
+    async with conn.transaction():
+        for fix in doc.get("corrections") or []:
+            _id, _parent, _pos, _level, _name, _max, found, _deps, criterion, scoring, rule, src = (
+                rows[fix["item"]]
+            )
+            note = f"{fix['date']} {fix['migration']}: {fix['what']}"
+            await conn.execute("SELECT set_config('onemap.framework_correction', $1, true)", note)
+            done = await conn.execute(
+                "UPDATE assessment_items SET found = $3, criterion = $4, scoring = $5, "
+                "rule = $6::jsonb, source = $7::jsonb WHERE framework = $1 AND id = $2 "
+                "AND (found, criterion, scoring, rule, source) IS DISTINCT FROM "
+                "($3, $4, $5, $6::jsonb, $7::jsonb)",
+                version, fix["item"], found, criterion, scoring, rule, src,
+            )  # fmt: skip
+            changed += int(done.split()[-1])
+        await conn.execute("SELECT set_config('onemap.framework_correction', '', true)")
+    return changed
+
+
 async def list_frameworks(conn: asyncpg.Connection) -> str:
     """A JSON array of the loaded editions with their counts of items found per level."""
     return str(await conn.fetchval(load("assessment/sql/frameworks.sql")))

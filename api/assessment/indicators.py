@@ -38,6 +38,10 @@ class Indicator:
     threshold: str | None  # the target, where a text gives one
     threshold_source: str | None
     map: str  # the map filtered to the records behind it ({year}, {today}, {cut} filled in)
+    #: measured on an area's ground too (a district's, zone's or town's share), not city-wide only
+    areal: bool = False
+    #: the records key counting the findings a per-finding rule deducts for (None: not such)
+    findings: str | None = None
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -49,6 +53,18 @@ INDICATORS: tuple[Indicator, ...] = (
         "0.8",
         f"细则 (4) 市政安全设施 “老旧管网改造率>80%” {XIZE}",
         "/?layer=lifelines&kind.in=water,heat,gas&laid_year.lte={cut}",
+        areal=True,
+    ),
+    Indicator(
+        "hydrants_intact",
+        "市政消火栓（消防水鹤）完好率（监测点）",
+        "1.2.4",
+        "ratio of hydrants",
+        "1",
+        f"细则 (4) 市政安全设施 “市政消火栓（消防水鹤）完好率100%” {XIZE}",
+        "/?layer=monitoring_points&kind=fire_hydrant_pressure",
+        areal=True,
+        findings="not_intact",
     ),
     Indicator(
         "fire_reach_5min",
@@ -239,10 +255,12 @@ def _obj(value: Any) -> dict[str, Any]:
     return dict(json.loads(value) if isinstance(value, str) else value)
 
 
-async def _sql(conn: asyncpg.Connection, key: str, year: int, as_of: datetime) -> dict[str, Any]:
-    """The numbers of a SQL indicator."""
+async def _sql(
+    conn: asyncpg.Connection, key: str, year: int, as_of: datetime, area: str | None
+) -> dict[str, Any]:
+    """The numbers of a SQL indicator (on `area`'s ground when given: areal indicators only)."""
     if key == "old_pipe_renewal":
-        row = await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), year, None)
+        row = await conn.fetchrow(load("assessment/sql/old_pipe_renewal.sql"), year, area)
         return {
             "numerator": row["renewed_km"],
             "denominator": row["total_km"],
@@ -250,7 +268,10 @@ async def _sql(conn: asyncpg.Connection, key: str, year: int, as_of: datetime) -
             "records": {"old": row["old_count"], "unknown_age": row["unknown_age"]},
         }
     text = load(f"assessment/sql/{key}.sql")
-    args: tuple[Any, ...] = (year, as_of) if "$2" in text else (year,) if "$1" in text else ()
+    if BY_KEY[key].areal:
+        args: tuple[Any, ...] = (as_of, area)
+    else:
+        args = (year, as_of) if "$2" in text else (year,) if "$1" in text else ()
     row = await conn.fetchrow(text, *args)
     return {
         "numerator": row["numerator"],
@@ -260,15 +281,25 @@ async def _sql(conn: asyncpg.Connection, key: str, year: int, as_of: datetime) -
     }
 
 
-async def measure(conn: asyncpg.Connection, key: str, year: int, as_of: datetime) -> dict[str, Any]:
-    """One indicator's basis: numerator, denominator, value, threshold, records and map link."""
+async def measure(
+    conn: asyncpg.Connection, key: str, year: int, as_of: datetime, area: str | None = None
+) -> dict[str, Any]:
+    """One indicator's basis: numerator, denominator, value, threshold, records and map link
+    (and `findings` where a per-finding rule counts them); on `area`'s ground when given."""
     ind = BY_KEY[key]
+    if area is not None and not ind.areal:
+        raise ValueError(f"indicator {key} is measured city-wide only")
     raw = (
-        await _fire_reach(conn) if key == "fire_reach_5min" else await _sql(conn, key, year, as_of)
+        await _fire_reach(conn)
+        if key == "fire_reach_5min"
+        else await _sql(conn, key, year, as_of, area)
     )
     records = dict(raw["records"])
-    records["map"] = ind.map.format(cut=year - 30, today=as_of.date().isoformat())
-    return {
+    link = ind.map.format(cut=year - 30, today=as_of.date().isoformat())
+    if records.get("codes"):  # the map shows just the records found wanting
+        link += "&code.in=" + ",".join(records["codes"])
+    records["map"] = link
+    out = {
         "indicator": key,
         "numerator": dec(raw["numerator"]),
         "denominator": dec(raw["denominator"]),
@@ -277,6 +308,9 @@ async def measure(conn: asyncpg.Connection, key: str, year: int, as_of: datetime
         "unit": ind.unit,
         "records": records,
     }
+    if ind.findings is not None:
+        out["findings"] = dec(records[ind.findings])
+    return out
 
 
 async def all_indicators(conn: asyncpg.Connection, year: int, as_of: datetime) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,10 @@ def dec(d: Decimal) -> str:
 
 
 def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None:
-    """Points lost under `rule` given `basis` (None: the rule cannot be applied to it)."""
+    """Points lost under `rule` given `basis` (None: the rule cannot be applied to it).
+
+    A per-finding (per-missing) rule counts the basis's `findings` (the records found wanting,
+    e.g. hydrants not intact), or its numerator where the basis has no such count."""
     if basis is None:
         return None
     if rule["kind"] == "threshold":
@@ -35,7 +39,8 @@ def deduct(rule: dict[str, Any], basis: dict[str, Any] | None) -> Decimal | None
         hit = value <= limit if rule["op"] == "<=" else value < limit
         return Decimal(rule["deduct"]) if hit else ZERO
     if rule["kind"] in ("per_finding", "per_missing"):
-        return min(Decimal(rule["points"]) * Decimal(basis["numerator"]), Decimal(rule["cap"]))
+        found = Decimal(basis.get("findings", basis["numerator"]))
+        return min(Decimal(rule["points"]) * found, Decimal(rule["cap"]))
     return None
 
 
@@ -51,7 +56,8 @@ def _leaf(
 ) -> tuple[Decimal, bool, Any]:
     """(score, auto, basis) of a leaf: auto parts from the store's indicators, the others from
     reviewed evidence (none accepted scores nothing); informative indicators (the item's text
-    gives a target but no deduction was found) are shown without points."""
+    gives a target but no deduction was found) are shown without points. The basis is the
+    first auto part's (the others' in `also`, then the informative ones)."""
     rule = node["rule"]
     parts = rule["parts"] if rule["kind"] == "parts" else [dict(rule, max=node["max"])]
     score, auto, bases = ZERO, False, []
@@ -69,7 +75,8 @@ def _leaf(
         basis["points_lost"] = dec(lost if lost is not None else Decimal(part["max"]))
         bases.append(basis)
     for key in rule.get("indicators") or []:
-        bases.append(dict(measured[key], points_lost=None))
+        if key in measured:  # an area's share shows only what is measured on its ground
+            bases.append(dict(measured[key], points_lost=None))
     if not bases:
         return score, auto, None
     basis = bases[0]
@@ -79,19 +86,78 @@ def _leaf(
 
 
 async def measure_all(
-    conn: asyncpg.Connection, keys: set[str], year: int, as_of: datetime
+    conn: asyncpg.Connection, keys: set[str], year: int, as_of: datetime, area: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Each named indicator measured once."""
-    return {k: await indicators.measure(conn, k, year, as_of) for k in sorted(keys)}
+    """Each named indicator measured once (on `area`'s ground: the areal ones only)."""
+    if area is not None:
+        keys = {k for k in keys if indicators.BY_KEY[k].areal}
+    return {k: await indicators.measure(conn, k, year, as_of, area) for k in sorted(keys)}
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Whose share a card is: the organisation, its kind, the codes whose evidence and tasks
+    count for it (itself, and an area's towns) and the leaf items its tasks serve."""
+
+    code: str
+    kind: str
+    members: frozenset[str]
+    task_items: frozenset[str]
+
+    @property
+    def area(self) -> str | None:
+        """The area whose ground the auto parts are measured on (None: a department)."""
+        return None if self.kind == "department" else self.code
+
+
+async def share_of(conn: asyncpg.Connection, version: str, year: int, org: str) -> Share | None:
+    """The organisation's share (None: no such organisation)."""
+    kind = await conn.fetchval("SELECT kind FROM organisations WHERE code = $1", org)
+    if kind is None:
+        return None
+    members = {org} | {
+        r["code"] for r in await conn.fetch("SELECT code FROM organisations WHERE parent = $1", org)
+    }
+    tasks = await conn.fetch(
+        "SELECT DISTINCT item FROM assessment_tasks WHERE framework = $1 AND year = $2 "
+        "AND org = ANY($3::text[])",
+        version,
+        year,
+        sorted(members),
+    )
+    return Share(org, str(kind), frozenset(members), frozenset(r["item"] for r in tasks))
+
+
+def _in_share(node: dict[str, Any], share: Share, measured: dict[str, dict[str, Any]]) -> bool:
+    """Whether a leaf is in the share: the department answers for it, the organisation (or a
+    town of the area) owes a task for it or under it or submitted evidence for it, or (an area)
+    one of its auto parts has records on the area's ground."""
+    if share.code in node["_departments"] or node["evidence"]:
+        return True
+    if any(i in share.task_items for i in node["_path"]):
+        return True
+    if share.area is None:
+        return False
+    keys = [p["auto"] for p in _parts(node["rule"]) if p.get("auto")]
+    return any(measured[k]["denominator"] not in (None, "0") for k in keys)
 
 
 async def compute(
     conn: asyncpg.Connection, version: str, year: int, org: str | None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The scorecard of `version` for `year` (only the items `org` answers for, when given)."""
+    """The scorecard of `version` for `year`, or `org`'s share of it.
+
+    A share keeps the leaf items the organisation answers for (`_in_share`) and scores them as
+    its own: evidence parts from the evidence submitted by or for it (an area: or its towns),
+    auto parts city-wide for a department and on its ground for a district, zone or town.
+    Parents are re-summed from the kept leaves, so a share reconciles exactly like the card.
+    """
     as_of = as_of or utcnow()
     rows = await framework.items(conn, version)
+    share = None if org is None else await share_of(conn, version, year, org)
+    if org is not None and share is None:
+        raise ValueError(f"no organisation {org!r}")
     nodes: dict[str, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
     for r in rows:
@@ -99,22 +165,33 @@ async def compute(
         node: dict[str, Any] = {"id": r["id"], "level": r["level"], "name": r["name"],
                                 "max": r["max"], "score": ZERO, "auto": False, "rule": rule,
                                 "basis": None, "evidence": [], "items": [],
-                                "_departments": list(r["departments"]), "_leaf": True}  # fmt: skip
+                                "_departments": list(r["departments"]), "_leaf": True,
+                                "_path": [r["id"]]}  # fmt: skip
         nodes[r["id"]] = node
         if r["parent"] is None:
             roots.append(node)
         else:
-            nodes[r["parent"]]["items"].append(node)
-            nodes[r["parent"]]["_leaf"] = False
-    keys = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
-    keys |= {k for n in nodes.values() for k in n["rule"].get("indicators") or []}
-    measured = await measure_all(conn, keys, year, as_of)
+            parent = nodes[r["parent"]]
+            parent["items"].append(node)
+            parent["_leaf"] = False
+            node["_path"] = [*parent["_path"], r["id"]]
+    auto = {p["auto"] for n in nodes.values() for p in _parts(n["rule"]) if p.get("auto")}
+    shown = {k for n in nodes.values() for k in n["rule"].get("indicators") or []}
+    area = share.area if share else None
+    if area is not None and any(not indicators.BY_KEY[k].areal for k in auto):
+        # an area's auto parts are measured on its ground, never taken city-wide
+        raise ValueError("an auto part's indicator is not measured per area")
+    measured = await measure_all(conn, auto | shown, year, as_of, area)
     evidence = await ev.listing(conn, version, year)
     for node in nodes.values():
         if node["_leaf"]:
-            node["evidence"] = evidence.get(node["id"], [])
-            node["score"], node["auto"], node["basis"] = _leaf(node, measured, node["evidence"])
-    kept = [n for n in (_prune(r, org) for r in roots) if n is not None]
+            rows_ = evidence.get(node["id"], [])
+            if share is not None:
+                rows_ = [e for e in rows_ if e["org"] in share.members]
+            node["evidence"] = rows_
+            node["score"], node["auto"], node["basis"] = _leaf(node, measured, rows_)
+            node["_kept"] = share is None or _in_share(node, share, measured)
+    kept = [n for n in (_prune(r) for r in roots) if n is not None]
     total = sum((n["score"] for n in kept), ZERO)
     maximum = sum((n["max"] for n in kept), ZERO)
     return {"framework": version, "year": year, "total": dec(total), "max": dec(maximum),
@@ -126,11 +203,11 @@ def _parts(rule: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rule["parts"]) if rule["kind"] == "parts" else [rule]
 
 
-def _prune(node: dict[str, Any], org: str | None) -> dict[str, Any] | None:
-    """The node with only `org`'s leaves (all when None); parents re-summed from children."""
+def _prune(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The node with only its kept leaves; parents re-summed from their children."""
     if node["_leaf"]:
-        return node if org is None or org in node["_departments"] else None
-    children = [c for c in (_prune(c, org) for c in node["items"]) if c is not None]
+        return node if node["_kept"] else None
+    children = [c for c in (_prune(c) for c in node["items"]) if c is not None]
     if not children:
         return None
     out = dict(node, items=children)

@@ -6,7 +6,9 @@ Work is counted in the unit the item's rule turns into points:
 - accepted evidence whose findings deduct (per finding / per missing element): each finding
   fixed regains the rule's points per finding, up to what was deducted;
 - an auto-scored threshold on a ratio (old-pipe renewal): the kilometres of old mains to
-  renew to pass the threshold regain the part's deduction.
+  renew to pass the threshold regain the part's deduction;
+- an auto-scored part per finding (hydrants not intact): each record repaired regains the
+  rule's points, up to what was deducted.
 Options are ranked by points regained per unit of work, then by points.
 """
 
@@ -45,13 +47,34 @@ def _option(
     }
 
 
+def _basis(item: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The item's basis of indicator `key` (the first, or one shown `also`)."""
+    first = item["basis"]
+    if first is None:
+        return None
+    return next((b for b in [first, *first.get("also", [])] if b.get("indicator") == key), None)
+
+
 def _auto(item: dict[str, Any], part: dict[str, Any]) -> dict[str, Any] | None:
-    """Renewing old mains to pass a ratio threshold."""
-    basis = item["basis"]
-    if basis is None or basis.get("indicator") != part["auto"] or basis["value"] is None:
+    """Renewing old mains to pass a ratio threshold; repairing what a per-finding part found."""
+    basis = _basis(item, part["auto"])
+    if basis is None or basis["value"] is None:
         return None
     lost = Decimal(basis["points_lost"] or 0)
-    if lost <= 0 or part["kind"] != "threshold":
+    if lost <= 0:
+        return None
+    if part["kind"] == "per_finding" and basis.get("findings"):
+        n = Decimal(basis["findings"])
+        return _option(
+            item,
+            part["name"],
+            lost,
+            n,
+            "findings",
+            f"repair the {dec(n)} found wanting ({part['points']} points each, cap "
+            f"{part['cap']}): {basis['records'].get('map')}",
+        )
+    if part["kind"] != "threshold":
         return None
     num, den = Decimal(basis["numerator"]), Decimal(basis["denominator"])
     need = (Decimal(part["value"]) * den - num).quantize(Decimal("0.001"), ROUND_UP)

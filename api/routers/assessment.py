@@ -29,7 +29,14 @@ ItemId = Annotated[str, Path(pattern=r"^[0-9]{1,2}(\.[0-9x]{1,3}){0,2}$", exampl
 EvidenceId = Annotated[int, Path(ge=1, le=2**62)]
 OrgCode = Annotated[str, Field(min_length=2, max_length=32, pattern="^[A-Za-z0-9_.-]+$")]
 OrgQuery = Annotated[
-    str | None, Query(min_length=1, max_length=32, description="one organisation's share")
+    str | None,
+    Query(
+        min_length=1,
+        max_length=32,
+        description="one organisation's share: the items it answers for, owes tasks for or "
+        "submitted evidence for, scored from its own evidence; auto parts city-wide for a "
+        "department, on its ground for a district, zone or town (docs/assessment.md)",
+    ),
 ]
 
 

@@ -28,7 +28,11 @@ const ASSESS_LABELS = {
   districts: ["区县（开发区）", "Districts"],
   average: ["平均", "average"],
   bulletin: ["月通报", "Bulletin"],
+  live: ["实时指标（来自数据）", "Live indicators (from the data)"],
+  records: ["地图", "map"],
 };
+// The live indicators shown under the gauge: the ones the data move from day to day.
+const LIVE_INDICATORS = ["hazards_on_time", "hydrants_intact", "old_pipe_renewal"];
 const aL = (key) => ASSESS_LABELS[key][getLang() === "en" ? 1 : 0];
 
 /** The month before this one, YYYY-MM (the latest bulletin's month). */
@@ -76,14 +80,15 @@ export class Dashboard {
     const maybe = (p) => p.catch(() => null); // the assessment is optional on the screen
     // the scorecard is recomputed live: asked again at most once a minute, not on every grade
     const fresh = this.assessedAt && Date.now() - this.assessedAt < 60_000;
-    const [stats, areas, card, completion] = await Promise.all([
+    const [stats, areas, card, completion, live] = await Promise.all([
       api("/stats/districts"),
       api("/stats/areas"),
       fresh ? this.card : maybe(api(`/assessment/${year}/scorecard`)),
       fresh ? this.completion : maybe(api(`/tasks/completion?month=${month}`)),
+      fresh ? this.live : maybe(api(`/assessment/${year}/indicators`)),
     ]);
     if (!fresh) this.assessedAt = Date.now();
-    [this.stats, this.areas, this.card, this.completion] = [stats, areas, card, completion];
+    [this.stats, this.areas, this.card, this.completion, this.live] = [stats, areas, card, completion, live];
     this.render();
   }
 
@@ -164,9 +169,17 @@ export class Dashboard {
       : [];
     const year = this.card.year;
     const month = this.completion ? this.completion.month : lastMonth();
+    // e.g. the hidden hazards' on-time rate: closing overdue hazards raises it here
+    const live = (this.live ? this.live.indicators : []).filter((i) => LIVE_INDICATORS.includes(i.key));
+    const liveRows = live.map(
+      (i) => html`<tr data-indicator="${i.key}" data-value="${i.value ?? ""}"><th title="${i.name}">${i.name.slice(0, 14)}</th>
+        <td>${i.value === null ? "–" : `${(Number(i.value) * 100).toFixed(2).replace(/\.?0+$/, "")}%`}</td>
+        <td class="muted">${i.numerator}/${i.denominator}</td><td><a href="${i.records.map}">${aL("records")}</a></td></tr>`,
+    );
     return html`<section class="assessment"><h4>${aL("title")} ${year}</h4>
       <div class="c-gauge" data-total="${this.card.total}" data-max="${this.card.max}"></div>
       <h5>${aL("losing")}</h5><table class="grid losing"><tbody>${lostRows}</tbody></table>
+      <h5>${aL("live")}</h5><table class="grid live-indicators"><tbody>${liveRows}</tbody></table>
       <h5>${aL("ranking")} (${month})</h5>${groups}
       <p class="muted note"><a href="/assessment/${year}/bulletin.pdf?month=${month}">${aL("bulletin")} PDF</a> ·
       <a href="/assessment/${year}/bulletin.xlsx?month=${month}">XLSX</a></p></section>`;

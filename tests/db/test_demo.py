@@ -101,9 +101,23 @@ async def test_risk_units_figures(ro: asyncpg.Connection) -> None:
 
 
 async def test_monitoring_points_figures(ro: asyncpg.Connection) -> None:
-    """22,067 points, 13 kinds in the 3 domains, thresholds ordered by direction."""
-    assert await ro.fetchval("SELECT count(*) FROM monitoring_points") == 22_067
-    assert await ro.fetchval("SELECT count(DISTINCT kind) FROM monitoring_points") == 13
+    """22,067 points of 13 kinds in the 3 domains and 1,608 municipal fire hydrants placed on
+    the roads at load time (public safety, alarming on a drop below 0.14 MPa), thresholds
+    ordered by direction."""
+    hydrants = "kind = 'fire_hydrant_pressure'"
+    assert await ro.fetchval(f"SELECT count(*) FROM monitoring_points WHERE NOT {hydrants}") == (
+        22_067
+    )
+    assert await ro.fetchval("SELECT count(DISTINCT kind) FROM monitoring_points") == 14
+    row = await ro.fetchrow(
+        "SELECT count(*) AS n, bool_and(source = 'demo-synthetic' AND district IS NOT NULL "
+        "AND risk_unit_id IS NULL AND domain = 'public_safety' AND direction = 'below' "
+        "AND threshold_l4 = 0.14 AND code ~ '^FH[0-9]{6}$') AS ok, "
+        "bool_and(EXISTS (SELECT 1 FROM roads r WHERE r.road_class IN ('primary', 'secondary') "
+        "AND ST_DWithin(r.geom, m.geom, 1e-9))) AS on_road "
+        f"FROM monitoring_points m WHERE {hydrants}"
+    )
+    assert dict(row) == {"n": 1_608, "ok": True, "on_road": True}
     domains = await ro.fetch("SELECT DISTINCT domain FROM monitoring_points")
     assert {r["domain"] for r in domains} == {"lifeline", "public_safety", "production_safety"}
     # each kind has one domain, unit, direction and interval

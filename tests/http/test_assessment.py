@@ -41,6 +41,12 @@ def _find(items: list[dict[str, Any]], ident: str) -> dict[str, Any]:
     raise KeyError(ident)
 
 
+def _basis(item: dict[str, Any], key: str) -> dict[str, Any]:
+    """The item's basis of indicator `key` (the first, or one shown `also`)."""
+    first = item["basis"]
+    return next(b for b in [first, *first.get("also", [])] if b["indicator"] == key)
+
+
 async def _line(
     conn: asyncpg.Connection, code: str, kind: str, year: int | None, lon: float
 ) -> None:
@@ -107,6 +113,26 @@ async def test_frameworks(empty_db: Settings) -> None:
     try:  # an edition is never edited
         with pytest.raises(asyncpg.RaiseError, match="immutable"):
             await conn.execute("UPDATE assessment_items SET max = 3 WHERE id = '1.2.4'")
+        # the hydrant part is scored from the store: loaded so from the corrected file (a
+        # database loaded before the correction gets it from migration 0031, logged)
+        assert pipes["rule"]["parts"][0]["auto"] == "hydrants_intact"
+        assert await conn.fetchval("SELECT count(*) FROM assessment_corrections") == 0
+        # a correction names its reason, never touches the tree or the points, and is logged
+        fix = "SELECT set_config('onemap.framework_correction', 'test: text found', true)"
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            async with conn.transaction():
+                await conn.execute(fix)
+                await conn.execute("UPDATE assessment_items SET max = 3 WHERE id = '1.2.7'")
+        async with conn.transaction():
+            await conn.execute(fix)
+            await conn.execute("UPDATE assessment_items SET scoring = 'x' WHERE id = '1.2.7'")
+        row = await conn.fetchrow("SELECT item, note, before->>'scoring' AS b, "
+                                  "after->>'scoring' AS a FROM assessment_corrections")  # fmt: skip
+        assert dict(row) == {"item": "1.2.7", "note": "test: text found", "b": None, "a": "x"}
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):  # the reason was local
+            await conn.execute("UPDATE assessment_items SET scoring = 'y' WHERE id = '1.2.7'")
+        with pytest.raises(asyncpg.RaiseError, match="immutable"):
+            await conn.execute("DELETE FROM assessment_corrections")
     finally:
         await conn.close()
 
@@ -125,8 +151,12 @@ async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
             assert sum(_sums(i) for i in card["items"]) == 24
             pipes = _find(card["items"], "1.2.4")
             assert pipes["auto"] and pipes["score"] == "0"
-            assert pipes["basis"]["denominator"] == "0" and pipes["basis"]["value"] is None
-            assert pipes["basis"]["points_lost"] == "1"
+            assert [b["indicator"] for b in [pipes["basis"], *pipes["basis"]["also"]]] == [
+                "hydrants_intact", "old_pipe_renewal", "lifeline_monitoring_crowded"]  # fmt: skip
+            for key in ("hydrants_intact", "old_pipe_renewal"):  # no data: the part is lost
+                basis = _basis(pipes, key)
+                assert basis["denominator"] == "0" and basis["value"] is None
+                assert basis["points_lost"] == "1"
             assert not _find(card["items"], "1.1.1")["auto"]
 
             for n in range(9):
@@ -136,7 +166,7 @@ async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
             await _line(conn, "H1", "heat", None, 109.02)  # unknown age: counted apart
             card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
             pipes = _find(card["items"], "1.2.4")
-            basis = pipes["basis"]
+            basis = _basis(pipes, "old_pipe_renewal")
             num, den = Decimal(basis["numerator"]), Decimal(basis["denominator"])
             assert Decimal("8.9") < num < Decimal("9.1") and Decimal("9.9") < den < Decimal("10.1")
             assert basis["value"] == "0.9" and basis["threshold"] == "0.8"
@@ -150,11 +180,12 @@ async def test_scorecard_live_and_exact(empty_db: Settings) -> None:
             await _line(conn, "OLD3", "heat", 1996, 109.04)  # 30 years in 2026: old
             card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
             pipes = _find(card["items"], "1.2.4")
-            assert pipes["basis"]["value"] == "0.75" and pipes["basis"]["points_lost"] == "1"
+            basis = _basis(pipes, "old_pipe_renewal")
+            assert basis["value"] == "0.75" and basis["points_lost"] == "1"
             assert pipes["score"] == "0" and card["total"] == "0"
             # the same mains judged in 2020: 1990 and 1996 are young then
             card = (await client.get("/assessment/2020/scorecard")).json()
-            assert _find(card["items"], "1.2.4")["basis"]["value"] == "0.8333"
+            assert _basis(_find(card["items"], "1.2.4"), "old_pipe_renewal")["value"] == "0.8333"
             assert card["total"] == "1"
 
             r = await client.get(f"/assessment/{YEAR}/scorecard", params={"org": "ZJJ"})
@@ -206,6 +237,7 @@ async def test_snapshots_are_frozen(empty_db: Settings) -> None:
                 r = await client.request(method, f"/assessment/{YEAR}/snapshots/{snap['id']}",
                                          json={"total": "100"})  # fmt: skip
                 assert r.status_code == 405, method
+                assert r.headers["content-type"].startswith("application/problem+json")
             for body in ({"org": "NOPE"}, {"org": ""}, {"total": "100"}, [1]):
                 r = await client.post(f"/assessment/{YEAR}/snapshots", json=body)
                 assert r.status_code in (400, 404), (body, r.status_code)
@@ -225,11 +257,12 @@ async def test_demo_scorecard(
     demo_ro: Settings, demo_ro_headers: dict[str, dict[str, str]]
 ) -> None:
     """On the Xi'an demo city the pipe item is scored from its 1985-2023 mains and the whole
-    card, each level and each department's share reconcile exactly."""
+    card, each level and each department's share reconcile exactly; a share holds the items
+    its department answers for, with its own evidence only."""
     async with app_client(demo_ro, demo_ro_headers["viewer"]) as client:
         card = (await client.get(f"/assessment/{YEAR}/scorecard")).json()
         assert sum(_sums(i) for i in card["items"]) == 24
-        basis = _find(card["items"], "1.2.4")["basis"]
+        basis = _basis(_find(card["items"], "1.2.4"), "old_pipe_renewal")
         conn = await asyncpg.connect(demo_ro.database_url)
         try:
             old, unknown = await conn.fetchrow(
@@ -247,11 +280,57 @@ async def test_demo_scorecard(
             "0.001"
         )
         assert basis["points_lost"] == ("1" if ratio <= Decimal("0.8") else "0")
-        shares = Decimal(0)
+        doc = (await client.get("/assessment/frameworks/2019")).json()
         for org in ("ZGJ", "YJJ", "ZJJ", "XFZD", "GAJ", "SWJ"):
             share = (await client.get(f"/assessment/{YEAR}/scorecard", params={"org": org})).json()
             sum(_sums(i) for i in share["items"])
             assert Decimal(share["total"]) == sum(Decimal(i["score"]) for i in share["items"])
-            shares += Decimal(share["total"])
-        # 1.2.4 is shared by ZJJ and XFZD: it counts in both shares
-        assert shares == Decimal(card["total"]) + Decimal(_find(card["items"], "1.2.4")["score"])
+            assert Decimal(share["max"]) == sum(Decimal(i["max"]) for i in share["items"])
+            # the items it answers for are in it, scored from its own evidence only
+            leaves = {i["id"]: i for i in _leaves(share["items"])}
+            mine = {i["id"] for i in doc["items"] if org in i["departments"]}
+            assert mine and mine <= set(leaves)
+            assert all(e["org"] == org for i in leaves.values() for e in i["evidence"])
+
+
+def _leaves(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leaf items of a card."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        out.extend(_leaves(item["items"]) if item["items"] else [item])
+    return out
+
+
+RULE_124 = "SELECT rule::text FROM assessment_items WHERE framework = '2019' AND id = '1.2.4'"
+
+
+async def test_correction_reaches_a_database_loaded_before(empty_db: Settings) -> None:
+    """Migration 0031's step on a database that holds 1.2.4 as first loaded (its hydrant part
+    scored from evidence): the file's corrected rule is set, the change logged before/after;
+    run again, nothing changes."""
+    from api.assessment.framework import FRAMEWORK_DIR, apply_corrections, read_framework
+
+    doc = read_framework(FRAMEWORK_DIR / "2019.json")
+    [fix] = doc["corrections"]
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        first = json.loads(await conn.fetchval(RULE_124))
+        first["parts"][0] = fix["before"]
+        async with conn.transaction():  # back to the rule as first loaded
+            await conn.execute("SELECT set_config('onemap.framework_correction', 'test', true)")
+            await conn.execute(
+                "UPDATE assessment_items SET rule = $1::jsonb WHERE framework = '2019' "
+                "AND id = '1.2.4'",
+                json.dumps(first, ensure_ascii=False),
+            )
+        assert await apply_corrections(conn, doc) == 1
+        rule = json.loads(await conn.fetchval(RULE_124))
+        assert rule["parts"][0]["auto"] == "hydrants_intact"
+        last = await conn.fetchrow("SELECT note, before->'rule'->'parts'->0 AS b, "
+                                   "after->'rule'->'parts'->0 AS a FROM assessment_corrections "
+                                   "ORDER BY id DESC LIMIT 1")  # fmt: skip
+        assert last["note"].startswith("2026-12-07 0031_assessment_hydrants:")
+        assert "auto" not in json.loads(last["b"]) and json.loads(last["a"])["auto"]
+        assert await apply_corrections(conn, doc) == 0
+    finally:
+        await conn.close()

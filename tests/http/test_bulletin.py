@@ -111,8 +111,14 @@ async def test_bulletin_pdf_and_xlsx(
     avg = [r for r in rows if r[0] == "市级部门" and r[1] == "平均"][0]
     assert Decimal(str(avg[7])) == Decimal(comp["departments"]["average"])
     scores = {r[0]: r for r in wb["评分"].iter_rows(min_row=2, values_only=True)}
-    for item in card["items"]:
+    every = _flat_items(card["items"])
+    assert {i["level"] for i in every} == {1, 2, 3} and len(scores) == len(every)
+    for item in every:  # the workbook: every item of the three levels, as the API gives it
         assert Decimal(str(scores[item["id"]][3])) == Decimal(item["score"])
+        assert Decimal(str(scores[item["id"]][4])) == Decimal(item["max"])
+    for item in every:  # the PDF: the first- and second-level rows (short names do not wrap)
+        if item["level"] <= 2 and len(item["name"]) <= 10:
+            assert f"{item['id']} {item['name']} {item['score']} {item['max']}" in flat, item["id"]
     units = list(wb["红橙单元"].iter_rows(min_row=2, values_only=True))
     assert all(u[4] in ("重大", "较大") for u in units)
 
@@ -210,3 +216,11 @@ async def test_demo_tasks_are_deterministic(demo_db: Settings) -> None:
         assert await conn.fetchval(digest) != before
     finally:
         await conn.close()
+
+
+def _flat_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every item of a scorecard, depth first."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        out += [item, *_flat_items(item["items"])]
+    return out

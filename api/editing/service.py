@@ -258,11 +258,11 @@ class Written:
 
 
 async def _regrade(conn: asyncpg.Connection, principal: Principal, units: set[int]) -> Any:
-    """Regrade the touched units in the edit's own transaction (city-wide, as grading runs):
-    the edit, its new grade and the tile version commit together."""
+    """Regrade the touched units in the edit's own transaction (city-wide, as grading runs,
+    its versions marked `via` grading by the engine): the edit, its new grade and the tile
+    version commit together."""
     if not units:
         return None
-    await conn.execute("SELECT set_config('onemap.via', 'grading', true)")
     params = await store.active_params(conn)
     result = await engine.regrade(conn, params, utcnow(), sorted(units), trigger="edit",
                                   actor=principal.name)  # fmt: skip

@@ -7,6 +7,10 @@
 -- scanned the whole index for its code (2.6 ms a statement with 36,000 versions on the
 -- demo city, 0.09 ms by the key; linear in the history). Twice a PATCH: the edit's
 -- version and the regrade's compact one. The same function, the layer as a text variable.
+--
+-- The stamp cached exposure must match (the population and vulnerable-site layers'
+-- versions and the radius) is made here, so the regrade's exposure refresh reads it in
+-- its own statement instead of a round trip before (api/grading/engine.py).
 
 CREATE OR REPLACE FUNCTION onemap_feature_history() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -91,3 +95,14 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- What a unit's cached exposure must match: the inputs' layer versions and the radius
+-- (the radius as text, as api/grading/engine.py writes it: Decimal, normalised).
+CREATE OR REPLACE FUNCTION onemap_exposure_stamp(radius text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT 'pc' || coalesce((SELECT version FROM layer_versions
+                              WHERE layer = 'population_cells'), 0)
+           || ':vs' || coalesce((SELECT version FROM layer_versions
+                                  WHERE layer = 'vulnerable_sites'), 0)
+           || ':r' || radius
+$$;

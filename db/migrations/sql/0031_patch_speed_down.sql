@@ -80,3 +80,5 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+DROP FUNCTION onemap_exposure_stamp(text);

@@ -18,7 +18,7 @@ from api.crs import WGS84, Crs, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
 from api.importer.catalog import CatalogCache, table_info
-from api.importer.load import load
+from api.importer.load import DIRECT_ROWS, Loaded, load
 from api.importer.readers import RawTable, geojson_table, read_file
 from api.importer.repair import repair
 from api.importer.result import ImportRejected, ImportResult, RowError
@@ -280,27 +280,38 @@ async def import_table(
     if len(prepared.rows) == 0:
         return result
 
+    async def write() -> Loaded:
+        loaded = await load(
+            conn,
+            target,
+            info,
+            prepared,
+            source=source,
+            skip_invalid=on_error == "skip",
+            bulk_min_rows=settings.import_bulk_min_rows,
+            progress=report,
+        )
+        if loaded.db_rejected and on_error == "fail":
+            result.rejected = loaded.db_rejected
+            result.errors = loaded.db_errors
+            raise _rejected(result, loaded.db_errors)
+        return loaded
+
+    n = len(prepared.rows)
     try:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('statement_timeout', $1, true), "
-                "set_config('work_mem', '128MB', true)",
-                str(settings.import_statement_timeout_ms),
-            )
-            loaded = await load(
-                conn,
-                target,
-                info,
-                prepared,
-                source=source,
-                skip_invalid=on_error == "skip",
-                bulk_min_rows=settings.import_bulk_min_rows,
-                progress=report,
-            )
-            if loaded.db_rejected and on_error == "fail":
-                result.rejected = loaded.db_rejected
-                result.errors = loaded.db_errors
-                raise _rejected(result, loaded.db_errors)
+        if n <= DIRECT_ROWS and n < settings.import_bulk_min_rows and conn.is_in_transaction():
+            # a handful of rows (an edit) in the caller's transaction: one statement, all or
+            # nothing by itself, under the caller's timeouts; no savepoint of its own (three
+            # round trips of an edit's ~25)
+            loaded = await write()
+        else:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', $1, true), "
+                    "set_config('work_mem', '128MB', true)",
+                    str(settings.import_statement_timeout_ms),
+                )
+                loaded = await write()
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
         # rows were checked against the registry and the table's CHECKs; this is a race
         # (e.g. a district deleted meanwhile) or a rule only the database knows

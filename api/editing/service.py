@@ -103,10 +103,14 @@ async def current(
 
 
 async def writable(conn: asyncpg.Connection, principal: Principal, layer: Layer, code: str) -> bool:
-    """Whether the principal's scope covers the stored feature (the route's own check)."""
+    """Whether the principal's scope covers the stored feature (the route's own check).
+
+    For a scoped principal the rest of the transaction runs as the app role with its
+    organisation set (`scope.drop_privileges`), as the write that follows the check does:
+    one round trip for both."""
     if principal.org is None:
         return True
-    await scope.set_org(conn, principal)
+    await scope.drop_privileges(conn, principal)
     sql = sqlfiles.render(
         "editing/sql/may_write.sql",
         table=sqlfiles.ident(layer.name),
@@ -218,9 +222,12 @@ async def _load(
 async def _scoped_load(
     conn: asyncpg.Connection, principal: Principal, layer: Layer, feature: dict[str, Any],
     settings: Settings, crs: str | None, source: str, what: str, catalog: CatalogCache | None,
+    dropped: bool = False,
 ) -> ImportResult:  # fmt: skip
-    """Load as the app role for a scoped principal; an RLS refusal becomes the scope's 403."""
-    await scope.drop_privileges(conn, principal)
+    """Load as the app role for a scoped principal (`dropped`: `writable` switched already);
+    an RLS refusal becomes the scope's 403."""
+    if not dropped:
+        await scope.drop_privileges(conn, principal)
     try:
         async with conn.transaction():
             result = await _load(conn, layer, feature, settings, crs, source, catalog)
@@ -351,7 +358,8 @@ async def patch(
         new = {"type": "Feature", "properties": props, "geometry": geometry}
         await _scoped_load(conn, principal, layer, new, settings, crs if "geometry" in body
                            else None, f"edit:{principal.name}",
-                           f"{layer.name} {code!r} so changed", catalog)  # fmt: skip
+                           f"{layer.name} {code!r} so changed", catalog,
+                           dropped=True)  # fmt: skip
         changed = await current(conn, layer, code)
         assert changed is not None
         await audit.record(conn, principal, "features.update", layer.name, [code],
@@ -380,7 +388,7 @@ async def retire(
         units = await _touched_units(conn, layer, before, None)
         if layer.name == "risk_units":
             units.discard(before.id)
-        await scope.drop_privileges(conn, principal)
+        # the DELETE runs as the app role for a scoped principal (`writable` switched)
         try:
             async with conn.transaction():
                 deleted = await conn.execute(

@@ -19,6 +19,7 @@ import asyncpg
 from api.auth.principal import KeyCache
 from api.db import create_pool, create_read_pool
 from api.grading.service import AfterFullRegrade, GradingService
+from api.importer.catalog import CatalogCache
 from api.monitoring.maintenance import ReadingsMaintenance
 from api.monitoring.points import PointCache
 from api.notifications.grade_events import GradeStream
@@ -56,6 +57,8 @@ class Services:
     catalogue: Catalogue = field(default_factory=Catalogue)
     #: one raster risk-surface rebuild at a time
     raster_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: an import's catalogue reads (tables; districts by their layer version): edits
+    import_catalog: CatalogCache = field(default_factory=CatalogCache)
 
     @classmethod
     async def open(
@@ -94,8 +97,9 @@ class Services:
         stream.on_change(webhooks.wake)
         await stream.start()
         await webhooks.start()
+        catalog = CatalogCache(tiles.versions)
         return cls(settings, pool, read_pool, hub, key_cache, tiles, grading, maintenance,
-                   stream, webhooks, limiter)  # fmt: skip
+                   stream, webhooks, limiter, import_catalog=catalog)  # fmt: skip
 
     async def close(self) -> None:
         """Stop and close everything, in the reverse order."""

@@ -48,9 +48,12 @@ async def set_org(conn: asyncpg.Connection, principal: Principal) -> None:
 
 async def drop_privileges(conn: asyncpg.Connection, principal: Principal) -> None:
     """For a scoped principal, the rest of the transaction runs as the app role (RLS binds it)."""
-    if principal.org is not None:
-        await set_org(conn, principal)
-        await conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+    if principal.org is not None:  # SET LOCAL ROLE as set_config: one round trip with the org
+        await conn.execute(
+            "SELECT set_config('onemap.org', $1, true), set_config('role', $2, true)",
+            principal.org.code,
+            APP_ROLE,
+        )
 
 
 async def enter(conn: asyncpg.Connection, principal: Principal, via: Via) -> None:

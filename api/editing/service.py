@@ -24,6 +24,7 @@ from api.editing import scope
 from api.errors import BadRequest, Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from api.grading import engine, store
 from api.grading.service import utcnow
+from api.importer.catalog import CatalogCache
 from api.importer.core import import_features
 from api.importer.result import ImportResult
 from api.layers import CODE_LINKS, LAYERS, Layer
@@ -102,10 +103,14 @@ async def current(
 
 
 async def writable(conn: asyncpg.Connection, principal: Principal, layer: Layer, code: str) -> bool:
-    """Whether the principal's scope covers the stored feature (the route's own check)."""
+    """Whether the principal's scope covers the stored feature (the route's own check).
+
+    For a scoped principal the rest of the transaction runs as the app role with its
+    organisation set (`scope.drop_privileges`), as the write that follows the check does:
+    one round trip for both."""
     if principal.org is None:
         return True
-    await scope.set_org(conn, principal)
+    await scope.drop_privileges(conn, principal)
     sql = sqlfiles.render(
         "editing/sql/may_write.sql",
         table=sqlfiles.ident(layer.name),
@@ -206,22 +211,26 @@ def _as_file_feature(layer: Layer, feature: dict[str, Any]) -> dict[str, Any]:
 
 async def _load(
     conn: asyncpg.Connection, layer: Layer, feature: dict[str, Any], settings: Settings,
-    crs: str | None, source: str,
+    crs: str | None, source: str, catalog: CatalogCache | None,
 ) -> ImportResult:  # fmt: skip
     """The importer's path for one feature (a one-feature GeoJSON collection, no file)."""
     doc = {"type": "FeatureCollection", "features": [_as_file_feature(layer, feature)]}
-    return await import_features(conn, doc, layer.name, settings=settings, crs=crs, source=source)
+    return await import_features(conn, doc, layer.name, settings=settings, crs=crs, source=source,
+                                 catalog=catalog)  # fmt: skip
 
 
 async def _scoped_load(
     conn: asyncpg.Connection, principal: Principal, layer: Layer, feature: dict[str, Any],
-    settings: Settings, crs: str | None, source: str, what: str,
+    settings: Settings, crs: str | None, source: str, what: str, catalog: CatalogCache | None,
+    dropped: bool = False,
 ) -> ImportResult:  # fmt: skip
-    """Load as the app role for a scoped principal; an RLS refusal becomes the scope's 403."""
-    await scope.drop_privileges(conn, principal)
+    """Load as the app role for a scoped principal (`dropped`: `writable` switched already);
+    an RLS refusal becomes the scope's 403."""
+    if not dropped:
+        await scope.drop_privileges(conn, principal)
     try:
         async with conn.transaction():
-            result = await _load(conn, layer, feature, settings, crs, source)
+            result = await _load(conn, layer, feature, settings, crs, source, catalog)
     except asyncpg.InsufficientPrivilegeError as exc:
         if not scope.is_rls_refusal(exc):
             raise
@@ -256,11 +265,11 @@ class Written:
 
 
 async def _regrade(conn: asyncpg.Connection, principal: Principal, units: set[int]) -> Any:
-    """Regrade the touched units in the edit's own transaction (city-wide, as grading runs):
-    the edit, its new grade and the tile version commit together."""
+    """Regrade the touched units in the edit's own transaction (city-wide, as grading runs,
+    its versions marked `via` grading by the engine): the edit, its new grade and the tile
+    version commit together."""
     if not units:
         return None
-    await conn.execute("SELECT set_config('onemap.via', 'grading', true)")
     params = await store.active_params(conn)
     result = await engine.regrade(conn, params, utcnow(), sorted(units), trigger="edit",
                                   actor=principal.name)  # fmt: skip
@@ -269,7 +278,7 @@ async def _regrade(conn: asyncpg.Connection, principal: Principal, units: set[in
 
 async def create(
     conn: asyncpg.Connection, principal: Principal, layer: Layer, feature: dict[str, Any],
-    settings: Settings, crs: str | None = None,
+    settings: Settings, crs: str | None = None, catalog: CatalogCache | None = None,
 ) -> Written:  # fmt: skip
     """Create a feature (its code must be new); 409 when the code is taken."""
     props = feature.get("properties") or {}
@@ -290,7 +299,8 @@ async def create(
                 retired_version=last["version"],
             )
         await _scoped_load(conn, principal, layer, feature, settings, crs,
-                           f"edit:{principal.name}", f"a {layer.name} feature there")  # fmt: skip
+                           f"edit:{principal.name}", f"a {layer.name} feature there",
+                           catalog)  # fmt: skip
         made = await current(conn, layer, code.strip())
         assert made is not None
         await audit.record(conn, principal, "features.create", layer.name, [made.feature["id"]])
@@ -316,6 +326,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 async def patch(
     conn: asyncpg.Connection, principal: Principal, layer: Layer, code: str,
     body: dict[str, Any], if_match: str | None, settings: Settings, crs: str | None = None,
+    catalog: CatalogCache | None = None,
 ) -> Written:  # fmt: skip
     """Merge-patch a feature's properties and/or replace its geometry (If-Match required)."""
     unknown = sorted(set(body) - {"properties", "geometry", "type", "id"})
@@ -347,7 +358,8 @@ async def patch(
         new = {"type": "Feature", "properties": props, "geometry": geometry}
         await _scoped_load(conn, principal, layer, new, settings, crs if "geometry" in body
                            else None, f"edit:{principal.name}",
-                           f"{layer.name} {code!r} so changed")  # fmt: skip
+                           f"{layer.name} {code!r} so changed", catalog,
+                           dropped=True)  # fmt: skip
         changed = await current(conn, layer, code)
         assert changed is not None
         await audit.record(conn, principal, "features.update", layer.name, [code],
@@ -376,7 +388,7 @@ async def retire(
         units = await _touched_units(conn, layer, before, None)
         if layer.name == "risk_units":
             units.discard(before.id)
-        await scope.drop_privileges(conn, principal)
+        # the DELETE runs as the app role for a scoped principal (`writable` switched)
         try:
             async with conn.transaction():
                 deleted = await conn.execute(
@@ -402,7 +414,7 @@ async def retire(
 
 async def restore(
     conn: asyncpg.Connection, principal: Principal, layer: Layer, code: str, version: int,
-    if_match: str | None, settings: Settings,
+    if_match: str | None, settings: Settings, catalog: CatalogCache | None = None,
 ) -> Written:  # fmt: skip
     """Make a past version current again (as a new version), re-creating a retired feature."""
     async with conn.transaction():
@@ -423,7 +435,7 @@ async def restore(
             )
         source = f"restore:v{version}"
         await _scoped_load(conn, principal, layer, old, settings, None, source,
-                           f"{layer.name} {code!r} as version {version}")  # fmt: skip
+                           f"{layer.name} {code!r} as version {version}", catalog)  # fmt: skip
         back = await current(conn, layer, code)
         assert back is not None
         await audit.record(conn, principal, "features.restore", layer.name, [code],

@@ -49,7 +49,7 @@ def apply(variant: Variant) -> str:
 
 @cache
 def exposure(variant: Variant) -> str:
-    """Refresh cached exposure: $1 radius, $2 stamp[, $3 ids]."""
+    """Refresh cached exposure: $1 radius, $2 its text for the stamp[, $3 ids]."""
     return render("grading/sql/exposure.sql", **_unit_filters(variant, 3))
 
 

@@ -8,9 +8,16 @@ catalog for a table named by the registry, never from a request.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from api.tiles.versions import LayerVersions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +97,42 @@ async def table_info(conn: asyncpg.Connection, table: str) -> TableInfo:
         },
         tuple(CheckInfo(r["name"], tuple(r["columns"]), _expression(r["def"])) for r in checks),
     )
+
+
+class CatalogCache:
+    """Per process: the catalogue reads of an import kept between imports (an edit's load).
+
+    A table's columns and CHECK constraints change only by migration, and a process
+    runs on the schema it started with (a migration is followed by a restart), so each
+    table is read once. The districts (names for a named district, shapes for one
+    derived from a location) change with the districts layer: they are kept while its
+    version (`versions`, api/tiles/versions.py, current through NOTIFY
+    onemap_layer_changed) stands, and read each time while that listener is down.
+    """
+
+    def __init__(self, versions: LayerVersions | None = None) -> None:
+        self._versions = versions
+        self._tables: dict[str, TableInfo] = {}
+        self._districts: dict[tuple[str, bool], tuple[str, Any]] = {}
+
+    async def table(self, conn: asyncpg.Connection, table: str) -> TableInfo:
+        """`table_info(conn, table)`, read once."""
+        info = self._tables.get(table)
+        if info is None:
+            info = self._tables[table] = await table_info(conn, table)
+        return info
+
+    async def districts(
+        self, conn: asyncpg.Connection, shapes: bool, read: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`read()` (the districts' names, or with `shapes` their shapes too) while the
+        districts layer's version is the one it was read under."""
+        token = self._versions.cached(("districts",)) if self._versions else None
+        if token is None:
+            return await read()
+        hit = self._districts.get(("districts", shapes))
+        if hit is not None and hit[0] == token[0]:
+            return cast(T, hit[1])
+        value = await read()
+        self._districts[("districts", shapes)] = (token[0], value)
+        return value

@@ -17,8 +17,8 @@ import shapely
 from api.crs import WGS84, Crs, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
-from api.importer.catalog import table_info
-from api.importer.load import load
+from api.importer.catalog import CatalogCache, table_info
+from api.importer.load import DIRECT_ROWS, Loaded, load
 from api.importer.readers import RawTable, geojson_table, read_file
 from api.importer.repair import repair
 from api.importer.result import ImportRejected, ImportResult, RowError
@@ -59,22 +59,44 @@ def _missing_required(plan: V.Plan, target: Layer | ChildTable) -> list[str]:
     return [f.name for f in fields if f.required and f.name not in have]
 
 
+async def _district_names(conn: asyncpg.Connection) -> dict[str, str]:
+    """Every district's name, adcode and code (lower-cased) -> its code."""
+    out: dict[str, str] = {}
+    for r in await conn.fetch("SELECT code, adcode, name FROM districts"):
+        for key in (r["name"], r["adcode"], r["code"]):
+            out[str(key).strip().lower()] = r["code"]
+    return out
+
+
+async def _district_shapes(conn: asyncpg.Connection) -> list[tuple[str, Any]]:
+    """Every district's code and (prepared) shape."""
+    rows = await conn.fetch("SELECT code, ST_AsBinary(geom) AS wkb FROM districts")
+    shapes = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
+    for _, shape in shapes:
+        shapely.prepare(shape)
+    return shapes
+
+
 async def _lookups(
-    conn: asyncpg.Connection, target: Layer | ChildTable, raw: RawTable, plan: V.Plan
-) -> V.Lookups:
+    conn: asyncpg.Connection, target: Layer | ChildTable, raw: RawTable, plan: V.Plan,
+    catalog: CatalogCache | None,
+) -> V.Lookups:  # fmt: skip
     """Districts (and their shapes when some rows need one) and the ids behind linked codes."""
     out = V.Lookups()
     if isinstance(target, Layer) and "district" in target.field_map:
-        for r in await conn.fetch("SELECT code, adcode, name FROM districts"):
-            for key in (r["name"], r["adcode"], r["code"]):
-                out.districts[str(key).strip().lower()] = r["code"]
+        if catalog is None:
+            out.districts = await _district_names(conn)
+        else:
+            out.districts = await catalog.districts(conn, False, lambda: _district_names(conn))
         given = plan.fields.get("district")
         needs_shapes = given is None or raw.columns[given].null_count > 0 or _has_blank(raw, given)
         if needs_shapes and out.districts:
-            rows = await conn.fetch("SELECT code, ST_AsBinary(geom) AS wkb FROM districts")
-            out.district_shapes = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
-            for _, shape in out.district_shapes:
-                shapely.prepare(shape)
+            if catalog is None:
+                out.district_shapes = await _district_shapes(conn)
+            else:
+                out.district_shapes = await catalog.districts(
+                    conn, True, lambda: _district_shapes(conn)
+                )
     for id_col, codes in V.link_codes(raw, plan, target).items():
         parent = target.parent if isinstance(target, ChildTable) else CODE_LINKS[id_col][1]
         rows = await conn.fetch(
@@ -169,11 +191,13 @@ async def import_features(
     settings: Settings,
     crs: str | None = None,
     source: str,
+    catalog: CatalogCache | None = None,
 ) -> ImportResult:
     """A few features already parsed (a GeoJSON FeatureCollection) into a layer, all or nothing.
 
     The same validation and load as `import_file` (a GeoJSON file's rows), without the file:
-    the editor's path for one feature. Small inputs are checked on the event loop.
+    the editor's path for one feature. Small inputs are checked on the event loop; with
+    `catalog` the catalogue reads are the process's (api/importer/catalog.py).
     """
     refusal = event_layer_refusal(layer)
     if refusal is not None:
@@ -187,7 +211,8 @@ async def import_features(
     # through JSON text and back: the values exactly as a file would carry them
     raw = geojson_table(orjson.loads(orjson.dumps(doc)))
     return await import_table(conn, raw, target, settings=settings, override=override,
-                              source=source, on_error="fail", progress=_quiet)  # fmt: skip
+                              source=source, on_error="fail", progress=_quiet,
+                              catalog=catalog)  # fmt: skip
 
 
 #: at most this many rows are validated on the event loop (more: in a worker thread)
@@ -211,6 +236,7 @@ async def import_table(
     source: str,
     on_error: Literal["fail", "skip"],
     progress: Callable[[str, int, int], None],
+    catalog: CatalogCache | None = None,
 ) -> ImportResult:
     """Validate and load rows already read (`import_file` after reading, `import_features`)."""
     report = progress
@@ -230,8 +256,8 @@ async def import_table(
             f"the file has no column for the required field(s) {', '.join(missing)} of "
             f"{target.name}; its columns are: {', '.join(raw.columns)[:300]}"
         )
-    info = await table_info(conn, target.name)
-    lookups = await _lookups(conn, target, raw, plan)
+    info = await (catalog.table(conn, target.name) if catalog else table_info(conn, target.name))
+    lookups = await _lookups(conn, target, raw, plan, catalog)
     checked = await _off_loop(
         raw.n,
         V.check,
@@ -254,27 +280,38 @@ async def import_table(
     if len(prepared.rows) == 0:
         return result
 
+    async def write() -> Loaded:
+        loaded = await load(
+            conn,
+            target,
+            info,
+            prepared,
+            source=source,
+            skip_invalid=on_error == "skip",
+            bulk_min_rows=settings.import_bulk_min_rows,
+            progress=report,
+        )
+        if loaded.db_rejected and on_error == "fail":
+            result.rejected = loaded.db_rejected
+            result.errors = loaded.db_errors
+            raise _rejected(result, loaded.db_errors)
+        return loaded
+
+    n = len(prepared.rows)
     try:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT set_config('statement_timeout', $1, true), "
-                "set_config('work_mem', '128MB', true)",
-                str(settings.import_statement_timeout_ms),
-            )
-            loaded = await load(
-                conn,
-                target,
-                info,
-                prepared,
-                source=source,
-                skip_invalid=on_error == "skip",
-                bulk_min_rows=settings.import_bulk_min_rows,
-                progress=report,
-            )
-            if loaded.db_rejected and on_error == "fail":
-                result.rejected = loaded.db_rejected
-                result.errors = loaded.db_errors
-                raise _rejected(result, loaded.db_errors)
+        if n <= DIRECT_ROWS and n < settings.import_bulk_min_rows and conn.is_in_transaction():
+            # a handful of rows (an edit) in the caller's transaction: one statement, all or
+            # nothing by itself, under the caller's timeouts; no savepoint of its own (three
+            # round trips of an edit's ~25)
+            loaded = await write()
+        else:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', $1, true), "
+                    "set_config('work_mem', '128MB', true)",
+                    str(settings.import_statement_timeout_ms),
+                )
+                loaded = await write()
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
         # rows were checked against the registry and the table's CHECKs; this is a race
         # (e.g. a district deleted meanwhile) or a rule only the database knows

@@ -3,7 +3,9 @@
 Rows go by binary COPY into a temporary staging table, the table's own CHECK
 constraints are evaluated there (so a violation names its row), then one
 INSERT ... SELECT ... ON CONFLICT (code) DO UPDATE ... WHERE the row IS
-DISTINCT FROM the stored one. Into an empty table a large import loads in bulk:
+DISTINCT FROM the stored one. A handful of rows (an edited feature) skip the
+staging table: the same tests and the same upsert run in one statement over
+the rows bound as arrays. Into an empty table a large import loads in bulk:
 its secondary indexes and foreign keys are dropped and rebuilt after the load,
 inside the same transaction. All SQL text is fixed or built from registry and
 catalog names; values are bound parameters.
@@ -81,11 +83,9 @@ async def _copy_stage(
     return names
 
 
-async def _db_checks(
-    conn: asyncpg.Connection, info: TableInfo, staged: list[str]
-) -> tuple[list[RowError], list[int]]:
-    """Staged rows that break a CHECK or NOT NULL of the table: their errors and row numbers."""
-    tests: list[tuple[str, str, str]] = []  # (sql, field, reason)
+def _check_tests(info: TableInfo, staged: list[str]) -> list[tuple[str, str, str]]:
+    """The table's CHECKs and NOT NULLs the staged columns can break: (sql, field, reason)."""
+    tests: list[tuple[str, str, str]] = []
     have = set(staged)
     for chk in info.checks:
         if chk.columns and set(chk.columns) <= have:
@@ -97,6 +97,26 @@ async def _db_checks(
         col = info.columns[name]
         if col.not_null and col.default is None and not col.identity:
             tests.append((f"{ident(name)} IS NULL", name, "required"))
+    return tests
+
+
+def _check_errors(
+    tests: list[tuple[str, str, str]], rows: list[tuple[int, list[bool]]]
+) -> list[RowError]:
+    """Row errors from (row_no, [failed flag per test]) pairs, in row order."""
+    errors: list[RowError] = []
+    for row_no, failed in rows:
+        for flag, (_, field, reason) in zip(failed, tests, strict=True):
+            if flag and len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(row_error(row_no, field, reason))
+    return errors
+
+
+async def _db_checks(
+    conn: asyncpg.Connection, info: TableInfo, staged: list[str]
+) -> tuple[list[RowError], list[int]]:
+    """Staged rows that break a CHECK or NOT NULL of the table: their errors and row numbers."""
+    tests = _check_tests(info, staged)
     if not tests:
         return [], []
     flags = ", ".join(sql for sql, _, _ in tests)
@@ -105,11 +125,7 @@ async def _db_checks(
         f"SELECT row_no, ARRAY[{flags}] AS failed FROM pg_temp.{STAGE} WHERE {where} "
         f"ORDER BY row_no"
     )
-    errors: list[RowError] = []
-    for rec in rows:
-        for flag, (_, field, reason) in zip(rec["failed"], tests, strict=True):
-            if flag and len(errors) < MAX_REPORTED_ERRORS:
-                errors.append(row_error(rec["row_no"], field, reason))
+    errors = _check_errors(tests, [(r["row_no"], r["failed"]) for r in rows])
     return errors, [int(r["row_no"]) for r in rows]
 
 
@@ -133,18 +149,18 @@ async def _count(conn: asyncpg.Connection, sql: str, *args: object) -> tuple[int
     return int(rec["ins"]), int(rec["upd"])
 
 
-async def _upsert(
-    conn: asyncpg.Connection,
+def _upsert_sql(
     table: str,
     info: TableInfo,
     staged: list[str],
     key: list[str],
     extra: dict[str, str],
-    args: list[object],
+    source: str,
     *,
     touch: bool = False,
-) -> tuple[int, int]:
-    """INSERT ... ON CONFLICT (key) DO UPDATE changed rows only (`touch`: set updated_at)."""
+) -> str:
+    """INSERT ... SELECT ... FROM `source` s ON CONFLICT (key) DO UPDATE changed rows only
+    (`touch`: set updated_at)."""
     t = ident(table)
     cols = [*staged, *extra]
     values = [_value(c, info.columns[c]) for c in staged] + list(extra.values())
@@ -159,6 +175,27 @@ async def _upsert(
         action = f"DO UPDATE SET {', '.join(sets)} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
     else:
         action = "DO NOTHING"
+    return (
+        f"INSERT INTO {t} AS t ({', '.join(ident(c) for c in cols)}) "
+        f"SELECT {', '.join(values)} FROM {source} s "
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+
+
+async def _upsert(
+    conn: asyncpg.Connection,
+    table: str,
+    info: TableInfo,
+    staged: list[str],
+    key: list[str],
+    extra: dict[str, str],
+    args: list[object],
+    *,
+    touch: bool = False,
+) -> tuple[int, int]:
+    """The staged rows upserted (`_upsert_sql`)."""
+    t = ident(table)
+    compared = [c for c in staged if c not in key]
     # Unchanged rows leave the staging table first, in one set-based join: far cheaper than
     # a speculative insertion per row when most of a re-imported file is the same.
     same_key = " AND ".join(f"t.{ident(k)} = s.{ident(k)}" for k in key)
@@ -168,12 +205,66 @@ async def _upsert(
         staged_values = ", ".join(_value(c, info.columns[c]) for c in compared)
         same_values = f" AND ROW({stored}) IS NOT DISTINCT FROM ROW({staged_values})"
     await conn.execute(f"DELETE FROM pg_temp.{STAGE} s USING {t} t WHERE {same_key}{same_values}")
-    sql = (
-        f"INSERT INTO {t} AS t ({', '.join(ident(c) for c in cols)}) "
-        f"SELECT {', '.join(values)} FROM pg_temp.{STAGE} s "
-        f"ON CONFLICT ({conflict}) {action}"
-    )
+    sql = _upsert_sql(table, info, staged, key, extra, f"pg_temp.{STAGE}", touch=touch)
     return await _count(conn, sql, *args)
+
+
+#: at most this many rows load with bound parameters instead of a staging table (an edit)
+DIRECT_ROWS = 16
+
+
+async def _load_rows(
+    conn: asyncpg.Connection,
+    layer: Layer,
+    info: TableInfo,
+    prepared: Prepared,
+    *,
+    source: str,
+    skip_invalid: bool,
+) -> Loaded:
+    """A handful of rows in one statement: the same checks and upsert as the staging path,
+    from the rows bound as arrays (no temporary table, no COPY: ~5 ms of an edit's ~40).
+
+    The table's CHECKs and NOT NULLs are tested on the bound rows first (the same tests
+    as `_db_checks`, naming the rows); with `skip_invalid` false, a row that breaks one
+    means nothing is written."""
+    names = list(prepared.columns)
+    cols = [info.columns[c] for c in names]
+    kinds = [c.type for c in cols]
+    # $1 the source, $2 the row numbers, $3... the columns
+    arrays = [f"${i + 3}::{pgcopy.ARRAY_TYPES.get(k, 'text[]')}" for i, k in enumerate(kinds)]
+    selected = [
+        f"ST_GeomFromEWKB(u.{ident(n)})" if k == "geometry" else f"u.{ident(n)}::{c.full_type}"
+        for n, k, c in zip(names, kinds, cols, strict=True)
+    ]
+    columns = ", ".join(f"{v} AS {ident(n)}" for v, n in zip(selected, names, strict=True))
+    rows = (
+        f"SELECT u.row_no, {columns} FROM unnest($2::int8[], {', '.join(arrays)}) "
+        f"AS u (row_no, {', '.join(ident(n) for n in names)})"
+    )
+    args: list[object] = [source, prepared.rows.tolist()]
+    args += [pgcopy.values(prepared.columns[n], k) for n, k in zip(names, kinds, strict=True)]
+    tests = _check_tests(info, names)
+    flags = ", ".join(sql for sql, _, _ in tests) or "false"
+    where = " OR ".join(sql for sql, _, _ in tests) or "false"
+    keep = "s.row_no NOT IN (SELECT row_no FROM bad)" if skip_invalid else (
+        "NOT EXISTS (SELECT 1 FROM bad)")  # fmt: skip
+    upsert = _upsert_sql(layer.name, info, names, ["code"], {"source": "$1::text"},
+                         f"(SELECT * FROM s WHERE {keep})")  # fmt: skip
+    rec = await conn.fetchrow(
+        f"WITH s AS MATERIALIZED ({rows}), "
+        f"bad AS MATERIALIZED (SELECT s.row_no, ARRAY[{flags}] AS failed FROM s "
+        f"WHERE {where}), "
+        f"up AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+        "SELECT (SELECT count(*) FILTER (WHERE inserted) FROM up) AS ins, "
+        "(SELECT count(*) FILTER (WHERE NOT inserted) FROM up) AS upd, "
+        "(SELECT coalesce(array_agg(row_no ORDER BY row_no), '{}') FROM bad) AS bad_rows, "
+        "(SELECT array_agg(failed ORDER BY row_no) FROM bad) AS failed",
+        *args,
+    )
+    assert rec is not None
+    bad = list(zip(rec["bad_rows"], rec["failed"] or [], strict=True))
+    return Loaded(int(rec["ins"]), int(rec["upd"]), _check_errors(tests, bad), len(bad))
 
 
 async def _rebuilding(
@@ -321,6 +412,9 @@ async def load(
             return Loaded(n, 0, [], 0, bulk=True)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
             log.info("direct COPY refused (%s): staging to find the rows", type(exc).__name__)
+    if not bulk and isinstance(target, Layer) and len(prepared.rows) <= DIRECT_ROWS:
+        return await _load_rows(conn, target, info, prepared, source=source,
+                                skip_invalid=skip_invalid)  # fmt: skip
     staged = await _copy_stage(conn, info, prepared, progress)
     errors, bad_rows = await _db_checks(conn, info, staged)
     if bad_rows:

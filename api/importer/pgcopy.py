@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -171,3 +173,39 @@ class ByteSource:
             raise StopAsyncIteration
         data, self.data = self.data, None
         return data
+
+
+#: the array type a decoded column is bound as, by the column's type (`values` below)
+ARRAY_TYPES = {
+    "smallint": "int2[]", "integer": "int4[]", "bigint": "int8[]", "real": "float4[]",
+    "double precision": "float8[]", "boolean": "bool[]", "date": "date[]",
+    "timestamp with time zone": "timestamptz[]", "geometry": "bytea[]",
+}  # fmt: skip
+_PG_EPOCH_DATE = date(2000, 1, 1)
+_PG_EPOCH_TS = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def values(column: Column, db_type: str) -> list[Any]:
+    """The column's values as Python objects, for binding as an array parameter (a handful of
+    rows load with bound parameters instead of a COPY: api/importer/load.py); the inverse of
+    the encoding api/importer/validate.py chose by the column's type (`ARRAY_TYPES`; any
+    other type is text, geometry is EWKB bytes)."""
+    n = len(column.offsets) - 1 if isinstance(column, VarColumn) else len(column.values)
+    nulls = column.nulls if column.nulls is not None else np.zeros(n, dtype=bool)
+    out: list[Any]
+    if isinstance(column, VarColumn):
+        raw = column.data.tobytes()
+        cuts = column.offsets.tolist()
+        chunks_ = [raw[cuts[i] : cuts[i + 1]] for i in range(n)]
+        out = chunks_ if db_type == "geometry" else [c.decode() for c in chunks_]
+    else:
+        native = column.values.astype(column.values.dtype.newbyteorder("="))
+        if db_type == "date":
+            out = [_PG_EPOCH_DATE + timedelta(days=int(v)) for v in native]
+        elif db_type == "timestamp with time zone":
+            out = [_PG_EPOCH_TS + timedelta(microseconds=int(v)) for v in native]
+        elif db_type == "boolean":
+            out = [bool(v) for v in native]
+        else:
+            out = native.tolist()
+    return [None if null else v for v, null in zip(out, nulls.tolist(), strict=True)]

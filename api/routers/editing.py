@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Admin, Editor, PoolDep, Reader, SettingsDep
+from api.deps import Admin, Editor, PoolDep, Reader, ServicesDep, SettingsDep
 from api.editing import service
 from api.editing.service import Written
 from api.errors import NotFound
@@ -123,12 +123,13 @@ async def get_feature_history(
 )
 async def post_feature(
     layer: LayerName, body: FeatureIn, editor: Editor, pool: PoolDep,
-    settings: SettingsDep, crs: Crs = None,
+    settings: SettingsDep, services: ServicesDep, crs: Crs = None,
 ) -> Response:  # fmt: skip
     """Create one feature; 409 when its code is taken, 403 outside the caller's scope."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn:
-        written = await service.create(conn, editor, lyr, body.model_dump(), settings, crs)
+        written = await service.create(conn, editor, lyr, body.model_dump(), settings, crs,
+                                       services.import_catalog)  # fmt: skip
     return _answer(written, 201)
 
 
@@ -148,14 +149,15 @@ async def post_feature(
     },
 )
 async def patch_feature(
-    layer: LayerName, code: Code, body: FeaturePatch, editor: Editor,
-    pool: PoolDep, settings: SettingsDep, if_match: IfMatch = None, crs: Crs = None,
+    layer: LayerName, code: Code, body: FeaturePatch, editor: Editor, pool: PoolDep,
+    settings: SettingsDep, services: ServicesDep, if_match: IfMatch = None, crs: Crs = None,
 ) -> Response:  # fmt: skip
     """Apply the patch to the version named by If-Match; the new version and its ETag."""
     lyr = service.editable_layer(layer)
     raw = body.model_dump(exclude_unset=True)
     async with pool.acquire() as conn:
-        written = await service.patch(conn, editor, lyr, code, raw, if_match, settings, crs)
+        written = await service.patch(conn, editor, lyr, code, raw, if_match, settings, crs,
+                                      services.import_catalog)  # fmt: skip
     return _answer(written)
 
 
@@ -183,11 +185,12 @@ async def delete_feature(
     responses=PRECONDITIONS,
 )
 async def restore_feature(
-    layer: LayerName, code: Code, body: RestoreIn, admin: Admin,
-    pool: PoolDep, settings: SettingsDep, if_match: IfMatch = None,
+    layer: LayerName, code: Code, body: RestoreIn, admin: Admin, pool: PoolDep,
+    settings: SettingsDep, services: ServicesDep, if_match: IfMatch = None,
 ) -> Response:  # fmt: skip
     """Restore `version` as a new version (If-Match needed while the feature exists)."""
     lyr = service.editable_layer(layer)
     async with pool.acquire() as conn:
-        written = await service.restore(conn, admin, lyr, code, body.version, if_match, settings)
+        written = await service.restore(conn, admin, lyr, code, body.version, if_match, settings,
+                                        services.import_catalog)  # fmt: skip
     return _answer(written)

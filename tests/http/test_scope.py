@@ -225,3 +225,18 @@ async def test_postgres_refuses_cross_scope_writes(empty_db: Settings) -> None:
     finally:
         await app.close()
         await owner.close()
+
+
+async def test_feature_scope_answers_what_the_write_would(empty_db: Settings) -> None:
+    """GET .../scope: writable in the caller's scope (West: RU1 on its ground; the gas
+    department: RU1 of its category), not outside it (East; RU6 for the department), the
+    same check the PATCH makes before row-level security."""
+    keys = await scoped_city(empty_db)
+    expected = {("west", "RU1"): True, ("east", "RU1"): False, ("gas", "RU1"): True,
+                ("gas", "RU6"): False, ("east", "RU6"): True, ("city", "RU6"): True,
+                ("viewer", "RU1"): False}  # fmt: skip
+    async with app_client(empty_db) as client:
+        for (who, code), writable in expected.items():
+            r = await client.get(f"/layers/risk_units/features/{code}/scope", headers=keys[who])
+            assert r.status_code == 200, r.text
+            assert r.json()["writable"] is writable, (who, code, r.json())

@@ -22,7 +22,9 @@ The feature-editing and hazard cases for editors live in tests/http/test_scope.p
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -66,6 +68,7 @@ WRITES: dict[tuple[str, str], tuple[str, tuple[str, ...] | str]] = {
     ("POST", "/special-periods"): (SCOPED, ("special_periods",)),
     ("POST", "/special-periods/{code}/cancel"): (SCOPED, ("special_periods",)),
     ("POST", "/monitoring/alarms/{code}/false-alarm"): (SCOPED, ("alarms",)),
+    ("POST", "/monitoring/readings"): (SCOPED, ("readings",)),
     # city-wide work
     ("POST", "/admin/keys"): (CITY, "a scoped key must not mint a city-wide one"),
     ("DELETE", "/admin/keys/{name}"): (CITY, "keys are the city's"),
@@ -91,9 +94,6 @@ WRITES: dict[tuple[str, str], tuple[str, tuple[str, ...] | str]] = {
         "test_assessment_evidence.py"),
     # nothing an organisation owns
     ("POST", "/auth/token"): (OPEN, "a login: writes the user's last login only"),
-    ("POST", "/monitoring/readings"): (
-        OPEN, "measurements, not edits: what a sensor read is a fact; the point itself is "
-        "scoped (monitoring_points)"),
     ("POST", "/analysis/buffer"): (OPEN, "a computation; writes nothing"),
     ("POST", "/analysis/overlay"): (OPEN, "a computation; writes nothing"),
     ("POST", "/analysis/nearest"): (OPEN, "a computation; writes nothing"),
@@ -128,6 +128,12 @@ ACROSS_BOX = {"type": "Polygon", "coordinates": [[[108.90, 34.21], [109.00, 34.2
               [109.00, 34.29], [108.90, 34.29], [108.90, 34.21]]]}  # fmt: skip
 VALID = {"valid_from": "2026-06-01T00:00:00Z", "valid_to": "2026-06-02T00:00:00Z"}
 PERIOD = {"starts_at": "2026-06-01T00:00:00Z", "ends_at": "2026-06-02T00:00:00Z"}
+
+
+def _readings(*points: str) -> dict[str, Any]:
+    """A batch of one reading per point, ten minutes ago (well inside every threshold)."""
+    ts = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    return {"readings": [{"point": p, "ts": ts, "value": 1.0} for p in points]}
 
 
 def _warning(code: str, area: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +193,14 @@ ROLE_CASES: list[tuple[str, str, Role, Check, dict[str, int]]] = [
      Role.integrator,
      lambda c, h: c.post("/monitoring/alarms/AL-W/false-alarm", headers=h),
      {"city": 200, "west": 200, "east": 403, "gas": 200}),
+    ("POST /monitoring/readings", "readings of MP-RU1 (at RU1: gas, West)", Role.integrator,
+     lambda c, h: c.post("/monitoring/readings", headers=h, json=_readings("MP-RU1")),
+     {"city": 200, "west": 200, "east": 403, "gas": 200}),
+    ("POST /monitoring/readings", "readings of MP-RU1 and MP-RU6 (East, rail)",
+     Role.integrator,
+     lambda c, h: c.post("/monitoring/readings", headers=h,
+                         json=_readings("MP-RU1", "MP-RU6")),
+     {"city": 200, "west": 403, "east": 403, "gas": 403}),
     ("POST /layers/{layer}/features/{code}/restore", "the retired shelter S4 (East)",
      Role.admin, lambda c, h: _restore(c, h, "shelters", "S4", 1),
      {"city": 200, "west": 403, "east": 200, "gas": 403}),
@@ -215,6 +229,7 @@ SELECT (SELECT count(*) FROM weather_warnings) AS warnings,
        (SELECT count(*) FROM special_periods WHERE cancelled_at IS NOT NULL) AS p_off,
        (SELECT count(*) FROM accidents) AS accidents,
        (SELECT count(*) FROM alarms WHERE false_alarm_at IS NOT NULL) AS false_alarms,
+       (SELECT count(*) FROM readings) AS readings,
        (SELECT count(*) FROM shelters) AS shelters,
        (SELECT count(*) FROM feature_history) AS versions,
        (SELECT count(*) FROM hidden_hazard_evidence) AS evidence,
@@ -375,7 +390,9 @@ async def test_postgres_refuses_cross_scope_events(empty_db: Settings) -> None:
     await _keys(empty_db)
     owner = await asyncpg.connect(empty_db.database_url)
     app = await asyncpg.connect(_as_app_role(empty_db.database_url))
-    tables = sorted({t for kind, tabs in WRITES.values() if kind == SCOPED for t in tabs})
+    # readings: row-level security without FORCE (the owner's COPY), tested below
+    tables = sorted({t for kind, tabs in WRITES.values() if kind == SCOPED for t in tabs}
+                    - {"readings"})  # fmt: skip
     try:
         forced = await owner.fetch(
             "SELECT relname, relrowsecurity AND relforcerowsecurity AS forced, "
@@ -443,6 +460,89 @@ async def test_postgres_refuses_cross_scope_events(empty_db: Settings) -> None:
         # the owner, city-wide (the feed, grading, the CLI), writes everywhere
         assert await owner.execute("UPDATE alarms SET false_alarm_at = now() WHERE code = 'AL-E'") \
             == "UPDATE 1"  # fmt: skip
+        # readings: the app role stores only its points' (West: MP-RU1; the gas department:
+        # MP-RU1, of its category RU1); a batch with a point outside is refused whole
+        await owner.execute(
+            "SELECT onemap_ensure_reading_partitions(now() - interval '1 day', now())"
+        )
+        reading = ("INSERT INTO readings (point_id, ts, value) SELECT id, now(), 1 "
+                   "FROM monitoring_points WHERE code = ANY('{{{}}}'::text[])")  # fmt: skip
+        for org, points in [
+            ("610102", "MP-RU6"),
+            ("610102", "MP-RU1,MP-RU6"),
+            ("RQB", "MP-RU6"),
+            ("610103", "MP-RU1"),
+            ("", "MP-RU1"),
+        ]:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+                await in_scope(org, reading.format(points))
+        assert await in_scope("610102", reading.format("MP-RU1")) == "INSERT 0 1"
+        assert await in_scope("RQB", reading.format("MP-RU1")) == "INSERT 0 1"
+        assert await in_scope("610103", reading.format("MP-RU6")) == "INSERT 0 1"
+        # nor around the policy, into a day partition (the app role may only read those)
+        part = await owner.fetchval(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'readings'::regclass ORDER BY c.relname DESC LIMIT 1"
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await in_scope("610102", reading.format("MP-RU6").replace(
+                "INTO readings", f'INTO "{part}"'))  # fmt: skip
+        # enabled, not forced: the owner's binary COPY (the city-wide feed) still runs
+        rls = await owner.fetchrow(
+            "SELECT relrowsecurity, relforcerowsecurity, (SELECT array_agg(polname ORDER BY "
+            "polname) FROM pg_policy WHERE polrelid = c.oid) AS policies "
+            "FROM pg_class c WHERE relname = 'readings'"
+        )
+        assert tuple(rls) == (True, False, ["onemap_insert", "onemap_read"]), rls
+        point = await owner.fetchval("SELECT id FROM monitoring_points WHERE code = 'MP-RU6'")
+        row = [(point, datetime.now(UTC) - timedelta(minutes=1), 2.0)]
+        assert await owner.copy_records_to_table("readings", records=row) == "COPY 1"
+        async with app.transaction():  # the app role cannot COPY (the policy binds it)
+            await app.execute("SELECT set_config('onemap.org', '610103', true)")
+            with pytest.raises(asyncpg.FeatureNotSupportedError, match="row-level security"):
+                await app.copy_records_to_table("readings", records=row)
     finally:
         await app.close()
         await owner.close()
+
+
+async def test_readings_out_of_scope_fail_in_sql_without_the_route_check(
+    empty_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A district's gateway posting readings of a point off its ground: with the route's own
+    check (ingest.check_scope) skipped, the readings policy still refuses the batch in SQL:
+    403 naming the scope, nothing stored (no reading, no ledger row, no liveness)."""
+    # the module (the package re-exports its function under the same name)
+    ingest = importlib.import_module("api.monitoring.readings.ingest")
+    settings = empty_db.model_copy(update={"grading_interval_s": 0})
+    await scoped_city(settings)
+    keys = await _keys(settings)
+    conn = await asyncpg.connect(settings.database_url)
+    counts = ("SELECT (SELECT count(*) FROM readings), (SELECT count(*) FROM reading_batches), "
+              "(SELECT count(*) FROM point_liveness)")  # fmt: skip
+    try:
+        async with app_client(settings) as client:
+            west = keys[("west", Role.integrator)]
+            before = tuple(await conn.fetchrow(counts))
+            r = await client.post("/monitoring/readings", headers=west,
+                                  json=_readings("MP-RU1", "MP-RU6"))  # fmt: skip
+            assert r.status_code == 403, r.text
+            assert "MP-RU6" in r.json()["detail"] and "MP-RU1" not in r.json()["detail"]
+
+            async def skipped(*_args: object) -> None:
+                return None
+
+            monkeypatch.setattr(ingest, "check_scope", skipped)
+            r = await client.post("/monitoring/readings", headers=west,
+                                  json=_readings("MP-RU1", "MP-RU6"))  # fmt: skip
+            assert r.status_code == 403, r.text
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["scope"]["org"] == "610102", r.json()
+            assert tuple(await conn.fetchrow(counts)) == before
+            # in scope, with the check still skipped, the policy lets it in
+            r = await client.post("/monitoring/readings", headers=west, json=_readings("MP-RU1"))
+            assert r.status_code == 200, r.text
+            assert r.json()["stored"] == 1 and r.json()["path"] == "insert", r.json()
+            assert await conn.fetchval("SELECT count(*) FROM readings") == before[0] + 1
+    finally:
+        await conn.close()

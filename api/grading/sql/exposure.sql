@@ -4,9 +4,10 @@
 -- stamp differs are computed.
 --
 -- $1 numeric  radius in metres
--- $2 text     the stamp (population_cells version : vulnerable_sites version : radius)
+-- $2 text     the radius as the stamp writes it (onemap_exposure_stamp: population_cells
+--             version : vulnerable_sites version : radius)
 -- [$3 bigint[] unit ids, "units" variant]
-WITH p AS (SELECT $1::numeric AS radius, $2::text AS stamp),
+WITH p AS (SELECT $1::numeric AS radius, onemap_exposure_stamp($2::text) AS stamp),
 todo AS (
     SELECT ru.id, ru.geom,
            $1::double precision

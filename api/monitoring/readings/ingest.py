@@ -11,7 +11,7 @@
 
 A key of an organisation writes readings only for the points in its scope
 (`check_scope` first: 403 naming the scope, nothing written; then the readings
-go in as the app role, where the policy of migration 0032 refuses any other).
+go in as the app role, where the policy of migration 0033 refuses any other).
 
 The caller regrades the units whose alarms or liveness changed.
 """
@@ -41,7 +41,7 @@ VALUES ($5, $6, $7, 'readings.ingest', 'readings', ARRAY[$1], $8::jsonb)
 """
 
 
-#: the batch's points outside the transaction's organisation's scope (migration 0032)
+#: the batch's points outside the transaction's organisation's scope (migration 0033)
 _OUTSIDE_SQL = """
 SELECT coalesce(array_agg(p ORDER BY p), '{}')
   FROM unnest($1::int8[]) AS p

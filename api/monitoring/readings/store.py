@@ -3,7 +3,7 @@
 The plain COPY is the fast path; a batch holding a (point, ts) stored already
 goes through a temporary staging table and `INSERT ... ON CONFLICT DO NOTHING`.
 A batch of a key of an organisation is written by `store_scoped` instead, as the
-app role under the readings policy (migration 0032): COPY FROM refuses a table
+app role under the readings policy (migration 0033): COPY FROM refuses a table
 whose row-level security binds the writer.
 """
 

@@ -1,4 +1,4 @@
--- onemap 0031: the PATCH path's speed (issue 14: a PATCH of one unit, p50 <= 30 ms).
+-- onemap 0032: the PATCH path's speed (issue 14: a PATCH of one unit, p50 <= 30 ms).
 --
 -- The feature history trigger looked a feature's last version up with
 -- `h.layer = TG_TABLE_NAME`. TG_TABLE_NAME is of type `name`, whose collation is "C";

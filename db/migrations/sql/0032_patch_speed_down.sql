@@ -1,4 +1,4 @@
--- onemap 0031 undone: the trigger as 0026 made it.
+-- onemap 0032 undone: the trigger as 0026 made it.
 
 CREATE OR REPLACE FUNCTION onemap_feature_history() RETURNS trigger
 LANGUAGE plpgsql AS $$

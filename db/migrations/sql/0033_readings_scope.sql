@@ -1,4 +1,4 @@
--- onemap 0032: readings are written in scope (issue 14: "writes are scoped").
+-- onemap 0033: readings are written in scope (issue 14: "writes are scoped").
 --
 -- A key of an organisation (a district's gateway, a department's) posts readings only
 -- for the monitoring points it may write: the rule of 0018 for monitoring_points, its

@@ -1,4 +1,4 @@
--- onemap 0032 undone: readings unscoped again.
+-- onemap 0033 undone: readings unscoped again.
 REVOKE INSERT ON readings FROM onemap_app;
 DROP POLICY onemap_insert ON readings;
 DROP POLICY onemap_read ON readings;

@@ -1,0 +1,1 @@
+ALTER TABLE grade_history ALTER COLUMN explanation SET COMPRESSION default;

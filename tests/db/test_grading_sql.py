@@ -82,6 +82,8 @@ async def _check_cases(
         assert sorted(r["id"] for r in got_all) == sorted(explained)
         for r in got_all:
             assert json.loads(r["explanation"]) == want[r["id"]], ids[r["id"]][0]
+            # the column grade_history.from_level is written from (not parsed out of the JSON)
+            assert r["prev"] == want[r["id"]]["previous_level"]  # type: ignore[index]
     finally:
         await tr.rollback()
 

@@ -418,7 +418,7 @@ dec AS (
                 ELSE 'score' END AS decided_by
       FROM fin
 )
-SELECT d.id, d.level, d.r, d.r0,
+SELECT d.id, d.level, d.r, d.r0, d.prev,
        json_build_object(
            'level', d.level,
            'level_zh', p.lzh[array_position(p.levels, d.level)],

@@ -1,1 +1,0 @@
-ALTER TABLE grade_history ALTER COLUMN explanation SET COMPRESSION default;

@@ -4,9 +4,9 @@
 --   level_changed_at (and the touch trigger updated_at); an UPDATE that changes no
 --   indexed column and finds room on the row's page is a HOT update: no new entry in
 --   any of the table's indexes. Two things stood in the way: the btree on
---   current_level (four values; the tile and feature filters on level run inside a
---   bounding-box or code lookup and never used it) and pages filled to the brim at
---   import. Without them, the first grading of 1,000,000 units updates ~90 % of the
+--   current_level (four values; no statement in api/ looks units up by level alone,
+--   the tiles' level filter runs inside the bounding-box lookup) and pages filled to
+--   the brim at import. Without them, the first grading of 1,000,000 units updates ~90 % of the
 --   rows HOT and its UPDATE takes 21.6 s instead of 75 s (docs/bench.md, "The write
 --   path: first grading and PATCH"). The fill factor applies to pages written from now
 --   on (an import, a city built after this migration); `VACUUM FULL risk_units`

@@ -226,8 +226,7 @@ WITH x AS (
 ), ins AS (
     INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
                                explanation)
-    SELECT x.id, $2, x.explanation ->> 'previous_level', x.level, x.r::float8, x.r0::float8, $4,
-           x.explanation::jsonb
+    SELECT x.id, $2, x.prev, x.level, x.r::float8, x.r0::float8, $4, x.explanation::jsonb
       FROM x
     RETURNING id AS history_id, risk_unit_id, to_level, r
 )

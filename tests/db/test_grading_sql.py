@@ -82,6 +82,8 @@ async def _check_cases(
         assert sorted(r["id"] for r in got_all) == sorted(explained)
         for r in got_all:
             assert json.loads(r["explanation"]) == want[r["id"]], ids[r["id"]][0]
+            # the column grade_history.from_level is written from (not parsed out of the JSON)
+            assert r["prev"] == want[r["id"]]["previous_level"]  # type: ignore[index]
     finally:
         await tr.rollback()
 
@@ -259,6 +261,31 @@ async def test_regrade_writes_only_changes_and_records_history(db_conn: asyncpg.
         "SELECT version FROM layer_versions WHERE layer='risk_units'") == bumped  # fmt: skip
     runs = await db_conn.fetch("SELECT kind, units, changed FROM grading_runs ORDER BY id")
     assert [(r["kind"], r["units"], r["changed"]) for r in runs] == [("full", 2, 2), ("full", 2, 0)]
+
+
+async def test_first_grading_writes_in_place(db_conn: asyncpg.Connection) -> None:
+    """The regrade's UPDATE of risk_units is HOT (no index covers the grade columns, the
+    page has room: migration 0034) and the explanations are stored compressed with LZ4."""
+    await store.ensure_default(db_conn)
+    stamp = await engine.exposure_stamp(db_conn, P)
+    await write_unit(db_conn, "A", EXAMPLE_A_UNIT, EXAMPLE_A_EVENTS, 108.9, 34.2, stamp=stamp)
+    await write_unit(db_conn, "B", replace(EXAMPLE_B_UNIT, vulnerable_sites=()),
+                     EXAMPLE_B_EVENTS, 109.0, 34.2, stamp=stamp)  # fmt: skip
+    counts = (
+        "SELECT pg_stat_get_xact_tuples_updated('risk_units'::regclass) AS updated, "
+        "pg_stat_get_xact_tuples_hot_updated('risk_units'::regclass) AS hot"
+    )
+    before = await db_conn.fetchrow(counts)
+    res = await engine.regrade(db_conn, P, AS_OF, trigger="test")
+    after = await db_conn.fetchrow(counts)
+    assert (res.written, len(res.changed)) == (2, 2)
+    assert after["updated"] - before["updated"] == 2
+    assert after["hot"] - before["hot"] == 2
+    stored = await db_conn.fetch(
+        "SELECT pg_column_compression(explanation) AS c, octet_length(explanation::text) AS n "
+        "FROM grade_history ORDER BY id"
+    )
+    assert [r["c"] for r in stored] == ["lz4", "lz4"], [r["n"] for r in stored]
 
 
 async def test_incremental_regrade_holds_a_downgrade_24_hours(db_conn: asyncpg.Connection) -> None:

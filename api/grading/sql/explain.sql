@@ -294,58 +294,65 @@ base AS (
       LEFT JOIN ac ON ac.uid = u.id
 ),
 fx AS (
-    -- each factor that applies: (order, code, k, detail en, detail zh, records)
-    SELECT b.id, f.*
-      FROM base b
-     CROSS JOIN p
-     CROSS JOIN LATERAL (VALUES
-        (1, 'alarm_highest', p.k_alarm[b.top],
-         'highest active alarm: level ' || b.top, '最高有效报警：' || b.top || '级',
-         b.top_records, b.top IS NOT NULL),
-        (2, 'alarm_further_points',
-         least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
-         (b.al_points - 1) || ' further alarming point(s)',
-         '另有' || (b.al_points - 1) || '个监测点报警',
-         coalesce(b.further_records, '[]'::json), b.al_points > 1),
-        (3, 'offline_points',
-         least(p.kof_cap, p.kof_each * b.off_points),
-         b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
-         b.off_records, b.off_points > 0),
-        (4, 'hidden_general',
-         least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over) + p.kgen_over * b.hz_gen_over)),
-         b.hz_gen || ' open general hidden hazard(s), ' || b.hz_gen_over || ' overdue',
-         b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
-         b.gen_records, b.hz_gen > 0),
-        (5, 'hidden_large',
-         least(p.klarge_cap, p.klarge_each * b.hz_large),
-         b.hz_large || ' open large hidden hazard(s)',
-         b.hz_large || '项' || p.lzh[3] || '隐患未整改',
-         b.large_records, b.hz_large > 0),
-        (6, 'hidden_major',
-         least(p.kmajor_cap, p.kmajor_each * b.hz_major),
-         b.hz_major || ' open major hidden hazard(s)',
-         b.hz_major || '项' || p.lzh[4] || '隐患未整改',
-         b.major_records, b.hz_major > 0),
-        (7, 'weather', p.k_weather[array_position(p.colours, b.ww_top)],
-         'relevant ' || b.ww_top || ' weather warning',
-         '相关' || p.czh[array_position(p.colours, b.ww_top)] || '气象预警',
-         b.ww_records, b.ww_top IS NOT NULL),
-        (8, 'special_period',
-         least(p.ksp_cap, p.ksp_each * b.sp_n),
-         b.sp_n || ' special period(s) in scope', '处于' || b.sp_n || '个特殊时段',
-         b.sp_records, b.sp_n > 0),
-        (9, 'accident_general',
-         least(p.kag_cap, p.kag_each * b.ac_gen),
-         b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
-         p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
-         b.ac_gen_records, b.ac_gen > 0),
-        (10, 'accident_large',
-         least(p.kal_cap, p.kal_each * b.ac_large),
-         b.ac_large || ' accident(s) within ' || p.acc_days || ' days',
-         p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
-         b.ac_large_records, b.ac_large > 0)
-     ) AS f (ord, code, k, detail, detail_zh, records, applies)
-     WHERE f.applies
+    -- each factor that applies: (order, code, k, detail en, detail zh, records); one
+    -- filtered scan of base per factor, so only the factors that apply build their texts
+    SELECT b.id, 1 AS ord, 'alarm_highest' AS code, p.k_alarm[b.top] AS k,
+           'highest active alarm: level ' || b.top AS detail,
+           '最高有效报警：' || b.top || '级' AS detail_zh, b.top_records AS records
+      FROM base b CROSS JOIN p WHERE b.top IS NOT NULL
+    UNION ALL
+    SELECT b.id, 2, 'alarm_further_points', least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
+           (b.al_points - 1) || ' further alarming point(s)',
+           '另有' || (b.al_points - 1) || '个监测点报警',
+           coalesce(b.further_records, '[]'::json)
+      FROM base b CROSS JOIN p WHERE b.al_points > 1
+    UNION ALL
+    SELECT b.id, 3, 'offline_points', least(p.kof_cap, p.kof_each * b.off_points),
+           b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
+           b.off_records
+      FROM base b CROSS JOIN p WHERE b.off_points > 0
+    UNION ALL
+    SELECT b.id, 4, 'hidden_general',
+           least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over) + p.kgen_over * b.hz_gen_over)),
+           b.hz_gen || ' open general hidden hazard(s), ' || b.hz_gen_over || ' overdue',
+           b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
+           b.gen_records
+      FROM base b CROSS JOIN p WHERE b.hz_gen > 0
+    UNION ALL
+    SELECT b.id, 5, 'hidden_large', least(p.klarge_cap, p.klarge_each * b.hz_large),
+           b.hz_large || ' open large hidden hazard(s)',
+           b.hz_large || '项' || p.lzh[3] || '隐患未整改',
+           b.large_records
+      FROM base b CROSS JOIN p WHERE b.hz_large > 0
+    UNION ALL
+    SELECT b.id, 6, 'hidden_major', least(p.kmajor_cap, p.kmajor_each * b.hz_major),
+           b.hz_major || ' open major hidden hazard(s)',
+           b.hz_major || '项' || p.lzh[4] || '隐患未整改',
+           b.major_records
+      FROM base b CROSS JOIN p WHERE b.hz_major > 0
+    UNION ALL
+    SELECT b.id, 7, 'weather', p.k_weather[array_position(p.colours, b.ww_top)],
+           'relevant ' || b.ww_top || ' weather warning',
+           '相关' || p.czh[array_position(p.colours, b.ww_top)] || '气象预警',
+           b.ww_records
+      FROM base b CROSS JOIN p WHERE b.ww_top IS NOT NULL
+    UNION ALL
+    SELECT b.id, 8, 'special_period', least(p.ksp_cap, p.ksp_each * b.sp_n),
+           b.sp_n || ' special period(s) in scope', '处于' || b.sp_n || '个特殊时段',
+           b.sp_records
+      FROM base b CROSS JOIN p WHERE b.sp_n > 0
+    UNION ALL
+    SELECT b.id, 9, 'accident_general', least(p.kag_cap, p.kag_each * b.ac_gen),
+           b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
+           p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
+           b.ac_gen_records
+      FROM base b CROSS JOIN p WHERE b.ac_gen > 0
+    UNION ALL
+    SELECT b.id, 10, 'accident_large', least(p.kal_cap, p.kal_each * b.ac_large),
+           b.ac_large || ' accident(s) within ' || p.acc_days || ' days',
+           p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
+           b.ac_large_records
+      FROM base b CROSS JOIN p WHERE b.ac_large > 0
 ),
 fx_agg AS (
     SELECT fx.id, sum(fx.k) AS sum_k,
@@ -377,9 +384,11 @@ lv AS (
                 WHEN sc.r0 * (1 + sc.applied) >= p.b_large THEN 'large'
                 WHEN sc.r0 * (1 + sc.applied) >= p.b_general THEN 'general'
                 ELSE 'low' END AS score_level,
-           ARRAY(SELECT c FROM unnest(ARRAY['F1', 'F2', 'F3', 'F4'],
-                                      ARRAY[sc.f1, sc.f2, sc.f3, sc.f4]) AS x (c, l)
-                  WHERE l IS NOT NULL) AS fired
+           -- no subquery: lv is inlined wherever `fired` is read
+           array_remove(ARRAY[CASE WHEN sc.f1 IS NOT NULL THEN 'F1' END,
+                              CASE WHEN sc.f2 IS NOT NULL THEN 'F2' END,
+                              CASE WHEN sc.f3 IS NOT NULL THEN 'F3' END,
+                              CASE WHEN sc.f4 IS NOT NULL THEN 'F4' END], NULL) AS fired
       FROM sc CROSS JOIN p
 ),
 f5 AS (
@@ -409,7 +418,7 @@ dec AS (
                 ELSE 'score' END AS decided_by
       FROM fin
 )
-SELECT d.id, d.level, d.r, d.r0,
+SELECT d.id, d.level, d.r, d.r0, d.prev,
        json_build_object(
            'level', d.level,
            'level_zh', p.lzh[array_position(p.levels, d.level)],
@@ -446,6 +455,8 @@ SELECT d.id, d.level, d.r, d.r0,
            'factors', d.factors,
            'score_level', d.score_level,
            'floors', json_build_array(
+               CASE WHEN d.f0 IS NULL AND d.registered_level IS NULL
+                    THEN '{"code": "F0", "fired": false, "level": null, "reason": "no registered level", "reason_i18n": {"zh": "无备案等级", "en": "no registered level"}, "records": []}'::json ELSE
                onemap_floor('F0', d.f0,
                             CASE WHEN d.registered_level IS NOT NULL
                                  THEN 'registered level ' || d.registered_level
@@ -454,19 +465,25 @@ SELECT d.id, d.level, d.r, d.r0,
                                  THEN '备案等级' || coalesce(p.lzh[array_position(p.levels, d.registered_level)],
                                                          d.registered_level)
                                  ELSE '无备案等级' END,
-                            '[]'::json),
+                            '[]'::json) END,
+               CASE WHEN d.f1 IS NULL AND d.major_ids IS NULL
+                    THEN '{"code": "F1", "fired": false, "level": null, "reason": "no open major hidden hazard", "reason_i18n": {"zh": "无未整改的重大隐患", "en": "no open major hidden hazard"}, "records": []}'::json ELSE
                onemap_floor('F1', d.f1,
                             CASE WHEN d.f1 IS NOT NULL THEN 'an open major hidden hazard'
                                  ELSE 'no open major hidden hazard' END,
                             CASE WHEN d.f1 IS NOT NULL THEN '存在未整改的重大隐患'
                                  ELSE '无未整改的重大隐患' END,
-                            coalesce(to_json(d.major_ids), '[]'::json)),
+                            coalesce(to_json(d.major_ids), '[]'::json)) END,
+               CASE WHEN d.f2 IS NULL AND d.red IS NULL
+                    THEN '{"code": "F2", "fired": false, "level": null, "reason": "no active level-1 alarm", "reason_i18n": {"zh": "无一级（红色）报警", "en": "no active level-1 alarm"}, "records": []}'::json ELSE
                onemap_floor('F2', d.f2,
                             CASE WHEN d.f2 IS NOT NULL THEN 'an active level-1 alarm'
                                  ELSE 'no active level-1 alarm' END,
                             CASE WHEN d.f2 IS NOT NULL THEN '存在一级（红色）报警'
                                  ELSE '无一级（红色）报警' END,
-                            coalesce(to_json(d.red), '[]'::json)),
+                            coalesce(to_json(d.red), '[]'::json)) END,
+               CASE WHEN d.f3 IS NULL
+                    THEN '{"code": "F3", "fired": false, "level": null, "reason": "no relevant warning of a floor colour", "reason_i18n": {"zh": "无触发底线的相关气象预警", "en": "no relevant warning of a floor colour"}, "records": []}'::json ELSE
                onemap_floor('F3', d.f3,
                             CASE WHEN d.f3 IS NOT NULL
                                  THEN 'a relevant ' || d.ww_top || ' weather warning'
@@ -474,7 +491,9 @@ SELECT d.id, d.level, d.r, d.r0,
                             CASE WHEN d.f3 IS NOT NULL
                                  THEN '相关' || p.czh[array_position(p.colours, d.ww_top)] || '气象预警'
                                  ELSE '无触发底线的相关气象预警' END,
-                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::json END),
+                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::json END) END,
+               CASE WHEN d.f4 IS NULL AND d.ac_large_ids IS NULL
+                    THEN '{"code": "F4", "fired": false, "level": null, "reason": "no accident of large grade or above within the window", "reason_i18n": {"zh": "期限内无较大及以上事故", "en": "no accident of large grade or above within the window"}, "records": []}'::json ELSE
                onemap_floor('F4', d.f4,
                             CASE WHEN d.f4 IS NOT NULL
                                  THEN 'an accident of large grade or above within the window'
@@ -482,7 +501,9 @@ SELECT d.id, d.level, d.r, d.r0,
                             END,
                             CASE WHEN d.f4 IS NOT NULL THEN '期限内发生较大及以上事故'
                                  ELSE '期限内无较大及以上事故' END,
-                            coalesce(d.ac_large_ids, '[]'::json)),
+                            coalesce(d.ac_large_ids, '[]'::json)) END,
+               CASE WHEN d.f5 IS NULL AND cardinality(d.fired) = 0
+                    THEN '{"code": "F5", "fired": false, "level": null, "reason": "0 of F1-F4 fired", "reason_i18n": {"zh": "F1–F4中0项触发", "en": "0 of F1-F4 fired"}, "records": []}'::json ELSE
                onemap_floor('F5', d.f5,
                             cardinality(d.fired) || ' of F1-F4 fired'
                             || CASE WHEN cardinality(d.fired) > 0
@@ -493,7 +514,7 @@ SELECT d.id, d.level, d.r, d.r0,
                                     THEN '（' || array_to_string(d.fired, '、') || '）'
                                     ELSE '' END,
                             CASE WHEN d.f5 IS NOT NULL THEN to_json(d.fired)
-                                 ELSE '[]'::json END)),
+                                 ELSE '[]'::json END) END),
            'decided_by', d.decided_by,
            'decided_by_i18n',
                CASE d.decided_by WHEN 'score' THEN '{"zh": "评分", "en": "score"}'::json
@@ -514,21 +535,24 @@ SELECT d.id, d.level, d.r, d.r0,
                                       'gb18218_grade', d.gb_grade,
                                       'control', d.control_level),
            'data_quality',
-               to_json(ARRAY(SELECT q FROM unnest(ARRAY[
+               ('[' || concat_ws(', ',
                    CASE WHEN d.basis = 'unassessed'
                         THEN json_build_object('code', 'hazard_unassessed',
-                                                'detail', 'H assumed ' || trim_scale(d.h)) END,
+                                                'detail', 'H assumed ' || trim_scale(d.h))::text
+                   END,
                    CASE WHEN d.population IS NULL
                         THEN json_build_object('code', 'population_unknown',
-                                                'detail', 'E assumed ' || trim_scale(d.e_base))
+                                                'detail', 'E assumed ' || trim_scale(d.e_base))::text
                    END,
                    CASE WHEN d.off_points > 0
-                        THEN json_build_object('code', 'monitoring_offline', 'points', d.off_all)
+                        THEN json_build_object('code', 'monitoring_offline',
+                                                'points', d.off_all)::text
                    END,
                    CASE WHEN d.off_never IS NOT NULL
-                        THEN json_build_object('code', 'never_reported', 'points', d.off_never)
-                   END]) WITH ORDINALITY AS x (q, n) WHERE q IS NOT NULL ORDER BY n)),
+                        THEN json_build_object('code', 'never_reported', 'points', d.off_never)::text
+                   END) || ']')::json,
            'ignored',
+               CASE WHEN d.false_ids IS NULL AND d.ww_ignored IS NULL THEN '[]'::json ELSE
                coalesce((SELECT json_agg(i ORDER BY i ->> 'type' COLLATE "C",
                                           i ->> 'id' COLLATE "C")
                            FROM (SELECT json_build_object('type', 'alarm', 'id', fid,
@@ -536,6 +560,6 @@ SELECT d.id, d.level, d.r, d.r0,
                                    FROM unnest(d.false_ids) AS fid
                                  UNION ALL
                                  SELECT w FROM json_array_elements(d.ww_ignored) AS w) ig),
-                        '[]'::json)
+                        '[]'::json) END
        ) AS explanation
   FROM dec d CROSS JOIN p

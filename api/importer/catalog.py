@@ -113,7 +113,7 @@ class CatalogCache:
     def __init__(self, versions: LayerVersions | None = None) -> None:
         self._versions = versions
         self._tables: dict[str, TableInfo] = {}
-        self._districts: dict[tuple[str, bool], tuple[str, Any]] = {}
+        self._districts: dict[bool, tuple[str, Any]] = {}  # shapes? -> (version, value)
 
     async def table(self, conn: asyncpg.Connection, table: str) -> TableInfo:
         """`table_info(conn, table)`, read once."""
@@ -122,17 +122,15 @@ class CatalogCache:
             info = self._tables[table] = await table_info(conn, table)
         return info
 
-    async def districts(
-        self, conn: asyncpg.Connection, shapes: bool, read: Callable[[], Awaitable[T]]
-    ) -> T:
-        """`read()` (the districts' names, or with `shapes` their shapes too) while the
-        districts layer's version is the one it was read under."""
+    async def districts(self, shapes: bool, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()` (the districts' names, or with `shapes` their shapes) kept while the
+        districts layer's version is the one it was read under; without versions, read."""
         token = self._versions.cached(("districts",)) if self._versions else None
         if token is None:
             return await read()
-        hit = self._districts.get(("districts", shapes))
+        hit = self._districts.get(shapes)
         if hit is not None and hit[0] == token[0]:
             return cast(T, hit[1])
         value = await read()
-        self._districts[("districts", shapes)] = (token[0], value)
+        self._districts[shapes] = (token[0], value)
         return value

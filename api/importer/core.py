@@ -17,8 +17,8 @@ import shapely
 from api.crs import WGS84, Crs, parse_crs
 from api.errors import BadRequest, NotFound
 from api.importer import validate as V
-from api.importer.catalog import CatalogCache, table_info
-from api.importer.load import DIRECT_ROWS, Loaded, load
+from api.importer.catalog import CatalogCache
+from api.importer.load import Loaded, by_statement, load
 from api.importer.readers import RawTable, geojson_table, read_file
 from api.importer.repair import repair
 from api.importer.result import ImportRejected, ImportResult, RowError
@@ -79,24 +79,16 @@ async def _district_shapes(conn: asyncpg.Connection) -> list[tuple[str, Any]]:
 
 async def _lookups(
     conn: asyncpg.Connection, target: Layer | ChildTable, raw: RawTable, plan: V.Plan,
-    catalog: CatalogCache | None,
+    catalog: CatalogCache,
 ) -> V.Lookups:  # fmt: skip
     """Districts (and their shapes when some rows need one) and the ids behind linked codes."""
     out = V.Lookups()
     if isinstance(target, Layer) and "district" in target.field_map:
-        if catalog is None:
-            out.districts = await _district_names(conn)
-        else:
-            out.districts = await catalog.districts(conn, False, lambda: _district_names(conn))
+        out.districts = await catalog.districts(False, lambda: _district_names(conn))
         given = plan.fields.get("district")
         needs_shapes = given is None or raw.columns[given].null_count > 0 or _has_blank(raw, given)
         if needs_shapes and out.districts:
-            if catalog is None:
-                out.district_shapes = await _district_shapes(conn)
-            else:
-                out.district_shapes = await catalog.districts(
-                    conn, True, lambda: _district_shapes(conn)
-                )
+            out.district_shapes = await catalog.districts(True, lambda: _district_shapes(conn))
     for id_col, codes in V.link_codes(raw, plan, target).items():
         parent = target.parent if isinstance(target, ChildTable) else CODE_LINKS[id_col][1]
         rows = await conn.fetch(
@@ -256,7 +248,8 @@ async def import_table(
             f"the file has no column for the required field(s) {', '.join(missing)} of "
             f"{target.name}; its columns are: {', '.join(raw.columns)[:300]}"
         )
-    info = await (catalog.table(conn, target.name) if catalog else table_info(conn, target.name))
+    catalog = catalog or CatalogCache()  # none kept between imports: each reads its own
+    info = await catalog.table(conn, target.name)
     lookups = await _lookups(conn, target, raw, plan, catalog)
     checked = await _off_loop(
         raw.n,
@@ -299,7 +292,7 @@ async def import_table(
 
     n = len(prepared.rows)
     try:
-        if n <= DIRECT_ROWS and n < settings.import_bulk_min_rows and conn.is_in_transaction():
+        if by_statement(target, n, settings.import_bulk_min_rows) and conn.is_in_transaction():
             # a handful of rows (an edit) in the caller's transaction: one statement, all or
             # nothing by itself, under the caller's timeouts; no savepoint of its own (three
             # round trips of an edit's ~25)

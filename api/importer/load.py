@@ -213,6 +213,12 @@ async def _upsert(
 DIRECT_ROWS = 16
 
 
+def by_statement(target: Layer | ChildTable, n: int, bulk_min_rows: int) -> bool:
+    """Whether `n` rows load in one statement over bound arrays (`_load_rows`): a handful
+    of rows for a layer, below the bulk path's size."""
+    return isinstance(target, Layer) and n <= DIRECT_ROWS and n < bulk_min_rows
+
+
 async def _load_rows(
     conn: asyncpg.Connection,
     layer: Layer,
@@ -397,6 +403,9 @@ async def load(
     """
     table = ident(target.name)
     await conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    if isinstance(target, Layer) and by_statement(target, len(prepared.rows), bulk_min_rows):
+        return await _load_rows(conn, target, info, prepared, source=source,
+                                skip_invalid=skip_invalid)  # fmt: skip
     bulk = (
         isinstance(target, Layer)
         and len(prepared.rows) >= bulk_min_rows
@@ -412,9 +421,6 @@ async def load(
             return Loaded(n, 0, [], 0, bulk=True)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
             log.info("direct COPY refused (%s): staging to find the rows", type(exc).__name__)
-    if not bulk and isinstance(target, Layer) and len(prepared.rows) <= DIRECT_ROWS:
-        return await _load_rows(conn, target, info, prepared, source=source,
-                                skip_invalid=skip_invalid)  # fmt: skip
     staged = await _copy_stage(conn, info, prepared, progress)
     errors, bad_rows = await _db_checks(conn, info, staged)
     if bad_rows:

@@ -9,11 +9,12 @@ under an advisory lock (so a full and an incremental regrade never interleave):
    whose level or R changed (api/grading/sql/apply.sql);
 3. for the units whose *level* changed, append grade_history with the full
    explanation (one row per change; its trigger notifies listeners and queues
-   webhook deliveries): built in SQL (api/grading/sql/explain.sql) for a unit
-   graded for the first time or whose level rose, in one statement however
-   many; with the pure model (the reference) for a unit whose level fell, where
-   hysteresis may hold it and the explanation grades the window's moments.
-   Either way the explanation's level is checked against the regrade's.
+   webhook deliveries): for a unit graded for the first time or whose level rose,
+   its facts gathered in SQL (api/grading/sql/explain.sql), in one statement
+   however many, rendered to the JSON when read (onemap_explanation, migration
+   0035); with the pure model (the reference) for a unit whose level fell, where
+   hysteresis may hold it and the explanation grades the window's moments, as
+   JSON. Either way the explanation's level is checked against the regrade's.
 """
 
 from __future__ import annotations
@@ -217,16 +218,17 @@ def _fell(prev: str | None, level: str) -> bool:
     return prev is not None and LEVEL_RANK[level] < LEVEL_RANK[prev]
 
 
-#: grade_history rows of the units explain.sql explains (its wide rows are read once, not
-#: joined or sorted); back: the units whose explanation's level or R differs from the
+#: grade_history rows of the units explain.sql explains, each with its facts (rendered to
+#: the JSON on read: onemap_explanation, migration 0035); its wide rows are read once, not
+#: joined or sorted; back: the units whose explanation's level or R differs from the
 #: regrade's (none, unless the paths disagree)
 _EXPLAIN_INSERT = """
 WITH x AS (
 {explain}
 ), ins AS (
     INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
-                               explanation)
-    SELECT x.id, $2, x.prev, x.level, x.r::float8, x.r0::float8, $4, x.explanation::jsonb
+                               facts)
+    SELECT x.id, $2, x.prev, x.level, x.r::float8, x.r0::float8, $4, x.facts
       FROM x
     RETURNING id AS history_id, risk_unit_id, to_level, r
 )
@@ -237,12 +239,15 @@ SELECT ins.history_id, ins.risk_unit_id AS id, e.level AS sql_level, e.r AS sql_
  WHERE ins.to_level IS DISTINCT FROM e.level OR ins.r IS DISTINCT FROM e.r
 """
 
+#: a row whose paths disagree keeps its explanation as JSON, marked
 _MISMATCH = """
-UPDATE grade_history SET explanation = jsonb_set(explanation, '{data_quality}',
-       explanation -> 'data_quality' || jsonb_build_object('code', 'path_mismatch',
-                                                           'sql_level', $2::text,
-                                                           'sql_r', $3::float8))
- WHERE id = $1
+UPDATE grade_history h
+   SET explanation = jsonb_set(onemap_explanation(h), '{data_quality}',
+       onemap_explanation(h) -> 'data_quality' || jsonb_build_object('code', 'path_mismatch',
+                                                                     'sql_level', $2::text,
+                                                                     'sql_r', $3::float8)),
+       facts = NULL
+ WHERE h.id = $1
 """
 
 
@@ -254,8 +259,9 @@ async def _explain_in_sql(
     rows: Sequence[asyncpg.Record],
     result: RegradeResult,
 ) -> None:
-    """Explain level changes in SQL (explain.sql) and append them to grade_history, one
-    statement for all: the first grading of a million units is not a million Python calls."""
+    """Explain level changes in SQL (explain.sql) and append them to grade_history with their
+    facts, one statement for all: the first grading of a million units is neither a
+    million Python calls nor a million JSON documents."""
     sql = _EXPLAIN_INSERT.format(explain=sqlfiles.explain())
     off = await conn.fetch(
         sql, params_json, as_of, as_of.isoformat(), params.version,

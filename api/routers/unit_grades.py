@@ -87,10 +87,10 @@ async def get_history(
         if unit_id is None:
             raise NotFound(f"no risk unit with code {code!r}")
         rows = await conn.fetch(
-            "SELECT id, as_of, from_level, to_level, r, r0, param_version, created_at, "
-            "CASE WHEN $4 THEN explanation::text END AS explanation "
-            "FROM grade_history WHERE risk_unit_id = $1 AND ($2::bigint IS NULL OR id < $2) "
-            "ORDER BY as_of DESC, id DESC LIMIT $3",
+            "SELECT h.id, h.as_of, h.from_level, h.to_level, h.r, h.r0, h.param_version, "
+            "h.created_at, CASE WHEN $4 THEN onemap_explanation(h)::text END AS explanation "
+            "FROM grade_history h WHERE h.risk_unit_id = $1 AND ($2::bigint IS NULL OR h.id < $2) "
+            "ORDER BY h.as_of DESC, h.id DESC LIMIT $3",
             unit_id, before, limit, explain,
         )  # fmt: skip
     items = []

@@ -67,15 +67,16 @@ async def test_full_regrade_of_the_demo_city(demo_db: Settings) -> None:
         )
         assert stored == Counter(c["to"] for c in first.changed)
         (n, explained) = await conn.fetchrow(
-            "SELECT count(*), count(*) FILTER (WHERE explanation ->> 'level' = to_level) "
-            "FROM grade_history"
+            "SELECT count(*), count(*) FILTER (WHERE onemap_explanation(h) ->> 'level' = to_level) "
+            "FROM grade_history h"
         )
         assert n == explained == 3176
         sample = json.loads(await conn.fetchval(
-            "SELECT explanation::text FROM grade_history ORDER BY r DESC LIMIT 1"))  # fmt: skip
+            "SELECT onemap_explanation(h)::text FROM grade_history h ORDER BY r DESC LIMIT 1"))  # fmt: skip
         assert sample["level"] == "major" and sample["param_version"] == 1
         # every explanation came from explain.sql (a first grading): the model's, key for key
-        rows = await conn.fetch("SELECT risk_unit_id, explanation::text AS x FROM grade_history")
+        rows = await conn.fetch(
+            "SELECT risk_unit_id, onemap_explanation(h)::text AS x FROM grade_history h")
         explained = {r["risk_unit_id"]: json.loads(r["x"]) for r in rows}
         units = await loader.load_units(conn, list(explained), as_of, params)
         for uid, got in explained.items():

@@ -75,8 +75,11 @@ async def _check_cases(
             if via_store.hysteresis is None:  # explain.sql's units: its JSON is the model's
                 explained.append(uid)
                 want[uid] = json.loads(json.dumps(via_store.to_json(), ensure_ascii=False))
+        # the facts explain.sql gathers, rendered as grade_history's readers see them
         got_all = await conn.fetch(
-            sqlstatements.explain(), json.dumps(params.to_json()), AS_OF, AS_OF.isoformat(),
+            "SELECT x.id, x.prev, onemap_render_explanation(x.facts)::jsonb::text AS explanation "
+            f"FROM ({sqlstatements.explain()}) x",
+            json.dumps(params.to_json()), AS_OF, AS_OF.isoformat(),
             params.version, explained, [ids[u][3] for u in explained],
         )  # fmt: skip
         assert sorted(r["id"] for r in got_all) == sorted(explained)
@@ -248,7 +251,7 @@ async def test_regrade_writes_only_changes_and_records_history(db_conn: asyncpg.
     assert [(h["risk_unit_id"], h["to_level"], h["param_version"]) for h in hist] == [
         (a, "general", 1), (b, "major", 1)]  # fmt: skip
     explanation = json.loads(
-        await db_conn.fetchval("SELECT explanation::text FROM grade_history WHERE id = $1",
+        await db_conn.fetchval("SELECT onemap_explanation(h)::text FROM grade_history h WHERE id = $1",
                                hist[0]["id"]))  # fmt: skip
     assert explanation["formula"]["r"] == "R = R0 × (1 + min(1, Σk)) = 9 × (1 + 0.25) = 11.25"
     assert explanation["unit"]["code"] == "A" and explanation["as_of"] == AS_OF.isoformat()
@@ -265,7 +268,8 @@ async def test_regrade_writes_only_changes_and_records_history(db_conn: asyncpg.
 
 async def test_first_grading_writes_in_place(db_conn: asyncpg.Connection) -> None:
     """The regrade's UPDATE of risk_units is HOT (no index covers the grade columns, the
-    page has room: migration 0034) and the explanations are stored compressed with LZ4."""
+    page has room: migration 0034); the explanations are stored as their facts (migration
+    0035), rendered on read; the model's JSON ones are compressed with LZ4."""
     await store.ensure_default(db_conn)
     stamp = await engine.exposure_stamp(db_conn, P)
     await write_unit(db_conn, "A", EXAMPLE_A_UNIT, EXAMPLE_A_EVENTS, 108.9, 34.2, stamp=stamp)
@@ -282,10 +286,14 @@ async def test_first_grading_writes_in_place(db_conn: asyncpg.Connection) -> Non
     assert after["updated"] - before["updated"] == 2
     assert after["hot"] - before["hot"] == 2
     stored = await db_conn.fetch(
-        "SELECT pg_column_compression(explanation) AS c, octet_length(explanation::text) AS n "
-        "FROM grade_history ORDER BY id"
+        "SELECT h.explanation IS NULL AS facts_only, (h.facts).code, (h.facts).decided_by, "
+        "onemap_explanation(h) ->> 'level' AS level FROM grade_history h ORDER BY id"
     )
-    assert [r["c"] for r in stored] == ["lz4", "lz4"], [r["n"] for r in stored]
+    assert [tuple(r) for r in stored] == [(True, "A", "score", "general"),
+                                          (True, "B", "score", "major")]  # fmt: skip
+    assert await db_conn.fetchval(
+        "SELECT attcompression::text FROM pg_attribute WHERE attrelid = 'grade_history'::regclass "
+        "AND attname = 'explanation'") == "l"  # fmt: skip
 
 
 async def test_incremental_regrade_holds_a_downgrade_24_hours(db_conn: asyncpg.Connection) -> None:
@@ -308,7 +316,8 @@ async def test_incremental_regrade_holds_a_downgrade_24_hours(db_conn: asyncpg.C
     assert (row["current_level"], row["current_r"]) == ("large", 9.45)
     cleared = await engine.regrade(db_conn, P, ended + timedelta(hours=24), [a])
     assert [(c["from"], c["to"]) for c in cleared.changed] == [("large", "general")]
-    hist = await db_conn.fetch("SELECT explanation::text AS x FROM grade_history ORDER BY id")
+    hist = await db_conn.fetch(
+        "SELECT onemap_explanation(h)::text AS x FROM grade_history h ORDER BY id")
     last = json.loads(hist[-1]["x"])
     assert (last["previous_level"], last["change"], last["decided_by"]) == (
         "large", "down", "score")  # fmt: skip

@@ -186,8 +186,9 @@ async def test_changes_from_another_process_reach_the_stream(
         try:
             await conn.execute(
                 "INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0,"
-                " param_version, explanation) SELECT risk_unit_id, as_of, from_level, to_level,"
-                " r, r0, param_version, explanation FROM grade_history, generate_series(1, 4)"
+                " param_version, explanation, facts) SELECT risk_unit_id, as_of, from_level,"
+                " to_level, r, r0, param_version, explanation, facts"
+                " FROM grade_history, generate_series(1, 4)"
             )
             ids = [r["id"] for r in await conn.fetch("SELECT id FROM grade_history ORDER BY id")]
         finally:

@@ -1,11 +1,13 @@
--- Explain graded units in one pass: the JSON api/grading/records.py's Grade.to_json builds
--- (built as json text, which is assembled by concatenation: jsonb objects nested in jsonb
--- objects are rebuilt at every level, ~5 times slower; the caller casts once)
--- (docs/grading-model.md, "The explanation every grade carries"), set-based, for units
--- whose level is not held by hysteresis (a unit graded for the first time, or whose
--- level did not fall); the engine explains the others with the pure model. The same
--- selections as api/grading/loader.py, taken at as_of; the same sort orders as the
--- model (codes compare as Python compares strings: COLLATE "C"). tests/db compare both.
+-- Explain graded units in one pass, set-based: each unit's facts (onemap_grade_facts,
+-- migration 0035), from which onemap_render_explanation() writes the JSON
+-- api/grading/records.py's Grade.to_json builds (docs/grading-model.md, "The explanation
+-- every grade carries") when grade_history is read: the numbers, codes and levels, and
+-- the factors with their records (built here as json: what they list is what stood at
+-- as_of). For units whose level is not held by hysteresis (a unit graded for the first
+-- time, or whose level did not fall); the engine explains the others with the pure
+-- model. The same selections as api/grading/loader.py, taken at as_of; the same sort
+-- orders as the model (codes compare as Python compares strings: COLLATE "C"). tests/db
+-- compare both.
 --
 -- $1 text          the parameter set (JSON)
 -- $2 timestamptz   as_of
@@ -419,147 +421,13 @@ dec AS (
       FROM fin
 )
 SELECT d.id, d.level, d.r, d.r0, d.prev,
-       json_build_object(
-           'level', d.level,
-           'level_zh', p.lzh[array_position(p.levels, d.level)],
-           'colour', p.lcol[array_position(p.levels, d.level)],
-           'r', d.r,
-           'r0', d.r0,
-           'sum_k', d.sum_k,
-           'sum_k_applied', d.applied,
-           'formula', json_build_object(
-               'r0', format('R0 = H × E × G = %s × %s × %s = %s', trim_scale(d.h),
-                            trim_scale(d.e), trim_scale(d.g), trim_scale(d.r0)),
-               'r', format('R = R0 × (1 + min(%s, Σk)) = %s × (1 + %s) = %s',
-                           trim_scale(p.sum_cap), trim_scale(d.r0), trim_scale(d.applied),
-                           trim_scale(d.r))),
-           'h', CASE WHEN d.hs_codes IS NOT NULL
-                     THEN json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
-                                            'registered_level', d.registered_level,
-                                            'hazard_sources', to_json(d.hs_codes),
-                                            'basis', d.basis)
-                     ELSE json_build_object('value', d.h, 'gb18218_grade', d.gb_grade,
-                                            'registered_level', d.registered_level,
-                                            'basis', d.basis) END,
-           'e', CASE WHEN cardinality(d.vs_codes) > 0
-                     THEN json_build_object('value', d.e, 'radius_m', p.radius,
-                                            'population_within_radius', d.population,
-                                            'vulnerable_site_within_radius', d.vs,
-                                            'vulnerable_sites', to_json(d.vs_codes),
-                                            'base', d.e_base, 'bonus', d.e_bonus)
-                     ELSE json_build_object('value', d.e, 'radius_m', p.radius,
-                                            'population_within_radius', d.population,
-                                            'vulnerable_site_within_radius', d.vs,
-                                            'base', d.e_base, 'bonus', d.e_bonus) END,
-           'g', json_build_object('value', d.g, 'control', d.control_level),
-           'factors', d.factors,
-           'score_level', d.score_level,
-           'floors', json_build_array(
-               CASE WHEN d.f0 IS NULL AND d.registered_level IS NULL
-                    THEN '{"code": "F0", "fired": false, "level": null, "reason": "no registered level", "reason_i18n": {"zh": "无备案等级", "en": "no registered level"}, "records": []}'::json ELSE
-               onemap_floor('F0', d.f0,
-                            CASE WHEN d.registered_level IS NOT NULL
-                                 THEN 'registered level ' || d.registered_level
-                                 ELSE 'no registered level' END,
-                            CASE WHEN d.registered_level IS NOT NULL
-                                 THEN '备案等级' || coalesce(p.lzh[array_position(p.levels, d.registered_level)],
-                                                         d.registered_level)
-                                 ELSE '无备案等级' END,
-                            '[]'::json) END,
-               CASE WHEN d.f1 IS NULL AND d.major_ids IS NULL
-                    THEN '{"code": "F1", "fired": false, "level": null, "reason": "no open major hidden hazard", "reason_i18n": {"zh": "无未整改的重大隐患", "en": "no open major hidden hazard"}, "records": []}'::json ELSE
-               onemap_floor('F1', d.f1,
-                            CASE WHEN d.f1 IS NOT NULL THEN 'an open major hidden hazard'
-                                 ELSE 'no open major hidden hazard' END,
-                            CASE WHEN d.f1 IS NOT NULL THEN '存在未整改的重大隐患'
-                                 ELSE '无未整改的重大隐患' END,
-                            coalesce(to_json(d.major_ids), '[]'::json)) END,
-               CASE WHEN d.f2 IS NULL AND d.red IS NULL
-                    THEN '{"code": "F2", "fired": false, "level": null, "reason": "no active level-1 alarm", "reason_i18n": {"zh": "无一级（红色）报警", "en": "no active level-1 alarm"}, "records": []}'::json ELSE
-               onemap_floor('F2', d.f2,
-                            CASE WHEN d.f2 IS NOT NULL THEN 'an active level-1 alarm'
-                                 ELSE 'no active level-1 alarm' END,
-                            CASE WHEN d.f2 IS NOT NULL THEN '存在一级（红色）报警'
-                                 ELSE '无一级（红色）报警' END,
-                            coalesce(to_json(d.red), '[]'::json)) END,
-               CASE WHEN d.f3 IS NULL
-                    THEN '{"code": "F3", "fired": false, "level": null, "reason": "no relevant warning of a floor colour", "reason_i18n": {"zh": "无触发底线的相关气象预警", "en": "no relevant warning of a floor colour"}, "records": []}'::json ELSE
-               onemap_floor('F3', d.f3,
-                            CASE WHEN d.f3 IS NOT NULL
-                                 THEN 'a relevant ' || d.ww_top || ' weather warning'
-                                 ELSE 'no relevant warning of a floor colour' END,
-                            CASE WHEN d.f3 IS NOT NULL
-                                 THEN '相关' || p.czh[array_position(p.colours, d.ww_top)] || '气象预警'
-                                 ELSE '无触发底线的相关气象预警' END,
-                            CASE WHEN d.f3 IS NOT NULL THEN d.ww_ids ELSE '[]'::json END) END,
-               CASE WHEN d.f4 IS NULL AND d.ac_large_ids IS NULL
-                    THEN '{"code": "F4", "fired": false, "level": null, "reason": "no accident of large grade or above within the window", "reason_i18n": {"zh": "期限内无较大及以上事故", "en": "no accident of large grade or above within the window"}, "records": []}'::json ELSE
-               onemap_floor('F4', d.f4,
-                            CASE WHEN d.f4 IS NOT NULL
-                                 THEN 'an accident of large grade or above within the window'
-                                 ELSE 'no accident of large grade or above within the window'
-                            END,
-                            CASE WHEN d.f4 IS NOT NULL THEN '期限内发生较大及以上事故'
-                                 ELSE '期限内无较大及以上事故' END,
-                            coalesce(d.ac_large_ids, '[]'::json)) END,
-               CASE WHEN d.f5 IS NULL AND cardinality(d.fired) = 0
-                    THEN '{"code": "F5", "fired": false, "level": null, "reason": "0 of F1-F4 fired", "reason_i18n": {"zh": "F1–F4中0项触发", "en": "0 of F1-F4 fired"}, "records": []}'::json ELSE
-               onemap_floor('F5', d.f5,
-                            cardinality(d.fired) || ' of F1-F4 fired'
-                            || CASE WHEN cardinality(d.fired) > 0
-                                    THEN ' (' || array_to_string(d.fired, ', ') || ')'
-                                    ELSE '' END,
-                            'F1–F4中' || cardinality(d.fired) || '项触发'
-                            || CASE WHEN cardinality(d.fired) > 0
-                                    THEN '（' || array_to_string(d.fired, '、') || '）'
-                                    ELSE '' END,
-                            CASE WHEN d.f5 IS NOT NULL THEN to_json(d.fired)
-                                 ELSE '[]'::json END) END),
-           'decided_by', d.decided_by,
-           'decided_by_i18n',
-               CASE d.decided_by WHEN 'score' THEN '{"zh": "评分", "en": "score"}'::json
-                    ELSE json_build_object('zh', '底线规则 ' || d.decided_by,
-                                            'en', 'floor ' || d.decided_by) END,
-           'previous_level', d.prev,
-           'change', CASE WHEN d.prev IS NULL THEN 'new'
-                          WHEN array_position(p.levels, d.level)
-                               > array_position(p.levels, d.prev) THEN 'up'
-                          WHEN array_position(p.levels, d.level)
-                               < array_position(p.levels, d.prev) THEN 'down'
-                          ELSE 'same' END,
-           'hysteresis', NULL,
-           'param_version', $4::int,
-           'as_of', $3::text,
-           'unit', json_build_object('code', d.code, 'category', d.category,
-                                      'registered_level', d.registered_level,
-                                      'gb18218_grade', d.gb_grade,
-                                      'control', d.control_level),
-           'data_quality',
-               ('[' || concat_ws(', ',
-                   CASE WHEN d.basis = 'unassessed'
-                        THEN json_build_object('code', 'hazard_unassessed',
-                                                'detail', 'H assumed ' || trim_scale(d.h))::text
-                   END,
-                   CASE WHEN d.population IS NULL
-                        THEN json_build_object('code', 'population_unknown',
-                                                'detail', 'E assumed ' || trim_scale(d.e_base))::text
-                   END,
-                   CASE WHEN d.off_points > 0
-                        THEN json_build_object('code', 'monitoring_offline',
-                                                'points', d.off_all)::text
-                   END,
-                   CASE WHEN d.off_never IS NOT NULL
-                        THEN json_build_object('code', 'never_reported', 'points', d.off_never)::text
-                   END) || ']')::json,
-           'ignored',
-               CASE WHEN d.false_ids IS NULL AND d.ww_ignored IS NULL THEN '[]'::json ELSE
-               coalesce((SELECT json_agg(i ORDER BY i ->> 'type' COLLATE "C",
-                                          i ->> 'id' COLLATE "C")
-                           FROM (SELECT json_build_object('type', 'alarm', 'id', fid,
-                                                           'reason', 'confirmed false alarm') AS i
-                                   FROM unnest(d.false_ids) AS fid
-                                 UNION ALL
-                                 SELECT w FROM json_array_elements(d.ww_ignored) AS w) ig),
-                        '[]'::json) END
-       ) AS explanation
+       ROW(d.level, d.prev, d.r, d.r0, d.sum_k, d.applied, p.sum_cap,
+           d.h, d.gb_grade, d.registered_level, d.hs_codes, d.basis,
+           d.e, p.radius, d.population, d.vs, d.vs_codes, d.e_base, d.e_bonus,
+           d.g, d.control_level, d.factors, d.score_level,
+           d.f0, d.f1, d.f2, d.f3, d.f4, d.f5, d.fired,
+           d.major_ids, d.red, d.ww_top, d.ww_ids, d.ac_large_ids,
+           d.decided_by, $4::int, $3::text, d.code, d.category,
+           d.off_points, d.off_all, d.off_never, d.false_ids, d.ww_ignored
+       )::onemap_grade_facts AS facts
   FROM dec d CROSS JOIN p

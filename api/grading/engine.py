@@ -6,7 +6,9 @@ under an advisory lock (so a full and an incremental regrade never interleave):
 1. refresh the cached exposure of the units that need it (missing, moved, or
    out of date against population_cells / vulnerable_sites / the radius);
 2. grade every unit in SQL (api/grading/sql/score.sql) and write the units
-   whose level or R changed (api/grading/sql/apply.sql);
+   whose level or R changed (api/grading/sql/apply.sql); in a full regrade, the
+   units that have no level yet are graded, explained and written by one pass of
+   their own (api/grading/sql/first.sql: a first grading is one pass, not two);
 3. for the units whose *level* changed, append grade_history with the full
    explanation (one row per change; its trigger notifies listeners and queues
    webhook deliveries): for a unit graded for the first time or whose level rose,
@@ -178,8 +180,13 @@ async def _regrade(
     refreshed = await refresh_exposure(conn, params, unit_ids)
     report("exposure", 1, 1)
     report("grade", 0, 1)
+    first: list[asyncpg.Record] = []
     if unit_ids is None:
-        rows = await conn.fetch(sqlfiles.apply("all"), params_json, as_of)
+        # the units that have a level, then (explained as they are graded) those without
+        rows = await conn.fetch(sqlfiles.apply("graded"), params_json, as_of)
+        report("grade", 1, 2)
+        first = await conn.fetch(sqlfiles.first(), params_json, as_of, as_of.isoformat(),
+                                 params.version)  # fmt: skip
         units = await conn.fetchval("SELECT count(*) FROM risk_units")
     else:
         ids = sorted(set(unit_ids))
@@ -187,8 +194,12 @@ async def _regrade(
         units = len(ids)
     report("grade", 1, 1)
     changed_rows = [r for r in rows if r["level_changed"]]
-    result = RegradeResult(kind, as_of, params.version, units, len(rows),
+    result = RegradeResult(kind, as_of, params.version, units, len(rows) + len(first),
                            exposure_refreshed=refreshed)  # fmt: skip
+    for row in first:
+        result.changed.append({"code": row["code"], "from": None, "to": row["level"],
+                               "r": row["r"]})  # fmt: skip
+        result.changed_ids.append(row["id"])
     for row in changed_rows:
         result.changed.append(
             {"code": row["code"], "from": row["prev"], "to": row["level"], "r": float(row["r"])}
@@ -207,7 +218,7 @@ async def _regrade(
             "INSERT INTO grading_runs (kind, trigger, as_of, param_version, units, changed, "
             "r_changed, exposure_refreshed, started_at, finished_at, actor) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), $10)",
-            kind, trigger, as_of, params.version, units, len(changed_rows),
+            kind, trigger, as_of, params.version, units, len(result.changed),
             len(rows) - len(changed_rows), refreshed, started_at, actor,
         )  # fmt: skip
     return result

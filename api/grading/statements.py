@@ -9,7 +9,7 @@ from typing import Any, Literal
 from api.codes import LEVEL_COLOURS, LEVEL_NAMES_ZH, sql_arrays
 from api.sqlfiles import load, render, substitute
 
-Variant = Literal["all", "units"]
+Variant = Literal["all", "units", "graded"]
 
 #: each `{{in_units_<alias>}}` placeholder of grading/sql/*.sql and the unit id column it tests
 UNIT_COLUMNS = {
@@ -21,10 +21,21 @@ UNIT_COLUMNS = {
 }
 
 
+#: the units explain.sql explains: listed by the caller, or every unit without a level
+EXPLAINED = {
+    "listed": "SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)",
+    "ungraded": "SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE ru.current_level IS NULL",
+}
+
+
 def _unit_filters(variant: Variant, ids_param: int) -> dict[str, str]:
-    """TRUE for all units, `col = ANY($n)` for a subset; with the code arrays of api/codes.py."""
+    """TRUE for all units, `col = ANY($n)` for a subset, the units that have a level for
+    "graded" (first.sql grades the others); with the code arrays of api/codes.py."""
     if variant == "all":
         return {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), **sql_arrays()}
+    if variant == "graded":
+        graded = {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), "in_units_ru": "ru.current_level IS NOT NULL"}
+        return {**graded, **sql_arrays()}
     ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
     return {**ids, **sql_arrays()}
 
@@ -59,12 +70,20 @@ def _json_literal(value: Any) -> str:
 
 
 @cache
-def explain() -> str:
-    """Explanations of units not held by hysteresis: $1 params, $2 as_of, $3 as_of text,
-    $4 param version, $5 unit ids, $6 their previous levels."""
+def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
+    """The facts of units not held by hysteresis: $1 params, $2 as_of, $3 as_of text,
+    $4 param version[, $5 unit ids, $6 their previous levels]."""
     return render(
         "grading/sql/explain.sql",
         **sql_arrays(),
+        units=EXPLAINED[units],
         level_zh=_json_literal(LEVEL_NAMES_ZH),
         level_colours=_json_literal(LEVEL_COLOURS),
     )
+
+
+@cache
+def first() -> str:
+    """Grade, explain and write every unit without a level: $1 params, $2 as_of, $3 as_of
+    text, $4 param version."""
+    return substitute(raw("first"), {"explain": explain("ungraded")}, "grading/sql/first.sql")

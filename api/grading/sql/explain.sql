@@ -15,6 +15,8 @@
 -- $4 int           the parameter set's version
 -- $5 bigint[]      unit ids
 -- $6 text[]        their previous levels (same order; NULL: none)
+--                  ($5 and $6 only in the "listed" variant: first.sql explains every unit
+--                  that has no level yet)
 WITH p AS MATERIALIZED (
     SELECT $2::timestamptz AS t, j,
            j #>> '{timezone}' AS tz,
@@ -83,7 +85,9 @@ WITH p AS MATERIALIZED (
       FROM (SELECT $1::text::jsonb AS j) s
 ),
 u AS MATERIALIZED (
-    SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)
+    -- the units explained and their previous levels: listed ($5, $6), or every unit
+    -- never graded (first.sql)
+    {{units}}
 ),
 gb AS (
     SELECT hs.risk_unit_id AS uid, min(hs.gb_grade) AS grade,

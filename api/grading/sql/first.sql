@@ -1,0 +1,27 @@
+-- Grade every unit that has no level yet (a first grading: a city just imported), in one
+-- statement: explain.sql's pass grades each unit and gathers its facts, which go to
+-- grade_history as they come (nothing is held but the narrow rows it returns), and the
+-- units take the level they were explained with. A unit without a level has no
+-- previous one, so no hysteresis: the score.sql pass would grade it the same
+-- (tests/db/test_grading_sql.py checks both against the model), and running both was
+-- the first grading's cost twice. Units that have a level are regraded by apply.sql.
+--
+-- $1 text params, $2 timestamptz as_of, $3 text as_of as the model writes it, $4 int the
+-- parameter set's version. Returns one row per unit graded.
+WITH ins AS (
+    INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
+                               facts)
+    SELECT x.id, $2, NULL, x.level, x.r::float8, x.r0::float8, $4, x.facts
+      FROM (
+{{explain}}
+           ) x
+    RETURNING risk_unit_id, to_level, r
+),
+upd AS (
+    UPDATE risk_units ru
+       SET current_level = ins.to_level, current_r = ins.r, level_changed_at = $2::timestamptz
+      FROM ins
+     WHERE ru.id = ins.risk_unit_id
+    RETURNING ru.id, ru.code, ru.current_level, ru.current_r
+)
+SELECT upd.id, upd.code, upd.current_level AS level, upd.current_r AS r FROM upd

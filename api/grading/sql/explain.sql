@@ -222,17 +222,30 @@ ww AS (
      GROUP BY r.uid, t.top
 ),
 -- ---------------------------------------------------------------- special periods at as_of
-sp AS (
-    SELECT ru.id AS uid, count(*) AS n,
-           json_agg(json_build_object('type', 'special_period', 'id', s.code,
-                                        'since', onemap_iso(s.starts_at),
-                                        'until', onemap_iso(least(s.ends_at, s.cancelled_at)))
-                     ORDER BY s.code COLLATE "C") AS records
-      FROM special_periods s
-      JOIN risk_units ru ON s.geom IS NULL OR ST_Intersects(ru.geom, s.geom)
-      JOIN u ON u.id = ru.id
-     CROSS JOIN p
+sp_on AS MATERIALIZED (
+    SELECT s.code, s.geom,
+           json_build_object('type', 'special_period', 'id', s.code,
+                             'since', onemap_iso(s.starts_at),
+                             'until', onemap_iso(least(s.ends_at, s.cancelled_at))) AS rec
+      FROM special_periods s CROSS JOIN p
      WHERE s.starts_at <= p.t AND least(s.ends_at, s.cancelled_at) > p.t
+),
+-- the city-wide ones: every unit's list unless it lies in a local one (built once, not
+-- once a unit)
+sp_city AS MATERIALIZED (
+    SELECT count(*) AS n, json_agg(rec ORDER BY code COLLATE "C") AS records
+      FROM sp_on WHERE geom IS NULL
+),
+-- the units in a local one: their whole list (city-wide and local)
+sp AS (
+    SELECT ru.id AS uid, count(*) AS n, json_agg(o.rec ORDER BY o.code COLLATE "C") AS records
+      FROM (SELECT DISTINCT ru.id
+              FROM sp_on l
+              JOIN risk_units ru ON ST_Intersects(ru.geom, l.geom)
+              JOIN u ON u.id = ru.id
+             WHERE l.geom IS NOT NULL) inside
+      JOIN risk_units ru ON ru.id = inside.id
+      JOIN sp_on o ON o.geom IS NULL OR ST_Intersects(ru.geom, o.geom)
      GROUP BY ru.id
 ),
 -- ---------------------------------------------------------------- accidents at as_of
@@ -283,7 +296,7 @@ base AS (
            hz.gen_records, hz.large_records, hz.major_records, hz.major_ids,
            ww.top AS ww_top, ww.records AS ww_records, ww.top_ids AS ww_ids,
            ww.ignored AS ww_ignored,
-           coalesce(sp.n, 0) AS sp_n, sp.records AS sp_records,
+           coalesce(sp.n, spc.n) AS sp_n, coalesce(sp.records, spc.records) AS sp_records,
            coalesce(ac.gen, 0) AS ac_gen, coalesce(ac.large, 0) AS ac_large,
            ac.gen_records AS ac_gen_records, ac.large_records AS ac_large_records,
            ac.large_ids AS ac_large_ids
@@ -297,82 +310,98 @@ base AS (
       LEFT JOIN hz ON hz.uid = u.id
       LEFT JOIN ww ON ww.uid = u.id
       LEFT JOIN sp ON sp.uid = u.id
+     CROSS JOIN sp_city spc
       LEFT JOIN ac ON ac.uid = u.id
 ),
-fx AS (
-    -- each factor that applies: (order, code, k, detail en, detail zh, records); one
-    -- filtered scan of base per factor, so only the factors that apply build their texts
-    SELECT b.id, 1 AS ord, 'alarm_highest' AS code, p.k_alarm[b.top] AS k,
-           'highest active alarm: level ' || b.top AS detail,
-           '最高有效报警：' || b.top || '级' AS detail_zh, b.top_records AS records
-      FROM base b CROSS JOIN p WHERE b.top IS NOT NULL
-    UNION ALL
-    SELECT b.id, 2, 'alarm_further_points', least(p.kfa_cap, p.kfa_each * (b.al_points - 1)),
-           (b.al_points - 1) || ' further alarming point(s)',
-           '另有' || (b.al_points - 1) || '个监测点报警',
-           coalesce(b.further_records, '[]'::json)
-      FROM base b CROSS JOIN p WHERE b.al_points > 1
-    UNION ALL
-    SELECT b.id, 3, 'offline_points', least(p.kof_cap, p.kof_each * b.off_points),
-           b.off_points || ' monitoring point(s) offline', b.off_points || '个监测点离线',
-           b.off_records
-      FROM base b CROSS JOIN p WHERE b.off_points > 0
-    UNION ALL
-    SELECT b.id, 4, 'hidden_general',
-           least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over) + p.kgen_over * b.hz_gen_over)),
-           b.hz_gen || ' open general hidden hazard(s), ' || b.hz_gen_over || ' overdue',
-           b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
-           b.gen_records
-      FROM base b CROSS JOIN p WHERE b.hz_gen > 0
-    UNION ALL
-    SELECT b.id, 5, 'hidden_large', least(p.klarge_cap, p.klarge_each * b.hz_large),
-           b.hz_large || ' open large hidden hazard(s)',
-           b.hz_large || '项' || p.lzh[3] || '隐患未整改',
-           b.large_records
-      FROM base b CROSS JOIN p WHERE b.hz_large > 0
-    UNION ALL
-    SELECT b.id, 6, 'hidden_major', least(p.kmajor_cap, p.kmajor_each * b.hz_major),
-           b.hz_major || ' open major hidden hazard(s)',
-           b.hz_major || '项' || p.lzh[4] || '隐患未整改',
-           b.major_records
-      FROM base b CROSS JOIN p WHERE b.hz_major > 0
-    UNION ALL
-    SELECT b.id, 7, 'weather', p.k_weather[array_position(p.colours, b.ww_top)],
-           'relevant ' || b.ww_top || ' weather warning',
-           '相关' || p.czh[array_position(p.colours, b.ww_top)] || '气象预警',
-           b.ww_records
-      FROM base b CROSS JOIN p WHERE b.ww_top IS NOT NULL
-    UNION ALL
-    SELECT b.id, 8, 'special_period', least(p.ksp_cap, p.ksp_each * b.sp_n),
-           b.sp_n || ' special period(s) in scope', '处于' || b.sp_n || '个特殊时段',
-           b.sp_records
-      FROM base b CROSS JOIN p WHERE b.sp_n > 0
-    UNION ALL
-    SELECT b.id, 9, 'accident_general', least(p.kag_cap, p.kag_each * b.ac_gen),
-           b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
-           p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
-           b.ac_gen_records
-      FROM base b CROSS JOIN p WHERE b.ac_gen > 0
-    UNION ALL
-    SELECT b.id, 10, 'accident_large', least(p.kal_cap, p.kal_each * b.ac_large),
-           b.ac_large || ' accident(s) within ' || p.acc_days || ' days',
-           p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
-           b.ac_large_records
-      FROM base b CROSS JOIN p WHERE b.ac_large > 0
+-- each factor's k where it applies (NULL: it does not)
+fk AS (
+    SELECT b.*,
+           CASE WHEN b.top IS NOT NULL THEN p.k_alarm[b.top] END AS k1,
+           CASE WHEN b.al_points > 1
+                THEN least(p.kfa_cap, p.kfa_each * (b.al_points - 1)) END AS k2,
+           CASE WHEN b.off_points > 0 THEN least(p.kof_cap, p.kof_each * b.off_points) END AS k3,
+           CASE WHEN b.hz_gen > 0
+                THEN least(p.kgen_cap, p.kgen_each * ((b.hz_gen - b.hz_gen_over)
+                                                     + p.kgen_over * b.hz_gen_over)) END AS k4,
+           CASE WHEN b.hz_large > 0 THEN least(p.klarge_cap, p.klarge_each * b.hz_large) END AS k5,
+           CASE WHEN b.hz_major > 0 THEN least(p.kmajor_cap, p.kmajor_each * b.hz_major) END AS k6,
+           CASE WHEN b.ww_top IS NOT NULL
+                THEN p.k_weather[array_position(p.colours, b.ww_top)] END AS k7,
+           CASE WHEN b.sp_n > 0 THEN least(p.ksp_cap, p.ksp_each * b.sp_n) END AS k8,
+           CASE WHEN b.ac_gen > 0 THEN least(p.kag_cap, p.kag_each * b.ac_gen) END AS k9,
+           CASE WHEN b.ac_large > 0 THEN least(p.kal_cap, p.kal_each * b.ac_large) END AS k10
+      FROM base b CROSS JOIN p
 ),
-fx_agg AS (
-    SELECT fx.id, sum(fx.k) AS sum_k,
-           json_agg(json_build_object('code', fx.code, 'k', fx.k, 'detail', fx.detail,
-                                        'detail_i18n', json_build_object('zh', fx.detail_zh,
-                                                                          'en', fx.detail),
-                                        'records', fx.records) ORDER BY fx.ord) AS factors
-      FROM fx GROUP BY fx.id
+-- Σk (NULL k's count as none, as sum() skips them)
+ks AS (
+    SELECT fk.*,
+           coalesce(fk.k1, 0) + coalesce(fk.k2, 0) + coalesce(fk.k3, 0) + coalesce(fk.k4, 0)
+           + coalesce(fk.k5, 0) + coalesce(fk.k6, 0) + coalesce(fk.k7, 0) + coalesce(fk.k8, 0)
+           + coalesce(fk.k9, 0) + coalesce(fk.k10, 0) AS sum_k
+      FROM fk
+    -- OFFSET 0: computed once a row and read as a column below (a CTE read once is
+    -- inlined, and its expressions with it, into every expression that reads them: Σk
+    -- would be summed again in R, the score level, the level and the deciding rule)
+    OFFSET 0
 ),
 sc AS (
     SELECT b.*, b.h * least(p.e_max, b.e_base + b.e_bonus) * b.g AS r0,
            least(p.e_max, b.e_base + b.e_bonus) AS e,
-           coalesce(fa.sum_k, 0) AS sum_k, least(p.sum_cap, coalesce(fa.sum_k, 0)) AS applied,
-           coalesce(fa.factors, '[]'::json) AS factors,
+           least(p.sum_cap, b.sum_k) AS applied,
+           -- the factors that apply, in the model's order, as one JSON array: built in the
+           -- row (a union of the factors grouped back by unit sorted and hashed a million
+           -- rows); only the factors that apply build their texts
+           ('[' || concat_ws(', ',
+               CASE WHEN b.top IS NOT NULL
+                    THEN onemap_factor('alarm_highest', b.k1,
+                                       'highest active alarm: level ' || b.top,
+                                       '最高有效报警：' || b.top || '级', b.top_records)::text END,
+               CASE WHEN b.al_points > 1
+                    THEN onemap_factor('alarm_further_points', b.k2,
+                                       (b.al_points - 1) || ' further alarming point(s)',
+                                       '另有' || (b.al_points - 1) || '个监测点报警',
+                                       coalesce(b.further_records, '[]'::json))::text END,
+               CASE WHEN b.off_points > 0
+                    THEN onemap_factor('offline_points', b.k3,
+                                       b.off_points || ' monitoring point(s) offline',
+                                       b.off_points || '个监测点离线', b.off_records)::text END,
+               CASE WHEN b.hz_gen > 0
+                    THEN onemap_factor('hidden_general', b.k4,
+                                       b.hz_gen || ' open general hidden hazard(s), '
+                                       || b.hz_gen_over || ' overdue',
+                                       b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
+                                       b.gen_records)::text END,
+               CASE WHEN b.hz_large > 0
+                    THEN onemap_factor('hidden_large', b.k5,
+                                       b.hz_large || ' open large hidden hazard(s)',
+                                       b.hz_large || '项' || p.lzh[3] || '隐患未整改',
+                                       b.large_records)::text END,
+               CASE WHEN b.hz_major > 0
+                    THEN onemap_factor('hidden_major', b.k6,
+                                       b.hz_major || ' open major hidden hazard(s)',
+                                       b.hz_major || '项' || p.lzh[4] || '隐患未整改',
+                                       b.major_records)::text END,
+               CASE WHEN b.ww_top IS NOT NULL
+                    THEN onemap_factor('weather', b.k7,
+                                       'relevant ' || b.ww_top || ' weather warning',
+                                       '相关' || p.czh[array_position(p.colours, b.ww_top)]
+                                       || '气象预警', b.ww_records)::text END,
+               CASE WHEN b.sp_n > 0
+                    THEN onemap_factor('special_period', b.k8,
+                                       b.sp_n || ' special period(s) in scope',
+                                       '处于' || b.sp_n || '个特殊时段', b.sp_records)::text END,
+               CASE WHEN b.ac_gen > 0
+                    THEN onemap_factor('accident_general', b.k9,
+                                       b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
+                                       p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
+                                       b.ac_gen_records)::text END,
+               CASE WHEN b.ac_large > 0
+                    THEN onemap_factor('accident_large', b.k10,
+                                       b.ac_large || ' accident(s) within ' || p.acc_days
+                                       || ' days',
+                                       p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
+                                       b.ac_large_records)::text END)
+            || ']')::json AS factors,
            -- the floors' levels (NULL: not fired)
            CASE WHEN p.f0_on AND b.registered_level IS NOT NULL
                 THEN b.registered_level END AS f0,
@@ -380,9 +409,8 @@ sc AS (
            CASE WHEN b.red IS NOT NULL THEN p.f2_level END AS f2,
            p.f3_levels[array_position(p.colours, b.ww_top)] AS f3,
            CASE WHEN b.ac_large > 0 THEN p.f4_level END AS f4
-      FROM base b
+      FROM ks b
      CROSS JOIN p
-      LEFT JOIN fx_agg fa ON fa.id = b.id
 ),
 lv AS (
     SELECT sc.*, sc.r0 * (1 + sc.applied) AS r,
@@ -396,6 +424,7 @@ lv AS (
                               CASE WHEN sc.f3 IS NOT NULL THEN 'F3' END,
                               CASE WHEN sc.f4 IS NOT NULL THEN 'F4' END], NULL) AS fired
       FROM sc CROSS JOIN p
+    OFFSET 0  -- R, the score level and the rules fired: once a row (see ks)
 ),
 f5 AS (
     SELECT lv.*,
@@ -411,6 +440,7 @@ fin AS (
                                      array_position(p.levels, f5.f4),
                                      array_position(p.levels, f5.f5))] AS level
       FROM f5 CROSS JOIN p
+    OFFSET 0  -- the level: once a row (see ks)
 ),
 dec AS (
     SELECT fin.*,

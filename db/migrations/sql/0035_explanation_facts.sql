@@ -74,6 +74,15 @@ ALTER TABLE grade_history ALTER COLUMN explanation DROP NOT NULL;
 ALTER TABLE grade_history ADD CONSTRAINT grade_history_explained
     CHECK (num_nonnulls(explanation, facts) = 1);
 
+-- A factor as an explanation lists it (explain.sql builds the list in the unit's row).
+CREATE FUNCTION onemap_factor(code text, k numeric, detail text, detail_zh text, records json)
+RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$  -- as json_build_object: so it is inlined
+    SELECT json_build_object('code', code, 'k', k, 'detail', detail,
+                              'detail_i18n', json_build_object('zh', detail_zh, 'en', detail),
+                              'records', records)
+$$;
+
 -- The explanation docs/grading-model.md lists ("The explanation every grade carries"),
 -- key for key what api/grading/records.py's Grade.to_json builds, from the facts.
 CREATE FUNCTION onemap_render_explanation(d onemap_grade_facts) RETURNS json

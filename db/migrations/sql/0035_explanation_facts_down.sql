@@ -9,3 +9,4 @@ DROP FUNCTION onemap_explanation(grade_history);
 ALTER TABLE grade_history DROP COLUMN facts;
 DROP FUNCTION onemap_render_explanation(onemap_grade_facts);
 DROP TYPE onemap_grade_facts;
+DROP FUNCTION onemap_factor(text, numeric, text, text, json);

@@ -55,7 +55,8 @@ def score(variant: Variant) -> str:
 @cache
 def apply(variant: Variant) -> str:
     """Grade units and write the changed ones: $1 params, $2 as_of[, $3 ids]."""
-    return substitute(raw("apply"), {"score": score(variant)}, "grading/sql/apply.sql")
+    return substitute(raw("apply"), {"score": score(variant), "versions": raw("versions")},
+                      "grading/sql/apply.sql")  # fmt: skip
 
 
 @cache
@@ -86,4 +87,5 @@ def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
 def first() -> str:
     """Grade, explain and write every unit without a level: $1 params, $2 as_of, $3 as_of
     text, $4 param version."""
-    return substitute(raw("first"), {"explain": explain("ungraded")}, "grading/sql/first.sql")
+    return substitute(raw("first"), {"explain": explain("ungraded"), "versions": raw("versions")},
+                      "grading/sql/first.sql")  # fmt: skip

@@ -3,7 +3,8 @@
 --
 -- The score query (score.sql) is inlined below (same parameters: $1 params, $2 as_of, [$3 unit ids]).
 -- Returns one row per written unit; `level_changed` marks the level changes
--- that grade_history must record.
+-- that grade_history must record. The units' feature versions are written by
+-- versions.sql, in this statement.
 WITH res AS (
     -- only the units to write, only the columns used below: this CTE is read twice,
     -- so it is materialized, and every score column of every unit would be a lot of
@@ -24,8 +25,9 @@ upd AS (
      WHERE ru.id = res.id
        AND (ru.current_level IS DISTINCT FROM res.level
             OR ru.current_r IS DISTINCT FROM res.r::double precision)
-    RETURNING ru.id
-)
+    RETURNING ru.id, ru.code, ru.current_level, ru.current_r, ru.level_changed_at
+),
+{{versions}}
 SELECT res.id, res.code, res.prev, res.level, res.r, res.r0,
        res.prev IS DISTINCT FROM res.level AS level_changed
   FROM res

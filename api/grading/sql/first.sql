@@ -7,7 +7,8 @@
 -- the first grading's cost twice. Units that have a level are regraded by apply.sql.
 --
 -- $1 text params, $2 timestamptz as_of, $3 text as_of as the model writes it, $4 int the
--- parameter set's version. Returns one row per unit graded.
+-- parameter set's version. Returns one row per unit graded. The units' feature versions
+-- are written by versions.sql, in this statement.
 WITH ins AS (
     INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
                                facts)
@@ -22,6 +23,7 @@ upd AS (
        SET current_level = ins.to_level, current_r = ins.r, level_changed_at = $2::timestamptz
       FROM ins
      WHERE ru.id = ins.risk_unit_id
-    RETURNING ru.id, ru.code, ru.current_level, ru.current_r
-)
+    RETURNING ru.id, ru.code, ru.current_level, ru.current_r, ru.level_changed_at
+),
+{{versions}}
 SELECT upd.id, upd.code, upd.current_level AS level, upd.current_r AS r FROM upd

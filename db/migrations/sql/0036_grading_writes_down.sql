@@ -3,3 +3,87 @@ ALTER POLICY onemap_update ON risk_units
     USING (onemap_may_write(category, geom)) WITH CHECK (onemap_may_write(category, geom));
 ALTER POLICY onemap_delete ON risk_units USING (onemap_may_write(category, geom));
 DROP FUNCTION onemap_writes_citywide();
+
+CREATE OR REPLACE FUNCTION onemap_feature_history() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    -- the layer as text: TG_TABLE_NAME is a `name` (collation "C"), and compared with
+    -- feature_history.layer it could not use the (layer, code, version) key
+    v_layer text := TG_TABLE_NAME;
+    v_via text := nullif(current_setting('onemap.via', true), '');
+    v_actor text := nullif(current_setting('onemap.actor', true), '');
+    v_kind text := nullif(current_setting('onemap.actor_kind', true), '');
+    v_sql text;
+    v_compact text[] := '{}';
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
+        SELECT v_layer, r.code, coalesce(m.v, 0) + 1,
+               v_actor, v_kind, coalesce(v_via, 'import'), 'create',
+               to_jsonb(r) - 'id' - 'created_at' - 'updated_at'
+                   || jsonb_build_object('geom', ST_AsGeoJSON(r.geom, 15)::jsonb),
+               '{}'::jsonb
+          FROM new_rows r
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = v_layer AND h.code IN (SELECT code FROM new_rows)
+                      GROUP BY h.code) m ON m.code = r.code;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
+        SELECT v_layer, r.code, coalesce(m.v, 0) + 1,
+               v_actor, v_kind, coalesce(v_via, 'import'), 'retire',
+               to_jsonb(r) - 'id' - 'created_at' - 'updated_at'
+                   || jsonb_build_object('geom', ST_AsGeoJSON(r.geom, 15)::jsonb),
+               '{}'::jsonb
+          FROM old_rows r
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = v_layer AND h.code IN (SELECT code FROM old_rows)
+                      GROUP BY h.code) m ON m.code = r.code;
+    ELSE
+        -- rows whose computed columns alone changed: a compact version each
+        v_sql := onemap_history_update_sql(TG_RELID);
+        IF v_sql IS NOT NULL THEN
+            EXECUTE v_sql INTO v_compact USING v_layer, v_actor, v_kind, v_via;
+            IF cardinality(v_compact) = (SELECT count(*) FROM new_rows) THEN
+                RETURN NULL;  -- a regrade's statement: nothing else changed
+            END IF;
+        END IF;
+        -- the others: the whole row after the change, and the fields that changed. Each
+        -- row's JSON and its diff are built once (MATERIALIZED); the geometry is compared
+        -- as EWKB and turned into GeoJSON only where it changed.
+        INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff)
+        WITH pairs AS MATERIALIZED (
+            SELECT nr.code,
+                   to_jsonb(orow) - 'id' - 'created_at' - 'updated_at' - 'geom' AS o,
+                   to_jsonb(nr) - 'id' - 'created_at' - 'updated_at' - 'geom' AS n,
+                   orow.geom AS og, nr.geom AS ng
+              FROM old_rows orow
+              JOIN new_rows nr ON nr.id = orow.id
+             WHERE NOT EXISTS (SELECT 1 FROM unnest(v_compact) c (code) WHERE c.code = nr.code)
+        ), x AS MATERIALIZED (
+            SELECT p.code,
+                   p.n || jsonb_build_object('geom', ST_AsGeoJSON(p.ng, 15)::jsonb) AS n,
+                   (SELECT coalesce(jsonb_object_agg(k, jsonb_build_array(p.o -> k, p.n -> k)),
+                                    '{}'::jsonb)
+                      FROM jsonb_object_keys(p.n) k
+                     WHERE (p.n -> k) IS DISTINCT FROM (p.o -> k))
+                   || CASE WHEN ST_AsEWKB(p.og) IS DISTINCT FROM ST_AsEWKB(p.ng)
+                           THEN jsonb_build_object('geom', jsonb_build_array(
+                                    ST_AsGeoJSON(p.og, 15)::jsonb, ST_AsGeoJSON(p.ng, 15)::jsonb))
+                           ELSE '{}'::jsonb END AS d
+              FROM pairs p
+        )
+        SELECT v_layer, x.code, coalesce(m.v, 0) + 1,
+               v_actor, v_kind,
+               coalesce(v_via, CASE WHEN NOT EXISTS (
+                                      SELECT 1 FROM jsonb_object_keys(x.d) k
+                                       WHERE NOT k = ANY (onemap_history_computed()))
+                                  THEN 'grading' ELSE 'import' END),
+               'update', x.n, x.d
+          FROM x
+          LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
+                      WHERE h.layer = v_layer AND h.code IN (SELECT code FROM x)
+                      GROUP BY h.code) m ON m.code = x.code
+         WHERE x.d <> '{}'::jsonb;
+    END IF;
+    RETURN NULL;
+END $$;

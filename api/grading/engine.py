@@ -7,7 +7,7 @@ under an advisory lock (so a full and an incremental regrade never interleave):
    out of date against population_cells / vulnerable_sites / the radius);
 2. grade every unit in SQL (api/grading/sql/score.sql) and write the units
    whose level or R changed (api/grading/sql/apply.sql); in a full regrade, the
-   units that have no level yet are graded, explained and written by one pass of
+   units never graded are graded, explained and written by one pass of
    their own (api/grading/sql/first.sql: a first grading is one pass, not two);
 3. for the units whose *level* changed, append grade_history with the full
    explanation (one row per change; its trigger notifies listeners and queues
@@ -185,7 +185,7 @@ async def _regrade(
     # the history trigger leaves these two statements to them, and only them
     await conn.execute("SET LOCAL onemap.history_written = 'on'")
     if unit_ids is None:
-        # the units that have a level, then (explained as they are graded) those without
+        # the units graded before, then (explained as they are graded) those never graded
         rows = await conn.fetch(sqlfiles.apply("graded"), params_json, as_of)
         report("grade", 1, 2)
         first = await conn.fetch(sqlfiles.first(), params_json, as_of, as_of.isoformat(),

@@ -21,20 +21,29 @@ UNIT_COLUMNS = {
 }
 
 
-#: the units explain.sql explains: listed by the caller, or every unit without a level
+#: a unit never graded: first.sql grades it, apply.sql (score.sql) the others
+NEVER_GRADED = "(ru.current_level IS NULL AND ru.current_r IS NULL AND ru.level_changed_at IS NULL)"
+#: the units explain.sql explains: listed by the caller, or every unit never graded
 EXPLAINED = {
     "listed": "SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)",
-    "ungraded": "SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE ru.current_level IS NULL",
+    "ungraded": f"SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE {NEVER_GRADED}",
+}
+#: where versions.sql finds a written unit's grade columns as they were (`o`): the
+#: statement's snapshot of the row, or none for units never graded (all three NULL)
+BEFORE = {
+    "row": "JOIN risk_units o ON o.id = n.id",
+    "none": "CROSS JOIN (SELECT NULL::text AS current_level, NULL::float8 AS current_r, "
+            "NULL::timestamptz AS level_changed_at) o",
 }
 
 
 def _unit_filters(variant: Variant, ids_param: int) -> dict[str, str]:
-    """TRUE for all units, `col = ANY($n)` for a subset, the units that have a level for
-    "graded" (first.sql grades the others); with the code arrays of api/codes.py."""
+    """TRUE for all units, `col = ANY($n)` for a subset, the units graded before for
+    "graded" (first.sql grades those never graded); with the code arrays of api/codes.py."""
     if variant == "all":
         return {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), **sql_arrays()}
     if variant == "graded":
-        graded = {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), "in_units_ru": "ru.current_level IS NOT NULL"}
+        graded = {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), "in_units_ru": f"NOT {NEVER_GRADED}"}
         return {**graded, **sql_arrays()}
     ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
     return {**ids, **sql_arrays()}
@@ -55,7 +64,7 @@ def score(variant: Variant) -> str:
 @cache
 def apply(variant: Variant) -> str:
     """Grade units and write the changed ones: $1 params, $2 as_of[, $3 ids]."""
-    return substitute(raw("apply"), {"score": score(variant), "versions": raw("versions")},
+    return substitute(raw("apply"), {"score": score(variant), "versions": versions("row")},
                       "grading/sql/apply.sql")  # fmt: skip
 
 
@@ -85,7 +94,13 @@ def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
 
 @cache
 def first() -> str:
-    """Grade, explain and write every unit without a level: $1 params, $2 as_of, $3 as_of
+    """Grade, explain and write every unit never graded: $1 params, $2 as_of, $3 as_of
     text, $4 param version."""
-    return substitute(raw("first"), {"explain": explain("ungraded"), "versions": raw("versions")},
+    return substitute(raw("first"), {"explain": explain("ungraded"), "versions": versions("none")},
                       "grading/sql/first.sql")  # fmt: skip
+
+
+@cache
+def versions(before: Literal["row", "none"]) -> str:
+    """The compact feature versions of the units a regrade statement wrote (a CTE)."""
+    return render("grading/sql/versions.sql", before=BEFORE[before])

@@ -296,6 +296,68 @@ async def test_first_grading_writes_in_place(db_conn: asyncpg.Connection) -> Non
         "AND attname = 'explanation'") == "l"  # fmt: skip
 
 
+_VERSIONS = (
+    "SELECT code, version, actor, actor_kind, via, op, data::text, diff::text, compact "
+    "FROM feature_history WHERE layer = 'risk_units' AND version > 1 ORDER BY code, version"
+)
+
+
+async def test_regrade_versions_are_the_history_triggers(db_conn: asyncpg.Connection) -> None:
+    """The compact versions a regrade writes itself (versions.sql: the first grading, then
+    a regrade after an event) are, row for row, what the history trigger writes for the
+    same UPDATE of the computed columns; the trigger stays out of the regrade's statements
+    and versions any other writer's (migration 0036)."""
+    await store.ensure_default(db_conn)
+    stamp = await engine.exposure_stamp(db_conn, P)
+    await write_unit(db_conn, "A", EXAMPLE_A_UNIT, EXAMPLE_A_EVENTS, 108.9, 34.2, stamp=stamp)
+    await write_unit(db_conn, "B", replace(EXAMPLE_B_UNIT, vulnerable_sites=()),
+                     EXAMPLE_B_EVENTS, 109.0, 34.2, stamp=stamp)  # fmt: skip
+    later = AS_OF + timedelta(hours=1)
+
+    async def by_engine() -> list[tuple[object, ...]]:
+        await engine.regrade(db_conn, P, AS_OF, trigger="test")  # first.sql
+        await db_conn.execute(  # R moves (Example A's alarm ends), apply.sql writes it
+            "UPDATE alarms SET ended_at = $1, end_reason = 'normal' WHERE ended_at IS NULL",
+            AS_OF + timedelta(minutes=30))  # fmt: skip
+        res = await engine.regrade(db_conn, P, later, trigger="test")
+        assert res.written >= 1
+        return [tuple(r) for r in await db_conn.fetch(_VERSIONS)]
+
+    async def by_trigger(grades: list[asyncpg.Record]) -> list[tuple[object, ...]]:
+        for g in grades:  # the same UPDATEs, the trigger versioning them
+            await db_conn.execute(
+                "SET LOCAL onemap.via = 'grading'; UPDATE risk_units SET current_level = "
+                f"'{g['to']}', current_r = {g['r']}, level_changed_at = '{g['at']}' "
+                f"WHERE code = '{g['code']}'")  # fmt: skip
+        return [tuple(r) for r in await db_conn.fetch(_VERSIONS)]
+
+    tr = db_conn.transaction()
+    await tr.start()
+    try:
+        engine_rows = await by_engine()
+        grades = await db_conn.fetch(
+            "SELECT code, (data ->> 'current_level') AS to, (data ->> 'current_r') AS r, "
+            "(data ->> 'level_changed_at') AS at FROM feature_history "
+            "WHERE layer = 'risk_units' AND version > 1 ORDER BY version, code")
+    finally:
+        await tr.rollback()
+    assert len(engine_rows) == len(grades) >= 3  # two first grades, then an R change
+    assert all(r[4] == "grading" and r[8] for r in engine_rows)
+    tr = db_conn.transaction()
+    await tr.start()
+    try:
+        assert await by_trigger(grades) == engine_rows
+        # any other statement is versioned by the trigger: a name edit is a full version
+        await db_conn.execute("SET LOCAL onemap.via = 'edit'; "
+                              "UPDATE risk_units SET name = 'renamed' WHERE code = 'A'")
+        last = await db_conn.fetchrow(
+            "SELECT via, compact, diff ->> 'name' AS d FROM feature_history "
+            "WHERE code = 'A' ORDER BY version DESC LIMIT 1")  # fmt: skip
+        assert (last["via"], last["compact"]) == ("edit", False) and "renamed" in last["d"]
+    finally:
+        await tr.rollback()
+
+
 async def test_incremental_regrade_holds_a_downgrade_24_hours(db_conn: asyncpg.Connection) -> None:
     """Example A escalated (large); the alarms end; large is held 24 h, then general."""
     await store.ensure_default(db_conn)

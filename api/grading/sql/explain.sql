@@ -16,7 +16,7 @@
 -- $5 bigint[]      unit ids
 -- $6 text[]        their previous levels (same order; NULL: none)
 --                  ($5 and $6 only in the "listed" variant: first.sql explains every unit
---                  that has no level yet)
+--                  never graded)
 WITH p AS MATERIALIZED (
     SELECT $2::timestamptz AS t, j,
            j #>> '{timezone}' AS tz,

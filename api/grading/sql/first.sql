@@ -1,10 +1,10 @@
--- Grade every unit that has no level yet (a first grading: a city just imported), in one
+-- Grade every unit never graded (no level, no R: a city just imported), in one
 -- statement: explain.sql's pass grades each unit and gathers its facts, which go to
 -- grade_history as they come (nothing is held but the narrow rows it returns), and the
--- units take the level they were explained with. A unit without a level has no
+-- units take the level they were explained with. A unit never graded has no
 -- previous one, so no hysteresis: the score.sql pass would grade it the same
 -- (tests/db/test_grading_sql.py checks both against the model), and running both was
--- the first grading's cost twice. Units that have a level are regraded by apply.sql.
+-- the first grading's cost twice. The others are regraded by apply.sql.
 --
 -- $1 text params, $2 timestamptz as_of, $3 text as_of as the model writes it, $4 int the
 -- parameter set's version. Returns one row per unit graded. The units' feature versions

@@ -3,7 +3,8 @@
 -- compact version the history trigger writes for a change of computed columns only
 -- (migration 0026), written here because the statement knows it changed nothing else;
 -- the engine sets onemap.history_written so the trigger leaves the statement to it
--- (migration 0036). The row before is the statement's snapshot of risk_units.
+-- (migration 0036). The row before (`o`) is the statement's snapshot of risk_units, or
+-- three NULLs for units never graded (first.sql: no join of a million rows to learn it).
 -- tests/db/test_grading_sql.py checks these rows against the trigger's.
 versions AS (
     INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff,
@@ -17,7 +18,7 @@ versions AS (
                               'level_changed_at', to_jsonb(n.level_changed_at)),
            d.diff, true
       FROM upd n
-      JOIN risk_units o ON o.id = n.id
+      {{before}}
      CROSS JOIN LATERAL (
            SELECT CASE WHEN o.current_level IS DISTINCT FROM n.current_level
                        THEN jsonb_build_object('current_level', jsonb_build_array(

@@ -27,14 +27,14 @@ log = logging.getLogger("onemap.events")
 CHANNEL = "onemap_grade_changed"
 
 #: decided_by and the factors' codes read from the row's facts where it has them (a first
-#: grading's million events are not a million explanations rendered: migration 0035),
-#: else from its JSON
+#: grading's million events are not a million explanations rendered, only their factors:
+#: migration 0035), else from its JSON
 EVENT_SQL = """
 SELECT h.id, ru.code AS unit, ru.name, ru.category, ru.district, h.from_level, h.to_level,
        h.r, h.r0, h.as_of, h.param_version,
        coalesce((h.facts).decided_by, h.explanation ->> 'decided_by') AS decided_by,
        CASE WHEN h.explanation IS NULL  -- (a row value IS NOT NULL only when every field is)
-            THEN ARRAY(SELECT f ->> 'code' FROM json_array_elements((h.facts).factors) f)
+            THEN ARRAY(SELECT f ->> 'code' FROM json_array_elements(onemap_factors(h.facts)) f)
             ELSE ARRAY(SELECT f ->> 'code' FROM jsonb_array_elements(h.explanation -> 'factors') f)
        END AS factors
   FROM grade_history h JOIN risk_units ru ON ru.id = h.risk_unit_id

@@ -2,7 +2,7 @@
 -- migration 0035), from which onemap_render_explanation() writes the JSON
 -- api/grading/records.py's Grade.to_json builds (docs/grading-model.md, "The explanation
 -- every grade carries") when grade_history is read: the numbers, codes and levels, and
--- the factors with their records (built here as json: what they list is what stood at
+-- the records each factor lists (built here as json: what they list is what stood at
 -- as_of). For units whose level is not held by hysteresis (a unit graded for the first
 -- time, or whose level did not fall); the engine explains the others with the pure
 -- model. The same selections as api/grading/loader.py, taken at as_of; the same sort
@@ -348,60 +348,6 @@ sc AS (
     SELECT b.*, b.h * least(p.e_max, b.e_base + b.e_bonus) * b.g AS r0,
            least(p.e_max, b.e_base + b.e_bonus) AS e,
            least(p.sum_cap, b.sum_k) AS applied,
-           -- the factors that apply, in the model's order, as one JSON array: built in the
-           -- row (a union of the factors grouped back by unit sorted and hashed a million
-           -- rows); only the factors that apply build their texts
-           ('[' || concat_ws(', ',
-               CASE WHEN b.top IS NOT NULL
-                    THEN onemap_factor('alarm_highest', b.k1,
-                                       'highest active alarm: level ' || b.top,
-                                       '最高有效报警：' || b.top || '级', b.top_records)::text END,
-               CASE WHEN b.al_points > 1
-                    THEN onemap_factor('alarm_further_points', b.k2,
-                                       (b.al_points - 1) || ' further alarming point(s)',
-                                       '另有' || (b.al_points - 1) || '个监测点报警',
-                                       coalesce(b.further_records, '[]'::json))::text END,
-               CASE WHEN b.off_points > 0
-                    THEN onemap_factor('offline_points', b.k3,
-                                       b.off_points || ' monitoring point(s) offline',
-                                       b.off_points || '个监测点离线', b.off_records)::text END,
-               CASE WHEN b.hz_gen > 0
-                    THEN onemap_factor('hidden_general', b.k4,
-                                       b.hz_gen || ' open general hidden hazard(s), '
-                                       || b.hz_gen_over || ' overdue',
-                                       b.hz_gen || '项一般隐患未整改，其中' || b.hz_gen_over || '项逾期',
-                                       b.gen_records)::text END,
-               CASE WHEN b.hz_large > 0
-                    THEN onemap_factor('hidden_large', b.k5,
-                                       b.hz_large || ' open large hidden hazard(s)',
-                                       b.hz_large || '项' || p.lzh[3] || '隐患未整改',
-                                       b.large_records)::text END,
-               CASE WHEN b.hz_major > 0
-                    THEN onemap_factor('hidden_major', b.k6,
-                                       b.hz_major || ' open major hidden hazard(s)',
-                                       b.hz_major || '项' || p.lzh[4] || '隐患未整改',
-                                       b.major_records)::text END,
-               CASE WHEN b.ww_top IS NOT NULL
-                    THEN onemap_factor('weather', b.k7,
-                                       'relevant ' || b.ww_top || ' weather warning',
-                                       '相关' || p.czh[array_position(p.colours, b.ww_top)]
-                                       || '气象预警', b.ww_records)::text END,
-               CASE WHEN b.sp_n > 0
-                    THEN onemap_factor('special_period', b.k8,
-                                       b.sp_n || ' special period(s) in scope',
-                                       '处于' || b.sp_n || '个特殊时段', b.sp_records)::text END,
-               CASE WHEN b.ac_gen > 0
-                    THEN onemap_factor('accident_general', b.k9,
-                                       b.ac_gen || ' accident(s) within ' || p.acc_days || ' days',
-                                       p.acc_days || '天内发生' || b.ac_gen || '起一般事故',
-                                       b.ac_gen_records)::text END,
-               CASE WHEN b.ac_large > 0
-                    THEN onemap_factor('accident_large', b.k10,
-                                       b.ac_large || ' accident(s) within ' || p.acc_days
-                                       || ' days',
-                                       p.acc_days || '天内发生' || b.ac_large || '起较大及以上事故',
-                                       b.ac_large_records)::text END)
-            || ']')::json AS factors,
            -- the floors' levels (NULL: not fired)
            CASE WHEN p.f0_on AND b.registered_level IS NOT NULL
                 THEN b.registered_level END AS f0,
@@ -458,7 +404,16 @@ SELECT d.id, d.level, d.r, d.r0, d.prev,
        ROW(d.level, d.prev, d.r, d.r0, d.sum_k, d.applied, p.sum_cap,
            d.h, d.gb_grade, d.registered_level, d.hs_codes, d.basis,
            d.e, p.radius, d.population, d.vs, d.vs_codes, d.e_base, d.e_bonus,
-           d.g, d.control_level, d.factors, d.score_level,
+           d.g, d.control_level,
+           -- the factors: what each counts, its k, the records it lists (in the model's
+           -- order: alarm_highest ... accident_large; rendered by onemap_factors)
+           d.top, d.al_points, d.hz_gen, d.hz_gen_over, d.hz_large, d.hz_major, d.sp_n,
+           d.ac_gen, d.ac_large, p.acc_days,
+           ARRAY[d.k1, d.k2, d.k3, d.k4, d.k5, d.k6, d.k7, d.k8, d.k9, d.k10],
+           ARRAY[d.top_records, coalesce(d.further_records, '[]'::json), d.off_records,
+                 d.gen_records, d.large_records, d.major_records, d.ww_records, d.sp_records,
+                 d.ac_gen_records, d.ac_large_records],
+           d.score_level,
            d.f0, d.f1, d.f2, d.f3, d.f4, d.f5, d.fired,
            d.major_ids, d.red, d.ww_top, d.ww_ids, d.ac_large_ids,
            d.decided_by, $4::int, $3::text, d.code, d.category,

@@ -6,8 +6,8 @@
 -- reasons in two languages, the formulas, the labels). For a first grading that was a
 -- million JSON documents built, parsed into jsonb and compressed in one transaction:
 -- 108 s of the 178 s at 1,000,000 units (docs/bench.md). The facts are what varies from
--- unit to unit (the numbers, codes, levels, the factors with their records as they
--- stood at as_of); onemap_render_explanation() writes the JSON from them, and
+-- unit to unit (the numbers, codes, levels, what each factor counts and the records it
+-- lists as they stood at as_of); onemap_render_explanation() writes the JSON from them, and
 -- onemap_explanation(h) is what every reader asks for: the stored JSON when there is
 -- one, else the rendered facts (as jsonb, so the text is the same as a stored one's).
 --
@@ -43,7 +43,18 @@ CREATE TYPE onemap_grade_facts AS (
     e_bonus          numeric,
     g                numeric,
     control_level    text,
-    factors          json,
+    top              integer,
+    al_points        bigint,
+    hz_gen           bigint,
+    hz_gen_over      bigint,
+    hz_large         bigint,
+    hz_major         bigint,
+    sp_n             bigint,
+    ac_gen           bigint,
+    ac_large         bigint,
+    acc_days         integer,
+    ks               numeric[],
+    records          json[],
     score_level      text,
     f0               text,
     f1               text,
@@ -83,6 +94,66 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$  -- as json_build_object: so it is inlin
                               'records', records)
 $$;
 
+-- The factors that apply, in the model's order, as the explanation lists them: from the
+-- facts (what each counts, its k, its records); also the codes a grade event carries.
+CREATE FUNCTION onemap_factors(d onemap_grade_facts) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT
+    ('[' || concat_ws(', ',
+        CASE WHEN d.top IS NOT NULL
+             THEN onemap_factor('alarm_highest', d.ks[1],
+                                'highest active alarm: level ' || d.top,
+                                '最高有效报警：' || d.top || '级', d.records[1])::text END,
+        CASE WHEN d.al_points > 1
+             THEN onemap_factor('alarm_further_points', d.ks[2],
+                                (d.al_points - 1) || ' further alarming point(s)',
+                                '另有' || (d.al_points - 1) || '个监测点报警',
+                                d.records[2])::text END,
+        CASE WHEN d.off_points > 0
+             THEN onemap_factor('offline_points', d.ks[3],
+                                d.off_points || ' monitoring point(s) offline',
+                                d.off_points || '个监测点离线', d.records[3])::text END,
+        CASE WHEN d.hz_gen > 0
+             THEN onemap_factor('hidden_general', d.ks[4],
+                                d.hz_gen || ' open general hidden hazard(s), '
+                                || d.hz_gen_over || ' overdue',
+                                d.hz_gen || '项一般隐患未整改，其中' || d.hz_gen_over || '项逾期',
+                                d.records[4])::text END,
+        CASE WHEN d.hz_large > 0
+             THEN onemap_factor('hidden_large', d.ks[5],
+                                d.hz_large || ' open large hidden hazard(s)',
+                                d.hz_large || '项较大隐患未整改',
+                                d.records[5])::text END,
+        CASE WHEN d.hz_major > 0
+             THEN onemap_factor('hidden_major', d.ks[6],
+                                d.hz_major || ' open major hidden hazard(s)',
+                                d.hz_major || '项重大隐患未整改',
+                                d.records[6])::text END,
+        CASE WHEN d.ww_top IS NOT NULL
+             THEN onemap_factor('weather', d.ks[7],
+                                'relevant ' || d.ww_top || ' weather warning',
+                                '相关' || (ARRAY['蓝色', '黄色', '橙色', '红色'])[
+                                    array_position(ARRAY['blue', 'yellow', 'orange', 'red'],
+                                                   d.ww_top)] || '气象预警',
+                                d.records[7])::text END,
+        CASE WHEN d.sp_n > 0
+             THEN onemap_factor('special_period', d.ks[8],
+                                d.sp_n || ' special period(s) in scope',
+                                '处于' || d.sp_n || '个特殊时段', d.records[8])::text END,
+        CASE WHEN d.ac_gen > 0
+             THEN onemap_factor('accident_general', d.ks[9],
+                                d.ac_gen || ' accident(s) within ' || d.acc_days || ' days',
+                                d.acc_days || '天内发生' || d.ac_gen || '起一般事故',
+                                d.records[9])::text END,
+        CASE WHEN d.ac_large > 0
+             THEN onemap_factor('accident_large', d.ks[10],
+                                d.ac_large || ' accident(s) within ' || d.acc_days
+                                || ' days',
+                                d.acc_days || '天内发生' || d.ac_large || '起较大及以上事故',
+                                d.records[10])::text END)
+     || ']')::json
+$$;
+
 -- The explanation docs/grading-model.md lists ("The explanation every grade carries"),
 -- key for key what api/grading/records.py's Grade.to_json builds, from the facts.
 CREATE FUNCTION onemap_render_explanation(d onemap_grade_facts) RETURNS json
@@ -120,7 +191,7 @@ SELECT json_build_object(
                                             'vulnerable_site_within_radius', d.vs,
                                             'base', d.e_base, 'bonus', d.e_bonus) END,
            'g', json_build_object('value', d.g, 'control', d.control_level),
-           'factors', d.factors,
+           'factors', onemap_factors(d),
            'score_level', d.score_level,
            'floors', json_build_array(
                onemap_floor('F0', d.f0,

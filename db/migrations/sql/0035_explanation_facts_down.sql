@@ -8,5 +8,6 @@ ALTER TABLE grade_history ALTER COLUMN explanation SET NOT NULL;
 DROP FUNCTION onemap_explanation(grade_history);
 ALTER TABLE grade_history DROP COLUMN facts;
 DROP FUNCTION onemap_render_explanation(onemap_grade_facts);
+DROP FUNCTION onemap_factors(onemap_grade_facts);
 DROP TYPE onemap_grade_facts;
 DROP FUNCTION onemap_factor(text, numeric, text, text, json);

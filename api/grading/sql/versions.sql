@@ -5,35 +5,34 @@
 -- the engine sets onemap.history_written so the trigger leaves the statement to it
 -- (migration 0036). The row before (`o`) is the statement's snapshot of risk_units, or
 -- three NULLs for units never graded (first.sql: no join of a million rows to learn it).
--- tests/db/test_grading_sql.py checks these rows against the trigger's.
+-- The data and the diff (only the columns that changed: a key whose value would be null
+-- is stripped) are built as json and cast once: jsonb nested in jsonb is rebuilt at
+-- every level. tests/db/test_grading_sql.py checks these rows against the trigger's.
 versions AS (
     INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff,
                                  compact)
-    SELECT 'risk_units', n.code, coalesce(m.v, 0) + 1,
+    SELECT 'risk_units', n.code,
+           coalesce((SELECT max(h.version) FROM feature_history h
+                      WHERE h.layer = 'risk_units' AND h.code = n.code), 0) + 1,
            nullif(current_setting('onemap.actor', true), ''),
            nullif(current_setting('onemap.actor_kind', true), ''),
            coalesce(nullif(current_setting('onemap.via', true), ''), 'grading'), 'update',
-           jsonb_build_object('current_level', to_jsonb(n.current_level),
-                              'current_r', to_jsonb(n.current_r),
-                              'level_changed_at', to_jsonb(n.level_changed_at)),
+           json_build_object('current_level', n.current_level, 'current_r', n.current_r,
+                             'level_changed_at', n.level_changed_at)::jsonb,
            d.diff, true
       FROM upd n
       {{before}}
      CROSS JOIN LATERAL (
-           SELECT CASE WHEN o.current_level IS DISTINCT FROM n.current_level
-                       THEN jsonb_build_object('current_level', jsonb_build_array(
-                                to_jsonb(o.current_level), to_jsonb(n.current_level)))
-                       ELSE '{}'::jsonb END
-                  || CASE WHEN o.current_r IS DISTINCT FROM n.current_r
-                          THEN jsonb_build_object('current_r', jsonb_build_array(
-                                   to_jsonb(o.current_r), to_jsonb(n.current_r)))
-                          ELSE '{}'::jsonb END
-                  || CASE WHEN o.level_changed_at IS DISTINCT FROM n.level_changed_at
-                          THEN jsonb_build_object('level_changed_at', jsonb_build_array(
-                                   to_jsonb(o.level_changed_at), to_jsonb(n.level_changed_at)))
-                          ELSE '{}'::jsonb END AS diff) d
-      LEFT JOIN (SELECT h.code, max(h.version) AS v FROM feature_history h
-                  WHERE h.layer = 'risk_units' AND h.code IN (SELECT code FROM upd)
-                  GROUP BY h.code) m ON m.code = n.code
+           SELECT json_strip_nulls(json_build_object(
+                      'current_level',
+                      CASE WHEN o.current_level IS DISTINCT FROM n.current_level
+                           THEN json_build_array(o.current_level, n.current_level) END,
+                      'current_r',
+                      CASE WHEN o.current_r IS DISTINCT FROM n.current_r
+                           THEN json_build_array(o.current_r, n.current_r) END,
+                      'level_changed_at',
+                      CASE WHEN o.level_changed_at IS DISTINCT FROM n.level_changed_at
+                           THEN json_build_array(o.level_changed_at, n.level_changed_at) END
+                  ))::jsonb AS diff) d
      WHERE d.diff <> '{}'::jsonb
 )

@@ -191,15 +191,20 @@ hz AS (
      GROUP BY r.uid
 ),
 -- ---------------------------------------------------------------- weather warnings at as_of
+-- the warnings in force, each with the categories it is relevant to (read from the
+-- parameter set once a warning, not once a unit: a jsonb read detoasts the whole set)
+ww_on AS MATERIALIZED (
+    SELECT w.code, w.type, w.colour, w.valid_from, least(w.valid_to, w.cancelled_at) AS until,
+           w.geom, p.j -> 'relevance' -> w.type AS rel
+      FROM weather_warnings w CROSS JOIN p
+     WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t
+),
 ww_rows AS (
-    SELECT ru.id AS uid, w.code AS id, w.type, w.colour, w.valid_from,
-           least(w.valid_to, w.cancelled_at) AS until,
-           coalesce((p.j -> 'relevance' -> w.type) ? ru.category, false) AS relevant, ru.category
-      FROM weather_warnings w
+    SELECT ru.id AS uid, w.code AS id, w.type, w.colour, w.valid_from, w.until,
+           coalesce(w.rel ? ru.category, false) AS relevant, ru.category
+      FROM ww_on w
       JOIN risk_units ru ON ST_Intersects(ru.geom, w.geom)
       JOIN u ON u.id = ru.id
-     CROSS JOIN p
-     WHERE w.valid_from <= p.t AND least(w.valid_to, w.cancelled_at) > p.t
 ),
 ww_top AS (
     SELECT r.uid, (p.colours)[max(array_position(p.colours, r.colour))] AS top

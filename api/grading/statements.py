@@ -23,6 +23,10 @@ UNIT_COLUMNS = {
 
 #: a unit never graded: first.sql grades it, apply.sql (score.sql) the others
 NEVER_GRADED = "(ru.current_level IS NULL AND ru.current_r IS NULL AND ru.level_changed_at IS NULL)"
+#: whether a full regrade has any: if not (the usual scheduled one), score.sql grades all
+#: units with no filter (a filter the table's statistics call empty right after a first
+#: grading would plan the pass for one row)
+NEVER_GRADED_ANY = f"SELECT EXISTS (SELECT 1 FROM risk_units ru WHERE {NEVER_GRADED})"
 #: the units explain.sql explains: listed by the caller, or every unit never graded
 EXPLAINED = {
     "listed": "SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)",

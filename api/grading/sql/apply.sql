@@ -20,7 +20,8 @@ upd AS (
        SET current_level = res.level,
            current_r = res.r::double precision,
            level_changed_at = CASE WHEN ru.current_level IS DISTINCT FROM res.level
-                                   THEN $2::timestamptz ELSE ru.level_changed_at END
+                                   THEN $2::timestamptz ELSE ru.level_changed_at END,
+           updated_at = now()
       FROM res
      WHERE ru.id = res.id
        AND (ru.current_level IS DISTINCT FROM res.level

@@ -20,7 +20,8 @@ WITH ins AS (
 ),
 upd AS (
     UPDATE risk_units ru
-       SET current_level = ins.to_level, current_r = ins.r, level_changed_at = $2::timestamptz
+       SET current_level = ins.to_level, current_r = ins.r, level_changed_at = $2::timestamptz,
+           updated_at = now()
       FROM ins
      WHERE ru.id = ins.risk_unit_id
     RETURNING ru.id, ru.code, ru.current_level, ru.current_r, ru.level_changed_at

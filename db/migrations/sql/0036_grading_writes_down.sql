@@ -87,3 +87,39 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT t.tgname, t.tgrelid::regclass AS tbl
+               FROM pg_trigger t
+              WHERE t.tgfoid = 'onemap_touch_updated_at'::regproc AND NOT t.tgisinternal
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, r.tbl);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+                       'EXECUTE FUNCTION onemap_touch_updated_at()', r.tgname, r.tbl);
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION onemap_register_layer(tbl regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text := tbl::text;
+BEGIN
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW '
+                   'EXECUTE FUNCTION onemap_touch_updated_at()', t || '_touch', tbl);
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION onemap_bump_layer_version()',
+                   t || '_version_ins', tbl);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING NEW TABLE AS new_rows '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION onemap_bump_layer_version()',
+                   t || '_version_upd', tbl);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION onemap_bump_layer_version()',
+                   t || '_version_del', tbl);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION onemap_bump_layer_version()',
+                   t || '_version_trunc', tbl);
+    INSERT INTO layer_versions (layer) VALUES (t) ON CONFLICT DO NOTHING;
+END $$;

@@ -36,8 +36,10 @@ EXPLAINED = {
 #: statement's snapshot of the row, or none for units never graded (all three NULL)
 BEFORE = {
     "row": "JOIN risk_units o ON o.id = n.id",
-    "none": "CROSS JOIN (SELECT NULL::text AS current_level, NULL::float8 AS current_r, "
-            "NULL::timestamptz AS level_changed_at) o",
+    "none": (
+        "CROSS JOIN (SELECT NULL::text AS current_level, NULL::float8 AS current_r, "
+        "NULL::timestamptz AS level_changed_at) o"
+    ),
 }
 
 

@@ -72,11 +72,13 @@ async def test_full_regrade_of_the_demo_city(demo_db: Settings) -> None:
         )
         assert n == explained == 3176
         sample = json.loads(await conn.fetchval(
-            "SELECT onemap_explanation(h)::text FROM grade_history h ORDER BY r DESC LIMIT 1"))  # fmt: skip
+            "SELECT onemap_explanation(h)::text FROM grade_history h "
+            "ORDER BY r DESC LIMIT 1"))  # fmt: skip
         assert sample["level"] == "major" and sample["param_version"] == 1
         # every explanation came from explain.sql (a first grading): the model's, key for key
         rows = await conn.fetch(
-            "SELECT risk_unit_id, onemap_explanation(h)::text AS x FROM grade_history h")
+            "SELECT risk_unit_id, onemap_explanation(h)::text AS x FROM grade_history h"
+        )
         explained = {r["risk_unit_id"]: json.loads(r["x"]) for r in rows}
         units = await loader.load_units(conn, list(explained), as_of, params)
         for uid, got in explained.items():

@@ -250,9 +250,9 @@ async def test_regrade_writes_only_changes_and_records_history(db_conn: asyncpg.
     hist = await db_conn.fetch("SELECT * FROM grade_history ORDER BY risk_unit_id")
     assert [(h["risk_unit_id"], h["to_level"], h["param_version"]) for h in hist] == [
         (a, "general", 1), (b, "major", 1)]  # fmt: skip
-    explanation = json.loads(
-        await db_conn.fetchval("SELECT onemap_explanation(h)::text FROM grade_history h WHERE id = $1",
-                               hist[0]["id"]))  # fmt: skip
+    explanation = json.loads(await db_conn.fetchval(
+        "SELECT onemap_explanation(h)::text FROM grade_history h WHERE id = $1", hist[0]["id"]
+    ))  # fmt: skip
     assert explanation["formula"]["r"] == "R = R0 × (1 + min(1, Σk)) = 9 × (1 + 0.25) = 11.25"
     assert explanation["unit"]["code"] == "A" and explanation["as_of"] == AS_OF.isoformat()
     bumped = await db_conn.fetchval("SELECT version FROM layer_versions WHERE layer='risk_units'")
@@ -338,7 +338,8 @@ async def test_regrade_versions_are_the_history_triggers(db_conn: asyncpg.Connec
         grades = await db_conn.fetch(
             "SELECT code, (data ->> 'current_level') AS to, (data ->> 'current_r') AS r, "
             "(data ->> 'level_changed_at') AS at FROM feature_history "
-            "WHERE layer = 'risk_units' AND version > 1 ORDER BY version, code")
+            "WHERE layer = 'risk_units' AND version > 1 ORDER BY version, code"
+        )
     finally:
         await tr.rollback()
     assert len(engine_rows) == len(grades) >= 3  # two first grades, then an R change
@@ -348,8 +349,9 @@ async def test_regrade_versions_are_the_history_triggers(db_conn: asyncpg.Connec
     try:
         assert await by_trigger(grades) == engine_rows
         # any other statement is versioned by the trigger: a name edit is a full version
-        await db_conn.execute("SET LOCAL onemap.via = 'edit'; "
-                              "UPDATE risk_units SET name = 'renamed' WHERE code = 'A'")
+        await db_conn.execute(
+            "SET LOCAL onemap.via = 'edit'; UPDATE risk_units SET name = 'renamed' WHERE code = 'A'"
+        )
         last = await db_conn.fetchrow(
             "SELECT via, compact, diff ->> 'name' AS d FROM feature_history "
             "WHERE code = 'A' ORDER BY version DESC LIMIT 1")  # fmt: skip
@@ -379,7 +381,8 @@ async def test_incremental_regrade_holds_a_downgrade_24_hours(db_conn: asyncpg.C
     cleared = await engine.regrade(db_conn, P, ended + timedelta(hours=24), [a])
     assert [(c["from"], c["to"]) for c in cleared.changed] == [("large", "general")]
     hist = await db_conn.fetch(
-        "SELECT onemap_explanation(h)::text AS x FROM grade_history h ORDER BY id")
+        "SELECT onemap_explanation(h)::text AS x FROM grade_history h ORDER BY id"
+    )
     last = json.loads(hist[-1]["x"])
     assert (last["previous_level"], last["change"], last["decided_by"]) == (
         "large", "down", "score")  # fmt: skip

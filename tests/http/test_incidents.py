@@ -341,7 +341,8 @@ async def test_incident_raises_the_grade_it_touches_with_explanation(
     conn = await asyncpg.connect(settings.database_url)
     try:
         row = await conn.fetchrow(
-            "SELECT h.from_level, h.to_level, onemap_explanation(h)::text AS e FROM grade_history h "
+            "SELECT h.from_level, h.to_level, onemap_explanation(h)::text AS e "
+            "FROM grade_history h "
             "JOIN risk_units ru ON ru.id = h.risk_unit_id WHERE ru.code = 'RU3' "
             "ORDER BY h.id DESC LIMIT 1"
         )

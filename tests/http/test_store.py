@@ -79,6 +79,16 @@ async def test_layer_version_bumps_only_when_rows_change(db_conn: asyncpg.Connec
     await db_conn.execute("UPDATE broadcasts SET status = 'offline' WHERE code = 'B1'")
     assert await version() == v0 + 2
     assert await db_conn.fetchval("SELECT updated_at FROM broadcasts WHERE code='B1'") > before
+    # a statement that sets updated_at itself keeps what it set (migration 0036: the
+    # trigger's WHEN stands aside); one that leaves it alone is touched
+    await db_conn.execute("UPDATE broadcasts SET status = 'online', "
+                          "updated_at = '2030-01-02T03:04:05Z' WHERE code = 'B1'")  # fmt: skip
+    assert (await db_conn.fetchval(
+        "SELECT updated_at = '2030-01-02T03:04:05Z' FROM broadcasts WHERE code='B1'"))  # fmt: skip
+    await db_conn.execute("UPDATE broadcasts SET status = 'offline' WHERE code = 'B1'")
+    assert await db_conn.fetchval(
+        "SELECT updated_at < '2030-01-01' AND updated_at > $1 FROM broadcasts WHERE code='B1'",
+        before)  # fmt: skip
 
 
 async def test_gb18218_computed_from_substances(db_conn: asyncpg.Connection) -> None:

@@ -123,8 +123,7 @@ class Schedule:
         lead = min(2 * self.tick_s, 30.0)
         rows = np.flatnonzero((self.next_due <= now + lead) & ~self.busy)
         values = signals.normal(p.thresholds[rows], p.below[rows], self.rng)
-        for j in np.flatnonzero(self.faulty[rows]):
-            values[j] = hydrants.fault_value(p.thresholds[rows[j]])
+        hydrants.keep_faults(values, self.faulty[rows], p.thresholds[rows])
         ex_rows: list[int] = []
         ex_vals: list[float] = []
         stepped: list[Excursion] = []

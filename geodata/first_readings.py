@@ -61,9 +61,9 @@ async def send_first_readings(settings: Settings, now: datetime | None = None) -
         rows = np.fromiter((arrays.index[c] for c in codes), np.int64, len(codes))
         rng = np.random.default_rng(SEED)
         values = signals.normal(arrays.thresholds[rows], arrays.below[rows], rng)
-        for j, code in enumerate(codes):  # the demo's few hydrants without pressure
-            if hydrants.faulty(code):
-                values[j] = hydrants.fault_value(arrays.thresholds[rows[j]])
+        # the demo's few hydrants without pressure
+        faulty = np.fromiter((hydrants.faulty(c) for c in codes), bool, len(codes))
+        hydrants.keep_faults(values, faulty, arrays.thresholds[rows])
         ts = now.isoformat()
         touched: set[int] = set()
         for i in range(0, len(codes), BATCH):

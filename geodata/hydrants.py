@@ -38,3 +38,13 @@ def fault_value(thresholds: NDArray[np.float64]) -> float:
     """The pressure a faulty hydrant reports: at alarm level 3 (thresholds for levels 1..4)."""
     t = thresholds
     return signals.at_level((float(t[0]), float(t[1]), float(t[2]), float(t[3])), True, 3)
+
+
+def keep_faults(
+    values: NDArray[np.float64], faulty_rows: NDArray[np.bool_], thresholds: NDArray[np.float64]
+) -> None:
+    """The readings `values` with each faulty hydrant's (`faulty_rows`, same order; its
+    `thresholds` row) replaced by its fault pressure, in place: what the feed and the first
+    readings send."""
+    for j in np.flatnonzero(faulty_rows):
+        values[j] = fault_value(thresholds[j])

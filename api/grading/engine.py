@@ -16,7 +16,8 @@ under an advisory lock (so a full and an incremental regrade never interleave):
    however many, rendered to the JSON when read (onemap_explanation, migration
    0035); with the pure model (the reference) for a unit whose level fell, where
    hysteresis may hold it and the explanation grades the window's moments, as
-   JSON. Either way the explanation's level is checked against the regrade's.
+   JSON. Either way the explanation's level is checked against the regrade's (in
+   first.sql the pass that explains a unit is the one that grades it).
 """
 
 from __future__ import annotations

@@ -185,15 +185,16 @@ async def _regrade(
     # apply.sql and first.sql write their units' feature versions themselves (versions.sql):
     # the history trigger leaves these two statements to them, and only them
     await conn.execute("SET LOCAL onemap.history_written = 'on'")
-    if unit_ids is None and await conn.fetchval(sqlfiles.NEVER_GRADED_ANY):
-        # the units graded before, then (explained as they are graded) those never graded
-        rows = await conn.fetch(sqlfiles.apply("graded"), params_json, as_of)
-        report("grade", 1, 2)
-        first = await conn.fetch(sqlfiles.first(), params_json, as_of, as_of.isoformat(),
-                                 params.version)  # fmt: skip
-        units = await conn.fetchval("SELECT count(*) FROM risk_units")
-    elif unit_ids is None:  # (the usual scheduled regrade: every unit graded before)
-        rows = await conn.fetch(sqlfiles.apply("all"), params_json, as_of)
+    if unit_ids is None:
+        # some units never graded: the others, then (explained as they are graded) those;
+        # else (the usual scheduled regrade) every unit, unfiltered
+        ungraded = await conn.fetchval(sqlfiles.NEVER_GRADED_ANY)
+        rows = await conn.fetch(sqlfiles.apply("graded" if ungraded else "all"), params_json,
+                                as_of)  # fmt: skip
+        if ungraded:
+            report("grade", 1, 2)
+            first = await conn.fetch(sqlfiles.first(), params_json, as_of, as_of.isoformat(),
+                                     params.version)  # fmt: skip
         units = await conn.fetchval("SELECT count(*) FROM risk_units")
     else:
         ids = sorted(set(unit_ids))

@@ -1,12 +1,12 @@
-"""api.grading.statements: the set-based SQL in its two variants (all units / some) via sqlfiles."""
+"""api.grading.statements: the set-based SQL in its variants (all units, some, those graded
+before) via sqlfiles."""
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from typing import Any, Literal
+from typing import Literal
 
-from api.codes import LEVEL_COLOURS, LEVEL_NAMES_ZH, sql_arrays
+from api.codes import sql_arrays
 from api.sqlfiles import load, render, substitute
 
 Variant = Literal["all", "units", "graded"]
@@ -46,13 +46,13 @@ BEFORE = {
 def _unit_filters(variant: Variant, ids_param: int) -> dict[str, str]:
     """TRUE for all units, `col = ANY($n)` for a subset, the units graded before for
     "graded" (first.sql grades those never graded); with the code arrays of api/codes.py."""
-    if variant == "all":
-        return {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), **sql_arrays()}
+    if variant == "units":
+        ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
+        return {**ids, **sql_arrays()}
+    filters = dict.fromkeys(UNIT_COLUMNS, "TRUE")
     if variant == "graded":
-        graded = {**dict.fromkeys(UNIT_COLUMNS, "TRUE"), "in_units_ru": f"NOT {NEVER_GRADED}"}
-        return {**graded, **sql_arrays()}
-    ids = {k: f"{col} = ANY(${ids_param}::bigint[])" for k, col in UNIT_COLUMNS.items()}
-    return {**ids, **sql_arrays()}
+        filters["in_units_ru"] = f"NOT {NEVER_GRADED}"
+    return {**filters, **sql_arrays()}
 
 
 @cache
@@ -80,11 +80,6 @@ def exposure(variant: Variant) -> str:
     return render("grading/sql/exposure.sql", **_unit_filters(variant, 3))
 
 
-def _json_literal(value: Any) -> str:
-    """A constant of api/codes.py as a SQL string literal of its JSON (never request data)."""
-    return "'" + json.dumps(value, ensure_ascii=False).replace("'", "''") + "'"
-
-
 @cache
 def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
     """The facts of units not held by hysteresis: $1 params, $2 as_of, $3 as_of text,
@@ -93,8 +88,6 @@ def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
         "grading/sql/explain.sql",
         **sql_arrays(),
         units=EXPLAINED[units],
-        level_zh=_json_literal(LEVEL_NAMES_ZH),
-        level_colours=_json_literal(LEVEL_COLOURS),
     )
 
 

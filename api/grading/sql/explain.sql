@@ -76,12 +76,7 @@ WITH p AS MATERIALIZED (
            j #>> '{floors,F2,level}' AS f2_level,
            j #>> '{floors,F4,level}' AS f4_level,
            (j #>> '{floors,F5,min_fired}')::int AS f5_min,
-           j #>> '{floors,F5,level}' AS f5_level,
-           ARRAY(SELECT {{level_zh}}::jsonb ->> l
-                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lzh,
-           ARRAY(SELECT {{level_colours}}::jsonb ->> l
-                   FROM unnest({{levels}}) WITH ORDINALITY AS x (l, n) ORDER BY n) AS lcol,
-           ARRAY['蓝色', '黄色', '橙色', '红色'] AS czh
+           j #>> '{floors,F5,level}' AS f5_level
       FROM (SELECT $1::text::jsonb AS j) s
 ),
 u AS MATERIALIZED (

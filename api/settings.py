@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     grading_interval_s: int = Field(
         300, ge=0, description="full regrade every N seconds (one runner across workers); 0: off"
     )
+    grading_workers: int = Field(
+        2,
+        ge=1,
+        le=32,
+        description="connections a big first grading is split across (the database's cores)",
+    )
     grading_wait_s: float = Field(
         10.0, ge=0, description="how long an event request waits for its incremental regrade"
     )

@@ -18,6 +18,28 @@ under an advisory lock (so a full and an incremental regrade never interleave):
    hysteresis may hold it and the explanation grades the window's moments, as
    JSON. Either way the explanation's level is checked against the regrade's (in
    first.sql the pass that explains a unit is the one that grades it).
+
+A first grading in chunks: given a way to open connections and more than one worker, a
+full regrade that finds at least CHUNKED_FROM units never graded splits them into chunks
+(by id) and grades them with first.sql on that many connections of their own at once (not
+a pool's: requests waiting on the grading lock could hold every one of those). Each chunk
+is a REPEATABLE READ transaction of its own that imports the regrade's snapshot
+(pg_export_snapshot), so every chunk grades the same inputs as the rest of the regrade.
+A statement that writes is never run by PostgreSQL's parallel workers, so on one
+connection a first grading uses one core (figures: docs/bench.md, "First grading in
+chunks"). What a chunk keeps to:
+
+* its grade_history ids come from a block the regrade reserves, and it commits only after
+  the chunk before it has finished, so the ids commit in order (grade events are read
+  after the last id seen: api/notifications/grade_events.py);
+* it defers the layer version bump (onemap.layer_bump, migration 0037); the regrade's own
+  transaction bumps risk_units once, and commits after every chunk. Until then tile
+  caches keep the version they had: a graded chunk's colours reach the tiles when the
+  whole first grading does;
+* a chunk that fails rolls back alone; the chunks committed stay (each is whole and
+  consistent), the regrade fails or retries, and the next regrade grades the units still
+  never graded. A first grading in chunks is therefore not one transaction; everything
+  else in a regrade is.
 """
 
 from __future__ import annotations
@@ -25,8 +47,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -48,6 +73,16 @@ SNAPSHOT_ATTEMPTS = 3
 EXPLAIN_YIELD_EVERY = 8
 EXPLAIN_CHUNK = 2000
 
+#: a first grading of at least this many units is split into chunks when workers are given
+CHUNKED_FROM = 50_000
+#: units a chunk at most (each chunk is one transaction; more chunks than workers keep
+#: the workers' shares even and let the progress bar move)
+CHUNK_UNITS = 125_000
+#: what pg_export_snapshot() returns (interpolated: SET TRANSACTION SNAPSHOT takes no parameter)
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+
+#: a connection of its own for a chunk of a first grading, closed when left
+Connect = Callable[[], AbstractAsyncContextManager[asyncpg.Connection]]
 #: progress(phase, done, total) for long regrades (the CLI's progress bar)
 Progress = Callable[[str, int, int], None]
 
@@ -118,6 +153,8 @@ async def regrade(
     actor: str | None = None,
     progress: Progress | None = None,
     statement_timeout_ms: int = 600_000,
+    connect: Connect | None = None,
+    workers: int = 1,
 ) -> RegradeResult:
     """Grade all units (unit_ids None) or some, write what changed, record level changes.
 
@@ -126,6 +163,9 @@ async def regrade(
     reads one REPEATABLE READ snapshot, so readings and events committed while it
     runs are graded by the next regrade, never half by this one; grading the same
     snapshot again gives the same result.
+
+    With `connect` and workers > 1, a big first grading runs in chunks on that many
+    connections (the module's docstring says what that keeps and what it gives up).
     """
     wait_s = statement_timeout_ms / 1000 + 5
     mode = "auto" if unit_ids is None else "force_generic_plan"
@@ -137,29 +177,45 @@ async def regrade(
     # units. One round trip.
     # onemap.via: the features' versions it writes are grading's (feature_history); in the
     # caller's transaction (an edit's) it is the transaction's last writer
-    begin = (
+    local = (
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
         f"SET LOCAL plan_cache_mode = {mode}; "
         "SET LOCAL onemap.via = 'grading'; "
         # a full regrade's explanations are wide rows: sorted and hashed in memory
         + ("SET LOCAL work_mem = '256MB'; " if unit_ids is None else "")
-        + "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
     )
+    begin = local + "LOCK TABLE grading_lock IN EXCLUSIVE MODE"
     if conn.is_in_transaction():  # the caller's transaction (and isolation) it is
         await conn.execute(begin, timeout=wait_s)
         return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
-    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-        try:
-            # one snapshot for every statement: scores, counts and explanations agree
-            async with conn.transaction(isolation="repeatable_read"):
-                # the client-side command timeout must not end the wait before the server's
-                await conn.execute(begin, timeout=wait_s)
-                return await _regrade(conn, params, as_of, unit_ids, trigger, actor, progress)
-        except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
-            if attempt == SNAPSHOT_ATTEMPTS:
-                raise
-            log.info("regrade met a concurrent edit; retrying (%d)", attempt)
-    raise AssertionError("unreachable")
+    chunks: _Chunks | None = None
+    if unit_ids is None and connect is not None and workers > 1:
+        chunks = _Chunks(connect, workers, local)
+        # the chunks read the regrade's snapshot, not its uncommitted writes: the exposure
+        # cache (derived data) is brought up to date, and committed, first
+        async with conn.transaction():
+            await conn.execute(begin, timeout=wait_s)
+            chunks.exposure_refreshed = await refresh_exposure(conn, params)
+    try:
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            try:
+                # one snapshot for every statement: scores, counts and explanations agree
+                async with conn.transaction(isolation="repeatable_read"):
+                    # the client-side command timeout must not end the wait before the server's
+                    await conn.execute(begin, timeout=wait_s)
+                    result = await _regrade(conn, params, as_of, unit_ids, trigger, actor,
+                                            progress, chunks)  # fmt: skip
+                if chunks is not None:
+                    chunks.bump_owed = False  # bumped, and committed
+                return result
+            except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
+                if attempt == SNAPSHOT_ATTEMPTS:
+                    raise
+                log.info("regrade met a concurrent edit; retrying (%d)", attempt)
+        raise AssertionError("unreachable")
+    finally:
+        if chunks is not None and chunks.bump_owed:  # chunks committed, the regrade did not
+            await conn.execute("SELECT onemap_bump_layer('risk_units')")
 
 
 async def _regrade(
@@ -170,6 +226,7 @@ async def _regrade(
     trigger: str,
     actor: str | None,
     progress: Progress | None,
+    chunks: _Chunks | None = None,
 ) -> RegradeResult:
     """The regrade's statements, inside the transaction `regrade` opened."""
     report = progress or _noop
@@ -179,6 +236,11 @@ async def _regrade(
     params_json = json.dumps(params.to_json())
     report("exposure", 0, 1)
     refreshed = await refresh_exposure(conn, params, unit_ids)
+    if chunks is not None:
+        if refreshed:  # refreshed since (uncommitted): the chunks would not see it
+            chunks = None
+        else:
+            refreshed = chunks.exposure_refreshed
     report("exposure", 1, 1)
     report("grade", 0, 1)
     first: list[asyncpg.Record] = []
@@ -192,9 +254,8 @@ async def _regrade(
         rows = await conn.fetch(sqlfiles.apply("graded" if ungraded else "all"), params_json,
                                 as_of)  # fmt: skip
         if ungraded:
-            report("grade", 1, 2)
-            first = await conn.fetch(sqlfiles.first(), params_json, as_of, as_of.isoformat(),
-                                     params.version)  # fmt: skip
+            first = await _first(conn, (params_json, as_of, as_of.isoformat(), params.version),
+                                 chunks, report)  # fmt: skip
         units = await conn.fetchval("SELECT count(*) FROM risk_units")
     else:
         ids = sorted(set(unit_ids))
@@ -221,6 +282,9 @@ async def _regrade(
         await _explain_in_sql(conn, params, params_json, as_of, rose, result)
     if fell:
         await _record_changes(conn, params, as_of, fell, result, report)
+    if chunks is not None and chunks.bump_owed:
+        # the first grading's chunks deferred it: once, committed after all of them
+        await conn.execute("SELECT onemap_bump_layer('risk_units')")
     result.seconds = time.perf_counter() - started
     if kind == "full":
         await conn.execute(
@@ -231,6 +295,116 @@ async def _regrade(
             len(rows) - len(changed_rows), refreshed, started_at, actor,
         )  # fmt: skip
     return result
+
+
+@dataclass(slots=True)
+class _Chunks:
+    """Where a first grading's chunks run: `workers` connections from `connect`, each
+    chunk's transaction set as the regrade's (`local`: SET LOCAL statements)."""
+
+    connect: Connect
+    workers: int
+    local: str
+    exposure_refreshed: int = 0
+    #: a chunk committed and risk_units' layer version not bumped since (kept across tries)
+    bump_owed: bool = False
+
+
+async def _first(
+    conn: asyncpg.Connection,
+    args: tuple[str, datetime, str, int],
+    chunks: _Chunks | None,
+    report: Progress,
+) -> list[asyncpg.Record]:
+    """Grade every unit never graded (first.sql): in this transaction, or in chunks."""
+    n = await conn.fetchval(sqlfiles.NEVER_GRADED_COUNT)
+    count = 1
+    # not while this transaction acts as another role (a chunk's connection would not)
+    if (chunks is not None and n >= CHUNKED_FROM
+            and await conn.fetchval("SELECT current_user = session_user")):  # fmt: skip
+        count = max(chunks.workers, math.ceil(n / CHUNK_UNITS))
+    parts = await conn.fetch(sqlfiles.CHUNKS, count)
+    if not parts:
+        return []
+    first_id = await conn.fetchval(sqlfiles.RESERVE_HISTORY_IDS, sum(p["units"] for p in parts))
+    bases = [first_id + sum(p["units"] for p in parts[:i]) for i in range(len(parts))]
+    report("grade", 0, n)
+    if count == 1:
+        rows = await conn.fetch(sqlfiles.first(), *args, first_id, parts[0]["lo"],
+                                parts[0]["hi"])  # fmt: skip
+        report("grade", n, n)
+        return rows
+    assert chunks is not None
+    return await _first_chunks(conn, args, chunks, parts, bases, report)
+
+
+async def _first_chunks(
+    conn: asyncpg.Connection,
+    args: tuple[str, datetime, str, int],
+    chunks: _Chunks,
+    parts: Sequence[asyncpg.Record],
+    bases: Sequence[int],
+    report: Progress,
+) -> list[asyncpg.Record]:
+    """first.sql chunk by chunk on `chunks.workers` connections at once, each chunk a
+    transaction of its own in this transaction's snapshot, committed in order."""
+    head = await conn.fetchrow(
+        "SELECT pg_export_snapshot() AS snapshot, current_setting('onemap.actor', true) AS actor,"
+        " current_setting('onemap.actor_kind', true) AS kind"
+    )
+    snapshot = str(head["snapshot"])
+    if not _SNAPSHOT_ID.fullmatch(snapshot):
+        raise RuntimeError(f"unexpected snapshot id {snapshot!r}")
+    # the regrade's own settings; versions.sql writes the versions, the regrade bumps the layer
+    setup = (
+        f"SET TRANSACTION SNAPSHOT '{snapshot}'; {chunks.local}"
+        "SET LOCAL onemap.history_written = 'on'; SET LOCAL onemap.layer_bump = 'deferred'"
+    )
+    sql = sqlfiles.first()
+    finished = [asyncio.Event() for _ in parts]
+    out: list[list[asyncpg.Record]] = [[] for _ in parts]
+    todo = iter(range(len(parts)))
+    failed: list[BaseException] = []
+    total, done = sum(p["units"] for p in parts), 0
+
+    async def work() -> None:
+        nonlocal done
+        async with chunks.connect() as wc:
+            for i in todo:  # the next chunk no other worker took
+                try:
+                    if failed:
+                        continue
+                    tr = wc.transaction(isolation="repeatable_read")
+                    await tr.start()
+                    try:
+                        await wc.execute(setup)
+                        await wc.execute("SELECT set_config('onemap.actor', $1, true), "
+                                         "set_config('onemap.actor_kind', $2, true)",
+                                         head["actor"] or "", head["kind"] or "")  # fmt: skip
+                        rows = await wc.fetch(sql, *args, bases[i], parts[i]["lo"],
+                                              parts[i]["hi"])  # fmt: skip
+                        if i:  # ids commit in order: the chunk before first, either way
+                            await finished[i - 1].wait()
+                    except BaseException:
+                        await tr.rollback()
+                        raise
+                    await tr.commit()
+                    chunks.bump_owed = True
+                    out[i] = rows
+                    done += len(rows)
+                    report("grade", done, total)
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+                finally:
+                    finished[i].set()
+
+    results = await asyncio.gather(*(work() for _ in range(min(chunks.workers, len(parts)))),
+                                   return_exceptions=True)  # fmt: skip
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return [row for rows in out for row in rows]
 
 
 def _fell(prev: str | None, level: str) -> bool:

@@ -18,9 +18,11 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
+from api import db
 from api.grading import engine, store
 from api.grading.engine import RegradeResult
 from api.settings import Settings
@@ -139,9 +141,15 @@ class GradingService:
         async with self.pool.acquire() as conn:
             params = await store.active_params(conn)
             result = await engine.regrade(conn, params, as_of or utcnow(), None, trigger=trigger,
-                                          actor=actor, progress=progress)  # fmt: skip
+                                          actor=actor, progress=progress,
+                                          **self._chunked())  # fmt: skip
         await self.run_hooks(result)
         return result
+
+    def _chunked(self) -> dict[str, Any]:
+        """How a full regrade may split a big first grading: connections of its own."""
+        return {"connect": lambda: db.connect(self.settings),
+                "workers": self.settings.grading_workers}  # fmt: skip
 
     async def run_hooks(self, result: RegradeResult) -> None:
         """Call every after-full-regrade hook; a failing hook is logged, not raised."""
@@ -179,7 +187,8 @@ class GradingService:
                 if not due:
                     return None
                 params = await store.active_params(conn)
-                result = await engine.regrade(conn, params, utcnow(), None, trigger="schedule")
+                result = await engine.regrade(conn, params, utcnow(), None, trigger="schedule",
+                                              **self._chunked())  # fmt: skip
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", store.SCHEDULER_LOCK)
         await self.run_hooks(result)

@@ -27,11 +27,31 @@ NEVER_GRADED = "(ru.current_level IS NULL AND ru.current_r IS NULL AND ru.level_
 #: units with no filter (a filter the table's statistics call empty right after a first
 #: grading would plan the pass for one row)
 NEVER_GRADED_ANY = f"SELECT EXISTS (SELECT 1 FROM risk_units ru WHERE {NEVER_GRADED})"
-#: the units explain.sql explains: listed by the caller, or every unit never graded
+#: the units explain.sql explains: listed by the caller, or those never graded with ids
+#: from $6 to $7 (first.sql)
 EXPLAINED = {
     "listed": "SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)",
-    "ungraded": f"SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE {NEVER_GRADED}",
+    "ungraded": (
+        f"SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE {NEVER_GRADED} "
+        "AND ru.id BETWEEN $6::bigint AND $7::bigint"
+    ),
 }
+#: the units never graded in $1 chunks of (nearly) equal size, in the order of their ids:
+#: each chunk's first and last id and its number of units (one chunk: all of them)
+CHUNKS = f"""
+SELECT min(c.id) AS lo, max(c.id) AS hi, count(*) AS units
+  FROM (SELECT ru.id, ntile($1::int) OVER (ORDER BY ru.id) AS chunk
+          FROM risk_units ru WHERE {NEVER_GRADED}) c
+ GROUP BY c.chunk ORDER BY c.chunk
+"""
+#: the units never graded, counted
+NEVER_GRADED_COUNT = f"SELECT count(*) FROM risk_units ru WHERE {NEVER_GRADED}"
+#: $1 grade_history ids reserved (every writer of grade_history holds the grading lock, so
+#: nothing draws from the sequence between the two calls); back: the first of them
+RESERVE_HISTORY_IDS = """
+SELECT setval(s.seq, nextval(s.seq) + $1::bigint - 1) - $1::bigint + 1
+  FROM (SELECT pg_get_serial_sequence('grade_history', 'id') AS seq) s
+"""
 #: where versions.sql finds a written unit's grade columns as they were (`o`): the
 #: statement's snapshot of the row, or none for units never graded (all three NULL)
 BEFORE = {
@@ -93,8 +113,8 @@ def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
 
 @cache
 def first() -> str:
-    """Grade, explain and write every unit never graded: $1 params, $2 as_of, $3 as_of
-    text, $4 param version."""
+    """Grade, explain and write the units never graded with ids from $6 to $7: $1 params,
+    $2 as_of, $3 as_of text, $4 param version, $5 their first reserved grade_history id."""
     return substitute(raw("first"), {"explain": explain("ungraded"), "versions": versions("none")},
                       "grading/sql/first.sql")  # fmt: skip
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 
@@ -52,7 +53,6 @@ def timer() -> Iterator[list[float]]:
 
 def with_database(url: str, name: str) -> str:
     """The same server URL with another database name."""
-    from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
@@ -70,19 +70,27 @@ async def recreate_database(url: str, name: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(settings: Settings, label: str) -> AsyncIterator[Settings]:
-    """A database of its own on the project's server, migrated to head, dropped afterwards."""
+async def scratch_database(
+    settings: Settings, label: str, copy_of: Settings | None = None
+) -> AsyncIterator[Settings]:
+    """A database of its own on the project's server, migrated to head (or a copy of the
+    database of `copy_of`, which nothing may be connected to), dropped afterwards."""
     import asyncpg
 
     name = f"onemap_bench_{label}_{os.getpid()}"
     admin = await asyncpg.connect(with_database(settings.database_url, "postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        if copy_of is None:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        else:
+            source = urlsplit(copy_of.database_url).path.lstrip("/")
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         scratch = settings.model_copy(
             update={"database_url": with_database(settings.database_url, name)}
         )
-        await upgrade_async(scratch)
+        if copy_of is None:
+            await upgrade_async(scratch)
         yield scratch
     finally:
         await admin.execute(

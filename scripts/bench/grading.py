@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 
 from api.auth.keys import create_key
 from api.auth.roles import Role
+from api.db import connect
 from api.grading import engine, store
 from api.grading import statements as sqlfiles
 from api.importer import pgcopy
@@ -338,16 +339,20 @@ async def bench_ingest(
 # ---------------------------------------------------------------- 2. full regrade
 
 
-async def full_regrades(url: str, label: str, runs: list[str]) -> list[tuple[str, float, int]]:
+async def full_regrades(
+    url: str, label: str, runs: list[str], workers: int = 1
+) -> list[tuple[str, float, int]]:
     """Full regrades as of now, one per entry of `runs`; (run, seconds, level changes).
 
     "sql pass" is the reference: score.sql over every unit, the units whose level or R
     would change counted in the server (nothing written, nothing sent back). "levels only"
     writes every unit's level and R from that pass without history (how the synthetic
-    city starts graded).
+    city starts graded). The engine's regrades are given `workers` connections,
+    as the app's are (a big first grading runs in chunks on that many connections).
     """
     out = []
     conn = await asyncpg.connect(url, command_timeout=None)
+    own = Settings(database_url=url)
     try:
         params = await store.active_params(conn)
         args = (json.dumps(params.to_json()), datetime.now(UTC))
@@ -371,7 +376,8 @@ async def full_regrades(url: str, label: str, runs: list[str]) -> list[tuple[str
                 out.append((name, t[0], int(status.split()[-1])))
             else:
                 result = await engine.regrade(conn, params, datetime.now(UTC), None,
-                                              trigger="bench")  # fmt: skip
+                                              trigger="bench", workers=workers,
+                                              connect=lambda: connect(own))  # fmt: skip
                 out.append((name, result.seconds, len(result.changed)))
             console.print(f"  {label} {name}: {out[-1][1]:.1f} s ({out[-1][2]:,} units/changes)")
     finally:
@@ -429,13 +435,19 @@ async def bench_regrade(base: Settings, units: int) -> list[Row]:
         console.print(f"  {units:,} synthetic units built in {t[0]:.0f} s")
         # the first grading through the engine: every unit changes level, each explained
         # in history (explain.sql) and versioned (compact feature_history rows)
-        synth = await full_regrades(settings.database_url, "synthetic", ["first"])
+        async with scratch_database(base, "g1m1", copy_of=settings) as single:
+            # the same city, copied before its first grading (graded after, on one connection)
+            synth = await full_regrades(settings.database_url, "synthetic", ["first"],
+                                        workers=base.grading_workers)  # fmt: skip
+            synth += await full_regrades(single.database_url, "synthetic", ["first, 1 conn"])
         moved = await move_events(settings.database_url)
         synth += await full_regrades(settings.database_url, "synthetic",
-                                     ["after events", "next", "sql pass"])  # fmt: skip
+                                     ["after events", "next", "sql pass"],
+                                     workers=base.grading_workers)  # fmt: skip
     rows: list[Row] = []
     what = {
         "first": "first grading (every unit gets a level, explained in history)",
+        "first, 1 conn": "the same first grading on one connection (ONEMAP_GRADING_WORKERS=1)",
         "next": "next scheduled regrade (nothing changed)",
         "levels only": "every unit's level from the SQL pass, no history (set-up)",
         "after events": f"scheduled regrade after {moved:,} new alarms and ended ones",
@@ -448,7 +460,8 @@ async def bench_regrade(base: Settings, units: int) -> list[Row]:
             if name == "sql pass":
                 continue
             goal = "—"
-            if units >= 1_000_000 and label.startswith(f"{units:,}") and name != "levels only":
+            if (units >= 1_000_000 and label.startswith(f"{units:,}")
+                    and name not in ("levels only", "first, 1 conn")):  # fmt: skip
                 goal = f"≤ 60 s for 1 M: {'met' if s <= 60 else 'NOT met'}"
             changes = "units written" if name == "levels only" else "level changes"
             rows.append(Row(

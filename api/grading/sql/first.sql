@@ -7,12 +7,18 @@
 -- the first grading's cost twice. The others are regraded by apply.sql.
 --
 -- $1 text params, $2 timestamptz as_of, $3 text as_of as the model writes it, $4 int the
--- parameter set's version. Returns one row per unit graded. The units' feature versions
--- are written by versions.sql, in this statement.
+-- parameter set's version, $5 bigint the first of the grade_history ids reserved for
+-- these units (one each, numbered in no particular order: the engine reserves them, so
+-- that the chunks of a big first grading commit in the order of their ids), $6 and $7
+-- bigint the units' ids from and to (a chunk; every unit never graded in one
+-- statement: their least and greatest). Returns one row per unit graded. The units'
+-- feature versions are written by versions.sql, in this statement.
 WITH ins AS (
-    INSERT INTO grade_history (risk_unit_id, as_of, from_level, to_level, r, r0, param_version,
-                               facts)
-    SELECT x.id, $2, NULL, x.level, x.r::float8, x.r0::float8, $4, x.facts
+    INSERT INTO grade_history (id, risk_unit_id, as_of, from_level, to_level, r, r0,
+                               param_version, facts)
+    OVERRIDING SYSTEM VALUE
+    SELECT $5::bigint + row_number() OVER () - 1, x.id, $2, NULL, x.level, x.r::float8,
+           x.r0::float8, $4, x.facts
       FROM (
 {{explain}}
            ) x

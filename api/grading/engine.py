@@ -32,8 +32,8 @@ chunks"). What a chunk keeps to:
 * its grade_history ids come from a block the regrade reserves, and it commits only after
   the chunk before it has finished, so the ids commit in order (grade events are read
   after the last id seen: api/notifications/grade_events.py);
-* it defers the layer version bump (onemap.layer_bump, migration 0037); the regrade's own
-  transaction bumps risk_units once, and commits after every chunk. Until then tile
+* it defers the layer version bump (onemap.layer_bump, migration 0037); the regrade bumps
+  risk_units once when it ends, after every chunk and its own commit. Until then tile
   caches keep the version they had: a graded chunk's colours reach the tiles when the
   whole first grading does;
 * a chunk that fails rolls back alone; the chunks committed stay (each is whole and
@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from typing import Any, Literal
 
 import asyncpg
@@ -208,8 +209,6 @@ async def regrade(
                     await conn.execute(begin, timeout=wait_s)
                     result = await _regrade(conn, params, as_of, unit_ids, trigger, actor,
                                             progress, chunks)  # fmt: skip
-                if chunks is not None:
-                    chunks.bump_owed = False  # bumped, and committed
                 result.seconds += before
                 return result
             except asyncpg.SerializationError:  # a unit edited meanwhile: grade it again
@@ -218,7 +217,10 @@ async def regrade(
                 log.info("regrade met a concurrent edit; retrying (%d)", attempt)
         raise AssertionError("unreachable")
     finally:
-        if chunks is not None and chunks.bump_owed:  # chunks committed, the regrade did not
+        if chunks is not None and chunks.bump_owed:
+            # the chunks deferred it: once, after all of them and after the regrade (a
+            # statement of its own: in the regrade's snapshot an edit's bump meanwhile
+            # would be a serialization failure, and a regrade that failed still owes it)
             await conn.execute("SELECT onemap_bump_layer('risk_units')")
 
 
@@ -286,9 +288,6 @@ async def _regrade(
         await _explain_in_sql(conn, params, params_json, as_of, rose, result)
     if fell:
         await _record_changes(conn, params, as_of, fell, result, report)
-    if chunks is not None and chunks.bump_owed:
-        # the first grading's chunks deferred it: once, committed after all of them
-        await conn.execute("SELECT onemap_bump_layer('risk_units')")
     result.seconds = time.perf_counter() - started
     if kind == "full":
         await conn.execute(
@@ -310,7 +309,7 @@ class _Chunks:
     workers: int
     local: str
     exposure_refreshed: int = 0
-    #: a chunk committed and risk_units' layer version not bumped since (kept across tries)
+    #: a chunk committed: risk_units' layer version is bumped when the regrade ends
     bump_owed: bool = False
 
 
@@ -330,16 +329,18 @@ async def _first(
     parts = await conn.fetch(sqlfiles.CHUNKS, count)
     if not parts:
         return []
-    first_id = await conn.fetchval(sqlfiles.RESERVE_HISTORY_IDS, sum(p["units"] for p in parts))
-    bases = [first_id + sum(p["units"] for p in parts[:i]) for i in range(len(parts))]
-    report("grade", 0, n)
+    # (the parts' own count: in a caller's READ COMMITTED transaction n may be older)
+    units = sum(p["units"] for p in parts)
+    first_id = await conn.fetchval(sqlfiles.RESERVE_HISTORY_IDS, units)
+    bases = list(accumulate((p["units"] for p in parts[:-1]), initial=first_id))
+    report("grade", 0, units)
     if count == 1:
         rows = await conn.fetch(sqlfiles.first(), *args, first_id, parts[0]["lo"],
                                 parts[0]["hi"])  # fmt: skip
-        report("grade", n, n)
+        report("grade", units, units)
         return rows
     assert chunks is not None
-    return await _first_chunks(conn, args, chunks, parts, bases, report)
+    return await _first_chunks(conn, args, chunks, parts, bases, units, report)
 
 
 async def _first_chunks(
@@ -348,6 +349,7 @@ async def _first_chunks(
     chunks: _Chunks,
     parts: Sequence[asyncpg.Record],
     bases: Sequence[int],
+    total: int,
     report: Progress,
 ) -> list[asyncpg.Record]:
     """first.sql chunk by chunk on `chunks.workers` connections at once, each chunk a
@@ -369,7 +371,7 @@ async def _first_chunks(
     out: list[list[asyncpg.Record]] = [[] for _ in parts]
     todo = iter(range(len(parts)))
     failed: list[BaseException] = []
-    total, done = sum(p["units"] for p in parts), 0
+    done = 0
 
     async def work() -> None:
         nonlocal done

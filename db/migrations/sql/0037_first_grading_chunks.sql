@@ -8,9 +8,9 @@
 -- update"); the regrade's own transaction, whose snapshot is older than every chunk's
 -- commit, could not bump it after them either. So a transaction may defer its layers'
 -- bumps: with onemap.layer_bump = 'deferred' set (SET LOCAL, by the engine, in the chunks'
--- transactions only) the statement trigger leaves the version alone, and the regrade's
--- transaction bumps the layer once with onemap_bump_layer (it commits after every chunk:
--- until then tile caches keep the version they had). Every other statement bumps as before.
+-- transactions only) the statement trigger leaves the version alone, and the regrade
+-- bumps the layer once with onemap_bump_layer, in a statement of its own when it ends
+-- (until then tile caches keep the version they had). Every other statement bumps as before.
 
 -- One layer's version bumped and announced (what the statement trigger does).
 CREATE FUNCTION onemap_bump_layer(which text) RETURNS void

@@ -15,8 +15,10 @@
 -- $4 int           the parameter set's version
 -- $5 bigint[]      unit ids
 -- $6 text[]        their previous levels (same order; NULL: none)
---                  ($5 and $6 only in the "listed" variant: first.sql explains every unit
---                  never graded)
+--                  ($5 and $6 only in the "listed" variant: first.sql explains the units
+--                  never graded with ids from $6 to $7, and the chunk_ru and chunk_mp placeholders
+--                  repeat that range where a scan beside `u` would read every unit:
+--                  statements.CHUNK_COLUMNS)
 WITH p AS MATERIALIZED (
     SELECT $2::timestamptz AS t, j,
            j #>> '{timezone}' AS tz,
@@ -137,6 +139,7 @@ off_rows AS (
      CROSS JOIN LATERAL (SELECT onemap_last_reading(l.last_us, mp.id) AS last_at) s
      CROSS JOIN p
      WHERE coalesce(s.last_at + mp.expected_interval_s * interval '1 second' <= p.t, true)
+       AND {{chunk_mp}}
 ),
 off AS (
     SELECT uid, count(DISTINCT point) AS points,
@@ -200,26 +203,31 @@ ww_rows AS (
       FROM ww_on w
       JOIN risk_units ru ON ST_Intersects(ru.geom, w.geom)
       JOIN u ON u.id = ru.id
+     WHERE {{chunk_ru}}
 ),
+-- each row with its unit's top colour (of the relevant warnings): a window over the rows,
+-- not a join of the rows with their grouped top (estimated at a row or two, the chunk of a
+-- first grading made that join a nested loop, quadratic in the units under a warning)
 ww_top AS (
-    SELECT r.uid, (p.colours)[max(array_position(p.colours, r.colour))] AS top
-      FROM ww_rows r CROSS JOIN p WHERE r.relevant GROUP BY r.uid, p.colours
+    SELECT r.*, (p.colours)[max(array_position(p.colours, r.colour)) FILTER (WHERE r.relevant)
+                                OVER (PARTITION BY r.uid)] AS top
+      FROM ww_rows r CROSS JOIN p
 ),
 ww AS (
-    SELECT r.uid, t.top,
+    SELECT r.uid, r.top,
            json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
                                         'warning_type', r.type, 'colour', r.colour,
                                         'since', onemap_iso(r.valid_from),
                                         'until', onemap_iso(r.until))
-                     ORDER BY r.id COLLATE "C") FILTER (WHERE r.relevant AND r.colour = t.top)
+                     ORDER BY r.id COLLATE "C") FILTER (WHERE r.relevant AND r.colour = r.top)
                AS records,
            to_json(array_agg(r.id ORDER BY r.id COLLATE "C")
-                    FILTER (WHERE r.relevant AND r.colour = t.top)) AS top_ids,
+                    FILTER (WHERE r.relevant AND r.colour = r.top)) AS top_ids,
            json_agg(json_build_object('type', 'weather_warning', 'id', r.id,
                                         'reason', r.type || ' is not relevant to ' || r.category))
                FILTER (WHERE NOT r.relevant) AS ignored
-      FROM ww_rows r LEFT JOIN ww_top t ON t.uid = r.uid
-     GROUP BY r.uid, t.top
+      FROM ww_top r
+     GROUP BY r.uid, r.top
 ),
 -- ---------------------------------------------------------------- special periods at as_of
 sp_on AS MATERIALIZED (
@@ -243,7 +251,7 @@ sp AS (
               FROM sp_on l
               JOIN risk_units ru ON ST_Intersects(ru.geom, l.geom)
               JOIN u ON u.id = ru.id
-             WHERE l.geom IS NOT NULL) inside
+             WHERE l.geom IS NOT NULL AND {{chunk_ru}}) inside
       JOIN risk_units ru ON ru.id = inside.id
       JOIN sp_on o ON o.geom IS NULL OR ST_Intersects(ru.geom, o.geom)
      GROUP BY ru.id
@@ -312,6 +320,7 @@ base AS (
       LEFT JOIN sp ON sp.uid = u.id
      CROSS JOIN sp_city spc
       LEFT JOIN ac ON ac.uid = u.id
+     WHERE {{chunk_ru}}
 ),
 -- each factor's k where it applies (NULL: it does not)
 fk AS (

@@ -30,6 +30,8 @@ upd AS (
            updated_at = now()
       FROM ins
      WHERE ru.id = ins.risk_unit_id
+       -- the chunk's ids again: estimated from ins, a chunk's join read and hashed every unit
+       AND ru.id BETWEEN $6::bigint AND $7::bigint
     RETURNING ru.id, ru.code, ru.current_level, ru.current_r, ru.level_changed_at
 ),
 {{versions}}

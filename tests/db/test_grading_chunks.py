@@ -56,6 +56,38 @@ async def city(demo_db: Settings) -> AsyncIterator[tuple[asyncpg.Connection, eng
         await conn.close()
 
 
+#: weather warnings over the west half and the middle of the city and a special period
+#: over its north-east quarter (the demo city has none in force): explain.sql finds their
+#: units by geometry, kept to each chunk's ids (statements.CHUNK_COLUMNS), and grades the
+#: top colour of the relevant ones by a window
+_EVENTS = """
+WITH e AS (SELECT ST_XMin(x) AS x0, ST_YMin(x) AS y0, ST_XMax(x) AS x1, ST_YMax(x) AS y1,
+                  (ST_XMin(x) + ST_XMax(x)) / 2 AS xm, (ST_YMin(x) + ST_YMax(x)) / 2 AS ym
+             FROM (SELECT ST_Extent(geom)::box2d AS x FROM risk_units) b),
+w AS (
+    INSERT INTO weather_warnings (code, name, type, colour, valid_from, valid_to, geom)
+    SELECT v.code, v.code, v.type, v.colour, $1::timestamptz - interval '1 hour',
+           $1::timestamptz + interval '1 day', ST_Multi(ST_MakeEnvelope(v.a, v.b, v.c, v.d, 4326))
+      FROM e CROSS JOIN LATERAL (VALUES
+           ('W-rain', 'rainstorm', 'orange', e.x0, e.y0, e.xm, e.y1),
+           ('W-heat', 'heat', 'yellow', (e.x0 + e.xm) / 2, (e.y0 + e.ym) / 2,
+            (e.xm + e.x1) / 2, (e.ym + e.y1) / 2)) AS v (code, type, colour, a, b, c, d)
+    RETURNING 1
+)
+INSERT INTO special_periods (code, name, starts_at, ends_at, geom)
+SELECT 'P-ne', 'P-ne', $1::timestamptz - interval '1 hour', $1::timestamptz + interval '1 day',
+       ST_Multi(ST_MakeEnvelope(e.xm, e.ym, e.x1, e.y1, 4326))
+  FROM e WHERE (SELECT count(*) FROM w) = 2
+"""
+#: the units whose explanation lists a warning, ignores one, lists the period
+_LISTED = """
+SELECT count(*) FILTER (WHERE e LIKE '%"W-rain"%' OR e LIKE '%"W-heat"%') AS warned,
+       count(*) FILTER (WHERE e LIKE '%is not relevant to%') AS ignored,
+       count(*) FILTER (WHERE e LIKE '%"P-ne"%') AS period
+  FROM (SELECT onemap_explanation(h)::text AS e FROM grade_history h) x
+"""
+
+
 def _small_chunks(monkeypatch: pytest.MonkeyPatch, units: int) -> None:
     monkeypatch.setattr(engine, "CHUNKED_FROM", 1)
     monkeypatch.setattr(engine, "CHUNK_UNITS", units)
@@ -70,12 +102,15 @@ async def test_chunks_grade_as_one_statement_does(
     conn, opener = city
     params = await store.active_params(conn)
     as_of = datetime.now(UTC).replace(microsecond=0)
+    await conn.execute(_EVENTS, as_of)
     layer = await conn.fetchval(_LAYER)
     with pytest.raises(_Rollback):
         async with conn.transaction():  # the caller's transaction: one statement
             one = await engine.regrade(conn, params, as_of, trigger="test", connect=opener,
                                        workers=2)  # fmt: skip
             alone = await _state(conn)
+            listed = await conn.fetchrow(_LISTED)
+            assert min(listed) > 100, dict(listed)  # the events reach many units, some ignored
             assert await conn.fetchval(_LAYER) == layer + 1
             assert await conn.fetchval("SELECT count(DISTINCT xmin::text) FROM grade_history") == 1
             raise _Rollback
@@ -86,6 +121,7 @@ async def test_chunks_grade_as_one_statement_does(
     assert sorted(res.changed, key=lambda c: c["code"]) == sorted(
         one.changed, key=lambda c: c["code"])  # fmt: skip
     assert await _state(conn) == alone
+    assert await conn.fetchrow(_LISTED) == listed
     # 16 transactions of their own (the chunks), their ids one block, the layer bumped once
     assert await conn.fetchval("SELECT count(DISTINCT xmin::text) FROM grade_history") == 16
     ids = [r["id"] for r in await conn.fetch("SELECT id FROM grade_history ORDER BY id")]

@@ -171,6 +171,39 @@ async def test_rollup_is_sql_over_raw_idempotent_and_takes_late_batches(
         assert (rolled[0]["n"], rolled[0]["max"]) == (61, 9.5)
 
 
+async def test_an_hour_recomputed_unchanged_is_not_rewritten(empty_db: Settings) -> None:
+    """avg() over floats depends on the order it meets the readings in, which depends on
+    the plan and the rows' places: hours rolled up in a range that crosses midnight, then
+    one of them alone, gave means a unit in the last place apart, and the second pass
+    rewrote a row that was right (migration 0038 compares means with a tolerance). Here
+    the same readings are met in another order by writing them back in reverse."""
+    await seed_gas_unit(empty_db.database_url)
+    ids = await point_ids(empty_db)
+    t0 = datetime(2026, 12, 7, 22, tzinfo=UTC)
+    rows = [(ids[code], t0 + timedelta(minutes=m), value(code, m))
+            for code in ("CH4-1", "P-1") for m in range(150)]  # fmt: skip
+    conn = await asyncpg.connect(empty_db.database_url)
+    try:
+        await conn.execute("SELECT onemap_ensure_reading_partitions($1, $2)",
+                           t0, t0 + timedelta(days=1))  # fmt: skip
+        await conn.copy_records_to_table("readings", records=rows,
+                                         columns=["point_id", "ts", "value"])  # fmt: skip
+        rollup = "SELECT onemap_rollup_readings($1, $2)"
+        assert await conn.fetchval(rollup, t0, t0 + timedelta(hours=3)) == 6
+        await conn.execute(
+            "WITH gone AS (DELETE FROM readings RETURNING point_id, ts, value) "
+            "INSERT INTO readings (point_id, ts, value) SELECT * FROM gone ORDER BY ts DESC"
+        )
+        for hours in (3, 1):
+            assert await conn.fetchval(rollup, t0, t0 + timedelta(hours=hours)) == 0
+        # a changed reading still rewrites its hour, and only its point's row
+        await conn.execute("UPDATE readings SET value = value + 0.001 "
+                           "WHERE point_id = $1 AND ts = $2", ids["P-1"], t0)  # fmt: skip
+        assert await conn.fetchval(rollup, t0, t0 + timedelta(hours=3)) == 1
+    finally:
+        await conn.close()
+
+
 async def test_a_day_is_retired_while_ingestion_runs(empty_db: Settings) -> None:
     """Retiring days past the retention: a COPY runs meanwhile without waiting (a 200 ms
     lock_timeout would cancel it), the days' raw rows are gone, their hours are kept in the

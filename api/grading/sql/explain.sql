@@ -103,25 +103,23 @@ al_rows AS (
      CROSS JOIN p
      WHERE a.started_at <= p.t AND (a.ended_at IS NULL OR a.ended_at > p.t)
 ),
--- each row with its unit's top level (of the alarms not false): a window, as for the
--- warnings below (ww_top)
 al_top AS (
-    SELECT r.*, min(r.level) FILTER (WHERE NOT r.false_alarm) OVER (PARTITION BY r.uid) AS top
-      FROM al_rows r
+    SELECT uid, min(level) AS top, count(DISTINCT point) AS points
+      FROM al_rows WHERE NOT false_alarm GROUP BY uid
 ),
 al AS (
-    SELECT r.uid, r.top, count(DISTINCT r.point) FILTER (WHERE NOT r.false_alarm) AS points,
+    SELECT r.uid, t.top, t.points,
            json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
                      ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
-               FILTER (WHERE NOT r.false_alarm AND r.level = r.top) AS top_records,
+               FILTER (WHERE NOT r.false_alarm AND r.level = t.top) AS top_records,
            json_agg(onemap_alarm_record(r.id, r.point, r.level, r.started_at, r.ended_at)
                      ORDER BY r.level, r.point COLLATE "C", r.started_at, r.id COLLATE "C")
-               FILTER (WHERE NOT r.false_alarm AND r.level <> r.top) AS further_records,
+               FILTER (WHERE NOT r.false_alarm AND r.level <> t.top) AS further_records,
            array_agg(r.id ORDER BY r.id COLLATE "C")
                FILTER (WHERE NOT r.false_alarm AND r.level = 1) AS red,
            array_agg(r.id) FILTER (WHERE r.false_alarm) AS false_ids
-      FROM al_top r
-     GROUP BY r.uid, r.top
+      FROM al_rows r LEFT JOIN al_top t ON t.uid = r.uid
+     GROUP BY r.uid, t.top, t.points
 ),
 -- ---------------------------------------------------------------- offline points at as_of
 off_rows AS (

@@ -21,6 +21,9 @@ UNIT_COLUMNS = {
 }
 
 
+#: a chunk of a first grading: its units' ids from $6 to $7 (first.sql)
+CHUNK_RANGE = "BETWEEN $6::bigint AND $7::bigint"
+
 #: a unit never graded: first.sql grades it, apply.sql (score.sql) the others
 NEVER_GRADED = "(ru.current_level IS NULL AND ru.current_r IS NULL AND ru.level_changed_at IS NULL)"
 #: whether a full regrade has any: if not (the usual scheduled one), score.sql grades all
@@ -33,7 +36,7 @@ EXPLAINED = {
     "listed": "SELECT x.id, x.prev FROM unnest($5::bigint[], $6::text[]) AS x (id, prev)",
     "ungraded": (
         f"SELECT ru.id, NULL::text AS prev FROM risk_units ru WHERE {NEVER_GRADED} "
-        "AND ru.id BETWEEN $6::bigint AND $7::bigint"
+        f"AND ru.id {CHUNK_RANGE}"
     ),
 }
 #: each `{{chunk_<alias>}}` placeholder of explain.sql and the unit id column it keeps to the
@@ -115,7 +118,7 @@ def explain(units: Literal["listed", "ungraded"] = "listed") -> str:
         **sql_arrays(),
         units=EXPLAINED[units],
         **{
-            k: "TRUE" if units == "listed" else f"{col} BETWEEN $6::bigint AND $7::bigint"
+            k: "TRUE" if units == "listed" else f"{col} {CHUNK_RANGE}"
             for k, col in CHUNK_COLUMNS.items()
         },
     )
